@@ -6,12 +6,18 @@ model, for classification and regression; :func:`leep_score` and :func:`nce_scor
 source model's class probabilities or labels; :func:`hscore`, :func:`regularized_hscore`,
 :func:`transrate` and :func:`gbc_score` score features for classification.
 
+Every score is registered by name: :func:`get_score_names` lists them and :func:`get_scorer`
+gives one with what it needs (features, class probabilities or hard labels, and the tasks
+it supports); :class:`~skreuse.selection.LogMESelector` accepts every name as ``metric``.
+
 ``logme_score`` has one implementation for numpy arrays and torch tensors (CPU or CUDA): a
 tensor input keeps the work on the tensor's device. The other scores accept tensors and move
 them to the CPU (their cost is small next to extracting the features).
 """
 
+import inspect
 import math
+from dataclasses import dataclass, field
 from numbers import Real
 
 import numpy as np
@@ -26,6 +32,8 @@ from .utils._sklearn_compat import Interval, StrOptions, array_namespace, valida
 
 __all__ = [
     "gbc_score",
+    "get_score_names",
+    "get_scorer",
     "hscore",
     "leep_score",
     "logme_score",
@@ -40,6 +48,139 @@ _TASKS = StrOptions({"auto", "classification", "regression"})
 # (relative); at the fixed point the evidence is stationary, so its error is far smaller.
 _LOGME_TOL = 1e-8
 _LOGME_MAX_ITER = 1000
+
+
+# -- registry of the scores -------------------------------------------------------------------
+# One table, as scikit-learn's ``metrics/_scorer.py`` keeps ``_SCORERS``: the selector's
+# ``metric`` options, its docstring and the display's axis labels are all read from here.
+# Adding a score is the function plus its ``@_register_score(...)`` line.
+
+_SCORE_INPUTS = ("features", "proba", "labels")
+
+
+@dataclass(frozen=True)
+class _Score:
+    """A registered transferability score: the function and what it needs.
+
+    ``input`` is what the score is computed from: ``"features"`` (any model's features),
+    ``"proba"`` (a source classifier's class probabilities) or ``"labels"`` (a source
+    classifier's hard labels). ``tasks`` are the target tasks it supports; ``label`` names
+    it on plots; ``on_device`` says that it computes with torch on a requested device.
+    Calling the object calls the score function.
+    """
+
+    name: str
+    func: object
+    input: str
+    tasks: frozenset
+    label: str
+    on_device: bool = False
+    takes_task: bool = field(default=False, compare=False)
+
+    def __call__(self, *args, **kwargs):
+        return self.func(*args, **kwargs)
+
+
+_SCORES = {}
+
+
+def _register_score(name, *, input, tasks=("classification",), label=None, on_device=False):
+    """Decorator: add the decorated score function to the registry under ``name``."""
+    if input not in _SCORE_INPUTS:
+        raise ValueError(f"input must be one of {_SCORE_INPUTS}, got {input!r}.")
+
+    def register(func):
+        if name in _SCORES:
+            raise ValueError(f"A score named {name!r} is already registered.")
+        _SCORES[name] = _Score(
+            name=name,
+            func=func,
+            input=input,
+            tasks=frozenset(tasks),
+            label=label or name,
+            on_device=on_device,
+            takes_task="task" in inspect.signature(func).parameters,
+        )
+        return func
+
+    return register
+
+
+def get_score_names():
+    """Names of all registered transferability scores.
+
+    These are the strings :class:`~skreuse.selection.LogMESelector` accepts as ``metric``
+    and :func:`get_scorer` resolves.
+
+    Returns
+    -------
+    names : list of str
+        Sorted names of the registered scores.
+
+    See Also
+    --------
+    get_scorer : The score registered under a name.
+
+    Examples
+    --------
+    >>> from skreuse.transferability import get_score_names
+    >>> "logme" in get_score_names() and "leep" in get_score_names()
+    True
+    """
+    return sorted(_SCORES)
+
+
+def get_scorer(name):
+    """The transferability score registered under ``name``, with what it needs.
+
+    Parameters
+    ----------
+    name : str or callable
+        A name from :func:`get_score_names`, or a callable ``(features, y) -> float``,
+        which is returned wrapped as a features-based score of any task.
+
+    Returns
+    -------
+    score : callable
+        Calling it calls the score function (e.g. ``get_scorer("logme")(features, y)``).
+        Its attributes say how to use it: ``name``, ``func`` (the function), ``input``
+        (``"features"``, ``"proba"`` for a source classifier's class probabilities or
+        ``"labels"`` for its hard labels), ``tasks`` (a frozenset among
+        ``"classification"`` and ``"regression"``) and ``label`` (a display name).
+
+    See Also
+    --------
+    get_score_names : All registered names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skreuse.transferability import get_scorer
+    >>> leep = get_scorer("leep")
+    >>> leep.input, sorted(leep.tasks), leep.label
+    ('proba', ['classification'], 'LEEP')
+    >>> round(leep(np.array([[0.9, 0.1], [0.2, 0.8]]), [0, 1]), 4)
+    -0.1643
+    """
+    if isinstance(name, _Score):
+        return name
+    if isinstance(name, str):
+        try:
+            return _SCORES[name]
+        except KeyError:
+            raise ValueError(
+                f"{name!r} is not a registered transferability score; use one of "
+                f"{get_score_names()} (see get_score_names())."
+            ) from None
+    if callable(name):
+        return _Score(
+            name=getattr(name, "__name__", "score"),
+            func=name,
+            input="features",
+            tasks=frozenset({"classification", "regression"}),
+            label=getattr(name, "__name__", "score"),
+        )
+    raise TypeError(f"name must be a str or a callable, got {type(name).__name__}.")
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -241,6 +382,13 @@ def _logme_fit(features, y, *, task="auto"):
     return float(xp.mean(result["evidence"])), result, task
 
 
+@_register_score(
+    "logme",
+    input="features",
+    tasks=("classification", "regression"),
+    label="LogME",
+    on_device=True,
+)
 @validate_params(
     {"features": ["array-like"], "y": ["array-like"], "task": [_TASKS]},
     prefer_skip_nested_validation=True,
@@ -328,6 +476,7 @@ def logme_score(features, y, *, task="auto"):
 # -- scores from the source model's outputs ---------------------------------------------------
 
 
+@_register_score("leep", input="proba", label="LEEP")
 @validate_params(
     {"source_proba": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True
 )
@@ -394,6 +543,7 @@ def leep_score(source_proba, y):
     return float(np.mean(np.log(expected)))
 
 
+@_register_score("nce", input="labels", label="NCE")
 @validate_params(
     {"source_labels": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True
 )
@@ -468,6 +618,7 @@ def _prepare_classification(features, y):
     return features, codes, n_classes
 
 
+@_register_score("hscore", input="features", label="H-score")
 @validate_params(
     {"features": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True
 )
@@ -529,6 +680,7 @@ def hscore(features, y):
     return float(np.trace(linalg.pinvh(cov_f) @ between))
 
 
+@_register_score("regularized_hscore", input="features", label="Regularized H-score")
 @validate_params(
     {"features": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True
 )
@@ -600,6 +752,7 @@ def _coding_rate(Z, eps):
     return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
 
 
+@_register_score("transrate", input="features", label="TransRate")
 @validate_params(
     {
         "features": ["array-like"],
@@ -666,6 +819,7 @@ def transrate(features, y, *, eps=1e-4):
     return _coding_rate(Z, eps) - float(np.mean(per_class))
 
 
+@_register_score("gbc", input="features", label="GBC")
 @validate_params(
     {"features": ["array-like"], "y": ["array-like"]}, prefer_skip_nested_validation=True
 )

@@ -246,7 +246,10 @@ def test_errors(digits):
         LogMESelector(candidates[:1], metric=lambda F, y: "high").fit(X, y)
     with pytest.raises(ValueError, match="unique"):
         LogMESelector([("a", _square), ("a", _square)]).fit(X, y)
-    with pytest.raises(TypeError, match="has no predict_proba"):
+    with (
+        pytest.warns(UserWarning, match="gives no class probabilities"),
+        pytest.raises(ValueError, match="No candidate can be scored by metric='leep'"),
+    ):
         LogMESelector(candidates[:1], metric="leep").fit(X, y)
     with pytest.raises(NotFittedError):
         LogMESelector(candidates).predict(X)

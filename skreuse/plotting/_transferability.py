@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..transferability import get_scorer
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import check_is_fitted
 
@@ -102,11 +103,8 @@ class TransferabilityDisplay:
             Object that stores the matplotlib artists.
         """
         check_is_fitted(selector, "scores_")
-        metric = selector.metric if isinstance(selector.metric, str) else "score"
-        names = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "hscore": "H-score"}
-        display = cls(
-            selector.scores_,
-            selected=selector.selected_,
-            metric_name=names.get(metric, metric),
-        )
+        metric = selector.metric
+        # Registered scores carry their display label; a callable is named by itself.
+        label = get_scorer(metric).label if isinstance(metric, str) else "score"
+        display = cls(selector.scores_, selected=selector.selected_, metric_name=label)
         return display.plot(ax=ax)

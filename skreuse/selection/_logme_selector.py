@@ -1,6 +1,7 @@
 """Rank pre-trained candidate models by a transferability score and reuse the best."""
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,11 +20,16 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ..transferability import _logme_fit, _resolve_task, hscore, leep_score, logme_score, nce_score
+from ..transferability import _logme_fit, _resolve_task, get_score_names, get_scorer
 from ..utils._backend import DeviceConstraint, get_torch_device, to_torch, uses_torch
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
-from ..utils._features import check_candidates, check_model_fitted, extract_features
+from ..utils._features import (
+    check_candidates,
+    check_model_fitted,
+    extract_features,
+    model_kind,
+)
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -36,8 +42,6 @@ from ..utils._sklearn_compat import (
 
 __all__ = ["LogMESelector"]
 
-_CLASSIFICATION_ONLY = ("leep", "nce", "hscore")
-
 
 def _infer_task(y, estimator):
     if estimator is not None and is_classifier(estimator):
@@ -47,23 +51,34 @@ def _infer_task(y, estimator):
     return _resolve_task(y, "auto")
 
 
-def _score_candidate(name, model, X, y, *, metric, task, batch_size, device):
+def _class_output_missing(model, needs):
+    """Why ``model`` cannot give the class outputs a score needs (None when it can)."""
+    kind = model_kind(model)
+    if kind in ("torch", "skorch") or hasattr(model, "predict_proba"):
+        return None
+    if needs == "labels" and kind == "classifier":
+        return None
+    what = "class probabilities" if needs == "proba" else "class labels"
+    return f"a {kind} without predict_proba gives no {what}"
+
+
+def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device):
     """Transferability score of one candidate on (X, y)."""
-    if metric in ("leep", "nce"):
+    if scorer.input in ("proba", "labels"):
+        if (
+            scorer.input == "labels"
+            and not hasattr(model, "predict_proba")
+            and (model_kind(model) == "classifier")
+        ):
+            return scorer(model.predict(X), y)
         proba = extract_features(
             model, X, output="proba", batch_size=batch_size, device=device, name=name
         )
-        if metric == "leep":
-            return leep_score(proba, y)
-        return nce_score(np.argmax(proba, axis=1), y)
+        return scorer(proba if scorer.input == "proba" else np.argmax(proba, axis=1), y)
     features = extract_features(model, X, batch_size=batch_size, device=device, name=name)
-    if metric == "hscore":
-        return hscore(features, y)
-    if metric == "logme":
-        if uses_torch(device):
-            features = to_torch(features, get_torch_device(device))
-        return logme_score(features, y, task=task)
-    score = metric(features, y)
+    if scorer.on_device and uses_torch(device):
+        features = to_torch(features, get_torch_device(device))
+    score = scorer(features, y, task=task) if scorer.takes_task else scorer(features, y)
     if not isinstance(score, Real | np.number):
         raise TypeError(
             f"metric must return a real number; it returned {type(score).__name__} for "
@@ -140,6 +155,24 @@ class _BayesianLinearHead(BaseEstimator):
         return r2_score(y, self.predict(X), sample_weight=sample_weight)
 
 
+def _metric_names_doc():
+    """The ``metric`` options of the docstring, one bullet per registered score."""
+    what = {
+        "features": "features",
+        "proba": "class probabilities",
+        "labels": "predicted class labels",
+    }
+    lines = []
+    for name in get_score_names():
+        scorer = get_scorer(name)
+        tasks = " and ".join(sorted(scorer.tasks))
+        lines.append(
+            f'- ``"{name}"``: :func:`~skreuse.transferability.{scorer.func.__name__}` '
+            f"({tasks}) on the candidate's {what[scorer.input]}"
+        )
+    return "\n        ".join(lines)
+
+
 def _estimator_has(attr):
     """Whether the head (fitted, or as configured) has ``attr``."""
 
@@ -153,7 +186,7 @@ def _estimator_has(attr):
     return check
 
 
-@fill_doc
+@fill_doc(metric_names=_metric_names_doc())
 class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
     """Rank pre-trained models by transferability on the target data and reuse the best.
 
@@ -173,12 +206,15 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         gradients), a skorch net or a callable ``X -> features``. The models are never
         modified or refitted; :func:`~sklearn.base.clone` keeps them as they are.
 
-    metric : {"logme", "leep", "nce", "hscore"} or callable, default="logme"
-        Transferability score, higher is better: :func:`~skreuse.transferability.logme_score`
-        (classification and regression), :func:`~skreuse.transferability.leep_score`,
-        :func:`~skreuse.transferability.nce_score` (on the argmax of the candidate's
-        probabilities) or :func:`~skreuse.transferability.hscore` (classification only).
-        A callable is called as ``metric(features, y)`` and returns a float.
+    metric : str or callable, default="logme"
+        Transferability score, higher is better: a name from
+        :func:`~skreuse.transferability.get_score_names`,
+
+        %(metric_names)s
+
+        or a callable called as ``metric(features, y)`` that returns a float. A score
+        computed from class probabilities or labels skips the candidates that give none
+        (e.g. a PCA): they get a NaN score, rank last, and ``skipped_`` says why.
 
     estimator : estimator or None, default=None
         Head fitted on the selected features. ``None`` uses LogME's own Bayesian linear
@@ -200,7 +236,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     Attributes
     ----------
     scores_ : dict of str to float
-        Transferability score of every candidate.
+        Transferability score of every candidate (NaN for a skipped one).
+
+    skipped_ : dict of str to str
+        Candidates that ``metric`` could not score, with the reason (empty when all
+        were scored).
 
     ranking_ : list of str
         Candidate names, best first (ties keep the order of ``candidates``).
@@ -275,7 +315,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     _parameter_constraints: dict = {
         "candidates": [list],
-        "metric": [StrOptions({"logme", "leep", "nce", "hscore"}), callable],
+        "metric": [StrOptions(set(get_score_names())), callable],
         "estimator": [HasMethods(["fit"]), None],
         "top_k": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
@@ -330,11 +370,33 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         for name, model in candidates:
             check_model_fitted(model, name)
         task = _infer_task(y, self.estimator)
-        if task == "regression" and self.metric in _CLASSIFICATION_ONLY:
+        scorer = get_scorer(self.metric)
+        if task not in scorer.tasks:
             raise ValueError(
-                f"metric={self.metric!r} scores classification tasks only, but y looks like "
-                "a regression target; use metric='logme' or a callable."
+                f"metric={scorer.name!r} scores {' and '.join(sorted(scorer.tasks))} tasks "
+                f"only, but the task is {task}; use one of "
+                f"{[n for n in get_score_names() if task in get_scorer(n).tasks]} or a callable."
             )
+        self.skipped_ = {}
+        if scorer.input != "features":
+            for name, model in candidates:
+                reason = _class_output_missing(model, scorer.input)
+                if reason is not None:
+                    self.skipped_[name] = f"metric={scorer.name!r} needs {scorer.input}: {reason}"
+            if self.skipped_:
+                warnings.warn(
+                    f"{len(self.skipped_)} of {len(candidates)} candidates cannot be scored "
+                    f"by metric={scorer.name!r} and rank last (see skipped_): "
+                    + "; ".join(f"{n}: {r}" for n, r in self.skipped_.items()),
+                    UserWarning,
+                    stacklevel=2,
+                )
+            if len(self.skipped_) == len(candidates):
+                raise ValueError(
+                    f"No candidate can be scored by metric={scorer.name!r}, which needs "
+                    f"{scorer.input}; use a features-based metric such as 'logme'."
+                )
+        to_score = [(n, m) for n, m in candidates if n not in self.skipped_]
 
         jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_score_candidate)(
@@ -342,18 +404,19 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 model,
                 X,
                 y,
-                metric=self.metric,
+                scorer=scorer,
                 task=task,
                 batch_size=self.batch_size,
                 device=self.device,
             )
-            for name, model in candidates
+            for name, model in to_score
         )
         scores = list(
-            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(candidates))
+            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(to_score))
         )
+        scored = dict(zip([name for name, _ in to_score], scores))
         names = [name for name, _ in candidates]
-        self.scores_ = dict(zip(names, scores))
+        self.scores_ = {name: scored.get(name, np.nan) for name in names}
         # NaN ranks last; sorted() is stable, so ties keep the candidates' order.
         self.ranking_ = sorted(
             names, key=lambda n: -self.scores_[n] if np.isfinite(self.scores_[n]) else np.inf

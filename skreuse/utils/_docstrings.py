@@ -27,8 +27,15 @@ _shared_docs = {
 _MARKER = re.compile(r"%\((\w+)\)s")
 
 
-def fill_doc(obj):
-    """Substitute the shared parameter descriptions into ``obj.__doc__``."""
+def fill_doc(obj=None, **extra):
+    """Substitute the shared parameter descriptions into ``obj.__doc__``.
+
+    Used bare (``@fill_doc``) or with extra pieces for this object only
+    (``@fill_doc(metric_names=...)``); an unknown marker is left as it is.
+    """
+    if obj is None:
+        return lambda target: fill_doc(target, **extra)
+    docs = {**_shared_docs, **extra}
     if obj.__doc__:
-        obj.__doc__ = _MARKER.sub(lambda m: _shared_docs.get(m.group(1), m.group(0)), obj.__doc__)
+        obj.__doc__ = _MARKER.sub(lambda m: docs.get(m.group(1), m.group(0)), obj.__doc__)
     return obj
