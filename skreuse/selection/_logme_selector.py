@@ -16,6 +16,7 @@ from sklearn.base import (
     is_classifier,
     is_regressor,
 )
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
@@ -35,12 +36,22 @@ from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
     StrOptions,
+    _check_feature_names_in,
     _fit_context,
     check_is_fitted,
     validate_data,
 )
 
 __all__ = ["LogMESelector"]
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "dtypes")
+
+
+def _dtype_of(X):
+    """Columns of a DataFrame are the candidates' business (e.g. strings for an encoder)."""
+    return None if _is_dataframe(X) else "numeric"
 
 
 def _infer_task(y, estimator):
@@ -361,7 +372,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         self : LogMESelector
             The fitted selector.
         """
-        X, y = validate_data(self, X, y, allow_nd=True, multi_output=True, y_numeric=False)
+        X_checked, y = validate_data(
+            self, X, y, allow_nd=True, multi_output=True, y_numeric=False, dtype=_dtype_of(X)
+        )
+        # The candidates get a DataFrame as it is: they may select columns by name.
+        X = X if _is_dataframe(X) else X_checked
         candidates = check_candidates(self.candidates)
         if self.top_k > len(candidates):
             raise ValueError(
@@ -425,19 +440,57 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         models = dict(candidates)
         self.selected_models_ = [(name, copy.deepcopy(models[name])) for name in self.selected_]
 
-        features = self._features(X)
+        blocks = self._feature_blocks(X)
+        self._block_widths = [block.shape[1] for block in blocks]
+        features = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
         head = _BayesianLinearHead(task=task) if self.estimator is None else clone(self.estimator)
         self.estimator_ = head.fit(features, y)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
 
-    def _features(self, X):
-        blocks = [
+    def _feature_blocks(self, X):
+        return [
             extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)
             for name, model in self.selected_models_
         ]
+
+    def _features(self, X):
+        blocks = self._feature_blocks(X)
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the features given by :meth:`transform`.
+
+        Each selected candidate's features are prefixed by its name, as in
+        :class:`~sklearn.pipeline.FeatureUnion`: ``"pca30__pca0"`` when the candidate has
+        its own ``get_feature_names_out``, ``"pca30__x0"`` otherwise.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``; the output names come from the
+            candidates.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per output feature, best-ranked candidate first.
+        """
+        check_is_fitted(self, "_block_widths")
+        _check_feature_names_in(self, input_features)
+        names = []
+        for (name, model), width in zip(self.selected_models_, self._block_widths):
+            own = None
+            if hasattr(model, "get_feature_names_out"):
+                try:
+                    own = list(model.get_feature_names_out())
+                except (AttributeError, ValueError, TypeError, NotFittedError):
+                    own = None  # e.g. a Pipeline whose last step has no names
+            if own is None or len(own) != width:
+                own = [f"x{j}" for j in range(width)]
+            names.extend(f"{name}__{feature}" for feature in own)
+        return np.asarray(names, dtype=object)
 
     def transform(self, X):
         """Features of ``X`` from the selected candidates (concatenated when ``top_k > 1``).
@@ -453,8 +506,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             The selected candidates' features, best-ranked first.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, allow_nd=True)
-        return self._features(X)
+        X_checked = validate_data(self, X, reset=False, allow_nd=True, dtype=_dtype_of(X))
+        return self._features(X if _is_dataframe(X) else X_checked)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 from sklearn.utils.validation import (
+    _check_feature_names_in,
     _check_sample_weight,
     _num_samples,
     check_is_fitted,
@@ -33,6 +34,7 @@ __all__ = [
     "Options",
     "RealNotInt",
     "StrOptions",
+    "_check_feature_names_in",
     "_check_sample_weight",
     "_fit_context",
     "array_namespace",
