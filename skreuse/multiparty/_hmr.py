@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import check_candidates, check_model_fitted
-from ..utils._progress import progress
+from ..utils._progress import progress_bar
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -397,16 +397,26 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         if not history:
             history.append(np.mean(scores.max(axis=0).argmax(axis=1) == y_idx))
             history_comm.append(0)
-        rounds = progress(
-            range(self.n_iter_, self.max_iter), verbose=self.verbose, desc="HMR calibration"
+        # The budget counts communicated rows, not rounds: the bar's total is the budget.
+        bar = progress_bar(
+            verbose=self.verbose,
+            desc="HMR calibration",
+            total=self.budget,
+            initial=self.n_communicated_,
+            unit="row",
         )
-        for _ in rounds:
+        # Algorithm 1 of Wu, Liu & Zhou (2019): repeat until the budget is spent.
+        for _ in range(self.n_iter_, self.max_iter):
             if self.n_communicated_ >= self.budget:
                 break
+            # Draw a training row whose MPMC-margin (`_mpmc_margin`) is not positive: the global
+            # rule misclassifies it or is not sure of it (see Notes on the sampling).
             candidates = np.flatnonzero(rho <= 0)
             if candidates.size == 0:
                 break
             row = candidates[self._rng.randint(candidates.size)]
+            # It goes to i+, the party with the best score for its true class, and to i-,
+            # the party with the best score for a wrong class: the two that set the margin.
             receivers = np.unique([i_pos[row], i_neg[row]])
             for k in receivers:
                 self._received[k].append(row)
@@ -424,15 +434,21 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
                 )
                 for k in receivers
             )
+            # Each receiver refits its local model on its rows plus the ones received (the
+            # calibration step), and only its class scores change.
             for k, (model, party_scores) in zip(receivers, results):
                 self.estimators_[k] = model
                 scores[k] = party_scores
+            # Charged to the budget only when a row leaves its owner (lines 12-13).
             if np.any(receivers != owner[row]):
                 self.n_communicated_ += 1
+                bar.update(1)
             self.n_iter_ += 1
             rho, i_pos, i_neg, _ = _mpmc_margin(scores, y_idx)
+            # Training accuracy of the global rule (max over parties) after this round.
             history.append(np.mean(scores.max(axis=0).argmax(axis=1) == y_idx))
             history_comm.append(self.n_communicated_)
+        bar.close()
 
         self.history_ = np.asarray(history, dtype=float)
         self.history_n_communicated_ = np.asarray(history_comm, dtype=np.intp)

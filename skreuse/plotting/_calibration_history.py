@@ -1,15 +1,18 @@
-"""Accuracy of a multi-party global model against the rows its parties exchanged."""
+"""Training accuracy of a multi-party global model against the rows its parties exchanged."""
 
 import numpy as np
 
 from ..utils._optional import import_optional
-from ..utils._sklearn_compat import check_is_fitted
+from ._base import _find_fitted
 
 __all__ = ["CalibrationHistoryDisplay"]
 
+# HMRCalibrator.history_ is measured on the rows it was fitted on, not on held-out data.
+_TRAINING_ACCURACY = "Training accuracy of the global model"
+
 
 class CalibrationHistoryDisplay:
-    """Accuracy of the global model as the parties communicate rows (HMR calibration).
+    """Training accuracy of the global model as the parties communicate rows (HMR).
 
     Create it with :meth:`from_estimator` from a fitted
     :class:`~skreuse.multiparty.HMRCalibrator`, or directly from an accuracy history.
@@ -18,12 +21,15 @@ class CalibrationHistoryDisplay:
     Parameters
     ----------
     history : array-like of shape (n_rounds + 1,)
-        Accuracy before calibration and after each calibration round.
+        Accuracy before calibration and after each calibration round (for
+        :class:`~skreuse.multiparty.HMRCalibrator`, on the training rows).
     n_communicated : array-like of shape (n_rounds + 1,), default=None
         Rows communicated so far at each entry of ``history``; ``None`` means one
         row per round (``0, 1, 2, ...``).
     name : str, default=None
         Label of the curve in the legend.
+    ylabel : str, default="Training accuracy of the global model"
+        Label of the accuracy axis; say what ``history`` was measured on.
 
     Attributes
     ----------
@@ -49,10 +55,11 @@ class CalibrationHistoryDisplay:
     [0, 1, 2, 3]
     """
 
-    def __init__(self, history, n_communicated=None, *, name=None):
+    def __init__(self, history, n_communicated=None, *, name=None, ylabel=_TRAINING_ACCURACY):
         self.history = history
         self.n_communicated = n_communicated
         self.name = name
+        self.ylabel = ylabel
 
     def plot(self, ax=None, **kwargs):
         """Draw the curve.
@@ -88,7 +95,7 @@ class CalibrationHistoryDisplay:
             kwargs.setdefault("label", self.name)
         (self.line_,) = ax.plot(x, history, **kwargs)
         ax.set_xlabel("Communicated rows")
-        ax.set_ylabel("Accuracy of the global model")
+        ax.set_ylabel(self.ylabel)
         ax.set_title("Multi-party calibration (HMR)")
         if self.name is not None:
             ax.legend(loc="lower right")
@@ -102,8 +109,10 @@ class CalibrationHistoryDisplay:
 
         Parameters
         ----------
-        estimator : HMRCalibrator
-            A fitted calibrator.
+        estimator : HMRCalibrator or meta-estimator
+            A fitted calibrator, or a fitted meta-estimator wrapping one (a
+            :class:`~sklearn.pipeline.Pipeline`, a fitted
+            :class:`~sklearn.model_selection.GridSearchCV`, ...).
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
         name : str, default=None
@@ -116,6 +125,6 @@ class CalibrationHistoryDisplay:
         display : CalibrationHistoryDisplay
             Object that stores the matplotlib artists.
         """
-        check_is_fitted(estimator, "history_")
+        estimator = _find_fitted(estimator, "history_", "HMRCalibrator")
         display = cls(estimator.history_, estimator.history_n_communicated_, name=name)
         return display.plot(ax=ax, **kwargs)

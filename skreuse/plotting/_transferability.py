@@ -4,7 +4,7 @@ import numpy as np
 
 from ..transferability import get_scorer
 from ..utils._optional import import_optional
-from ..utils._sklearn_compat import check_is_fitted
+from ._base import _find_fitted
 
 __all__ = ["TransferabilityDisplay"]
 
@@ -92,8 +92,11 @@ class TransferabilityDisplay:
 
         Parameters
         ----------
-        selector : LogMESelector
-            A fitted selector; its ``selected_`` candidates are highlighted.
+        selector : LogMESelector or meta-estimator
+            A fitted selector, or a fitted meta-estimator wrapping one (a
+            :class:`~sklearn.pipeline.Pipeline`, a fitted
+            :class:`~sklearn.model_selection.GridSearchCV`, ...); its ``selected_``
+            candidates are highlighted.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure is created when None.
 
@@ -102,7 +105,7 @@ class TransferabilityDisplay:
         display : TransferabilityDisplay
             Object that stores the matplotlib artists.
         """
-        check_is_fitted(selector, "scores_")
+        selector = _find_fitted(selector, "scores_", "LogMESelector")
         metric = selector.metric
         # Registered scores carry their display label; a callable is named by itself.
         label = get_scorer(metric).label if isinstance(metric, str) else "score"
