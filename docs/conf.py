@@ -5,8 +5,10 @@ warning fails the build, and sphinx-gallery runs every ``examples/<family>/plot_
 The build needs no network.
 """
 
+import importlib.util
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,7 +41,9 @@ default_role = "literal"
 
 # -- autodoc / autosummary / numpydoc ---------------------------------------------------------
 autosummary_generate = True
-autodoc_default_options = {"members": False, "inherited-members": False}
+# The class template (``_templates/autosummary/class.rst``) lists members and inherited
+# members itself; no default here would override it.
+autodoc_default_options = {}
 autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -62,8 +66,41 @@ def _escape_attribute_names(app, what, name, obj, options, lines):
         lines[i] = "".join(parts)
 
 
+# Methods inherited from scikit-learn (``score``, ``set_output``) point to labels of
+# scikit-learn's own site; without intersphinx (network) they stay plain text.
+_FOREIGN_REF = re.compile(r":ref:`([^`<]*?)\s*(?:<[^`>]*>)?`")
+
+
+def _unlink_foreign_refs(app, what, name, obj, options, lines):
+    if getattr(obj, "__module__", "skreuse").startswith("skreuse"):
+        return
+    lines[:] = [_FOREIGN_REF.sub(r"\1", line) for line in lines]
+
+
 def setup(app):
+    app.connect("autodoc-process-docstring", _unlink_foreign_refs)
     app.connect("autodoc-process-docstring", _escape_attribute_names, priority=600)
+    app.connect("build-finished", _copy_mathjax)
+
+
+# -- math without network ----------------------------------------------------------------------
+# MathJax is served from the site itself: the ``django-static-mathjax`` wheel (docs extra, no
+# Django needed) ships MathJax 3's browser build, which is copied into ``_static/mathjax``.
+# No LaTeX is needed (imgmath would need latex and dvipng on every machine building docs).
+_MATHJAX_SPEC = importlib.util.find_spec("mathjax")
+if _MATHJAX_SPEC is None or _MATHJAX_SPEC.submodule_search_locations is None:
+    raise RuntimeError(
+        "The docs render math with a local MathJax: pip install django-static-mathjax "
+        '(it is in the docs extra: pip install -e ".[docs]").'
+    )
+MATHJAX_DIR = Path(_MATHJAX_SPEC.submodule_search_locations[0]) / "static" / "mathjax" / "es5"
+mathjax_path = "mathjax/tex-chtml.js"
+
+
+def _copy_mathjax(app, exception):
+    if exception is None and app.builder.format == "html":
+        shutil.copytree(MATHJAX_DIR, Path(app.outdir) / "_static" / "mathjax", dirs_exist_ok=True)
+
 
 # -- sphinx-gallery ---------------------------------------------------------------------------
 # One gallery section per family folder, in the order of the user guide; a folder not listed

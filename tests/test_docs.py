@@ -89,3 +89,27 @@ def test_every_gallery_folder_has_a_readme():
         if folder.is_dir() and not folder.name.startswith((".", "_")):
             assert (folder / "README.txt").exists(), f"{folder.name}/README.txt is missing"
             assert list(folder.glob("plot_*.py")), f"{folder.name} has no plot_*.py example"
+
+
+# -- the built site (``make test`` builds the docs before running pytest) ---------------------
+
+BUILT = DOCS / "_build" / "html"
+
+
+@pytest.mark.skipif(not (BUILT / "index.html").exists(), reason="the docs were not built")
+def test_built_api_pages_list_methods_and_examples():
+    page = (BUILT / "generated" / "skreuse.LogMESelector.html").read_text()
+    for method in ("fit", "transform", "predict", "get_feature_names_out", "set_output"):
+        assert f'id="skreuse.LogMESelector.{method}"' in page, f"{method} is not listed"
+    assert 'id="examples-using-logmeselector"' in page
+    assert "sphx_glr_auto_examples" in page.split('id="examples-using-logmeselector"')[1]
+
+
+@pytest.mark.skipif(not (BUILT / "index.html").exists(), reason="the docs were not built")
+def test_built_math_uses_the_local_mathjax():
+    page = (BUILT / "generated" / "skreuse.transferability.logme_score.html").read_text()
+    assert 'class="math' in page
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page, re.I)
+    assert [src.split("?")[0] for src in scripts] == ["../_static/mathjax/tex-chtml.js"]
+    assert (BUILT / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert (BUILT / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
