@@ -26,9 +26,9 @@ from sklearn.covariance import ledoit_wolf
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import type_of_target
 
-from .utils._backend import to_numpy
+from .utils._backend import get_backend, to_numpy
 from .utils._optional import import_optional, is_torch_tensor
-from .utils._sklearn_compat import Interval, StrOptions, array_namespace, validate_params
+from .utils._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = [
     "gbc_score",
@@ -284,7 +284,7 @@ def _logme(features, Y, *, tol=_LOGME_TOL, max_iter=_LOGME_MAX_ITER):
     of each column), ``coef`` (posterior means, n_targets x n_features), ``alpha``, ``beta``
     (``alpha`` is inf for a column the features do not explain at all) and ``n_iter``.
     """
-    xp = array_namespace(features, Y)
+    xp = get_backend(features, Y).xp
     f64 = xp.float64
     n, D = features.shape
     eps = float(np.finfo(np.float32 if features.dtype == xp.float32 else np.float64).eps)
@@ -374,12 +374,9 @@ def _logme_fit(features, y, *, task="auto"):
     features = _check_features(features)
     n = features.shape[0]
     Y, task = _logme_targets(y, n, task)
-    if is_torch_tensor(features):
-        torch = import_optional("torch")
-        Y = torch.as_tensor(Y, dtype=torch.float64, device=features.device)
-    result = _logme(features, Y)
-    xp = array_namespace(result["evidence"])
-    return float(xp.mean(result["evidence"])), result, task
+    nx = get_backend(features)
+    result = _logme(features, nx.asarray(Y))
+    return float(nx.xp.mean(result["evidence"])), result, task
 
 
 @_register_score(

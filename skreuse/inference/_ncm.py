@@ -4,11 +4,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ..utils._backend import DeviceConstraint, get_torch_device, to_numpy, uses_torch
+from ..utils._backend import DeviceConstraint, get_backend, to_numpy
 from ..utils._docstrings import fill_doc
 from ..utils._features import extract_features
 from ..utils._optional import import_optional
@@ -159,13 +160,9 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
             F = extract_features(
                 self.backbone, X, batch_size=self.batch_size, device=self.device, name="backbone"
             )
-        if device is not None:
-            torch = import_optional("torch")
-            F = torch.as_tensor(np.asarray(F), dtype=torch.float64, device=device)
-            finite = bool(torch.isfinite(F).all())
-        else:
-            F = np.asarray(F, dtype=np.float64)
-            finite = bool(np.isfinite(F).all())
+        nx = get_backend(device=device)
+        F = nx.asarray(F)
+        finite = bool(nx.xp.all(nx.xp.isfinite(F)))
         if not finite:
             raise ValueError("The backbone produced NaN or infinite features.")
         if self.normalize == "cl2n":
@@ -180,7 +177,7 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
 
     def _device(self, X):
         """The torch device of the torch path, or None for numpy."""
-        return get_torch_device(self.device, X) if uses_torch(self.device, X) else None
+        return get_backend(X, device=self.device).device
 
     # -- fitting ----------------------------------------------------------------------------
 
@@ -382,10 +379,7 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        z = -to_numpy(self._distances(X)) / self.temperature
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return p / p.sum(axis=1, keepdims=True)
+        return softmax(-to_numpy(self._distances(X)) / self.temperature, axis=1)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -400,9 +394,7 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log class probabilities.
         """
-        z = -to_numpy(self._distances(X)) / self.temperature
-        z -= z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return log_softmax(-to_numpy(self._distances(X)) / self.temperature, axis=1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -411,7 +403,4 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _as_backend(a, device):
-    if device is None:
-        return a
-    torch = import_optional("torch")
-    return torch.as_tensor(a, dtype=torch.float64, device=device)
+    return get_backend(device=device).asarray(a)

@@ -22,7 +22,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
 from ..transferability import _logme_fit, _resolve_task, get_score_names, get_scorer
-from ..utils._backend import DeviceConstraint, get_torch_device, to_torch, uses_torch
+from ..utils._backend import DeviceConstraint, get_backend
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import (
@@ -87,8 +87,8 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device):
         )
         return scorer(proba if scorer.input == "proba" else np.argmax(proba, axis=1), y)
     features = extract_features(model, X, batch_size=batch_size, device=device, name=name)
-    if scorer.on_device and uses_torch(device):
-        features = to_torch(features, get_torch_device(device))
+    if scorer.on_device:
+        features = get_backend(device=device).asarray(features, dtype=None)
     score = scorer(features, y, task=task) if scorer.takes_task else scorer(features, y)
     if not isinstance(score, Real | np.number):
         raise TypeError(

@@ -13,9 +13,9 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ..utils._backend import DeviceConstraint, get_torch_device, to_numpy, to_torch, uses_torch
+from ..utils._backend import DeviceConstraint, get_backend, to_numpy
 from ..utils._docstrings import fill_doc
-from ..utils._optional import import_optional, is_torch_tensor
+from ..utils._optional import is_torch_tensor
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -109,25 +109,6 @@ def _solve_weights(K, a):
 def _objective(beta, a, K):
     """``||mu - mu_tilde||^2`` without the constant term ``w^T K_xx w``."""
     return float(beta @ K @ beta - 2.0 * beta @ a)
-
-
-class _Namespace:
-    """numpy or torch (chosen by ``device`` and the inputs), and conversion to its arrays."""
-
-    def __init__(self, device, *arrays):
-        self.torch = uses_torch(device, *arrays)
-        if self.torch:
-            self.xp = import_optional("torch", purpose=f"for device={device!r}")
-            self.device = get_torch_device(device, *arrays)
-        else:
-            self.xp = np
-            self.device = None
-
-    def asarray(self, x):
-        # float64 on both paths, so that they agree to rounding.
-        if self.torch:
-            return to_torch(x, self.device, dtype=self.xp.float64)
-        return np.asarray(to_numpy(x), dtype=np.float64)
 
 
 def _fit_reduced_set(X, w, m, gamma, n_iter, rng, ns):
@@ -385,7 +366,7 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return self._fit_weighted(points, w, n_total, raw, False)
 
     def _fit_weighted(self, X, w, n_seen, raw, reset_gamma):
-        ns = _Namespace(self.device, raw)
+        ns = get_backend(raw, device=self.device)
         if reset_gamma:
             if self.gamma == "scale":
                 var = float(X.var())
@@ -435,7 +416,7 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """
         check_is_fitted(self)
         Y, v, raw = self._embedding(other)
-        ns = _Namespace(self.device, raw)
+        ns = get_backend(raw, device=self.device)
         Z, beta = ns.asarray(self.reduced_points_), ns.asarray(self.weights_)
         Yt, vt = ns.asarray(Y), ns.asarray(v)
         a, _ = _cross_stats(Z, Yt, vt, self.gamma_, ns.xp, with_moments=False)
@@ -480,7 +461,7 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """
         check_is_fitted(self)
         X, raw = self._validate_X(X, reset=False)
-        ns = _Namespace(self.device, raw)
+        ns = get_backend(raw, device=self.device)
         return np.asarray(
             to_numpy(_kernel(ns.asarray(X), ns.asarray(self.reduced_points_), self.gamma_, ns.xp)),
             dtype=np.float64,

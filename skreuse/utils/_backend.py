@@ -4,6 +4,10 @@ One numeric implementation serves both: the torch path is taken when an input is
 torch tensor or ``device`` asks for torch (``"cuda"``, ``"cuda:1"``, ``"mps"`` or a
 ``torch.device``, including ``torch.device("cpu")``). The string ``"cpu"`` keeps the
 numpy path. Results go back to numpy unless the caller passed tensors.
+
+The idiom, as POT's ``nx = get_backend(*arrays)``: one call at the top of a numeric
+function, ``nx = get_backend(*arrays, device=device)``, then ``nx.xp`` (an array-API
+namespace: numpy's or torch's), ``nx.asarray`` and ``nx.device`` in its body.
 """
 
 import sys
@@ -11,10 +15,12 @@ import sys
 import numpy as np
 
 from ._optional import import_optional, is_torch_tensor
-from ._sklearn_compat import HasMethods
+from ._sklearn_compat import HasMethods, array_namespace
 
 __all__ = [
+    "Backend",
     "DeviceConstraint",
+    "get_backend",
     "get_torch_device",
     "to_numpy",
     "to_torch",
@@ -106,3 +112,60 @@ def to_numpy(x):
     if is_torch_tensor(x):
         return x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+class Backend:
+    """numpy or torch, chosen once for a computation (see :func:`get_backend`).
+
+    Attributes
+    ----------
+    xp : module
+        The array-API namespace: numpy's, or torch's (``xp.astype``, ``xp.linalg.eigh``,
+        ``xp.where`` ... behave alike on both).
+    device : torch.device or None
+        Where tensors live on the torch path; None on the numpy path.
+    """
+
+    def __init__(self, xp, device):
+        self.xp = xp
+        self.device = device
+
+    @property
+    def is_torch(self):
+        return self.device is not None
+
+    def asarray(self, x, dtype="float64"):
+        """``x`` as an array of this backend (a tensor on ``device``).
+
+        ``dtype="float64"`` makes both paths agree to rounding; ``None`` keeps a floating
+        ``x``'s precision (float32 stays float32, e.g. for fast GPU matrix products).
+        """
+        if self.is_torch:
+            torch = import_optional("torch")
+            return to_torch(x, self.device, dtype=None if dtype is None else getattr(torch, dtype))
+        return np.asarray(to_numpy(x), dtype=dtype)
+
+    to_numpy = staticmethod(to_numpy)
+
+
+def get_backend(*arrays, device="cpu"):
+    """The backend of a computation on ``arrays`` asked to run on ``device``.
+
+    Parameters
+    ----------
+    *arrays : array-like or torch.Tensor
+        The inputs; any tensor selects torch (on its device when ``device="cpu"``).
+    device : str, torch.device or None, default="cpu"
+        As everywhere in skreuse: ``"cpu"`` (or None) keeps numpy unless an input is a
+        tensor; ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device`` select torch.
+
+    Returns
+    -------
+    backend : Backend
+        ``backend.xp`` is the array namespace, ``backend.device`` the torch device (None
+        for numpy) and ``backend.asarray`` converts to it.
+    """
+    if not uses_torch(device, *arrays):
+        return Backend(array_namespace(np.empty(0)), None)
+    torch = import_optional("torch", purpose=f"for device={device!r}")
+    return Backend(array_namespace(torch.empty(0)), get_torch_device(device, *arrays))

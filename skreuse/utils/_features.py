@@ -10,6 +10,7 @@ import copy
 from numbers import Integral
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import is_classifier
 from sklearn.exceptions import NotFittedError
 
@@ -176,7 +177,7 @@ def extract_features(model, X, *, output="features", batch_size=256, device="cpu
         else:
             out = to_numpy(model.forward(Xn, training=False))
             if output == "proba":
-                out = _softmax(out)
+                out = softmax(out, axis=1)
     elif kind == "callable":
         out = to_numpy(model(X))
     else:
@@ -206,9 +207,3 @@ def extract_features(model, X, *, output="features", batch_size=256, device="cpu
     if not np.issubdtype(out.dtype, np.number):
         raise TypeError(f"{name!r} returned non-numeric output of dtype {out.dtype}.")
     return out
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
