@@ -24,11 +24,11 @@ import numpy as np
 from scipy import linalg
 from sklearn.covariance import ledoit_wolf
 from sklearn.utils import check_array, column_or_1d
-from sklearn.utils.multiclass import type_of_target
 
 from .utils._backend import get_backend, to_numpy
 from .utils._optional import import_optional, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
+from .utils._tasks import target_task as _resolve_task
 
 __all__ = [
     "gbc_score",
@@ -228,24 +228,6 @@ def _encode_labels(y, n_samples, *, name="y", other="features", min_classes=2):
             f"{name} has {classes.shape[0]} class; at least {min_classes} classes are needed."
         )
     return codes, classes.shape[0]
-
-
-def _resolve_task(y, task):
-    if task != "auto":
-        return task
-    kind = type_of_target(y, input_name="y", raise_unknown=True)
-    # Floating targets are values even when they happen to be whole numbers (e.g. counts).
-    floating = np.asarray(y).dtype.kind == "f"
-    if kind in ("binary", "multiclass") and not floating:
-        return "classification"
-    if kind in ("continuous", "continuous-multioutput", "multilabel-indicator") or (
-        floating and kind in ("binary", "multiclass", "multiclass-multioutput")
-    ):
-        return "regression"
-    raise ValueError(
-        f"Cannot infer the task from y of type {kind!r}: pass task='classification' or "
-        "task='regression'."
-    )
 
 
 def _logme_targets(y, n_samples, task):

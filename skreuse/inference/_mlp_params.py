@@ -30,8 +30,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
-from ..utils._features import check_model_fitted, extract_features
-from ..utils._optional import import_optional, is_skorch_net, is_torch_module
+from ..utils._features import check_model_fitted, extract_features, model_kind
+from ..utils._optional import import_optional, is_skorch_net
 from ..utils._sklearn_compat import check_is_fitted, validate_data
 
 _FLOATS = (np.float64, np.float32)
@@ -125,11 +125,11 @@ def _model_kind(model):
     model = _unwrap(model)
     if isinstance(model, MLPClassifier | MLPRegressor):
         return "sklearn"
-    if is_skorch_net(model):
-        return "skorch"
-    if is_torch_module(model):
-        return "torch"
-    return None
+    try:
+        kind = model_kind(model)  # the one detector of torch modules and skorch nets
+    except TypeError:
+        return None
+    return kind if kind in ("torch", "skorch") else None
 
 
 def _is_classifier_model(model):

@@ -13,15 +13,13 @@ from sklearn.base import (
     MetaEstimatorMixin,
     TransformerMixin,
     clone,
-    is_classifier,
-    is_regressor,
 )
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ..transferability import _logme_fit, _resolve_task, get_score_names, get_scorer
+from ..transferability import _logme_fit, get_score_names, get_scorer
 from ..utils._backend import DeviceConstraint, get_backend
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
@@ -41,6 +39,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._tasks import infer_task
 
 __all__ = ["LogMESelector"]
 
@@ -52,14 +51,6 @@ def _is_dataframe(X):
 def _dtype_of(X):
     """Columns of a DataFrame are the candidates' business (e.g. strings for an encoder)."""
     return None if _is_dataframe(X) else "numeric"
-
-
-def _infer_task(y, estimator):
-    if estimator is not None and is_classifier(estimator):
-        return "classification"
-    if estimator is not None and is_regressor(estimator):
-        return "regression"
-    return _resolve_task(y, "auto")
 
 
 def _class_output_missing(model, needs):
@@ -384,7 +375,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             )
         for name, model in candidates:
             check_model_fitted(model, name)
-        task = _infer_task(y, self.estimator)
+        task = infer_task(y, self.estimator)
         scorer = get_scorer(self.metric)
         if task not in scorer.tasks:
             raise ValueError(

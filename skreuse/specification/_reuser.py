@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from joblib import Parallel, delayed
 from scipy.optimize import minimize
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier, is_regressor
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import available_if
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
-from ..utils._features import check_model_fitted
+from ..utils._features import check_candidates, check_model_fitted
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -24,35 +24,22 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._tasks import model_task
 from ._rkme import RKMESpecification, _cross_stats, _kernel, _self_inner
 
 __all__ = ["RKMEReuser"]
 
 
-def _task_of(model):
-    if is_classifier(model) or hasattr(model, "classes_"):
-        return "classification"
-    if is_regressor(model) or hasattr(model, "predict"):
-        return "regression"
-    return None
-
-
 def _check_models(models):
     """Validate ``(name, fitted_model, spec)`` triples; return them and the task."""
-    if not isinstance(models, list | tuple) or len(models) == 0:
-        raise ValueError(
-            "models must be a non-empty list of (name, fitted_model, RKMESpecification) tuples."
-        )
-    names, tasks = [], set()
-    for i, item in enumerate(models):
-        if not isinstance(item, list | tuple) or len(item) != 3:
-            raise TypeError(
-                f"models[{i}] must be a (name, fitted_model, RKMESpecification) tuple, "
-                f"got {item!r:.80}."
-            )
-        name, model, spec = item
-        if not isinstance(name, str):
-            raise TypeError(f"models[{i}]: the name must be a str, got {type(name).__name__}.")
+    models = check_candidates(
+        models,
+        param="models",
+        fields=("name", "fitted_model", "RKMESpecification"),
+        check_kind=False,
+    )
+    tasks = set()
+    for i, (name, model, spec) in enumerate(models):
         if not hasattr(model, "predict"):
             raise TypeError(
                 f"models[{i}] ({name!r}): the model must have a predict method, got "
@@ -65,11 +52,7 @@ def _check_models(models):
                 f"{type(spec).__name__}."
             )
         check_is_fitted(spec)
-        tasks.add(_task_of(model))
-        names.append(name)
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ValueError(f"models names must be unique; duplicated: {duplicated}.")
+        tasks.add(model_task(model))
     if len(tasks) != 1:
         raise ValueError(
             "models mixes classifiers and regressors; all models must solve the same kind of task."

@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy
 from ..utils._docstrings import fill_doc
+from ..utils._math import sq_dists as _sq_dists
 from ..utils._optional import is_torch_tensor
 from ..utils._sklearn_compat import (
     Interval,
@@ -43,12 +44,6 @@ _LINE_SEARCH_HALVINGS = 6
 
 # -- numeric kernels shared by the numpy and torch paths -------------------------------------
 # ``xp`` is the numpy module or the torch module; arrays are ndarrays or tensors accordingly.
-
-
-def _sq_dists(A, B):
-    d = (A * A).sum(1)[:, None] - 2 * (A @ B.T) + (B * B).sum(1)[None, :]
-    # Rounding in the expansion can go slightly below zero.
-    return d.clip(min=0)
 
 
 def _kernel(A, B, gamma, xp):

@@ -19,6 +19,7 @@ from sklearn.utils import check_array
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
+from ..utils._math import sq_dists
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -110,10 +111,6 @@ def _barycentric(plan, weights):
     """Each column of ``plan`` as the plan-weighted mean of the rows of ``weights``."""
     mass = plan.sum(axis=0)
     return (weights.T @ plan / np.where(mass > 0, mass, 1.0)).T * (mass > 0)[:, None]
-
-
-def _sqdist(A, B):
-    return np.maximum((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2 * A @ B.T, 0.0)
 
 
 class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin, BaseEstimator):
@@ -412,7 +409,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
             vec = check_array(
                 [np.ravel(emb[n]) for n in names], dtype=float, input_name="feature_embeddings"
             )
-            return _sqdist(vec[: len(vanished)], vec[len(vanished) :])
+            return sq_dists(vec[: len(vanished)], vec[len(vanished) :])
         if Zs is None:
             raise ValueError(
                 "Features vanished and new ones appeared, so they must be matched, which "
@@ -427,7 +424,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
                     f"row; got {Zs.shape[0]} and {Zt.shape[0]} rows."
                 )
             # For standardized columns, squared distance = 2 n (1 - correlation).
-            return _sqdist(Zs[:, vanished].T, Zt[:, new].T)
+            return sq_dists(Zs[:, vanished].T, Zt[:, new].T)
         if not shared_pairs:
             raise ValueError(
                 "No column of X is shared with the source (by name), so meta='correlation' "
@@ -439,7 +436,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         tgt_shared = [j for _, j in shared_pairs]
         corr_s = Zs[:, vanished].T @ Zs[:, src_shared] / Zs.shape[0]
         corr_t = Zt[:, new].T @ Zt[:, tgt_shared] / Zt.shape[0]
-        return _sqdist(corr_s, corr_t)
+        return sq_dists(corr_s, corr_t)
 
     # -- fit --------------------------------------------------------------------------------
 

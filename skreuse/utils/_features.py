@@ -47,30 +47,40 @@ def model_kind(model):
     )
 
 
-def check_candidates(candidates, *, param="candidates", min_length=1):
+def check_candidates(
+    candidates, *, param="candidates", min_length=1, fields=("name", "model"), check_kind=True
+):
     """Validate a list of ``(name, model)`` pairs like ``Pipeline.steps``.
+
+    The one check of named model lists: ``fields`` names longer tuples (e.g.
+    ``("name", "fitted_model", "RKMESpecification")``), whose first field is the name;
+    ``check_kind`` also checks that the second field is a supported model.
 
     Returns
     -------
     candidates : list of tuple
-        The validated pairs (the models themselves are not copied).
+        The validated tuples (the models themselves are not copied).
     """
-    if isinstance(candidates, dict):
+    what = f"({', '.join(fields)})"
+    if isinstance(candidates, dict) and len(fields) == 2:
         candidates = list(candidates.items())
     if not isinstance(candidates, list | tuple):
         raise TypeError(
-            f"{param} must be a list of (name, model) tuples, got {type(candidates).__name__}."
+            f"{param} must be a list of {what} tuples, got {type(candidates).__name__}."
         )
     if len(candidates) < min_length:
-        raise ValueError(f"{param} must contain at least {min_length} (name, model) pair(s).")
+        raise ValueError(
+            f"{param} must be a non-empty list of {what} tuples (at least {min_length})."
+        )
     names = []
     for i, item in enumerate(candidates):
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise TypeError(f"{param}[{i}] must be a (name, model) tuple, got {item!r:.80}.")
-        name, model = item
+        if not isinstance(item, list | tuple) or len(item) != len(fields):
+            raise TypeError(f"{param}[{i}] must be a {what} tuple, got {item!r:.80}.")
+        name = item[0]
         if not isinstance(name, str):
             raise TypeError(f"{param}[{i}]: the name must be a str, got {type(name).__name__}.")
-        model_kind(model)
+        if check_kind:
+            model_kind(item[1])
         names.append(name)
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
