@@ -404,10 +404,6 @@ def _demo_rkme(*, output, quick, random_state):
 @_register("hmr", "calibrate three parties' local models by exchanging a few rows (HMR)")
 def _demo_hmr(*, output, quick, random_state):
     from matplotlib import colormaps
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.kernel_approximation import Nystroem
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
 
     from .datasets import make_hmr_toy
     from .multiparty import HMRCalibrator
@@ -419,17 +415,7 @@ def _demo_hmr(*, output, quick, random_state):
     task = make_hmr_toy(random_state=random_state)
     X_train, y_train, groups = task.X_train, task.y_train, task.groups
     X_test, y_test = task.X_test, task.y_test
-    parties = [
-        ("logistic regression", LogisticRegression()),
-        (
-            "RBF kernel",
-            make_pipeline(
-                Nystroem(gamma=2, n_components=100, random_state=random_state),
-                LogisticRegression(C=10),
-            ),
-        ),
-        ("gradient boosting", GradientBoostingClassifier(random_state=random_state)),
-    ]
+    parties = task.parties
     budget = 30 if quick else 50
     with _quiet():
         before = HMRCalibrator(parties, budget=0).fit(X_train, y_train, groups=groups)
@@ -510,26 +496,14 @@ def _demo_fusion(*, output, quick, random_state):
     return _finish(fig, output, table, start)
 
 
-def _breast_cancer_mean_to_worst():
-    """Breast cancer whose "mean" columns vanished and "worst" ones are new."""
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer(as_frame=True)
-    cols = list(data.data.columns)
-    mean = [c for c in cols if c.startswith("mean ")]
-    error = [c for c in cols if c.endswith(" error")]
-    worst = [c for c in cols if c.startswith("worst ")]
-    return data.data, data.target.to_numpy(), mean + error, error + worst
-
-
 @_register("reform", "rectify a model whose columns changed with ReForm (few labeled rows)")
 def _demo_reform(*, output, quick, random_state):
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from .datasets import make_reform_task
     from .training import ReFormRectifier
 
     def logreg(X, y):
@@ -540,28 +514,28 @@ def _demo_reform(*, output, quick, random_state):
         "skreuse demo: breast cancer, the 10 'mean' columns vanished and the 10 'worst' "
         "ones are new;\n5 labeled target rows per class.\n"
     )
-    X, y, src_cols, tgt_cols = _breast_cancer_mean_to_worst()
     n_seeds = 2 if quick else 5
     results = {"target-only": [], "source on shared": [], "ReFormRectifier": []}
     with _quiet():
         for seed in range(random_state, random_state + n_seeds):
-            Xs, Xt, ys, yt = train_test_split(X, y, test_size=0.5, stratify=y, random_state=seed)
-            source = logreg(Xs[src_cols], ys)
-            rng = np.random.RandomState(seed)
-            Xt = Xt[tgt_cols].reset_index(drop=True)
-            shot = _draw_shots(yt, np.arange(len(yt)), 5, rng)
-            rest = rng.permutation(np.setdiff1d(np.arange(len(yt)), shot))
-            unlabeled, test = rest[: len(rest) // 2], rest[len(rest) // 2 :]
-            rows = np.r_[shot, unlabeled]
-            y_fit = np.r_[yt[shot], np.full(len(unlabeled), -1)]  # -1: unlabeled
+            task = make_reform_task("breast_cancer_mean_to_worst", n_shots=5, random_state=seed)
+            source = logreg(task.X_source, task.y_source)
+            X_fit = pd.concat([task.X_target, task.X_target_unlabeled])
+            y_fit = np.r_[task.y_target, np.full(len(task.X_target_unlabeled), -1)]  # unlabeled
+            X_test, y_test = task.X_test, task.y_test
             # The source as is: vanished columns at their source mean.
-            X_src = pd.DataFrame({c: Xt[c] if c in tgt_cols else Xs[c].mean() for c in src_cols})
-            reform = ReFormRectifier(source, source_meta=Xs[src_cols]).fit(Xt.iloc[rows], y_fit)
-            results["target-only"].append(
-                logreg(Xt.iloc[shot], yt[shot]).score(Xt.iloc[test], yt[test])
+            X_src = pd.DataFrame(
+                {
+                    c: X_test[c] if c in task.target_features else task.X_source[c].mean()
+                    for c in task.source_features
+                }
             )
-            results["source on shared"].append(source.score(X_src.iloc[test], yt[test]))
-            results["ReFormRectifier"].append(reform.score(Xt.iloc[test], yt[test]))
+            reform = ReFormRectifier(source, source_meta=task.X_source).fit(X_fit, y_fit)
+            results["target-only"].append(
+                logreg(task.X_target, task.y_target).score(X_test, y_test)
+            )
+            results["source on shared"].append(source.score(X_src, y_test))
+            results["ReFormRectifier"].append(reform.score(X_test, y_test))
     rows = _mean_std_rows(results)
     table = "\n".join(
         [

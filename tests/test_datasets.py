@@ -10,9 +10,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skreuse.datasets import (
+    REFORM_SCENARIOS,
     make_heterogeneous_task,
+    make_hmr_toy,
     make_model_zoo,
     make_multiparty_task,
+    make_reform_task,
     make_transfer_task,
 )
 from skreuse.utils import check_model_fitted, extract_features
@@ -294,3 +297,66 @@ def test_multiparty_bad_parameters():
         make_multiparty_task("iris", party_classes=[[0, 1], [5]])
     with pytest.raises(TypeError, match="list of lists"):
         make_multiparty_task("iris", party_classes=[0, 1])
+
+
+# -- scenario builders shared by the demo, the examples and the tests -------------------------
+
+
+@pytest.mark.parametrize("scenario", REFORM_SCENARIOS)
+def test_make_reform_task_splits_follow_the_protocol(scenario):
+    task = make_reform_task(scenario, n_shots=3, random_state=1)
+    assert list(task.X_source.columns) == task.source_features
+    for frame in (task.X_target, task.X_target_unlabeled, task.X_test):
+        assert list(frame.columns) == task.target_features
+    assert set(task.source_features) != set(task.target_features)
+    assert set(task.source_features) & set(task.target_features)
+    # Shots, unlabeled pool and test rows are disjoint, and split the target half.
+    rows = [set(f.index) for f in (task.X_target, task.X_target_unlabeled, task.X_test)]
+    assert len(rows[0] | rows[1] | rows[2]) == sum(len(r) for r in rows)
+    assert abs(len(rows[1]) - len(rows[2])) <= 1
+    classes, counts = np.unique(task.y_target, return_counts=True)
+    assert np.all(counts == 3)
+    assert set(np.unique(task.y_test)) <= set(classes)
+    # Same seed, same task; another seed, other shots.
+    again = make_reform_task(scenario, n_shots=3, random_state=1)
+    pd.testing.assert_frame_equal(again.X_target, task.X_target)
+    other = make_reform_task(scenario, n_shots=3, random_state=2)
+    assert not other.X_source.index.equals(task.X_source.index)
+
+
+def test_make_reform_task_matches_the_protocol_written_out():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target.to_numpy()
+    Xs, Xt, ys, yt = train_test_split(X, y, test_size=0.5, stratify=y, random_state=4)
+    rng = np.random.RandomState(4)
+    shot = np.concatenate([rng.choice(np.flatnonzero(yt == c), 5, replace=False) for c in (0, 1)])
+    task = make_reform_task("breast_cancer_mean_to_worst", n_shots=5, random_state=4)
+    np.testing.assert_array_equal(task.y_target, yt[shot])
+    np.testing.assert_array_equal(
+        task.X_target["worst area"].to_numpy(), Xt["worst area"].to_numpy()[shot]
+    )
+    np.testing.assert_array_equal(task.y_source, ys)
+    assert not any(c.startswith("worst ") for c in task.source_features)
+    assert not any(c.startswith("mean ") for c in task.target_features)
+    new_classes = make_reform_task("digits_shifted_crop_new_classes", random_state=0)
+    assert set(np.unique(new_classes.y_source)) == set(range(7))
+    assert set(np.unique(new_classes.y_target)) == {0, 1, 2, 3, 4, 7, 8, 9}
+    with pytest.raises(ValueError, match="scenario"):
+        make_reform_task("nope")
+
+
+def test_make_hmr_toy_parties_are_fresh_unfitted_learners():
+    first, second = make_hmr_toy(random_state=3), make_hmr_toy(random_state=3)
+    assert [n for n, _ in first.parties] == [
+        "logistic regression",
+        "RBF kernel",
+        "gradient boosting",
+    ]
+    for (_, a), (_, b) in zip(first.parties, second.parties):
+        assert a is not b
+        assert repr(a) == repr(b)
+        assert not hasattr(a, "classes_")
+    assert dict(first.parties)["gradient boosting"].random_state == 3

@@ -4,13 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_digits, load_wine
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import cross_val_score, train_test_split
+from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skreuse.datasets import make_reform_task
 from skreuse.training import ReFormRectifier
 
 
@@ -228,32 +229,25 @@ def test_feature_embeddings(wine):
 # -- scenarios on bundled data -----------------------------------------------------------------
 
 
-def _scenario(X, y, src_cols, tgt_cols, shots, seed, src_classes=None, tgt_classes=None):
+def _scenario(scenario, shots, seed):
     """Accuracy of ReForm and the three baselines on one random split."""
-    Xs, Xt, ys, yt = train_test_split(X, y, test_size=0.5, stratify=y, random_state=seed)
-    if src_classes is not None:
-        keep_s, keep_t = np.isin(ys, src_classes), np.isin(yt, tgt_classes)
-        Xs, ys, Xt, yt = Xs[keep_s], ys[keep_s], Xt[keep_t], yt[keep_t]
-    source = _logreg(Xs[src_cols], ys)
-    rng = np.random.RandomState(seed)
-    Xt = Xt[tgt_cols].reset_index(drop=True)
-    shot = np.concatenate(
-        [rng.choice(np.flatnonzero(yt == c), shots, replace=False) for c in np.unique(yt)]
-    )
-    rest = rng.permutation(np.setdiff1d(np.arange(len(yt)), shot))
-    unlabeled, test = rest[: len(rest) // 2], rest[len(rest) // 2 :]
-    rows = np.r_[shot, unlabeled]
-    y_fit = np.r_[yt[shot], np.full(len(unlabeled), -1)]
-    meta = Xs[src_cols]
+    task = make_reform_task(scenario, n_shots=shots, random_state=seed)
+    source = _logreg(task.X_source, task.y_source)
+    meta = task.X_source
+    X_fit = pd.concat([task.X_target, task.X_target_unlabeled])
+    y_fit = np.r_[task.y_target, np.full(len(task.X_target_unlabeled), -1)]
+    X_test, y_test = task.X_test, task.y_test
     # (b) the source on the shared columns, vanished ones at their source mean
-    X_src = pd.DataFrame({c: Xt[c] if c in tgt_cols else meta[c].mean() for c in src_cols})
+    X_src = pd.DataFrame(
+        {c: X_test[c] if c in task.target_features else meta[c].mean() for c in meta.columns}
+    )
     scores = {
-        "target-only": _logreg(Xt.iloc[shot], yt[shot]).score(Xt.iloc[test], yt[test]),
-        "source-shared": source.score(X_src.iloc[test], yt[test]),
+        "target-only": _logreg(task.X_target, task.y_target).score(X_test, y_test),
+        "source-shared": source.score(X_src, y_test),
     }
     for name, lam in (("mapped", np.inf), ("reform", "auto")):
-        est = ReFormRectifier(source, source_meta=meta, lam=lam).fit(Xt.iloc[rows], y_fit)
-        scores[name] = est.score(Xt.iloc[test], yt[test])
+        est = ReFormRectifier(source, source_meta=meta, lam=lam).fit(X_fit, y_fit)
+        scores[name] = est.score(X_test, y_test)
     return scores
 
 
@@ -263,13 +257,7 @@ def _mean_scores(seeds, **kw):
 
 
 def test_breast_cancer_mean_to_worst_columns():
-    data = load_breast_cancer(as_frame=True)
-    cols = list(data.data.columns)
-    mean = [c for c in cols if c.startswith("mean ")]
-    error = [c for c in cols if c.endswith(" error")]
-    worst = [c for c in cols if c.startswith("worst ")]
-    s = _mean_scores(range(3), X=data.data, y=data.target.to_numpy(), src_cols=mean + error,
-                     tgt_cols=error + worst, shots=5)
+    s = _mean_scores(range(3), scenario="breast_cancer_mean_to_worst", shots=5)
     assert s["reform"] > s["target-only"] + 0.03
     assert s["reform"] > s["source-shared"] + 0.2
     # The carried "mean" -> "worst" weights are already near the ceiling: fine-tuning on
@@ -279,15 +267,7 @@ def test_breast_cancer_mean_to_worst_columns():
 
 
 def test_digits_new_classes_and_shifted_crop():
-    data = load_digits()
-    names = [f"p{r}{c}" for r in range(8) for c in range(8)]
-    X = pd.DataFrame(data.data, columns=names)
-    keep = [n for n in names if X[n].std() > 0.5]
-    s = _mean_scores(
-        range(3), X=X, y=data.target, src_cols=[n for n in keep if int(n[2]) <= 5],
-        tgt_cols=[n for n in keep if int(n[2]) >= 2], shots=3, src_classes=range(7),
-        tgt_classes=(0, 1, 2, 3, 4, 7, 8, 9),
-    )
+    s = _mean_scores(range(3), scenario="digits_shifted_crop_new_classes", shots=3)
     assert s["reform"] > s["target-only"] + 0.02
     assert s["reform"] > s["source-shared"] + 0.1
     assert s["reform"] > s["mapped"] + 0.1

@@ -27,10 +27,6 @@ party that has just received one row of a new class does not have.
 # ------------------------
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.kernel_approximation import Nystroem
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 
 from skreuse.datasets import make_hmr_toy
 from skreuse.multiparty import HMRCalibrator
@@ -40,16 +36,8 @@ task = make_hmr_toy(random_state=0)
 X_train, y_train, groups = task.X_train, task.y_train, task.groups
 X_test, y_test = task.X_test, task.y_test
 
-parties = [
-    ("logistic regression", LogisticRegression()),
-    (
-        "RBF kernel",
-        make_pipeline(
-            Nystroem(gamma=2, n_components=100, random_state=0), LogisticRegression(C=10)
-        ),
-    ),
-    ("gradient boosting", GradientBoostingClassifier(random_state=0)),
-]
+# The paper's local learners: a logistic regression, an RBF-kernel machine, boosting.
+parties = task.parties
 
 # %%
 # Calibration, one communicated row at a time

@@ -6,17 +6,21 @@ breast cancer, iris, diabetes): no download, a few seconds, the same result for 
 """
 
 from ._tasks import (
+    REFORM_SCENARIOS,
     make_heterogeneous_task,
     make_hmr_toy,
     make_multiparty_task,
+    make_reform_task,
     make_transfer_task,
 )
 from ._zoo import make_model_zoo
 
 __all__ = [
+    "REFORM_SCENARIOS",
     "make_heterogeneous_task",
     "make_hmr_toy",
     "make_model_zoo",
     "make_multiparty_task",
+    "make_reform_task",
     "make_transfer_task",
 ]

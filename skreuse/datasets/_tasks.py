@@ -4,6 +4,8 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils._sklearn_compat import Interval, RealNotInt, StrOptions, validate_params
@@ -496,7 +498,11 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
     -------
     task : :class:`~sklearn.utils.Bunch`
         ``X_train``, ``y_train``, ``groups`` (the party owning each training row),
-        ``X_test``, ``y_test`` and ``party_classes`` (the classes each party knows).
+        ``X_test``, ``y_test``, ``party_classes`` (the classes each party knows) and
+        ``parties``: the paper's three local learners, unfitted ``(name, estimator)``
+        pairs ready for :class:`~skreuse.multiparty.HMRCalibrator` (a logistic
+        regression, an RBF-kernel machine and gradient boosting; seeded by an int
+        ``random_state``).
 
     References
     ----------
@@ -514,6 +520,8 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
     (array([0, 1, 2, 3, 4]), array([0, 1, 2]))
     >>> task.party_classes
     [[0, 1], [2, 3], [3, 4]]
+    >>> [name for name, _ in task.parties]
+    ['logistic regression', 'RBF kernel', 'gradient boosting']
     """
     rng = check_random_state(random_state)
     n_samples = n_train + n_test
@@ -536,6 +544,7 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
     groups = np.select([y_train <= 1, y_train == 2, y_train == 4], [0, 1, 2], default=-1)
     threes = np.flatnonzero(y_train == 3)
     groups[threes] = np.where(np.arange(threes.size) % 2 == 0, 1, 2)
+    seed = random_state if isinstance(random_state, Integral) else rng.randint(2**31 - 1)
     return Bunch(
         X_train=X[:n_train],
         y_train=y_train,
@@ -543,4 +552,178 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
         X_test=X[n_train:],
         y_test=y[n_train:],
         party_classes=[[0, 1], [2, 3], [3, 4]],
+        parties=_hmr_toy_parties(seed),
+    )
+
+
+def _hmr_toy_parties(seed):
+    """The paper's three heterogeneous local learners, unfitted, one per party."""
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rbf = make_pipeline(
+        Nystroem(gamma=2, n_components=100, random_state=seed), LogisticRegression(C=10)
+    )
+    return [
+        ("logistic regression", LogisticRegression()),
+        ("RBF kernel", rbf),
+        ("gradient boosting", GradientBoostingClassifier(random_state=seed)),
+    ]
+
+
+# -- ReForm's scenarios: columns that changed meaning, not columns drawn at random --------------
+
+
+def _reform_breast_cancer_mean_to_worst():
+    data = load_breast_cancer(as_frame=True)
+    cols = list(data.data.columns)
+    mean = [c for c in cols if c.startswith("mean ")]
+    error = [c for c in cols if c.endswith(" error")]
+    worst = [c for c in cols if c.startswith("worst ")]
+    return data.data, data.target.to_numpy(), mean + error, error + worst, None
+
+
+def _reform_wine_new_sensors():
+    data = load_wine(as_frame=True)
+    X, cols = data.data.copy(), list(data.data.columns)
+    # Fixed seed: the instruments are part of the scenario, not of the random split.
+    rng = np.random.RandomState(0)
+    for c in cols[:6]:
+        noise = 0.5 * X[c].std() * rng.normal(size=len(X))
+        X[f"new {c}"] = rng.uniform(0.5, 5) * X[c] + noise + rng.normal()
+    return X, data.target.to_numpy(), cols, cols[6:] + [f"new {c}" for c in cols[:6]], None
+
+
+def _reform_wine_unrelated_columns():
+    data = load_wine(as_frame=True)
+    cols = list(data.data.columns)
+    return data.data, data.target.to_numpy(), cols[:9], cols[4:], None
+
+
+def _reform_digits(classes=None):
+    data = load_digits()
+    names = [f"p{r}{c}" for r in range(8) for c in range(8)]
+    X = pd.DataFrame(data.data, columns=names)
+    keep = [n for n in names if X[n].std() > 0.5]
+    left = [n for n in keep if int(n[2]) <= 5]
+    right = [n for n in keep if int(n[2]) >= 2]
+    return X, data.target, left, right, classes
+
+
+_REFORM_SCENARIOS = {
+    "breast_cancer_mean_to_worst": (
+        _reform_breast_cancer_mean_to_worst,
+        'the "mean" measurements vanished, the "worst" ones are new, the "error" ones stay',
+    ),
+    "wine_new_sensors": (
+        _reform_wine_new_sensors,
+        "six measurements are now taken by new instruments (other units, more noise)",
+    ),
+    "wine_unrelated_columns": (
+        _reform_wine_unrelated_columns,
+        "four columns vanished and four unrelated ones appeared: nothing to carry over",
+    ),
+    "digits_shifted_crop": (
+        _reform_digits,
+        "the camera's crop moved two pixels to the right",
+    ),
+    "digits_shifted_crop_new_classes": (
+        lambda: _reform_digits((range(7), (0, 1, 2, 3, 4, 7, 8, 9))),
+        "the crop moved; digits 5 and 6 left the task and 7, 8 and 9 joined it",
+    ),
+}
+REFORM_SCENARIOS = tuple(_REFORM_SCENARIOS)
+
+
+@validate_params(
+    {
+        "scenario": [StrOptions(set(REFORM_SCENARIOS))],
+        "n_shots": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_reform_task(scenario="breast_cancer_mean_to_worst", *, n_shots=5, random_state=0):
+    """A source model's columns changed meaning: ReForm's scenarios on bundled data.
+
+    Unlike :func:`make_heterogeneous_task`, whose vanished and new columns are drawn at
+    random, every scenario here is a change a user meets: measurements replaced by
+    related ones, new instruments, a moved camera crop, new classes. The rows are split
+    in half (stratified) between the source and the target; the target keeps its own
+    columns, ``n_shots`` labeled rows per class, half of the remaining rows unlabeled
+    and the other half for testing. This is the protocol of the ReForm example, the
+    ``reform`` demo and the tests, built here once.
+
+    Parameters
+    ----------
+    scenario : str, default="breast_cancer_mean_to_worst"
+        One of :data:`REFORM_SCENARIOS`:
+
+        - ``"breast_cancer_mean_to_worst"``: the 10 "mean" columns vanished, the 10
+          "worst" ones are new, the 10 "error" ones are shared;
+        - ``"wine_new_sensors"``: six measurements taken by new instruments (new
+          columns, other units, more noise);
+        - ``"wine_unrelated_columns"``: four columns vanished, four unrelated ones
+          appeared;
+        - ``"digits_shifted_crop"``: the 8x8 crop moved two pixels to the right;
+        - ``"digits_shifted_crop_new_classes"``: the same, and the source knows digits
+          0-6 while the target has 0-4 and 7-9.
+    n_shots : int, default=5
+        Labeled target rows per class.
+    random_state : int, default=0
+        Seed of the source/target split and of the draw of shots, unlabeled and test
+        rows (the scenario's data themselves do not depend on it).
+
+    Returns
+    -------
+    task : :class:`~sklearn.utils.Bunch`
+        ``X_source`` (DataFrame of the source's columns; also what ReForm takes as
+        ``source_meta``), ``y_source``, ``X_target`` and ``y_target`` (the labeled
+        shots, the target's columns), ``X_target_unlabeled``, ``X_test``, ``y_test``,
+        ``source_features`` and ``target_features`` (column names) and ``DESCR``.
+
+    See Also
+    --------
+    make_heterogeneous_task : Vanished and new columns drawn at random.
+    skreuse.training.ReFormRectifier : Rectifies a source model for such a target.
+
+    Examples
+    --------
+    >>> from skreuse.datasets import make_reform_task
+    >>> task = make_reform_task("breast_cancer_mean_to_worst", n_shots=5, random_state=0)
+    >>> task.X_source.shape, task.X_target.shape
+    ((284, 20), (10, 20))
+    >>> sorted(set(task.source_features) - set(task.target_features))[:2]
+    ['mean area', 'mean compactness']
+    """
+    build, description = _REFORM_SCENARIOS[scenario]
+    X, y, src_cols, tgt_cols, classes = build()
+    Xs, Xt, ys, yt = train_test_split(X, y, test_size=0.5, stratify=y, random_state=random_state)
+    if classes is not None:
+        keep_s, keep_t = np.isin(ys, classes[0]), np.isin(yt, classes[1])
+        Xs, ys, Xt, yt = Xs[keep_s], ys[keep_s], Xt[keep_t], yt[keep_t]
+    rng = check_random_state(random_state)
+    Xt = Xt[tgt_cols].reset_index(drop=True)
+    shot = np.concatenate(
+        [rng.choice(np.flatnonzero(yt == c), n_shots, replace=False) for c in np.unique(yt)]
+    )
+    rest = rng.permutation(np.setdiff1d(np.arange(len(yt)), shot))
+    unlabeled, test = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+    return Bunch(
+        X_source=Xs[src_cols],
+        y_source=np.asarray(ys),
+        X_target=Xt.iloc[shot],
+        y_target=np.asarray(yt)[shot],
+        X_target_unlabeled=Xt.iloc[unlabeled],
+        X_test=Xt.iloc[test],
+        y_test=np.asarray(yt)[test],
+        source_features=list(src_cols),
+        target_features=list(tgt_cols),
+        DESCR=(
+            f"ReForm scenario {scenario!r}: {description}. The source has {len(src_cols)} "
+            f"columns and the target {len(tgt_cols)}; {len(shot)} labeled target rows, "
+            f"{len(unlabeled)} unlabeled, {len(test)} for testing."
+        ),
     )
