@@ -76,7 +76,7 @@ def test_l2sp_stays_closer_and_beats_l2_finetuning(digits_transfer):
         train, test = _few_shot(yt, 3, seed)
         for penalty in results:
             torch.manual_seed(seed)
-            net = _net(mlp, penalty=penalty, alpha=0.1).fit(Xt[train], yt[train])
+            net = _net(mlp, penalty=penalty, lam=0.1).fit(Xt[train], yt[train])
             results[penalty].append((net.score(Xt[test], yt[test]), net.distance_to_start()))
     mean = {k: np.mean(v, axis=0) for k, v in results.items()}
     print({k: np.round(v, 3).tolist() for k, v in mean.items()})  # (accuracy, distance)
@@ -102,7 +102,7 @@ def test_penalty_matches_formula():
     theta0 = {k: v.clone() for k, v in module.state_dict().items()}
     for penalty in ("l2", "l2sp", "l2sp_fisher", "l1sp"):
         net = HypothesisTransferNet(
-            module, penalty=penalty, alpha=0.3, beta=0.7, head_outputs=5, verbose=0
+            module, penalty=penalty, lam=0.3, beta=0.7, head_outputs=5, verbose=0
         ).initialize()
         assert net.new_param_names_ == ["2.weight", "2.bias"]
         assert net.module_[2].out_features == 5
@@ -160,17 +160,17 @@ def test_freeze_keeps_layers_at_their_start(digits_transfer):
 
 def test_clone_set_params_and_grid_search(digits_transfer):
     mlp, Xt, yt = digits_transfer
-    net = _net(mlp, penalty="l2sp", alpha=0.2, max_epochs=2)
+    net = _net(mlp, penalty="l2sp", lam=0.2, max_epochs=2)
     twin = clone(net)
-    assert twin.get_params()["alpha"] == 0.2
+    assert twin.get_params()["lam"] == 0.2
     assert twin.get_params()["penalty"] == "l2sp"
-    twin.set_params(alpha=0.5, penalty="l1sp")
-    assert (twin.alpha, twin.penalty, net.alpha) == (0.5, "l1sp", 0.2)
+    twin.set_params(lam=0.5, penalty="l1sp")
+    assert (twin.lam, twin.penalty, net.lam) == (0.5, "l1sp", 0.2)
     grid = GridSearchCV(
-        net, {"alpha": [0.01, 1.0], "lr": [0.05, 0.1], "max_epochs": [1, 3]}, cv=2
+        net, {"lam": [0.01, 1.0], "lr": [0.05, 0.1], "max_epochs": [1, 3]}, cv=2
     ).fit(Xt[:80], yt[:80])
     assert len(grid.cv_results_["params"]) == 8
-    assert grid.best_estimator_.alpha in (0.01, 1.0)
+    assert grid.best_estimator_.lam in (0.01, 1.0)
     assert grid.best_estimator_.module_ is not mlp
 
 
@@ -181,8 +181,8 @@ def test_regressor_l2sp():
     y = (X @ rng.normal(size=(5, 1))).astype(np.float32)
     module = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     common = dict(max_epochs=20, lr=0.05, train_split=None, verbose=0)
-    far = HypothesisTransferNetRegressor(module, penalty="l2sp", alpha=0.0, **common).fit(X, y)
-    near = HypothesisTransferNetRegressor(module, penalty="l2sp", alpha=10.0, **common).fit(X, y)
+    far = HypothesisTransferNetRegressor(module, penalty="l2sp", lam=0.0, **common).fit(X, y)
+    near = HypothesisTransferNetRegressor(module, penalty="l2sp", lam=10.0, **common).fit(X, y)
     assert near.distance_to_start() < 0.5 * far.distance_to_start()
     assert near.predict(X).shape == (200, 1)
 
@@ -191,7 +191,7 @@ def test_regressor_l2sp():
     ("params", "match"),
     [
         ({"penalty": "l3"}, "penalty must be one of"),
-        ({"alpha": -1.0}, "alpha must be a non-negative number"),
+        ({"lam": -1.0}, "lam must be a non-negative number"),
         ({"head_outputs": 0}, "head_outputs must be None or a positive int"),
         ({"module__n": 3}, "module__\\* parameters would replace it"),
     ],
@@ -232,3 +232,10 @@ def test_import_without_torch_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "skreuse[deep]"' in out.stdout
+
+
+def test_old_alpha_name_says_it_is_now_lam():
+    for cls in (HypothesisTransferNet, HypothesisTransferNetRegressor):
+        with pytest.raises(TypeError, match="alpha was renamed lam"):
+            cls(torch.nn.Linear(3, 2), alpha=0.1)
+        assert cls(torch.nn.Linear(3, 2), lam=0.3).get_params()["lam"] == 0.3

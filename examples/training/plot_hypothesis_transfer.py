@@ -18,9 +18,9 @@ few labelled images per class. Three ways to classify the target:
 
 Then the deep counterpart: :class:`~skreuse.deep.HypothesisTransferNet`
 fine-tunes a small pre-trained network on the shifted target with L2-SP (Li et
-al., ICML'18), the penalty ``alpha / 2 * ||theta - theta0||^2`` toward the
+al., ICML'18), the penalty ``lam / 2 * ||theta - theta0||^2`` toward the
 pre-trained weights, against standard fine-tuning with weight decay
-``alpha / 2 * ||theta||^2`` and without any penalty.
+``lam / 2 * ||theta||^2`` and without any penalty.
 """
 
 # %%
@@ -149,10 +149,10 @@ for _ in range(150):
 
 X_deep = blur_right(X[target_rows], 0.7).astype(np.float32)
 settings = {
-    "no penalty": dict(penalty="l2", alpha=0.0),
-    "L2 (weight decay), alpha=0.1": dict(penalty="l2", alpha=0.1),
-    "L2-SP, alpha=0.1": dict(penalty="l2sp", alpha=0.1),
-    "L2-SP-Fisher, alpha=0.1": dict(penalty="l2sp_fisher", alpha=0.1),
+    "no penalty": dict(penalty="l2", lam=0.0),
+    "L2 (weight decay), lam=0.1": dict(penalty="l2", lam=0.1),
+    "L2-SP, lam=0.1": dict(penalty="l2sp", lam=0.1),
+    "L2-SP-Fisher, lam=0.1": dict(penalty="l2sp_fisher", lam=0.1),
 }
 deep = {name: [] for name in settings}
 for seed in range(3):

@@ -11,9 +11,18 @@ import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Freezer
 
+from ..utils._docstrings import fill_doc
+
 __all__ = ["HypothesisTransferNet", "HypothesisTransferNetRegressor"]
 
 _PENALTIES = ("l2", "l2sp", "l2sp_fisher", "l1sp")
+
+# ``lam`` is the pull toward the source everywhere in skreuse (HypothesisTransferClassifier's
+# ``lam``); ``alpha`` there is the plain L2 penalty. The nets called it ``alpha`` at first.
+_RENAMED = (
+    "alpha was renamed lam: the strength of the penalty toward the pre-trained weights, "
+    "as lam is the pull toward the source in HypothesisTransferClassifier/Regressor."
+)
 
 
 class _StartingPoint(torch.nn.Module):
@@ -61,7 +70,7 @@ class _StartingPointMixin:
     def _check_transfer_params(self):
         if self.penalty not in _PENALTIES:
             raise ValueError(f"penalty must be one of {_PENALTIES}, got {self.penalty!r}.")
-        for name in ("alpha", "beta"):
+        for name in ("lam", "beta"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
@@ -127,7 +136,7 @@ class _StartingPointMixin:
 
         Per-sample gradients come from ``torch.func.vmap``; the module runs in eval
         mode (no dropout). With the largest weight 1 the penalty is nowhere stiffer
-        than ``"l2sp"``'s with the same ``alpha``, so a learning rate stable for one
+        than ``"l2sp"``'s with the same ``lam``, so a learning rate stable for one
         is stable for the other.
         """
         from torch.func import functional_call, grad, vmap
@@ -167,9 +176,9 @@ class _StartingPointMixin:
         Returns
         -------
         omega : torch.Tensor
-            ``alpha / 2 * ||theta_shared - theta0||^2`` (``"l2sp"``; ``theta0`` replaced
+            ``lam / 2 * ||theta_shared - theta0||^2`` (``"l2sp"``; ``theta0`` replaced
             by zero for ``"l2"``, weighted by the diagonal Fisher for ``"l2sp_fisher"``,
-            ``alpha * ||.||_1`` for ``"l1sp"``) ``+ beta / 2 * ||theta_new||^2``.
+            ``lam * ||.||_1`` for ``"l1sp"``) ``+ beta / 2 * ||theta_new||^2``.
         """
         sp = self.starting_point_
         params = dict(self.module_.named_parameters())
@@ -188,7 +197,7 @@ class _StartingPointMixin:
                 shared = shared + (sp.fisher(i) * diff.pow(2)).sum()
             else:
                 shared = shared + diff.abs().sum()
-        factor = self.alpha if self.penalty == "l1sp" else self.alpha / 2
+        factor = self.lam if self.penalty == "l1sp" else self.lam / 2
         new = sum(params[name].pow(2).sum() for name in self.new_param_names_)
         return factor * shared + self.beta / 2 * new
 
@@ -242,12 +251,12 @@ _PARAMS_DOC = """
         (its random initialization is then the starting point).
     penalty : {{"l2sp", "l2", "l2sp_fisher", "l1sp"}}, default="l2sp"
         Regularizer of the shared (pre-trained) weights: ``"l2sp"``,
-        ``alpha / 2 * ||theta - theta0||^2``; ``"l2"``, ``alpha / 2 * ||theta||^2``
+        ``lam / 2 * ||theta - theta0||^2``; ``"l2"``, ``lam / 2 * ||theta||^2``
         (plain weight decay, the usual fine-tuning); ``"l2sp_fisher"``,
-        ``alpha / 2 * sum_j F_j (theta_j - theta0_j)^2`` with ``F`` the diagonal
+        ``lam / 2 * sum_j F_j (theta_j - theta0_j)^2`` with ``F`` the diagonal
         Fisher information estimated on the training data at ``theta0`` (divided by its
-        largest entry); ``"l1sp"``, ``alpha * ||theta - theta0||_1``.
-    alpha : float, default=0.01
+        largest entry); ``"l1sp"``, ``lam * ||theta - theta0||_1``.
+    lam : float, default=0.01
         Strength of the penalty on the shared weights.
     beta : float, default=0.01
         Strength of the plain L2 penalty ``beta / 2 * ||theta_new||^2`` on the new
@@ -280,23 +289,27 @@ _ATTRS_DOC = """
 """
 
 
+@fill_doc(
+    net_params=_PARAMS_DOC.format(
+        head="the new class count",
+        criterion="torch.nn.CrossEntropyLoss",
+        criterion_note=" (the module outputs logits)",
+        base="NeuralNetClassifier",
+    ).strip(),
+    net_attributes=_ATTRS_DOC.strip(),
+)
 class HypothesisTransferNet(_StartingPointMixin, NeuralNetClassifier):
-    __doc__ = (
-        """Fine-tune a pre-trained torch classifier with L2-SP (a skorch net).
+    """Fine-tune a pre-trained torch classifier with L2-SP (a skorch net).
 
     A skorch :class:`~skorch.NeuralNetClassifier` whose training loss adds a penalty
     pulling the pre-trained weights toward their starting point ``theta0`` (Li et al.,
     ICML'18) — the deep counterpart of biased regularization. The module must return
     class scores (logits) for the default cross-entropy criterion.
-"""
-        + _PARAMS_DOC.format(
-            head="the new class count",
-            criterion="torch.nn.CrossEntropyLoss",
-            criterion_note=" (the module outputs logits)",
-            base="NeuralNetClassifier",
-        )
-        + _ATTRS_DOC
-        + """
+
+    %(net_params)s
+
+    %(net_attributes)s
+
     See Also
     --------
     HypothesisTransferNetRegressor : The same for regression.
@@ -322,7 +335,7 @@ class HypothesisTransferNet(_StartingPointMixin, NeuralNetClassifier):
     ...     torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     >>> X = np.random.RandomState(0).normal(size=(40, 4)).astype(np.float32)
     >>> y = (X[:, 0] > 0).astype(np.int64)
-    >>> net = HypothesisTransferNet(pretrained, head_outputs=2, alpha=0.1,
+    >>> net = HypothesisTransferNet(pretrained, head_outputs=2, lam=0.1,
     ...                             max_epochs=5, lr=0.1, train_split=None, verbose=0)
     >>> net = net.fit(X, y)
     >>> net.predict_proba(X).shape
@@ -330,44 +343,49 @@ class HypothesisTransferNet(_StartingPointMixin, NeuralNetClassifier):
     >>> net.new_param_names_
     ['2.weight', '2.bias']
     """
-    )
 
     def __init__(
         self,
         module,
         *,
         penalty="l2sp",
-        alpha=0.01,
+        lam=0.01,
         beta=0.01,
         head_outputs=None,
         freeze=None,
         criterion=torch.nn.CrossEntropyLoss,
         **kwargs,
     ):
+        if "alpha" in kwargs:
+            raise TypeError(_RENAMED)
         super().__init__(module, criterion=criterion, **kwargs)
         self.penalty = penalty
-        self.alpha = alpha
+        self.lam = lam
         self.beta = beta
         self.head_outputs = head_outputs
         self.freeze = freeze
 
 
+@fill_doc(
+    net_params=_PARAMS_DOC.format(
+        head="the new output count",
+        criterion="torch.nn.MSELoss",
+        criterion_note="",
+        base="NeuralNetRegressor",
+    ).strip(),
+    net_attributes=_ATTRS_DOC.strip(),
+)
 class HypothesisTransferNetRegressor(_StartingPointMixin, NeuralNetRegressor):
-    __doc__ = (
-        """Fine-tune a pre-trained torch regressor with L2-SP (a skorch net).
+    """Fine-tune a pre-trained torch regressor with L2-SP (a skorch net).
 
     A skorch :class:`~skorch.NeuralNetRegressor` whose training loss adds a penalty
     pulling the pre-trained weights toward their starting point ``theta0`` (Li et al.,
     ICML'18). Targets are 2-D float32 arrays, as skorch expects.
-"""
-        + _PARAMS_DOC.format(
-            head="the new output count",
-            criterion="torch.nn.MSELoss",
-            criterion_note="",
-            base="NeuralNetRegressor",
-        )
-        + _ATTRS_DOC
-        + """
+
+    %(net_params)s
+
+    %(net_attributes)s
+
     See Also
     --------
     HypothesisTransferNet : The same for classification.
@@ -388,28 +406,29 @@ class HypothesisTransferNetRegressor(_StartingPointMixin, NeuralNetRegressor):
     ...     torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     >>> X = np.random.RandomState(0).normal(size=(40, 4)).astype(np.float32)
     >>> y = X[:, :1] * 2
-    >>> net = HypothesisTransferNetRegressor(pretrained, alpha=1.0, max_epochs=5,
+    >>> net = HypothesisTransferNetRegressor(pretrained, lam=1.0, max_epochs=5,
     ...                                      lr=0.05, train_split=None, verbose=0)
     >>> net.fit(X, y).predict(X).shape
     (40, 1)
     """
-    )
 
     def __init__(
         self,
         module,
         *,
         penalty="l2sp",
-        alpha=0.01,
+        lam=0.01,
         beta=0.01,
         head_outputs=None,
         freeze=None,
         criterion=torch.nn.MSELoss,
         **kwargs,
     ):
+        if "alpha" in kwargs:
+            raise TypeError(_RENAMED)
         super().__init__(module, criterion=criterion, **kwargs)
         self.penalty = penalty
-        self.alpha = alpha
+        self.lam = lam
         self.beta = beta
         self.head_outputs = head_outputs
         self.freeze = freeze

@@ -375,13 +375,11 @@ _FITTED_ATTRS = """teacher_ : estimator
         has feature names that are all strings."""
 
 
-def _fill(cls):
-    cls.__doc__ = (
-        cls.__doc__.replace("%(shared_params)s", _SHARED_PARAMS.rstrip())
-        .replace("%(tree_params)s", _TREE_PARAMS.rstrip())
-        .replace("%(fitted_attrs)s", _FITTED_ATTRS)
-    )
-    return fill_doc(cls)
+_fill = fill_doc(
+    shared_params=_SHARED_PARAMS.rstrip(),
+    tree_params=_TREE_PARAMS.rstrip(),
+    fitted_attrs=_FITTED_ATTRS,
+)
 
 
 @_fill

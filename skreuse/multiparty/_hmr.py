@@ -111,12 +111,12 @@ def _calibrate_party(model, X, y, rows, new_row, update, claimed, classes, respo
 
 @fill_doc
 class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
-    """Reuse several parties' local classifiers, calibrated by the MPMC margin.
+    r"""Reuse several parties' local classifiers, calibrated by the MPMC margin.
 
     Each party owns a local dataset, possibly over its own subset of the classes, and
     a local classifier of any kind; nobody pools raw data. The global model predicts
 
-    .. math:: H(x) = \\arg\\max_c \\max_{i:\\, c \\in C_i} h_i(x)_c
+    .. math:: H(x) = \arg\max_c \max_{i:\, c \in C_i} h_i(x)_c
 
     (every party votes with its score for each class it knows). The parties'
     scores are not calibrated against each other, so ``H`` is poor at first. HMR
@@ -124,8 +124,8 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
     ``(x, y)`` is drawn (a party with probability proportional to its data size, then
     one of its rows); when its multiparty multiclass margin
 
-    .. math:: \\rho(x, y) = \\max_{i:\\, y \\in C_i} h_i(x)_y
-              - \\max_{i,\\, c \\in C_i,\\, c \\neq y} h_i(x)_c
+    .. math:: \rho(x, y) = \max_{i:\, y \in C_i} h_i(x)_y
+              - \max_{i,\, c \in C_i,\, c \neq y} h_i(x)_c
 
     is not positive, the row goes to the party ``i⁺`` attaining the first maximum and
     the party ``i⁻`` attaining the second; both add it to their local data and are

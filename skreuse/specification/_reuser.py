@@ -125,7 +125,7 @@ def _predict_model(model, X, classes, proba):
 
 @fill_doc
 class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
-    """Reuse the models of a zoo whose RKME specifications match the user's data.
+    r"""Reuse the models of a zoo whose RKME specifications match the user's data.
 
     Every model comes with an :class:`RKMESpecification` of its training data (the
     learnware paradigm). ``fit`` looks only at the user's unlabeled rows: it measures
@@ -134,9 +134,9 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
 
     .. math::
 
-        \\min_{w \\geq 0,\\ \\sum_i w_i = 1}
-        \\Big\\| \\hat\\mu_{\\text{user}} - \\sum_i w_i \\tilde\\mu_i \\Big\\|^2
-        = w^T G w - 2 c^T w + \\text{const},
+        \min_{w \geq 0,\ \sum_i w_i = 1}
+        \Big\| \hat\mu_{\text{user}} - \sum_i w_i \tilde\mu_i \Big\|^2
+        = w^T G w - 2 c^T w + \text{const},
 
     a small quadratic program in the Gram matrix ``G`` of the specifications. The
     models are then reused by ``method``.

@@ -174,7 +174,7 @@ def _fit_reduced_set(X, w, m, gamma, n_iter, rng, ns):
 
 @fill_doc
 class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Reduced kernel mean embedding (RKME) specification of a data set.
+    r"""Reduced kernel mean embedding (RKME) specification of a data set.
 
     The RKME summarizes the distribution of the rows ``x_1, ..., x_n`` by a small
     weighted set of points whose kernel mean embedding is closest to the data's: it
@@ -182,8 +182,8 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     .. math::
 
-        \\Big\\| \\frac{1}{n} \\sum_i k(x_i, \\cdot) - \\sum_j \\beta_j k(z_j, \\cdot) \\Big\\|^2
-        = \\frac{1}{n^2} 1^T K_{xx} 1 - \\frac{2}{n} \\beta^T K_{zx} 1 + \\beta^T K_{zz} \\beta
+        \Big\| \frac{1}{n} \sum_i k(x_i, \cdot) - \sum_j \beta_j k(z_j, \cdot) \Big\|^2
+        = \frac{1}{n^2} 1^T K_{xx} 1 - \frac{2}{n} \beta^T K_{zx} 1 + \beta^T K_{zz} \beta
 
     in the reproducing kernel Hilbert space of the Gaussian kernel
     ``k(x, z) = exp(-gamma_ * ||x - z||^2)``. The specification describes a model's

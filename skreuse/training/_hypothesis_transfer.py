@@ -18,6 +18,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
+from ..utils._docstrings import fill_doc
 from ..utils._features import check_model_fitted
 from ..utils._sklearn_compat import (
     Interval,
@@ -364,9 +365,16 @@ _COMMON_DOC = """
 """
 
 
+@fill_doc(
+    hypothesis_transfer_params=_COMMON_DOC.format(
+        linear="``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``",
+        scores="``decision_function`` (or ``predict_proba``), matched to the "
+        "target classes by label,",
+        plain="L2-regularized logistic regression",
+    ).strip()
+)
 class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
-    __doc__ = (
-        """Logistic regression on few target samples, helped by source hypotheses.
+    """Logistic regression on few target samples, helped by source hypotheses.
 
     In ``mode="biased"`` minimizes the weighted log-loss plus
     ``lam * ||W - W_src||^2 + alpha * ||W||^2`` by L-BFGS on the exact objective and
@@ -374,14 +382,9 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
     loss. Source classes are matched to the target's ``classes_`` by label: a target
     class the source does not know starts from zero weights, a source class absent
     from the target is dropped with a warning.
-"""
-        + _COMMON_DOC.format(
-            linear="``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``",
-            scores="``decision_function`` (or ``predict_proba``), matched to the "
-            "target classes by label,",
-            plain="L2-regularized logistic regression",
-        )
-        + """    max_iter : int, default=1000
+
+    %(hypothesis_transfer_params)s
+    max_iter : int, default=1000
         Maximum number of L-BFGS iterations.
     tol : float, default=1e-6
         Tolerance of L-BFGS on the objective's gradient (per unit of sample weight).
@@ -452,7 +455,6 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
     >>> bool(clf.score(X[400:], y[400:]) > 0.9)
     True
     """
-    )
 
     _parameter_constraints: dict = {
         **_BaseHypothesisTransfer._parameter_constraints,
@@ -611,21 +613,23 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         return self.classes_[np.argmax(scores, axis=1)]
 
 
+@fill_doc(
+    hypothesis_transfer_params=_COMMON_DOC.format(
+        linear="``Ridge``, ``LinearRegression``, ``Lasso``",
+        scores="``predict`` outputs",
+        plain="ridge regression",
+    ).strip()
+)
 class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
-    __doc__ = (
-        """Least squares on few target samples, helped by source hypotheses.
+    """Least squares on few target samples, helped by source hypotheses.
 
     In ``mode="biased"`` minimizes the weighted squared error plus
     ``lam * ||W - W_src||^2 + alpha * ||W||^2`` in closed form (one linear solve,
     in the dual when there are fewer samples than features). Several outputs are
     fitted at once.
-"""
-        + _COMMON_DOC.format(
-            linear="``Ridge``, ``LinearRegression``, ``Lasso``",
-            scores="``predict`` outputs",
-            plain="ridge regression",
-        )
-        + """
+
+    %(hypothesis_transfer_params)s
+
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
@@ -683,7 +687,6 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
     >>> bool(reg.score(X_test, y_test) > Ridge().fit(X, y).score(X_test, y_test))
     True
     """
-    )
 
     def __init__(
         self,

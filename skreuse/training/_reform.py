@@ -114,7 +114,7 @@ def _barycentric(plan, weights):
 
 
 class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin, BaseEstimator):
-    """Rectify a linear classifier trained on other features (and classes) with few shots.
+    r"""Rectify a linear classifier trained on other features (and classes) with few shots.
 
     ReForm (Ye et al.) reuses a model trained on a *source* feature set for a *target*
     task whose columns changed: some vanished, some are new, some are shared (matched by
@@ -177,7 +177,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
 
     lam : "auto" or float, default="auto"
         Strength of the pull toward the carried weights in the fine-tuning
-        (:math:`\\lambda` below); ``np.inf`` keeps the carried model, ``0`` ignores
+        (:math:`\lambda` below); ``np.inf`` keeps the carried model, ``0`` ignores
         it. ``"auto"`` picks it among ``inf, 100, 10, 3, 1, 0.3, 0.1, 0.01`` by
         cross-validated log-loss on the shots (folds hold out about one shot per class
         at a time, at most 3 folds).
@@ -238,10 +238,10 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
 
     .. math::
 
-        \\min_{W, b} \\sum_{i \\in \\text{shots}} \\ell(W z_i + b, y_i)
-        + \\lambda \\|W - W_0\\|_F^2 + \\lambda \\|b - b_0\\|^2 ,
+        \min_{W, b} \sum_{i \in \text{shots}} \ell(W z_i + b, y_i)
+        + \lambda \|W - W_0\|_F^2 + \lambda \|b - b_0\|^2 ,
 
-    :math:`\\ell` the logistic loss. A target feature's carried weight is the
+    :math:`\ell` the logistic loss. A target feature's carried weight is the
     plan-weighted mean of the standardized source weights transported to it. A new
     target class's meta-representation is the carried source model's log-probabilities
     at the class centre of its shots; its carried weights are the plan-weighted mean of
