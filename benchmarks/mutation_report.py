@@ -97,7 +97,9 @@ def collect(root):
                 counts["skipped"] += 1
             else:
                 counts["suspicious"] += 1
-        modules.append({"path": path, "total": len(codes), "counts": counts, "survivors": survivors})
+        modules.append(
+            {"path": path, "total": len(codes), "counts": counts, "survivors": survivors}
+        )
     return modules
 
 
