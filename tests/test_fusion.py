@@ -408,3 +408,22 @@ def test_permutation_matching_is_a_fixed_point_of_coordinate_ascent(digits):
         reached = gain[np.arange(len(perms[layer])), perms[layer]].sum()
         assert reached == pytest.approx(gain[rows, cols].sum(), rel=1e-12, abs=1e-12)
     assert any(not np.array_equal(p, np.arange(len(p))) for p in perms)
+
+
+def test_ground_cost_is_squared_distance_scaled_to_one():
+    from scipy.spatial.distance import cdist
+
+    from skreuse.inference._fusion import _ground_cost
+
+    rng = np.random.RandomState(0)
+    for scale in (1e-3, 1.0, 1e3):  # the largest distance below and above 1
+        A, B = scale * rng.normal(size=(5, 3)), scale * rng.normal(size=(4, 3))
+        expected = cdist(A, B, "sqeuclidean")
+        np.testing.assert_allclose(_ground_cost(A, B), expected / expected.max(), atol=1e-12)
+    # a neuron against itself: the expansion |a|^2 + |b|^2 - 2 a.b cancels to tiny negative
+    # values in floating point; a cost is never negative
+    A = 1e3 * rng.normal(size=(50, 20)) + 5e3
+    assert np.all(_ground_cost(A, A) >= 0.0)
+    # identical neurons: zero cost everywhere, not 0 / 0
+    same = np.ones((3, 2))
+    np.testing.assert_array_equal(_ground_cost(same, same), np.zeros((3, 3)))
