@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install docs bench lint clean
+.PHONY: demo test install docs bench lint clean mutation
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Mutation testing of the numerical core with mutmut (config: [tool.mutmut] in pyproject.toml),
+# then the report benchmarks/mutation.md. Slow (hours on two cores), so not in CI; results are
+# cached in mutants/ and a rerun resumes. MUTANTS="skreuse.inference._ncm.*" runs one module.
+MUTANTS ?=
+mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mutation]"
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	$(BIN)/python benchmarks/mutation_report.py
 
 clean:
 	rm -rf $(VENV) docs/_build docs/auto_examples docs/generated

@@ -365,3 +365,65 @@ def test_parallel_alignment_gives_the_same_model(digits):
     np.testing.assert_array_equal(serial.predict_proba(X_test), parallel.predict_proba(X_test))
     assert len(parallel.transport_) == 3
     np.testing.assert_array_equal(parallel.transport_[1][0], np.eye(8) / 8)
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def _matching_gain(anchor, model, perms, layer):
+    """Gain of every (anchor neuron, model neuron) pair of a hidden layer, neighbours fixed.
+
+    Weights as (out, in) matrices; ``perms[l][j]`` is the model neuron sent to anchor
+    neuron ``j``. The weight-matching objective is sum_j gain[j, perms[layer][j]].
+    """
+    W = [c.T for c in model.coefs_]
+    A = [c.T for c in anchor.coefs_]
+    W_in = W[layer] if layer == 0 else W[layer][:, perms[layer - 1]]
+    W_out = W[layer + 1] if layer + 1 == len(perms) else W[layer + 1][perms[layer + 1]]
+    return (
+        A[layer] @ W_in.T
+        + np.outer(anchor.intercepts_[layer], model.intercepts_[layer])
+        + A[layer + 1].T @ W_out
+    )
+
+
+def test_permutation_matching_is_a_fixed_point_of_coordinate_ascent(digits):
+    # Two independently trained nets with four hidden layers: weight matching stops at a
+    # permutation per layer that no single-layer assignment improves, given its
+    # neighbours (each layer's gain depends on both neighbouring permutations).
+    from scipy.optimize import linear_sum_assignment
+
+    X, y, _, _ = digits
+    anchor, model = (_mlp((9, 8, 7, 6), seed, X, y, max_iter=15) for seed in (0, 1))
+    fusion = OTFusion([anchor, model], anchor=0, align="permutation", random_state=0).fit(X)
+    plans = fusion.transport_[1]
+    perms = [plan.argmax(axis=0) for plan in plans]
+    for plan, perm in zip(plans, perms):
+        expected = np.zeros_like(plan)
+        expected[perm, np.arange(len(perm))] = 1.0 / len(perm)
+        np.testing.assert_array_equal(plan, expected)
+    for layer in range(len(perms)):
+        gain = _matching_gain(anchor, model, perms, layer)
+        rows, cols = linear_sum_assignment(gain, maximize=True)
+        reached = gain[np.arange(len(perms[layer])), perms[layer]].sum()
+        assert reached == pytest.approx(gain[rows, cols].sum(), rel=1e-12, abs=1e-12)
+    assert any(not np.array_equal(p, np.arange(len(p))) for p in perms)
+
+
+def test_ground_cost_is_squared_distance_scaled_to_one():
+    from scipy.spatial.distance import cdist
+
+    from skreuse.inference._fusion import _ground_cost
+
+    rng = np.random.RandomState(0)
+    for scale in (1e-3, 1.0, 1e3):  # the largest distance below and above 1
+        A, B = scale * rng.normal(size=(5, 3)), scale * rng.normal(size=(4, 3))
+        expected = cdist(A, B, "sqeuclidean")
+        np.testing.assert_allclose(_ground_cost(A, B), expected / expected.max(), atol=1e-12)
+    # a neuron against itself: the expansion |a|^2 + |b|^2 - 2 a.b cancels to tiny negative
+    # values in floating point; a cost is never negative
+    A = 1e3 * rng.normal(size=(50, 20)) + 5e3
+    assert np.all(_ground_cost(A, A) >= 0.0)
+    # identical neurons: zero cost everywhere, not 0 / 0
+    same = np.ones((3, 2))
+    np.testing.assert_array_equal(_ground_cost(same, same), np.zeros((3, 3)))

@@ -323,3 +323,37 @@ def test_n_jobs_gives_the_same_calibration():
         threaded.fit(X, y, groups=groups)
     np.testing.assert_array_equal(serial.history_, threaded.history_)
     np.testing.assert_allclose(serial.predict_proba(X), threaded.predict_proba(X))
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def test_rows_with_a_zero_margin_are_calibrated():
+    # Two parties whose prior-only models give every claimed class probability 1/2: every
+    # row's margin is exactly 0 (a tie the global argmax may break the wrong way), so
+    # every row is a candidate and calibration must run, not stop at once.
+    from sklearn.dummy import DummyClassifier
+
+    y = np.repeat([0, 1, 1, 2], 10)
+    X = np.arange(y.size, dtype=float)[:, None]
+    groups = np.where(y == 0, 0, np.where(y == 2, 1, np.arange(y.size) % 2))
+    parties = [("a", DummyClassifier()), ("b", DummyClassifier())]
+    still = HMRCalibrator(parties, budget=0, random_state=0).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(still.margin(X, y), 0.0)
+    hmr = HMRCalibrator(parties, budget=3, random_state=0).fit(X, y, groups=groups)
+    assert hmr.n_iter_ >= 1
+    assert hmr.n_communicated_ >= 1
+    assert len(hmr.history_) == hmr.n_iter_ + 1
+
+
+@pytest.mark.parametrize("budget", [3, 8])
+def test_budget_counts_rounds_where_a_row_leaves_its_owner(budget):
+    # With two parties each round sends the row to at most one other party, so the rows
+    # a party received but does not own are exactly the communicated rows: a round where
+    # one receiver is the owner and the other is not must be charged to the budget.
+    X, y, groups = _iris_two_parties()
+    parties = [("a", LogisticRegression(C=0.05)), ("b", GaussianNB())]
+    hmr = HMRCalibrator(parties, budget=budget, random_state=0).fit(X, y, groups=groups)
+    owner = np.where(groups == "a", 0, 1)
+    foreign = sum(int(np.sum(owner[received] != k)) for k, received in enumerate(hmr._received))
+    assert hmr.n_communicated_ == foreign == budget

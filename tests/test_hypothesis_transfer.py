@@ -467,3 +467,68 @@ def test_multi_output_regression_source():
     np.testing.assert_allclose(reg.coef_, coef)
     np.testing.assert_allclose(reg.predict(X), X @ coef.T + intercept)
     assert reg.coef_.shape == (3, 8)
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+@pytest.mark.parametrize(("lam", "source_reg"), [(0.3, 20.0), (20.0, 0.3)])
+def test_learned_source_weights_regressor_minimize_the_stated_objective(lam, source_reg):
+    # ||y - X Delta - G beta - b||^2 + lam ||Delta||^2 + source_reg ||beta||^2, with the
+    # two penalties different so that swapping them changes the minimizer; solved here
+    # directly from the normal equations of the centred problem (b is not penalized).
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = y / 50.0
+    sources = [
+        Ridge(alpha=10.0).fit(X[:300], y[:300]),
+        DecisionTreeRegressor(max_depth=3, random_state=0).fit(X[:300], -y[:300]),
+    ]
+    Xt, yt = X[300:340], y[300:340]
+    reg = HypothesisTransferRegressor(
+        sources, mode="residual", source_weights="learn", lam=lam, source_reg=source_reg
+    ).fit(Xt, yt)
+    G = np.column_stack([s.predict(Xt) for s in sources])
+    Z = np.hstack([Xt, G])
+    Zc, yc = Z - Z.mean(axis=0), yt - yt.mean()
+    penalty = np.diag(np.r_[np.full(X.shape[1], lam), np.full(2, source_reg)])
+    w = np.linalg.solve(Zc.T @ Zc + penalty, Zc.T @ yc)
+    np.testing.assert_allclose(reg.coef_, w[: X.shape[1]], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(reg.source_weights_, w[None, X.shape[1] :], rtol=1e-8, atol=1e-10)
+    assert reg.intercept_ == pytest.approx(yt.mean() - Z.mean(axis=0) @ w, abs=1e-10)
+    np.testing.assert_allclose(reg.predict(Xt), Z @ w + reg.intercept_, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize(("lam", "source_reg"), [(0.5, 10.0), (10.0, 0.5)])
+def test_learned_source_weights_classifier_minimize_the_stated_objective(lam, source_reg):
+    # Binary log-loss summed over rows + lam ||Delta||^2 + source_reg ||beta||^2, minimized
+    # here by scipy on the concatenated parameters [Delta, beta, b].
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)[:, :6]
+    source = LogisticRegression().fit(X[:200], y[:200])
+    Xt, yt = X[200:260], y[200:260]
+    clf = HypothesisTransferClassifier(
+        source, mode="residual", source_weights="learn", lam=lam, source_reg=source_reg
+    ).fit(Xt, yt)
+    G = clf._base_scores(Xt, None)
+    Z = np.hstack([Xt, G])
+    d, H = Xt.shape[1], G.shape[1]
+    penalty = np.r_[np.full(d, lam), np.full(H, source_reg)]
+    sign = 2.0 * yt - 1.0
+
+    def objective(p):
+        z = Z @ p[:-1] + p[-1]
+        grad_z = -sign / (1.0 + np.exp(sign * z))
+        value = np.sum(np.logaddexp(0.0, -sign * z)) + penalty @ p[:-1] ** 2
+        return value, np.r_[Z.T @ grad_z + 2.0 * penalty * p[:-1], grad_z.sum()]
+
+    res = minimize(
+        objective,
+        np.zeros(d + H + 1),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 5000},
+    )
+    np.testing.assert_allclose(clf.coef_.ravel(), res.x[:d], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(clf.source_weights_.ravel(), res.x[d:-1], rtol=1e-4, atol=1e-5)
+    assert clf.intercept_[0] == pytest.approx(res.x[-1], rel=1e-4, abs=1e-5)

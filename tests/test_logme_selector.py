@@ -281,3 +281,73 @@ def test_transferability_display(digits):
     with pytest.raises(NotFittedError):
         TransferabilityDisplay.from_estimator(LogMESelector(candidates))
     plt.close("all")
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def test_binary_head_decision_function_sign_and_proba_temperature(digits):
+    # Two classes with string labels: the head's binary decision_function is the score of
+    # classes_[1] minus that of classes_[0], positive exactly where classes_[1] is
+    # predicted, and predict_proba is the softmax of the scores over the fitted temperature.
+    X, y, candidates = digits
+    labels = np.array(["low", "high"])[(y >= 5).astype(int)]
+    candidates = [c for c in candidates if c[0] in ("pca3", "pca20")]
+    selector = LogMESelector(candidates).fit(X, labels)
+    np.testing.assert_array_equal(selector.classes_, ["high", "low"])
+    F = selector.transform(X)
+    coef = np.array(
+        [_bayesian_ridge_coef(F, (labels == c).astype(float))[0] for c in ["high", "low"]]
+    )
+    scores = F @ coef.T
+    decision = selector.decision_function(X)
+    assert decision.shape == (X.shape[0],)
+    np.testing.assert_allclose(decision, scores[:, 1] - scores[:, 0], rtol=1e-5, atol=1e-8)
+    pred = selector.predict(X)
+    np.testing.assert_array_equal(pred, np.where(decision > 0, "low", "high"))
+    assert 0.5 < np.mean(pred == labels) < 1.0  # both signs occur, and mostly right
+    temperature = selector.estimator_.temperature_
+    z = scores / temperature
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(selector.predict_proba(X), expected, rtol=1e-5, atol=1e-9)
+    # a fitted temperature far from 1: an unscaled softmax would not pass the check above
+    assert not 0.5 < temperature < 2.0
+
+
+def test_multiclass_predict_proba_uses_the_fitted_temperature(digits):
+    X, y, candidates = digits
+    candidates = [c for c in candidates if c[0] != "knn"]
+    selector = LogMESelector(candidates).fit(X, y)
+    head = selector.estimator_
+    scores = selector.transform(X) @ head.coef_.T
+    z = scores / head.temperature_
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(selector.predict_proba(X), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_candidate_with_nan_score_is_never_ranked_first(digits, position):
+    # A metric that returns NaN for one candidate (e.g. degenerate features): that
+    # candidate must rank last (a warning is allowed) or fit must refuse it clearly;
+    # it must never be selected as the best.
+    X, y, candidates = digits
+    pool = [c for c in candidates if c[0] in ("pca20", "random10")]
+    pool.insert(position, ("broken", lambda Z: np.asarray(Z, dtype=float)[:, :4]))
+
+    def metric(F, target):
+        return float("nan") if F.shape[1] == 4 else logme_score(F, target)
+
+    try:
+        selector = LogMESelector(pool, metric=metric).fit(X, y)
+    except ValueError as exc:
+        refusal = str(exc)
+    else:
+        refusal = None
+    if refusal is not None:
+        assert "nan" in refusal.lower()
+        return
+    assert np.isnan(selector.scores_["broken"])
+    assert selector.ranking_ == ["pca20", "random10", "broken"]
+    assert selector.selected_ == ["pca20"]

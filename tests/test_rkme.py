@@ -300,3 +300,22 @@ def test_bad_input(rng):
         RKMESpecification().sample(3)
     with pytest.raises(NotFittedError):
         RKMESpecification().to_json()
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[-0.2, 0.7, 0.5], [0.6, 0.6, -1e-9], [0.0, 0.0, 0.0], [-0.5, 0.2, 0.1]],
+    ids=["one-negative", "tiny-negative", "all-zero", "negative-sum"],
+)
+def test_json_weights_must_be_non_negative_and_not_all_zero(rng, weights):
+    # Mixed signs with a positive sum are refused too: an RKME is a (positive) mean
+    # embedding, and a negative weight would make sampling and the MMD meaningless.
+    spec = RKMESpecification(n_reduced=3, random_state=0).fit(rng.normal(size=(20, 2)))
+    with pytest.raises(ValueError, match="non-negative and not all zero"):
+        RKMESpecification.from_json(_payload(spec, weights_=weights))
+    # the same payload with valid weights is read back
+    back = RKMESpecification.from_json(_payload(spec, weights_=[0.0, 0.25, 0.75]))
+    np.testing.assert_array_equal(back.weights_, [0.0, 0.25, 0.75])

@@ -311,3 +311,53 @@ def test_bad_input(rng):
     X_nan[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
         RKMEReuser([("a", clf, spec)]).fit(X_nan)
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def _greedy_brute_force(G, c, max_models, grid_size=2001):
+    """Greedy forward selection, each subset's simplex QP minimized on a fine grid."""
+    grid = np.linspace(0.0, 1.0, grid_size)
+    selected = []
+    for _ in range(max_models):
+        best = None
+        for j in range(len(c)):
+            if j in selected:
+                continue
+            idx = selected + [j]
+            W = np.ones((1, 1)) if len(idx) == 1 else np.c_[grid, 1.0 - grid]
+            objective = [_objective(w, G[np.ix_(idx, idx)], c[idx]) for w in W]
+            if best is None or min(objective) < best[0]:
+                best = (min(objective), idx)
+        selected = best[1]
+    return sorted(selected), best[0]
+
+
+def test_max_models_greedy_subset_matches_brute_force():
+    # Four specifications of different spreads: the self-similarity term w^T G w and the
+    # match term 2 c^T w pull toward different subsets, so a wrong weighting of the two
+    # (or a wrong comparison) picks another subset than the greedy on the true objective.
+    rng = np.random.RandomState(0)
+    blobs = {"tight": ((0, 0), 0.3), "broad": ((0, 0), 2.0), "east": ((1.5, 0), 0.5)}
+    blobs["north"] = ((0, 1.5), 0.5)
+    zoo = []
+    for name, (center, scale) in blobs.items():
+        X = np.array(center) + scale * rng.normal(size=(150, 2))
+        y = X @ [1.0, -1.0] + rng.normal(size=150)
+        spec = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0).fit(X)
+        zoo.append((name, Ridge().fit(X, y), spec))
+    Xu = np.r_[0.8 * rng.normal(size=(60, 2)), [1.5, 0] + 0.5 * rng.normal(size=(40, 2))]
+    specs = [s for _, _, s in zoo]
+    G = np.array(
+        [[t.weights_ @ s.transform(t.reduced_points_) @ s.weights_ for t in specs] for s in specs]
+    )
+    c = np.array([s.transform(Xu).mean(axis=0) @ s.weights_ for s in specs])
+    names = list(blobs)
+    for max_models in (1, 2):
+        subset, best = _greedy_brute_force(G, c, max_models)
+        reuser = RKMEReuser(zoo, method="average", max_models=max_models).fit(Xu)
+        w = np.array([reuser.mixture_weights_[n] for n in names])
+        assert sorted(np.flatnonzero(w).tolist()) == subset, max_models
+        assert w.sum() == pytest.approx(1.0)
+        assert _objective(w, G, c) <= best + 1e-9

@@ -400,3 +400,26 @@ def test_logme_ranking_correlates_with_head_accuracy_on_digits():
     # For 10 extractors, tau > 0.5 rejects "unrelated rankings" at the 5% level (one-sided);
     # this zoo gives 0.64: the misorderings are among extractors within 5% accuracy.
     assert tau > 0.5
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def test_logme_keeps_a_near_collinear_direction_above_the_rank_cutoff():
+    # F = U diag(s) V^T with one tiny singular value: its eigenvalue of F^T F,
+    # 1e-14 * sigma_max, is above the rounding level min(n, D) * eps but below
+    # max(n, D) * eps. It carries a real (small) part of y, so the posterior mean and the
+    # evidence must match the slow D x D formula, which keeps every direction.
+    rng = np.random.RandomState(0)
+    n, D = 400, 4
+    U, _ = np.linalg.qr(rng.normal(size=(n, D)))
+    V, _ = np.linalg.qr(rng.normal(size=(D, D)))
+    F = (U * np.array([1.0, 0.8, 0.6, 1e-7])) @ V.T
+    sigma = np.linalg.eigvalsh(F.T @ F)
+    eps = np.finfo(np.float64).eps
+    assert min(n, D) * eps < sigma[0] / sigma[-1] < max(n, D) * eps
+    y = U[:, :3] @ np.array([1.0, -0.5, 0.7]) + 1e-3 * U[:, 3]
+    score, result, _ = _logme_fit(F, y, task="regression")
+    expected, coef = _slow_logme_column(F, y)
+    assert score == pytest.approx(expected, rel=1e-9)
+    np.testing.assert_allclose(result["coef"][0], coef, rtol=1e-5)

@@ -441,3 +441,26 @@ def test_teacher_with_one_output_column(regression_data):
     assert est.predict(X).shape == (len(X),)
     # The unpruned tree reproduces the teacher's predictions on the training rows.
     np.testing.assert_allclose(est.predict(X), teacher.predict(X).ravel())
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+@pytest.mark.parametrize(("extra_ratio", "expected"), [(0.2, 36), (1.37, 244), (0.004, 1)])
+def test_number_of_generated_rows_is_rounded_not_truncated(wine, extra_ratio, expected):
+    # extra_ratio * n_samples is not a whole number here (178 rows: 35.6, 243.86, 0.712):
+    # the documented count is round(extra_ratio * n_samples).
+    X, y = wine
+    assert expected == np.floor(extra_ratio * len(X) + 0.5) != np.floor(extra_ratio * len(X))
+    teacher = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, extra_ratio=extra_ratio, random_state=0
+    ).fit(X, y)
+    assert est.n_extra_samples_ == expected
+    reg = TwiceLearningTreeRegressor(
+        DecisionTreeRegressor(max_depth=2, random_state=0).fit(X, y.astype(float)),
+        prefit=True,
+        extra_ratio=extra_ratio,
+        random_state=0,
+    ).fit(X, y.astype(float))
+    assert reg.n_extra_samples_ == expected

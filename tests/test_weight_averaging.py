@@ -281,3 +281,78 @@ def test_bad_input(data, family):
     deeper = _fit(MLPClassifier((10, 4), max_iter=2), X, y)
     with pytest.raises(ValueError, match="different depths"):
         WeightAveraging([base, deeper]).fit(X)
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def test_regmean_ridge_matches_the_documented_formula(data):
+    # With the models' weights w_i (normalized to sum 1) and Gram matrices G_i of their
+    # inputs (with a column of ones), lam = ridge * mean(diag(sum_i w_i G_i)) is added to
+    # every G_i; on linear models the merge is then one regularized solve.
+    X, _, _, _ = data
+    X = X[:, ::4]
+    targets = [X @ np.linspace(-1, 1, X.shape[1]), X[:, :3].sum(axis=1) - 1.0]
+    groups = (np.arange(len(X)) >= 150).astype(int)
+    models = [
+        _fit(
+            MLPRegressor(hidden_layer_sizes=(), solver="lbfgs", random_state=0),
+            X[groups == k],
+            targets[k][groups == k],
+        )
+        for k in range(2)
+    ]
+    A = [np.c_[X[groups == k], np.ones(np.sum(groups == k))] for k in range(2)]
+    G = [a.T @ a for a in A]
+    theta = [np.r_[m.coefs_[0], m.intercepts_[0][None]] for m in models]
+    w = np.array([0.25, 0.75])
+    eye = np.eye(G[0].shape[0])
+    for ridge in (0.05, 3.0):
+        merged = WeightAveraging(models, method="regmean", weights=[1, 3], ridge=ridge)
+        merged.fit(X, groups=groups)
+        total = w[0] * G[0] + w[1] * G[1]
+        lam = ridge * np.mean(np.diag(total))
+        rhs = sum(wk * (g + lam * eye) @ t for wk, g, t in zip(w, G, theta))
+        expected = np.linalg.solve(total + lam * eye, rhs)
+        np.testing.assert_allclose(merged.fused_.coefs_[0], expected[:-1], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(merged.fused_.intercepts_[0], expected[-1], rtol=1e-8)
+    # a huge ridge leaves only the weighted average of the parameters
+    flat = WeightAveraging(models, method="regmean", weights=[1, 3], ridge=1e9)
+    flat.fit(X, groups=groups)
+    np.testing.assert_allclose(
+        flat.fused_.coefs_[0], w[0] * theta[0][:-1] + w[1] * theta[1][:-1], atol=1e-6
+    )
+
+
+def test_greedy_soup_keeps_the_best_model_alone_when_averaging_hurts(data, family):
+    # The soup starts from the best model's score: a second model whose average with the
+    # best scores between the two models' own scores must not be added.
+    X, y, X_test, y_test = data
+    base, _ = family
+    rng = np.random.RandomState(1)
+    noisy = _with_params(
+        base,
+        [c + 0.6 * rng.normal(size=c.shape) * np.abs(c).mean() for c in base.coefs_],
+        list(base.intercepts_),
+    )
+    half = _with_params(
+        base,
+        [(a + b) / 2 for a, b in zip(base.coefs_, noisy.coefs_)],
+        list(base.intercepts_),
+    )
+    s_base, s_noisy, s_half = (m.score(X_test, y_test) for m in (base, noisy, half))
+    assert s_noisy < s_half < s_base  # the case this test is about
+    for models, best in (([base, noisy], 0), ([noisy, base], 1)):
+        soup = WeightAveraging(models, method="greedy").fit(X_test, y_test)
+        assert soup.ingredients_ == [best]
+        np.testing.assert_array_equal(soup.weights_, np.eye(2)[best])
+
+
+@pytest.mark.parametrize("bad", [3, 7, -1])
+def test_groups_out_of_range_are_refused(data, family, bad):
+    X, _, _, _ = data
+    _, tuned = family
+    groups = np.arange(len(X)) % 3
+    groups[5] = bad
+    with pytest.raises(ValueError, match=r"groups must take values in 0\.\.2 with"):
+        WeightAveraging(tuned, method="regmean").fit(X, groups=groups)
