@@ -160,7 +160,7 @@ def get_scorer(name):
     >>> leep.input, sorted(leep.tasks), leep.label
     ('proba', ['classification'], 'LEEP')
     >>> round(leep(np.array([[0.9, 0.1], [0.2, 0.8]]), [0, 1]), 4)
-    -0.1643
+    -0.2911
     """
     if isinstance(name, _Score):
         return name

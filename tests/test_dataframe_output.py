@@ -133,3 +133,17 @@ def test_every_transformer_has_feature_names_and_set_output(estimator):
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == list(est.get_feature_names_out())
     np.testing.assert_allclose(out.to_numpy(), clone(estimator).fit(X, y).transform(X))
+
+
+def test_library_zoo_under_global_pandas_output_without_warnings():
+    from skreuse.datasets import make_model_zoo
+
+    zoo = make_model_zoo("wine", random_state=0)  # built before the configuration changes
+    with config_context(transform_output="pandas"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        selector = LogMESelector(zoo.models, top_k=2).fit(zoo.X_target, zoo.y_target)
+        out = selector.transform(zoo.X_target)
+        for _, model in zoo.models:
+            _output(model, zoo.X_target)
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.columns) == list(selector.get_feature_names_out())

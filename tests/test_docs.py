@@ -102,7 +102,9 @@ def test_built_api_pages_list_methods_and_examples():
     for method in ("fit", "transform", "predict", "get_feature_names_out", "set_output"):
         assert f'id="skreuse.LogMESelector.{method}"' in page, f"{method} is not listed"
     assert 'id="examples-using-logmeselector"' in page
-    assert "sphx_glr_auto_examples" in page.split('id="examples-using-logmeselector"')[1]
+    section = page.split('id="examples-using-logmeselector"')[1].split("</section>")[0]
+    assert "sphx-glr-thumbcontainer" in section
+    assert 'href="../auto_examples/selection/plot_logme_ranking.html"' in section
 
 
 @pytest.mark.skipif(not (BUILT / "index.html").exists(), reason="the docs were not built")

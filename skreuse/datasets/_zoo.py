@@ -135,7 +135,9 @@ def _fit_sklearn_model(arch, X, y, cols, n_features, task, seed):
             # The model sees only some columns but, like any hub model, takes full rows.
             steps.insert(0, ColumnTransformer([("keep", "passthrough", list(cols))]))
             desc = f"ColumnTransformer(keep {len(cols)} columns) + {desc}"
-        model = make_pipeline(*steps)
+        # Inner steps pass arrays whatever the global transform_output: a pipeline fitted
+        # here then predicts without feature-name warnings under set_config(pandas).
+        model = make_pipeline(*steps).set_output(transform="default")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if arch in ("pca", "pca_small", "random_projection"):
