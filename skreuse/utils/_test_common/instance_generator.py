@@ -98,6 +98,15 @@ INIT_PARAMS = {
     ],
     "TwiceLearningTreeClassifier": lambda: _interpretable_twice_learning_params("classifier"),
     "TwiceLearningTreeRegressor": lambda: _interpretable_twice_learning_params("regressor"),
+    # source=None: the source is grown on the check's data (a fixed source would fix the
+    # feature count); every refinement still runs on it.
+    "TransferTreeClassifier": lambda: [
+        {"algo": algo, "random_state": 0} for algo in ("ser", "strut", "relab")
+    ],
+    "TransferForestClassifier": lambda: [
+        {"algo": "strut", "random_state": 0},
+        {"algo": "ser", "bootstrap": True, "random_state": 0},
+    ],
 }
 
 # Class name -> {check name: reason}. Every entry needs a reason a reviewer can accept.
