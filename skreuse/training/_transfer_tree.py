@@ -395,7 +395,12 @@ def _source_classes(source, name):
 
 def _union_classes(src_classes, y):
     """Sorted union of the source's and the target's labels."""
+    y = np.asarray(y)
+    # Concatenating numbers with strings would silently turn the numbers into strings.
+    numeric = [a.dtype.kind in "biuf" for a in (src_classes, y)]
     try:
+        if numeric[0] != numeric[1]:
+            raise TypeError
         return np.unique(np.concatenate([src_classes, np.unique(y)]))
     except TypeError as exc:
         raise ValueError(
