@@ -382,3 +382,15 @@ def test_forest_trees_are_the_tree_refinements_of_the_source_trees(algo):
         if algo != "ser":
             single = TransferTreeClassifier(src_tree, algo=algo).fit(Xt, yt)
             np.testing.assert_allclose(est.predict_proba(X_test), single.predict_proba(X_test))
+
+
+def test_forest_rejects_boosting_and_shows_progress(capsys):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    (Xs, ys), (Xt, yt), _ = _shifted_task(9)
+    boosting = GradientBoostingClassifier(n_estimators=3).fit(Xs, ys)
+    with pytest.raises(TypeError, match="forest of classification trees"):
+        TransferForestClassifier(boosting).fit(Xt, yt)
+    source = RandomForestClassifier(n_estimators=3, random_state=0).fit(Xs, ys)
+    TransferForestClassifier(source, verbose=1).fit(Xt, yt)
+    assert "refining trees" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
+from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     StrOptions,
     _fit_context,
@@ -663,6 +664,8 @@ class TransferForestClassifier(_BaseTransferTree):
         Trees refined in parallel (joblib).
     random_state : int, RandomState instance or None, default=None
         Seeds the bootstrap samples and SER's grown trees.
+    verbose : int, default=0
+        ``verbose > 0`` shows a progress bar over the trees.
 
     Attributes
     ----------
@@ -711,14 +714,25 @@ class TransferForestClassifier(_BaseTransferTree):
         **_BaseTransferTree._parameter_constraints,
         "bootstrap": ["boolean"],
         "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
     }
 
-    def __init__(self, source=None, *, algo="ser", bootstrap=False, n_jobs=None, random_state=None):
+    def __init__(
+        self,
+        source=None,
+        *,
+        algo="ser",
+        bootstrap=False,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
         self.source = source
         self.algo = algo
         self.bootstrap = bootstrap
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -747,6 +761,11 @@ class TransferForestClassifier(_BaseTransferTree):
                 "source must be a fitted RandomForestClassifier or ExtraTreesClassifier "
                 f"(with estimators_ and classes_); got {type(source).__name__}."
             )
+        if not all(hasattr(t, "tree_") and hasattr(t, "classes_") for t in source.estimators_):
+            raise TypeError(
+                "source must be a forest of classification trees (estimators_ with tree_ and "
+                f"classes_, as in RandomForestClassifier); got {type(source).__name__}."
+            )
         if getattr(source, "n_outputs_", 1) != 1:
             raise ValueError("source must be a single-output forest.")
         _check_feature_count(source, "source", X.shape[1], getattr(self, "feature_names_in_", None))
@@ -756,7 +775,7 @@ class TransferForestClassifier(_BaseTransferTree):
         y_enc = np.searchsorted(self.classes_, y)
         rng = check_random_state(self.random_state)
         seeds = rng.randint(np.iinfo(np.int32).max, size=len(source.estimators_))
-        trees = Parallel(n_jobs=self.n_jobs)(
+        results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_transfer_one)(
                 tree,
                 # A forest's trees are trained on class indices 0..k-1.
@@ -769,6 +788,9 @@ class TransferForestClassifier(_BaseTransferTree):
                 self.bootstrap,
             )
             for tree, seed in zip(source.estimators_, seeds)
+        )
+        trees = list(
+            progress(results, verbose=self.verbose, desc="refining trees", total=len(seeds))
         )
         self.estimators_ = []
         for tree, seed in zip(trees, seeds):
