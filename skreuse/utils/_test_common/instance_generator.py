@@ -204,6 +204,16 @@ def _specification_reuser_params():
         },
         {"models": _specification_zoo("regression"), "feature_map": fm, "method": "average"},
         {"models": _specification_zoo("classification"), "feature_map": fm, "method": "best"},
+        {
+            "models": _specification_zoo("classification"),
+            "feature_map": fm,
+            "method": "feature_augment",
+        },
+        {
+            "models": _specification_zoo("regression"),
+            "feature_map": fm,
+            "method": "ensemble_pruning",
+        },
     ]
 
 
