@@ -376,6 +376,7 @@ def test_forest_trees_are_the_tree_refinements_of_the_source_trees(algo):
     source = RandomForestClassifier(n_estimators=4, random_state=0).fit(Xs, ys)
     forest = TransferForestClassifier(source, algo=algo, random_state=0).fit(Xt, yt)
     for est, src_tree in zip(forest.estimators_, source.estimators_):
+        assert est.source is src_tree
         _check_structure(est.tree_, Xt, 3)
         # Without bootstrap every tree sees all target rows, so relabelling and STRUT
         # (deterministic) give exactly the single-tree refinement.

@@ -670,7 +670,8 @@ class TransferForestClassifier(_BaseTransferTree):
     Attributes
     ----------
     estimators_ : list of TransferTreeClassifier
-        One fitted refined tree per source tree (each with its ``tree_``).
+        One fitted refined tree per source tree (each with its ``tree_``; its
+        ``source`` is the matching tree of the source forest).
     classes_ : ndarray of shape (n_classes,)
         Sorted union of the source's classes and the target's labels.
     n_features_in_ : int
@@ -793,8 +794,8 @@ class TransferForestClassifier(_BaseTransferTree):
             progress(results, verbose=self.verbose, desc="refining trees", total=len(seeds))
         )
         self.estimators_ = []
-        for tree, seed in zip(trees, seeds):
-            est = TransferTreeClassifier(algo=self.algo, random_state=int(seed))
+        for tree, src_tree, seed in zip(trees, source.estimators_, seeds):
+            est = TransferTreeClassifier(src_tree, algo=self.algo, random_state=int(seed))
             est.tree_, est.classes_, est.n_features_in_ = tree, self.classes_, X.shape[1]
             if hasattr(self, "feature_names_in_"):
                 est.feature_names_in_ = self.feature_names_in_
