@@ -25,6 +25,12 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tasks import model_task
+from ._labelled_reuse import (
+    LABELLED_METHODS,
+    fit_labelled,
+    predict_labelled,
+    predict_proba_labelled,
+)
 from ._rkme import RKMESpecification, _cross_stats, _kernel, _self_inner
 
 __all__ = ["RKMEReuser"]
@@ -150,13 +156,21 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         of one kind) and the fitted :class:`RKMESpecification` of its training data.
         The models are never modified (they are deep-copied into ``models_``).
 
-    method : {"job_selector", "best", "average"}, default="job_selector"
+    method : {"job_selector", "best", "average", "feature_augment", "ensemble_pruning"}, \
+default="job_selector"
         - ``"best"``: predict with the model whose specification is closest.
         - ``"average"``: mixture-weighted average of ``predict_proba`` (classifiers)
           or ``predict`` (regressors) over models with non-zero weight.
         - ``"job_selector"``: a classifier trained on rows sampled from the
           specifications (in proportion to the mixture weights) tells which model
           each row belongs to; each row is predicted by that model.
+        - ``"feature_augment"`` (needs ``y``): a linear model (logistic regression, or
+          ridge regression with built-in cross-validation) on the standardized user
+          features augmented with every model's outputs (learnware's
+          ``FeatureAugmentReuser``).
+        - ``"ensemble_pruning"`` (needs ``y``): the subset of models whose averaged
+          output fits the labelled rows best (greedy forward selection), averaged
+          (learnware's ``EnsemblePruningReuser``).
 
     feature_map : callable, fitted transformer or None, default=None
         Maps the rows the models take to the space the specifications describe, when
@@ -221,6 +235,16 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         The fitted router (``method="job_selector"`` with several weighted models),
         predicting indices into ``models_``.
 
+    head_ : sklearn.pipeline.Pipeline
+        The fitted linear model of ``method="feature_augment"``.
+
+    selected_models_ : list of str
+        The models kept by ``method="ensemble_pruning"``, in order of selection.
+
+    ensemble_score_ : float
+        Accuracy (or minus the mean squared error) of the pruned ensemble on the
+        labelled rows (``method="ensemble_pruning"``).
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -240,10 +264,13 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
     ``(1/n^2) 1^T K_xx 1``, computed in blocks of rows (``O(n^2 d)`` time, ``O(n)``
     memory); it is the same for every specification, so it never changes the ranking.
 
-    The reuser learns nothing from labels: ``y`` is ignored, and predictions come from
-    the zoo's pre-trained models. Classifiers with different class sets are combined
-    over the union of their classes; a class unknown to a model gets probability 0
-    from it.
+    The unlabelled methods learn nothing from labels: ``y`` is ignored, and predictions
+    come from the zoo's pre-trained models. The labelled methods depart from learnware
+    where it is simpler: ensemble pruning selects greedily (learnware runs a
+    multi-objective evolutionary search over subsets), and feature augmentation uses
+    the classifiers' probabilities (over the union of classes) as the added features.
+    Classifiers with different class sets are combined over the union of their classes;
+    a class unknown to a model gets probability 0 from it.
 
     References
     ----------
@@ -279,7 +306,7 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "models": [list, tuple],
-        "method": [StrOptions({"job_selector", "best", "average"})],
+        "method": [StrOptions({"job_selector", "best", "average", *LABELLED_METHODS})],
         "feature_map": [None, callable, HasMethods(["transform"])],
         "gamma": [None, Interval(Real, 0, None, closed="neither")],
         "max_models": [None, Interval(Integral, 1, None, closed="left")],
@@ -327,8 +354,10 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
             The user's rows.
 
-        y : None
-            Ignored: the zoo's models are reused as they are.
+        y : array-like of shape (n_samples,) or None
+            Labels of the rows, needed by ``method="feature_augment"`` and
+            ``"ensemble_pruning"``; ignored by the other methods, which reuse the
+            zoo's models as they are.
 
         Returns
         -------
@@ -375,6 +404,8 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         self.job_selector_ = None
         if self.method == "job_selector" and np.count_nonzero(weights) > 1:
             self._fit_job_selector(specs, weights)
+        if self.method in LABELLED_METHODS:
+            fit_labelled(self, X, y)
         return self
 
     def _fit_job_selector(self, specs, weights):
@@ -475,6 +506,8 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        if self.method in LABELLED_METHODS:
+            return predict_labelled(self, X)
         if self.task_ == "classification":
             if self.method == "average":
                 return self.classes_[np.argmax(self._combine(X, proba=True), axis=1)]
@@ -512,6 +545,8 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
+        if self.method in LABELLED_METHODS:
+            return predict_proba_labelled(self, X)
         return self._combine(X, proba=True)
 
     def score(self, X, y):

@@ -98,6 +98,15 @@ INIT_PARAMS = {
     ],
     "TwiceLearningTreeClassifier": lambda: _interpretable_twice_learning_params("classifier"),
     "TwiceLearningTreeRegressor": lambda: _interpretable_twice_learning_params("regressor"),
+    # source=None: the source is grown on the check's data (a fixed source would fix the
+    # feature count); every refinement still runs on it.
+    "TransferTreeClassifier": lambda: [
+        {"algo": algo, "random_state": 0} for algo in ("ser", "strut", "relab")
+    ],
+    "TransferForestClassifier": lambda: [
+        {"algo": "strut", "random_state": 0},
+        {"algo": "ser", "bootstrap": True, "random_state": 0},
+    ],
 }
 
 # Class name -> {check name: reason}. Every entry needs a reason a reviewer can accept.
@@ -195,6 +204,16 @@ def _specification_reuser_params():
         },
         {"models": _specification_zoo("regression"), "feature_map": fm, "method": "average"},
         {"models": _specification_zoo("classification"), "feature_map": fm, "method": "best"},
+        {
+            "models": _specification_zoo("classification"),
+            "feature_map": fm,
+            "method": "feature_augment",
+        },
+        {
+            "models": _specification_zoo("regression"),
+            "feature_map": fm,
+            "method": "ensemble_pruning",
+        },
     ]
 
 
