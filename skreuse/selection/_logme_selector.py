@@ -47,16 +47,18 @@ def _infer_task(y, estimator):
     return _resolve_task(y, "auto")
 
 
-def _score_candidate(name, model, X, y, *, metric, task, batch_size, device):
+def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, layer=None):
     """Transferability score of one candidate on (X, y)."""
     if metric in ("leep", "nce"):
         proba = extract_features(
-            model, X, output="proba", batch_size=batch_size, device=device, name=name
+            model, X, output="proba", batch_size=batch_size, device=device, name=name, layer=layer
         )
         if metric == "leep":
             return leep_score(proba, y)
         return nce_score(np.argmax(proba, axis=1), y)
-    features = extract_features(model, X, batch_size=batch_size, device=device, name=name)
+    features = extract_features(
+        model, X, batch_size=batch_size, device=device, name=name, layer=layer
+    )
     if metric == "hscore":
         return hscore(features, y)
     if metric == "logme":
@@ -197,6 +199,13 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     %(verbose)s
 
+    layer : str or dict of str to str, default=None
+        Torch candidates (modules and skorch nets): the name of the submodule (as in
+        ``model.named_modules()``) whose output gives the features, taken by a forward
+        hook, e.g. the penultimate layer the LogME papers score. A dict
+        ``{candidate name: layer}`` sets it per candidate (candidates not in it use
+        their output). None: every candidate's output.
+
     Attributes
     ----------
     scores_ : dict of str to float
@@ -282,6 +291,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [DeviceConstraint()],
         "verbose": ["verbose"],
+        "layer": [str, dict, None],
     }
 
     def __init__(
@@ -295,6 +305,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         batch_size=256,
         device="cpu",
         verbose=0,
+        layer=None,
     ):
         self.candidates = candidates
         self.metric = metric
@@ -304,6 +315,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         self.batch_size = batch_size
         self.device = device
         self.verbose = verbose
+        self.layer = layer
+
+    def _layer(self, name):
+        """The layer of candidate ``name`` (``layer`` may be one name or a dict)."""
+        return self.layer.get(name) if isinstance(self.layer, dict) else self.layer
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -329,6 +345,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             )
         for name, model in candidates:
             check_model_fitted(model, name)
+        if isinstance(self.layer, dict) and set(self.layer) - {n for n, _ in candidates}:
+            raise ValueError(
+                f"layer names candidates that do not exist: "
+                f"{sorted(set(self.layer) - {n for n, _ in candidates})}."
+            )
         task = _infer_task(y, self.estimator)
         if task == "regression" and self.metric in _CLASSIFICATION_ONLY:
             raise ValueError(
@@ -346,6 +367,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 task=task,
                 batch_size=self.batch_size,
                 device=self.device,
+                layer=self._layer(name),
             )
             for name, model in candidates
         )
@@ -371,7 +393,14 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     def _features(self, X):
         blocks = [
-            extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)
+            extract_features(
+                model,
+                X,
+                batch_size=self.batch_size,
+                device=self.device,
+                name=name,
+                layer=self._layer(name),
+            )
             for name, model in self.selected_models_
         ]
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
