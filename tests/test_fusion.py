@@ -472,3 +472,23 @@ def test_conv_fusion_of_independent_models_and_bad_input(digits):
     grouped[4] = torch.nn.Conv2d(6, 6, 3, padding=1, groups=2)
     with pytest.raises(TypeError, match="grouped convolutions"):
         OTFusion([models[0], grouped]).fit(img)
+
+
+@pytest.mark.skipif(
+    not (pytest.importorskip("torch").cuda.is_available()), reason="needs a CUDA GPU"
+)
+def test_cuda_conv_fusion_of_a_channel_permuted_copy(digits):
+    torch = pytest.importorskip("torch")
+    X, y, X_test, _ = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    model = _trained_cnn(0, img, y)
+    rng = np.random.RandomState(0)
+    permuted = _channel_permuted(model, rng.permutation(6), rng.permutation(5), rng.permutation(7))
+    fusion = OTFusion([model.cuda(), permuted.cuda()], classes=np.arange(10)).fit(img)
+    assert next(fusion.fused_.parameters()).is_cuda
+    with torch.no_grad():
+        x = torch.as_tensor(img_test).cuda()
+        np.testing.assert_allclose(
+            fusion.fused_(x).cpu().numpy(), model(x).cpu().numpy(), rtol=1e-4, atol=1e-4
+        )

@@ -581,3 +581,34 @@ def test_classes_is_refused_for_sklearn_models(data, family):
         WeightAveraging(tuned, classes=[0, 1, 2, 3]).fit(X)
     with pytest.raises(ValueError, match="reset_bn=True needs torch"):
         WeightAveraging(tuned, reset_bn=True).fit(X)
+
+
+@pytest.mark.skipif(
+    not (pytest.importorskip("torch").cuda.is_available()), reason="needs a CUDA GPU"
+)
+def test_cuda_merges_match_cpu(images, cnn_family):
+    X, y, X_test, y_test = images
+    base, tuned = cnn_family
+    gpu = [copy.deepcopy(m).cuda() for m in tuned]
+    gpu_base = copy.deepcopy(base).cuda()
+    labels = np.arange(4)
+    for kwargs in (
+        {"reset_bn": True},
+        {"method": "ties", "base": "base", "density": 0.3},
+        {"method": "dare", "base": "base", "random_state": 0},
+        {"method": "fisher"},
+    ):
+        cpu_kwargs = {k: (base if v == "base" else v) for k, v in kwargs.items()}
+        gpu_kwargs = {k: (gpu_base if v == "base" else v) for k, v in kwargs.items()}
+        on_cpu = WeightAveraging(tuned, classes=labels, **cpu_kwargs).fit(X[:100])
+        on_gpu = WeightAveraging(gpu, classes=labels, **gpu_kwargs).fit(X[:100])
+        assert next(on_gpu.fused_.parameters()).is_cuda
+        for (name, a), b in zip(
+            on_cpu.fused_.state_dict().items(), on_gpu.fused_.state_dict().values()
+        ):
+            np.testing.assert_allclose(
+                b.cpu().double().numpy(), a.double().numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+            )
+        assert on_gpu.score(X_test, y_test) == pytest.approx(on_cpu.score(X_test, y_test), abs=0.01)
+    soup = WeightAveraging(gpu, method="greedy", classes=labels).fit(X_test, y_test)
+    assert soup.scores_.shape == (3,)

@@ -514,11 +514,18 @@ def _model_predict(model, kind, X, classes=None):
         return model.predict(X)
     if kind == "skorch":
         return model.predict(_skorch_xy(model, X)[0])
-    out = extract_features(model, X)
+    out = extract_features(model, X, device=_torch_device_of(model))
     if classes is not None:
         _check_n_classes(out, classes)
         return np.asarray(classes)[out.argmax(axis=1)]
     return out.ravel() if out.shape[1] == 1 else out
+
+
+def _torch_device_of(module):
+    """Where a torch module's parameters live (so it runs there, without a copy)."""
+    for p in module.parameters():
+        return p.device
+    return "cpu"
 
 
 def _check_n_classes(out, classes):
@@ -534,7 +541,7 @@ def _model_predict_proba(model, kind, X, classes=None):
     if kind == "skorch":
         return model.predict_proba(_skorch_xy(model, X)[0])
     if kind == "torch":
-        out = extract_features(model, X, output="proba")
+        out = extract_features(model, X, output="proba", device=_torch_device_of(model))
         _check_n_classes(out, classes)
         return out
     return model.predict_proba(X)
