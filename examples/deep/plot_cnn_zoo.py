@@ -216,7 +216,7 @@ print(f"total time {time.perf_counter() - start:.1f} s")
 # picks the network that fine-tunes best (``digits-w8``), but the untrained network
 # ranks last by LogME while fine-tuning to 0.92: on an easy 8x8 task, 20 epochs on 150
 # images are enough to learn good features from scratch, which no score computed from
-# the initial features can foresee. With the default strength ``alpha=0.01`` L2-SP does
+# the initial features can foresee. With the default penalty strength L2-SP does
 # not beat plain weight decay (one point lower on average, better on 3 of 10
 # networks): the pull toward the starting point helps most when the pre-trained
 # features are good and the target data scarce. The uniform soup of four L2-SP runs

@@ -1,4 +1,4 @@
-"""Read, rebuild, train and run multi-layer perceptrons of three kinds.
+"""Read, rebuild, train and run the models that OTFusion and WeightAveraging merge.
 
 :class:`~skreuse.inference.OTFusion` and :class:`~skreuse.inference.WeightAveraging`
 share one representation of a model: its dense layers ``(W, b)`` (``W`` of shape
@@ -12,6 +12,11 @@ Kinds: a fitted scikit-learn ``MLPClassifier`` / ``MLPRegressor``; a torch
 a skorch net whose ``module_`` is such a ``Sequential``. A model wrapped in
 :class:`sklearn.frozen.FrozenEstimator` is unwrapped (frozen models survive
 :func:`sklearn.base.clone`, so the estimators can be used in ``GridSearchCV``).
+
+Rules that combine parameters entry by entry (soups, WiSE-FT, task arithmetic, TIES,
+DARE, Fisher merging of other modules) use a second, architecture-free representation,
+:class:`_State`: every named parameter of any torch module (and its floating buffers), or
+a scikit-learn MLP's ``coefs_`` / ``intercepts_``, as float64 numpy arrays.
 """
 
 import copy
