@@ -612,3 +612,37 @@ def test_cuda_merges_match_cpu(images, cnn_family):
         assert on_gpu.score(X_test, y_test) == pytest.approx(on_cpu.score(X_test, y_test), abs=0.01)
     soup = WeightAveraging(gpu, method="greedy", classes=labels).fit(X_test, y_test)
     assert soup.scores_.shape == (3,)
+
+
+def _mlp_params(model):
+    return {
+        **{f"c{k}": c for k, c in enumerate(model.coefs_)},
+        **{f"i{k}": b for k, b in enumerate(model.intercepts_)},
+    }
+
+
+def test_task_vector_methods_on_sklearn_mlps(data, family):
+    X, _, X_test, _ = data
+    base, tuned = family
+    one = WeightAveraging([tuned[0]], method="task_arithmetic", base=base).fit(X)
+    np.testing.assert_allclose(one.predict_proba(X_test), tuned[0].predict_proba(X_test))
+    ties = WeightAveraging(tuned, method="ties", base=base, density=0.3, scaling=0.7).fit(X)
+    want = _ties_reference(_mlp_params(base), [_mlp_params(t) for t in tuned], 0.3, 0.7)
+    got = _mlp_params(ties.fused_)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12)
+    assert isinstance(ties.fused_, MLPClassifier)
+
+
+def test_base_is_shared_by_clones_and_merges_pickle(images, cnn_family):
+    from sklearn.base import clone
+
+    X, _, X_test, _ = images
+    base, tuned = cnn_family
+    est = WeightAveraging(tuned, method="ties", base=base, classes=[0, 1, 2, 3])
+    cloned = clone(est)
+    assert cloned.base is base
+    assert cloned.models[0] is tuned[0]
+    fitted = cloned.fit(X)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X_test), fitted.predict_proba(X_test))
