@@ -646,3 +646,32 @@ def test_base_is_shared_by_clones_and_merges_pickle(images, cnn_family):
     fitted = cloned.fit(X)
     again = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(again.predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+class _ResidualNet(pytest.importorskip("torch").nn.Module):
+    """Not a Sequential: a residual block with LayerNorm and a shared-input head."""
+
+    def __init__(self, seed):
+        nn = pytest.importorskip("torch").nn
+        super().__init__()
+        pytest.importorskip("torch").manual_seed(seed)
+        self.stem = nn.Linear(64, 16)
+        self.norm = nn.LayerNorm(16)
+        self.block = nn.Sequential(nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 16))
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        h = self.norm(self.stem(x.flatten(1)))
+        return self.head(h + self.block(h))
+
+
+def test_residual_module_with_layernorm(images):
+    X, y, X_test, _ = images
+    a, b = _ResidualNet(0).eval(), _ResidualNet(1).eval()
+    same = WeightAveraging([a, copy.deepcopy(a)], method="fisher", classes=np.arange(4)).fit(X[:20])
+    np.testing.assert_allclose(_logits(same.fused_, X_test), _logits(a, X_test), atol=1e-5)
+    soup = WeightAveraging([a, b], weights=[3, 1]).fit(X)
+    pa, pb = _params(a), _params(b)
+    for name, got in _params(soup.fused_).items():
+        np.testing.assert_allclose(got, 0.75 * pa[name] + 0.25 * pb[name], rtol=1e-6, atol=1e-7)
+    assert isinstance(soup.fused_, _ResidualNet)

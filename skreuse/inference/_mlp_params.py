@@ -617,6 +617,11 @@ def _fisher_torch(state, X, likelihood, batch_size=64):
     per_sample = vmap(jacrev(outputs), in_dims=(None, 0))
     fisher = {n: torch.zeros_like(p) for n, p in params.items()}
     X_t = torch.as_tensor(np.asarray(X), dtype=torch.float64, device=device)
+    with torch.no_grad():
+        n_out = functional_call(module, (params, buffers), (X_t[:1],)).numel()
+    # the Jacobians of a batch hold rows * n_out * n_params numbers: keep them near 2**25
+    n_params = sum(p.numel() for p in params.values())
+    batch_size = max(1, min(batch_size, 2**25 // max(1, n_out * n_params)))
     for start in range(0, X_t.shape[0], batch_size):
         xb = X_t[start : start + batch_size]
         jac = per_sample(params, xb)

@@ -260,7 +260,8 @@ def extract_features(
     X : array-like of shape (n_samples, ...), torch.Tensor, torch Dataset or DataLoader
         Input rows. A torch module or skorch net also takes a ``torch.utils.data``
         ``Dataset`` (batched here, in order) or ``DataLoader`` whose items are ``x`` or
-        ``(x, y)`` (``y`` is ignored), and read-only arrays such as ``np.memmap``.
+        ``(x, y)`` (``y`` is ignored; a ``DataLoader`` keeps its own batch size), and
+        read-only arrays such as ``np.memmap``.
     output : {"features", "proba"}, default="features"
         ``"features"``: ``transform`` for transformers, otherwise the model's output
         (``predict_proba``, ``decision_function`` or ``predict`` in that order).
