@@ -492,3 +492,30 @@ def test_cuda_conv_fusion_of_a_channel_permuted_copy(digits):
         np.testing.assert_allclose(
             fusion.fused_(x).cpu().numpy(), model(x).cpu().numpy(), rtol=1e-4, atol=1e-4
         )
+
+
+def test_conv_fusion_of_skorch_nets_trained_in_fit(digits):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, X_test, y_test = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    nets = [
+        skorch.NeuralNetClassifier(
+            _digit_cnn(s),
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            lr=0.01,
+            max_epochs=3,
+            train_split=None,
+            verbose=0,
+        )
+        for s in (0, 1)
+    ]
+    fusion = OTFusion(nets, prefit=False, finetune_epochs=1).fit(img, y)
+    assert isinstance(fusion.fused_, skorch.NeuralNetClassifier)
+    np.testing.assert_array_equal(fusion.classes_, np.arange(10))
+    assert fusion.score(img_test, y_test) == pytest.approx(
+        np.mean(fusion.fused_.predict(img_test) == y_test)
+    )
+    assert not any(getattr(n, "initialized_", False) for n in nets)  # templates untouched

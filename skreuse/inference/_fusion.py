@@ -173,10 +173,14 @@ def _is_cnn(model):
     """Whether a torch module or skorch net's module contains a Conv2d."""
     model = _unwrap(model)
     kind = _model_kind(model)
-    if kind not in ("torch", "skorch") or (kind == "skorch" and not hasattr(model, "module_")):
+    if kind not in ("torch", "skorch"):
         return False
     torch = import_optional("torch")
-    return any(isinstance(m, torch.nn.Conv2d) for m in _module_of(model, kind).modules())
+    # an unfitted skorch net (prefit=False) has only its module template
+    module = model if kind == "torch" else getattr(model, "module_", model.module)
+    return isinstance(module, torch.nn.Module) and any(
+        isinstance(m, torch.nn.Conv2d) for m in module.modules()
+    )
 
 
 def _read_cnn(model, name="model"):
