@@ -104,6 +104,12 @@ def test_layer_errors_and_hook_removed_on_error(digits):
     assert _no_hooks(res)
     with pytest.raises(ValueError, match="layer need"):
         extract_features(lambda A: A, X.reshape(len(X), -1), layer="0")
+    from sklearn.decomposition import PCA
+
+    pca = PCA(2).fit(X.reshape(len(X), -1))
+    loader = torch.utils.data.DataLoader(torch.as_tensor(X.reshape(len(X), -1)), batch_size=10)
+    with pytest.raises(TypeError, match="DataLoader input needs a torch module"):
+        extract_features(pca, loader)
 
 
 def test_dataloader_and_dataset_inputs_equal_array_input(digits):

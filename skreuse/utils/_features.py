@@ -318,6 +318,11 @@ def extract_features(
             f"{', '.join(used)} need(s) a torch module or skorch net; {name!r} is a "
             f"{type(model).__name__}."
         )
+    if kind in ("transformer", "classifier", "estimator") and _is_torch_data(X):
+        raise TypeError(
+            f"{name!r} is a {type(model).__name__}: a torch Dataset or DataLoader input "
+            "needs a torch module or skorch net; pass an array instead."
+        )
     if kind == "skorch" and (
         layer is not None or autocast is not None or output_key is not None or _is_torch_data(X)
     ):
