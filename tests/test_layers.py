@@ -200,8 +200,9 @@ def test_half_precision_outputs_and_autocast(digits):
     np.testing.assert_allclose(mixed, want, atol=0.05)
     assert not np.array_equal(mixed, want)  # it did run in bfloat16
     np.testing.assert_allclose(extract_features(net, X, autocast=torch.bfloat16), mixed)
-    with pytest.raises(ValueError, match="autocast must be"):
-        extract_features(net, X, autocast="int8")
+    for bad in ("int8", "half_precision", torch.float64):
+        with pytest.raises(ValueError, match="autocast must be"):
+            extract_features(net, X, autocast=bad)
 
 
 def test_skorch_net_with_layer(digits):

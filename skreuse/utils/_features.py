@@ -180,7 +180,7 @@ def _autocast_context(autocast, device):
     torch = import_optional("torch")
     if autocast is None:
         return contextlib.nullcontext()
-    dtype = getattr(torch, autocast) if isinstance(autocast, str) else autocast
+    dtype = getattr(torch, autocast, None) if isinstance(autocast, str) else autocast
     if dtype not in (torch.float16, torch.bfloat16):
         raise ValueError(
             f"autocast must be None, 'float16', 'bfloat16' or the torch dtype, got {autocast!r}."
@@ -198,6 +198,7 @@ def _run_torch_module(
         # Moving a module is in place: move a copy, the user's model stays where it is.
         module = copy.deepcopy(module).to(target)
     dtype = mod_dtype or torch.float32
+    _autocast_context(autocast, target)  # a bad value fails before any work
     captured = []
     handle = None
     if layer is not None:
