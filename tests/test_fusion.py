@@ -427,3 +427,155 @@ def test_ground_cost_is_squared_distance_scaled_to_one():
     # identical neurons: zero cost everywhere, not 0 / 0
     same = np.ones((3, 2))
     np.testing.assert_array_equal(_ground_cost(same, same), np.zeros((3, 3)))
+# --- sequential CNNs: channels aligned like neurons -------------------------------------
+
+
+def _digit_cnn(seed):
+    nn = pytest.importorskip("torch").nn
+    pytest.importorskip("torch").manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 5, 3, padding=1),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(5 * 4 * 4, 7),
+        nn.ReLU(),
+        nn.Linear(7, 10),
+    )
+
+
+def _trained_cnn(seed, X, y, steps=40):
+    torch = pytest.importorskip("torch")
+    model = _digit_cnn(seed)
+    gen = torch.Generator().manual_seed(seed)
+    X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(X_t), (64,), generator=gen)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X_t[idx]), y_t[idx]).backward()
+        opt.step()
+    return model.eval()
+
+
+def _channel_permuted(model, p1, p2, p3):
+    """A copy whose conv channels (p1, p2) and hidden Linear units (p3) are reordered."""
+    torch = pytest.importorskip("torch")
+    out = copy.deepcopy(model)
+    with torch.no_grad():
+        for conv, bn, p in ((out[0], out[1], p1), (out[4], out[5], p2)):
+            conv.weight.copy_(conv.weight[p])
+            conv.bias.copy_(conv.bias[p])
+            for f in ("weight", "bias", "running_mean", "running_var"):
+                getattr(bn, f).copy_(getattr(bn, f)[p])
+        out[4].weight.copy_(out[4].weight[:, p1])
+        W = out[8].weight.reshape(7, 5, 16)[:, p2].reshape(7, 80)
+        out[8].weight.copy_(W[p3])
+        out[8].bias.copy_(out[8].bias[p3])
+        out[10].weight.copy_(out[10].weight[:, p3])
+    return out
+
+
+@pytest.mark.parametrize("align", ["activation", "weight"])
+def test_conv_fusion_of_a_channel_permuted_copy_returns_the_model(digits, align):
+    torch = pytest.importorskip("torch")
+    X, y, X_test, y_test = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    model = _trained_cnn(0, img, y)
+    rng = np.random.RandomState(0)
+    perms = [rng.permutation(6), rng.permutation(5), rng.permutation(7)]
+    permuted = _channel_permuted(model, *perms)
+    with torch.no_grad():
+        want = model(torch.as_tensor(img_test)).numpy()
+        # the permuted copy computes the same function with other weights
+        np.testing.assert_allclose(permuted(torch.as_tensor(img_test)).numpy(), want, atol=1e-5)
+    assert not torch.equal(permuted[0].weight, model[0].weight)
+    before = [pickle.dumps(m.state_dict()) for m in (model, permuted)]
+    fusion = OTFusion([model, permuted], align=align, classes=np.arange(10)).fit(img)
+    with torch.no_grad():
+        got = fusion.fused_(torch.as_tensor(img_test)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    for a, b in zip(fusion.fused_.state_dict().values(), model.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # each plan sends the copy's channel j (the model's channel perm[j]) to perm[j]
+    for plan, perm in zip(fusion.transport_[1], perms):
+        want_plan = np.zeros((len(perm), len(perm)))
+        want_plan[np.arange(len(perm)), perm] = 1.0 / len(perm)
+        np.testing.assert_allclose(plan, want_plan, atol=1e-12)
+    assert fusion.score(img_test, y_test) == pytest.approx(np.mean(want.argmax(1) == y_test))
+    assert [pickle.dumps(m.state_dict()) for m in (model, permuted)] == before
+
+
+def test_conv_fusion_of_independent_models_and_bad_input(digits):
+    torch = pytest.importorskip("torch")
+    X, y, X_test, y_test = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    models = [_trained_cnn(s, img, y, steps=60) for s in (1, 2)]
+    fusion = OTFusion(models, classes=np.arange(10)).fit(img)
+    assert [p.shape for p in fusion.transport_[1]] == [(6, 6), (5, 5), (7, 7)]
+    naive = WeightAveraging(models, classes=np.arange(10)).fit(img)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    # alignment beats plain averaging of independently trained CNNs
+    assert fusion.score(img_test, y_test) > naive.score(img_test, y_test)
+    with pytest.raises(ValueError, match="permutation.*MLPs only"):
+        OTFusion(models, align="permutation").fit(img)
+    other = torch.nn.Sequential(*list(_digit_cnn(3))[:8], torch.nn.Linear(80, 10))
+    with pytest.raises(ValueError, match="different layer sequences"):
+        OTFusion([models[0], other]).fit(img)
+    grouped = _digit_cnn(0)
+    grouped[4] = torch.nn.Conv2d(6, 6, 3, padding=1, groups=2)
+    with pytest.raises(TypeError, match="grouped convolutions"):
+        OTFusion([models[0], grouped]).fit(img)
+
+
+@pytest.mark.skipif(
+    not (pytest.importorskip("torch").cuda.is_available()), reason="needs a CUDA GPU"
+)
+def test_cuda_conv_fusion_of_a_channel_permuted_copy(digits):
+    torch = pytest.importorskip("torch")
+    X, y, X_test, _ = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    model = _trained_cnn(0, img, y)
+    rng = np.random.RandomState(0)
+    permuted = _channel_permuted(model, rng.permutation(6), rng.permutation(5), rng.permutation(7))
+    fusion = OTFusion([model.cuda(), permuted.cuda()], classes=np.arange(10)).fit(img)
+    assert next(fusion.fused_.parameters()).is_cuda
+    with torch.no_grad():
+        x = torch.as_tensor(img_test).cuda()
+        np.testing.assert_allclose(
+            fusion.fused_(x).cpu().numpy(), model(x).cpu().numpy(), rtol=1e-4, atol=1e-4
+        )
+
+
+def test_conv_fusion_of_skorch_nets_trained_in_fit(digits):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, X_test, y_test = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+    img_test = X_test.reshape(-1, 1, 8, 8).astype(np.float32)
+    nets = [
+        skorch.NeuralNetClassifier(
+            _digit_cnn(s),
+            criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam,
+            lr=0.01,
+            max_epochs=3,
+            train_split=None,
+            verbose=0,
+        )
+        for s in (0, 1)
+    ]
+    fusion = OTFusion(nets, prefit=False, finetune_epochs=1).fit(img, y)
+    assert isinstance(fusion.fused_, skorch.NeuralNetClassifier)
+    np.testing.assert_array_equal(fusion.classes_, np.arange(10))
+    assert fusion.score(img_test, y_test) == pytest.approx(
+        np.mean(fusion.fused_.predict(img_test) == y_test)
+    )
+    assert not any(getattr(n, "initialized_", False) for n in nets)  # templates untouched

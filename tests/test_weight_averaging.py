@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import is_classifier
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -356,3 +357,394 @@ def test_groups_out_of_range_are_refused(data, family, bad):
     groups[5] = bad
     with pytest.raises(ValueError, match=r"groups must take values in 0\.\.2 with"):
         WeightAveraging(tuned, method="regmean").fit(X, groups=groups)
+# --- any torch module: CNNs with BatchNorm, task arithmetic, TIES, DARE -----------------
+
+
+def _cnn(seed, n_classes=4):
+    """A small digits CNN with BatchNorm (8x8 images, one channel)."""
+    nn = pytest.importorskip("torch").nn
+    pytest.importorskip("torch").manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 4, n_classes),
+    )
+
+
+def _train_cnn(model, X, y, steps, seed, lr=0.05):
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(seed)
+    X_t, y_t = torch.as_tensor(X), torch.as_tensor(y)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    model.train()
+    for _ in range(steps):
+        idx = torch.randint(0, len(X_t), (32,), generator=gen)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X_t[idx]), y_t[idx]).backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def images(data):
+    X, y, X_test, y_test = data
+    as_img = lambda A: A.reshape(-1, 1, 8, 8).astype(np.float32)  # noqa: E731
+    return as_img(X), y, as_img(X_test), y_test
+
+
+@pytest.fixture(scope="module")
+def cnn_family(images):
+    """A pre-trained CNN and three copies fine-tuned on different parts of the data."""
+    X, y, _, _ = images
+    base = _train_cnn(_cnn(0), X, y, steps=30, seed=0)
+    tuned = [
+        _train_cnn(copy.deepcopy(base), X[k::3], y[k::3], steps=15, seed=k + 1, lr=0.02)
+        for k in range(3)
+    ]
+    return base, tuned
+
+
+def _params(module):
+    return {n: p.detach().double().numpy() for n, p in module.named_parameters()}
+
+
+def _logits(module, X):
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        return module.eval()(torch.as_tensor(X)).numpy()
+
+
+@pytest.mark.parametrize(
+    ("method", "extra"),
+    [
+        ("uniform", {}),
+        ("fisher", {}),
+        ("greedy", {}),
+        ("task_arithmetic", {"scaling": 0.5}),
+        ("ties", {"density": 1.0}),  # disjoint mean of equal task vectors
+    ],
+)
+def test_merging_a_cnn_with_itself_returns_it(images, cnn_family, method, extra):
+    X, y, X_test, _ = images
+    base, tuned = cnn_family
+    model = tuned[0]
+    before = pickle.dumps(model.state_dict())
+    if method in ("task_arithmetic", "ties"):
+        extra = {**extra, "base": base}
+    merged = WeightAveraging(
+        [model, copy.deepcopy(model)], method=method, classes=[0, 1, 2, 3], **extra
+    ).fit(X, y)
+    assert isinstance(merged.fused_, type(model))
+    assert merged.fused_ is not model
+    for name, value in _params(model).items():
+        np.testing.assert_allclose(_params(merged.fused_)[name], value, rtol=1e-6, atol=1e-7)
+    for (name, a), b in zip(model.named_buffers(), merged.fused_.buffers()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, err_msg=name)
+    np.testing.assert_allclose(_logits(merged.fused_, X_test), _logits(model, X_test), atol=1e-5)
+    assert pickle.dumps(model.state_dict()) == before
+
+
+def test_task_arithmetic_of_base_plus_tau_is_the_fine_tuned_model(images, cnn_family):
+    X, _, X_test, _ = images
+    base, tuned = cnn_family
+    one = WeightAveraging([tuned[0]], method="task_arithmetic", base=base).fit(X)
+    for name, value in _params(tuned[0]).items():
+        np.testing.assert_allclose(_params(one.fused_)[name], value, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_logits(one.fused_, X_test), _logits(tuned[0], X_test), atol=1e-5)
+    # two task vectors: base + lambda * (tau_1 + tau_2), computed directly
+    two = WeightAveraging(tuned[:2], method="task_arithmetic", base=base, scaling=0.4).fit(X)
+    b, t1, t2 = _params(base), _params(tuned[0]), _params(tuned[1])
+    for name in b:
+        want = b[name] + 0.4 * ((t1[name] - b[name]) + (t2[name] - b[name]))
+        np.testing.assert_allclose(_params(two.fused_)[name], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(two.weights_, [0.4, 0.4])
+
+
+def _ties_reference(base, tuned, density, scaling):
+    """TIES-Merging written from the paper (Yadav et al. 2023, Algorithm 1), slowly."""
+    names = list(base)
+    taus = [np.concatenate([(t[n] - base[n]).ravel() for n in names]) for t in tuned]
+    d = taus[0].size
+    k = int(density * d)
+    trimmed = []
+    for tau in taus:  # keep the top-k% magnitudes of each task vector
+        keep = np.argsort(-np.abs(tau), kind="stable")[:k]
+        t = np.zeros(d)
+        t[keep] = tau[keep]
+        trimmed.append(t)
+    merged = np.zeros(d)
+    for j in range(d):
+        values = [t[j] for t in trimmed]
+        gamma = np.sign(sum(values))  # elected sign: the larger total mass
+        agreeing = [v for v in values if np.sign(v) == gamma and v != 0]
+        merged[j] = sum(agreeing) / len(agreeing) if agreeing else 0.0
+    out, start = {}, 0
+    for n in names:
+        size = base[n].size
+        out[n] = base[n] + scaling * merged[start : start + size].reshape(base[n].shape)
+        start += size
+    return out
+
+
+@pytest.mark.parametrize("density", [0.2, 0.5])
+def test_ties_matches_a_slow_reference(images, cnn_family, density):
+    X, _, _, _ = images
+    base, tuned = cnn_family
+    merged = WeightAveraging(tuned, method="ties", base=base, density=density, scaling=0.8).fit(X)
+    want = _ties_reference(_params(base), [_params(t) for t in tuned], density, 0.8)
+    got = _params(merged.fused_)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    # the trim keeps (about) the density of each task vector
+    tau = np.concatenate([(got[n] - _params(base)[n]).ravel() for n in want])
+    assert 0 < np.mean(tau != 0) <= min(1.0, len(tuned) * density) + 1e-6
+
+
+def test_dare_matches_a_slow_reference(images, cnn_family):
+    X, _, X_test, _ = images
+    base, tuned = cnn_family
+    p = 0.7
+    merged = WeightAveraging(
+        tuned[:2], method="dare", base=base, drop_rate=p, scaling=0.5, random_state=3
+    ).fit(X)
+    rng = np.random.RandomState(3)
+    b = _params(base)
+    delta = {n: np.zeros_like(v) for n, v in b.items()}
+    for t in tuned[:2]:
+        for n, value in _params(t).items():  # one Bernoulli(p) drop per entry
+            drop = rng.random_sample(value.shape) < p
+            flat = (value - b[n]).ravel().copy()
+            for j, dropped in enumerate(drop.ravel()):
+                flat[j] = 0.0 if dropped else flat[j] / (1 - p)
+            delta[n] += flat.reshape(value.shape)
+    got = _params(merged.fused_)
+    for n in b:
+        np.testing.assert_allclose(got[n], b[n] + 0.5 * delta[n], rtol=1e-5, atol=1e-6)
+    # drop_rate=0 is task arithmetic; the same seed gives the same merge
+    none = WeightAveraging(tuned[:2], method="dare", base=base, drop_rate=0.0).fit(X)
+    ta = WeightAveraging(tuned[:2], method="task_arithmetic", base=base).fit(X)
+    np.testing.assert_allclose(_logits(none.fused_, X_test), _logits(ta.fused_, X_test), atol=1e-6)
+    again = WeightAveraging(
+        tuned[:2], method="dare", base=base, drop_rate=p, scaling=0.5, random_state=3
+    ).fit(X)
+    for n in b:
+        np.testing.assert_array_equal(_params(again.fused_)[n], got[n])
+
+
+def test_torch_classifier_is_scored_with_accuracy_and_greedy_soup(images, cnn_family):
+    X, y, X_test, y_test = images
+    base, tuned = cnn_family
+    labels = np.array(["zero", "one", "two", "three"])
+    soup = WeightAveraging(tuned, method="greedy", classes=labels).fit(X_test, labels[y_test])
+    assert is_classifier(soup)
+    for k, model in enumerate(tuned):
+        want = np.mean(_logits(model, X_test).argmax(axis=1) == y_test)
+        assert soup.scores_[k] == pytest.approx(want)
+    pred = labels[_logits(soup.fused_, X_test).argmax(axis=1)]
+    np.testing.assert_array_equal(soup.predict(X_test), pred)
+    assert soup.score(X_test, labels[y_test]) == pytest.approx(np.mean(pred == labels[y_test]))
+    proba = soup.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(soup.classes_, labels)
+    assert soup.ingredients_[0] == int(np.argmax(soup.scores_))
+
+
+def test_reset_bn_recomputes_running_statistics_on_X(images, cnn_family):
+    torch = pytest.importorskip("torch")
+    X, _, _, _ = images
+    base, tuned = cnn_family
+    X = X[:200]  # one batch: the running statistics are exactly those of X
+    merged = WeightAveraging(tuned, reset_bn=True).fit(X)
+    fused = merged.fused_
+    seen = {}
+
+    def keep_input(i):
+        def hook(module, inputs, output):
+            seen[i] = inputs[0]
+
+        return hook
+
+    hooks = [fused[i].register_forward_hook(keep_input(i)) for i in (1, 5)]
+    with torch.no_grad():
+        fused.eval()(torch.as_tensor(X))
+    for h in hooks:
+        h.remove()
+    for i in (1, 5):
+        a = seen[i].double()
+        mean = a.mean(dim=(0, 2, 3))
+        np.testing.assert_allclose(fused[i].running_mean, mean, rtol=1e-4, atol=1e-5)
+        var = a.transpose(0, 1).reshape(a.shape[1], -1).var(dim=1, unbiased=True)
+        np.testing.assert_allclose(fused[i].running_var, var, rtol=1e-4, atol=1e-6)
+    assert fused.training is False
+    assert fused[1].momentum == tuned[0][1].momentum
+    # without the reset, the running statistics are the mean of the models'
+    plain = WeightAveraging(tuned).fit(X)
+    want = np.mean([m[1].running_var.numpy() for m in tuned], axis=0)
+    np.testing.assert_allclose(plain.fused_[1].running_var.numpy(), want, rtol=1e-6)
+
+
+def _fisher_reference(model, X):
+    """Diagonal Fisher of a torch classifier: per sample, per class autograd."""
+    torch = pytest.importorskip("torch")
+    model = copy.deepcopy(model).double().eval()
+    params = list(model.parameters())
+    fisher = [torch.zeros_like(p) for p in params]
+    for x in torch.as_tensor(X, dtype=torch.float64):
+        logp = torch.log_softmax(model(x[None])[0], dim=0)
+        for c in range(logp.shape[0]):
+            grads = torch.autograd.grad(logp[c], params, retain_graph=True)
+            for f, g in zip(fisher, grads):
+                f += logp[c].exp().detach() * g**2
+    return [f.numpy() / len(X) for f in fisher]
+
+
+def test_fisher_merge_of_cnns_matches_autograd(images, cnn_family):
+    X, _, _, _ = images
+    _, tuned = cnn_family
+    X = X[:12]
+    merged = WeightAveraging(tuned[:2], method="fisher", weights=[1, 3], classes=[0, 1, 2, 3]).fit(
+        X, groups=np.arange(12) % 2
+    )
+    fishers = [_fisher_reference(m, X[k::2]) for k, m in enumerate(tuned[:2])]
+    params = [list(_params(m).values()) for m in tuned[:2]]
+    for i, got in enumerate(_params(merged.fused_).values()):
+        F = [w * np.maximum(f[i], 1e-6) for w, f in zip((0.25, 0.75), fishers)]
+        want = (F[0] * params[0][i] + F[1] * params[1][i]) / (F[0] + F[1])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_torch_merge_bad_input(images, cnn_family):
+    torch = pytest.importorskip("torch")
+    X, y, _, _ = images
+    base, tuned = cnn_family
+    wider = _cnn(1)
+    wider[4] = torch.nn.Conv2d(6, 8, 5, padding=2)
+    with pytest.raises(ValueError, match=r"parameter '4.weight' has shape"):
+        WeightAveraging([tuned[0], wider]).fit(X)
+    renamed = torch.nn.Sequential(torch.nn.Identity(), *_cnn(1))
+    with pytest.raises(ValueError, match=r"first differing parameter '1.weight' in models\[1\]"):
+        WeightAveraging([tuned[0], renamed]).fit(X)
+    with pytest.raises(ValueError, match=r"base and models\[0\].*'4.weight'"):
+        WeightAveraging(tuned, method="ties", base=wider).fit(X)
+    with pytest.raises(ValueError, match="needs base="):
+        WeightAveraging(tuned, method="dare").fit(X)
+    with pytest.raises(ValueError, match="base is used only by"):
+        WeightAveraging(tuned, base=base).fit(X)
+    with pytest.raises(ValueError, match="weights must be None"):
+        WeightAveraging(tuned, method="ties", base=base, weights=[1, 1, 1]).fit(X)
+    with pytest.raises(ValueError, match="needs MLPs"):
+        WeightAveraging(tuned, method="regmean").fit(X)
+    with pytest.raises(ValueError, match="4 outputs but classes has 3"):
+        WeightAveraging(tuned, classes=[0, 1, 2]).fit(X).predict(X)
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4))
+    with pytest.raises(ValueError, match="no BatchNorm layer"):
+        WeightAveraging([mlp], reset_bn=True).fit(X)
+
+
+def test_classes_is_refused_for_sklearn_models(data, family):
+    X, _, _, _ = data
+    _, tuned = family
+    with pytest.raises(ValueError, match="classes is for plain torch modules"):
+        WeightAveraging(tuned, classes=[0, 1, 2, 3]).fit(X)
+    with pytest.raises(ValueError, match="reset_bn=True needs torch"):
+        WeightAveraging(tuned, reset_bn=True).fit(X)
+
+
+@pytest.mark.skipif(
+    not (pytest.importorskip("torch").cuda.is_available()), reason="needs a CUDA GPU"
+)
+def test_cuda_merges_match_cpu(images, cnn_family):
+    X, y, X_test, y_test = images
+    base, tuned = cnn_family
+    gpu = [copy.deepcopy(m).cuda() for m in tuned]
+    gpu_base = copy.deepcopy(base).cuda()
+    labels = np.arange(4)
+    for kwargs in (
+        {"reset_bn": True},
+        {"method": "ties", "base": "base", "density": 0.3},
+        {"method": "dare", "base": "base", "random_state": 0},
+        {"method": "fisher"},
+    ):
+        cpu_kwargs = {k: (base if v == "base" else v) for k, v in kwargs.items()}
+        gpu_kwargs = {k: (gpu_base if v == "base" else v) for k, v in kwargs.items()}
+        on_cpu = WeightAveraging(tuned, classes=labels, **cpu_kwargs).fit(X[:100])
+        on_gpu = WeightAveraging(gpu, classes=labels, **gpu_kwargs).fit(X[:100])
+        assert next(on_gpu.fused_.parameters()).is_cuda
+        for (name, a), b in zip(
+            on_cpu.fused_.state_dict().items(), on_gpu.fused_.state_dict().values()
+        ):
+            np.testing.assert_allclose(
+                b.cpu().double().numpy(), a.double().numpy(), rtol=1e-4, atol=1e-5, err_msg=name
+            )
+        assert on_gpu.score(X_test, y_test) == pytest.approx(on_cpu.score(X_test, y_test), abs=0.01)
+    soup = WeightAveraging(gpu, method="greedy", classes=labels).fit(X_test, y_test)
+    assert soup.scores_.shape == (3,)
+
+
+def _mlp_params(model):
+    return {
+        **{f"c{k}": c for k, c in enumerate(model.coefs_)},
+        **{f"i{k}": b for k, b in enumerate(model.intercepts_)},
+    }
+
+
+def test_task_vector_methods_on_sklearn_mlps(data, family):
+    X, _, X_test, _ = data
+    base, tuned = family
+    one = WeightAveraging([tuned[0]], method="task_arithmetic", base=base).fit(X)
+    np.testing.assert_allclose(one.predict_proba(X_test), tuned[0].predict_proba(X_test))
+    ties = WeightAveraging(tuned, method="ties", base=base, density=0.3, scaling=0.7).fit(X)
+    want = _ties_reference(_mlp_params(base), [_mlp_params(t) for t in tuned], 0.3, 0.7)
+    got = _mlp_params(ties.fused_)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12)
+    assert isinstance(ties.fused_, MLPClassifier)
+
+
+def test_base_is_shared_by_clones_and_merges_pickle(images, cnn_family):
+    from sklearn.base import clone
+
+    X, _, X_test, _ = images
+    base, tuned = cnn_family
+    est = WeightAveraging(tuned, method="ties", base=base, classes=[0, 1, 2, 3])
+    cloned = clone(est)
+    assert cloned.base is base
+    assert cloned.models[0] is tuned[0]
+    fitted = cloned.fit(X)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X_test), fitted.predict_proba(X_test))
+
+
+class _ResidualNet(pytest.importorskip("torch").nn.Module):
+    """Not a Sequential: a residual block with LayerNorm and a shared-input head."""
+
+    def __init__(self, seed):
+        nn = pytest.importorskip("torch").nn
+        super().__init__()
+        pytest.importorskip("torch").manual_seed(seed)
+        self.stem = nn.Linear(64, 16)
+        self.norm = nn.LayerNorm(16)
+        self.block = nn.Sequential(nn.Linear(16, 16), nn.GELU(), nn.Linear(16, 16))
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        h = self.norm(self.stem(x.flatten(1)))
+        return self.head(h + self.block(h))
+
+
+def test_residual_module_with_layernorm(images):
+    X, y, X_test, _ = images
+    a, b = _ResidualNet(0).eval(), _ResidualNet(1).eval()
+    same = WeightAveraging([a, copy.deepcopy(a)], method="fisher", classes=np.arange(4)).fit(X[:20])
+    np.testing.assert_allclose(_logits(same.fused_, X_test), _logits(a, X_test), atol=1e-5)
+    soup = WeightAveraging([a, b], weights=[3, 1]).fit(X)
+    pa, pb = _params(a), _params(b)
+    for name, got in _params(soup.fused_).items():
+        np.testing.assert_allclose(got, 0.75 * pa[name] + 0.25 * pb[name], rtol=1e-6, atol=1e-7)
+    assert isinstance(soup.fused_, _ResidualNet)

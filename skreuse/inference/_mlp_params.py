@@ -1,4 +1,4 @@
-"""Read, rebuild, train and run multi-layer perceptrons of three kinds.
+"""Read, rebuild, train and run the models that OTFusion and WeightAveraging merge.
 
 :class:`~skreuse.inference.OTFusion` and :class:`~skreuse.inference.WeightAveraging`
 share one representation of a model: its dense layers ``(W, b)`` (``W`` of shape
@@ -12,6 +12,11 @@ Kinds: a fitted scikit-learn ``MLPClassifier`` / ``MLPRegressor``; a torch
 a skorch net whose ``module_`` is such a ``Sequential``. A model wrapped in
 :class:`sklearn.frozen.FrozenEstimator` is unwrapped (frozen models survive
 :func:`sklearn.base.clone`, so the estimators can be used in ``GridSearchCV``).
+
+Rules that combine parameters entry by entry (soups, WiSE-FT, task arithmetic, TIES,
+DARE, Fisher merging of other modules) use a second, architecture-free representation,
+:class:`_State`: every named parameter of any torch module (and its floating buffers), or
+a scikit-learn MLP's ``coefs_`` / ``intercepts_``, as float64 numpy arrays.
 """
 
 import copy
@@ -260,7 +265,7 @@ def _check_architectures(mlps, *, same_widths, n_features, param="models"):
                 f"{where} have different hidden widths ({m.widths} vs {ref.widths}); "
                 "this method needs identical architectures."
             )
-    if ref.n_in != n_features:
+    if n_features is not None and ref.n_in != n_features:
         raise ValueError(f"X has {n_features} features, but the {param} take {ref.n_in} inputs.")
 
 
@@ -307,6 +312,151 @@ def _build_model(template, weights, biases):
             lin.weight.copy_(torch.as_tensor(W, dtype=lin.weight.dtype))
             if lin.bias is not None:
                 lin.bias.copy_(torch.as_tensor(b, dtype=lin.bias.dtype))
+    return model
+
+
+@dataclass
+class _State:
+    """All trainable tensors of a model as float64 numpy arrays, keyed by name.
+
+    ``params`` are what merging rules combine: a torch module's ``named_parameters()``
+    (convolutions, normalization layers, anything), or a scikit-learn MLP's
+    ``coefs_.<l>`` / ``intercepts_.<l>``. ``buffers`` are the floating buffers (e.g.
+    BatchNorm running statistics), averaged with the models' weights or recomputed.
+    """
+
+    kind: str
+    model: object
+    params: dict
+    buffers: dict
+    classes: object = None
+
+
+def _module_of(model, kind):
+    return model.module_ if kind == "skorch" else model
+
+
+def _to_float64(tensor):
+    return tensor.detach().to("cpu", dtype=tensor.dtype).double().numpy().copy()
+
+
+def _read_state(model, name="model"):
+    """Read a fitted scikit-learn MLP, torch module or skorch net into a :class:`_State`."""
+    model = _unwrap(model)
+    kind = _model_kind(model)
+    if kind is None:
+        raise TypeError(
+            f"{name} must be a fitted scikit-learn MLPClassifier/MLPRegressor, a torch "
+            f"nn.Module or a skorch net, got {type(model).__name__}."
+        )
+    check_model_fitted(model, name)
+    if kind == "sklearn":
+        params = {}
+        for layer, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+            params[f"coefs_.{layer}"] = np.asarray(W, dtype=np.float64).copy()
+            params[f"intercepts_.{layer}"] = np.asarray(b, dtype=np.float64).copy()
+        return _State(kind, model, params, {}, getattr(model, "classes_", None))
+    module = _module_of(model, kind)
+    params = {n: _to_float64(p) for n, p in module.named_parameters()}
+    buffers = {n: _to_float64(b) for n, b in module.named_buffers() if b.is_floating_point()}
+    classes = getattr(model, "classes_", None) if _is_classifier_model(model) else None
+    return _State(kind, model, params, buffers, classes)
+
+
+def _check_states(states, *, names):
+    """Raise a ``ValueError`` naming the first parameter where two models differ."""
+    ref, ref_name = states[0], names[0]
+    ref_items = [(n, a.shape) for n, a in (*ref.params.items(), *ref.buffers.items())]
+    for state, name in zip(states[1:], names[1:]):
+        where = f"{name} and {ref_name}"
+        if state.kind != ref.kind:
+            raise ValueError(f"{where} are of different kinds ({state.kind} vs {ref.kind}).")
+        items = [(n, a.shape) for n, a in (*state.params.items(), *state.buffers.items())]
+        for k in range(max(len(items), len(ref_items))):
+            mine = items[k] if k < len(items) else None
+            theirs = ref_items[k] if k < len(ref_items) else None
+            if mine == theirs:
+                continue
+            if mine is None or theirs is None:
+                owner, missing = (name, theirs[0]) if mine is None else (ref_name, mine[0])
+                raise ValueError(
+                    f"{where} have different architectures: {owner} has no parameter "
+                    f"{missing!r}; merging needs identical parameter names and shapes."
+                )
+            if mine[0] != theirs[0]:
+                raise ValueError(
+                    f"{where} have different architectures: first differing parameter "
+                    f"{mine[0]!r} in {name} vs {theirs[0]!r} in {ref_name}; merging needs "
+                    "identical parameter names and shapes."
+                )
+            raise ValueError(
+                f"{where} have different architectures: parameter {mine[0]!r} has shape "
+                f"{mine[1]} vs {theirs[1]}; merging needs identical parameter names and "
+                "shapes."
+            )
+        if ref.classes is not None and not np.array_equal(state.classes, ref.classes):
+            raise ValueError(f"{where} were trained on different classes.")
+
+
+def _build_from_state(template, params, buffers):
+    """A copy of ``template.model`` carrying new parameters (and floating buffers)."""
+    if template.kind == "sklearn":
+        n_layers = len(template.model.coefs_)
+        weights = [params[f"coefs_.{layer}"].T for layer in range(n_layers)]
+        biases = [params[f"intercepts_.{layer}"] for layer in range(n_layers)]
+        return _build_model(template, weights, biases)
+    torch = import_optional("torch")
+    model = copy.deepcopy(template.model)
+    module = _module_of(model, template.kind)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            p.copy_(torch.as_tensor(params[name], dtype=p.dtype, device=p.device))
+        for name, b in module.named_buffers():
+            if name in buffers:
+                b.copy_(torch.as_tensor(buffers[name], dtype=b.dtype, device=b.device))
+    return model
+
+
+def _reset_batchnorm(model, kind, X, batch_size=256):
+    """Recompute every BatchNorm layer's running statistics of ``model`` (in place) on X.
+
+    Merged weights change the distribution of every hidden activation, so the averaged
+    running statistics no longer normalize it (the variance collapse of Jordan et al.,
+    ICLR 2023). Each BatchNorm layer is put in training mode with a cumulative average
+    (``momentum=None``) while the rest of the model stays in eval mode (no dropout), and
+    X is passed through once without gradients.
+    """
+    torch = import_optional("torch")
+    module = _module_of(model, kind) if kind != "sklearn" else None
+    norms = [] if module is None else [
+        m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]  # fmt: skip
+    if not norms:
+        raise ValueError(
+            "reset_bn=True recomputes BatchNorm running statistics, but the models have no "
+            "BatchNorm layer."
+        )
+    was_training = module.training
+    module.eval()
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None
+        bn.train()
+    try:
+        param = next(module.parameters())
+        with torch.no_grad():
+            for start in range(0, X.shape[0], batch_size):
+                batch = torch.as_tensor(
+                    np.asarray(X[start : start + batch_size]),
+                    dtype=param.dtype,
+                    device=param.device,
+                )
+                module(batch)
+    finally:
+        for bn, momentum in zip(norms, momenta):
+            bn.momentum = momentum
+        module.train(was_training)
     return model
 
 
@@ -360,26 +510,51 @@ def _finetune(model, kind, X, y, epochs):
     return model
 
 
-def _model_predict(model, kind, X):
-    """Predictions of a model of any kind (a torch module: its outputs)."""
+def _model_predict(model, kind, X, classes=None):
+    """Predictions of a model of any kind.
+
+    A torch module gives its outputs, or with ``classes`` the class of its largest output.
+    """
     if kind == "sklearn":
         return model.predict(X)
     if kind == "skorch":
         return model.predict(_skorch_xy(model, X)[0])
-    out = extract_features(model, X)
+    out = extract_features(model, X, device=_torch_device_of(model))
+    if classes is not None:
+        _check_n_classes(out, classes)
+        return np.asarray(classes)[out.argmax(axis=1)]
     return out.ravel() if out.shape[1] == 1 else out
 
 
-def _model_predict_proba(model, kind, X):
-    """Class probabilities of a scikit-learn or skorch classifier."""
+def _torch_device_of(module):
+    """Where a torch module's parameters live (so it runs there, without a copy)."""
+    for p in module.parameters():
+        return p.device
+    return "cpu"
+
+
+def _check_n_classes(out, classes):
+    if out.shape[1] != len(classes):
+        raise ValueError(
+            f"The torch module has {out.shape[1]} outputs but classes has {len(classes)} "
+            "entries; classes must name one class per output."
+        )
+
+
+def _model_predict_proba(model, kind, X, classes=None):
+    """Class probabilities of a classifier (a torch module with ``classes``: softmax)."""
     if kind == "skorch":
         return model.predict_proba(_skorch_xy(model, X)[0])
+    if kind == "torch":
+        out = extract_features(model, X, output="proba", device=_torch_device_of(model))
+        _check_n_classes(out, classes)
+        return out
     return model.predict_proba(X)
 
 
-def _model_score(model, kind, X, y, classifier, sample_weight=None):
-    """Accuracy (classifiers) or R² (regressors and torch modules) on ``(X, y)``."""
-    y_pred = _model_predict(model, kind, X)
+def _model_score(model, kind, X, y, classifier, sample_weight=None, classes=None):
+    """Accuracy (classifiers) or R² (regressors and torch modules without classes)."""
+    y_pred = _model_predict(model, kind, X, classes)
     if classifier:
         return accuracy_score(y, y_pred, sample_weight=sample_weight)
     return r2_score(y, y_pred, sample_weight=sample_weight)
@@ -419,6 +594,62 @@ def _fisher_diagonal(mlp, X):
     return fisher_W, fisher_b
 
 
+def _fisher_torch(state, X, likelihood, batch_size=64):
+    """Diagonal Fisher information of every parameter of a torch module, averaged over X.
+
+    The same exact expectation as :func:`_fisher_diagonal`, for any module: per-sample
+    Jacobians of the outputs (softmax: log-probabilities) with respect to every
+    parameter (``torch.func``), squared and weighted by the output distribution.
+    """
+    torch = import_optional("torch")
+    from torch.func import functional_call, jacrev, vmap
+
+    module = copy.deepcopy(_module_of(state.model, state.kind)).eval()
+    device = next(module.parameters()).device
+    module = module.to(dtype=torch.float64)
+    params = {n: p.detach() for n, p in module.named_parameters()}
+    buffers = dict(module.named_buffers())
+
+    def outputs(p, x):
+        z = functional_call(module, (p, buffers), (x[None],)).reshape(-1)
+        return torch.log_softmax(z, dim=0) if likelihood == "softmax" else z
+
+    per_sample = vmap(jacrev(outputs), in_dims=(None, 0))
+    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    X_t = torch.as_tensor(np.asarray(X), dtype=torch.float64, device=device)
+    with torch.no_grad():
+        n_out = functional_call(module, (params, buffers), (X_t[:1],)).numel()
+    # the Jacobians of a batch hold rows * n_out * n_params numbers: keep them near 2**25
+    n_params = sum(p.numel() for p in params.values())
+    batch_size = max(1, min(batch_size, 2**25 // max(1, n_out * n_params)))
+    for start in range(0, X_t.shape[0], batch_size):
+        xb = X_t[start : start + batch_size]
+        jac = per_sample(params, xb)
+        with torch.no_grad():
+            z = functional_call(module, (params, buffers), (xb,)).reshape(xb.shape[0], -1)
+            if likelihood == "softmax":
+                w = torch.softmax(z, dim=1)
+            elif likelihood == "logistic":
+                s = torch.sigmoid(z)
+                w = s * (1.0 - s)
+            else:
+                w = torch.ones_like(z)
+            for n, J in jac.items():
+                fisher[n] += torch.einsum("bc,bc...->...", w, J.detach() ** 2)
+    return {n: (f / X_t.shape[0]).cpu().numpy() for n, f in fisher.items()}
+
+
+def _likelihood(state, classes):
+    """Output distribution of a model for its Fisher information."""
+    if state.kind == "skorch":
+        skorch = import_optional("skorch")
+        if isinstance(state.model, skorch.NeuralNetBinaryClassifier):
+            return "logistic"
+        if isinstance(state.model, skorch.NeuralNetClassifier):
+            return "softmax"
+    return "softmax" if classes is not None else "gaussian"
+
+
 def _check_model_weights(weights, n_models, param="weights"):
     """Model importances normalized to sum to 1 (uniform when None)."""
     if weights is None:
@@ -437,8 +668,9 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
     """Prediction, tags and input handling shared by OTFusion and WeightAveraging.
 
     The estimator is a classifier when its models are (scikit-learn MLPClassifier, skorch
-    classifiers) and a regressor otherwise; ``predict``, ``predict_proba`` and ``score``
-    go through ``fused_``.
+    classifiers, torch modules given ``classes``) and a regressor otherwise; ``predict``,
+    ``predict_proba`` and ``score`` go through ``fused_``. Torch and skorch models accept
+    inputs of any number of dimensions (e.g. images ``(n, channels, height, width)``).
     """
 
     _shared_params = ("models",)
@@ -447,8 +679,14 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
         return list(self.models) if isinstance(self.models, list | tuple) else []
 
     def _is_classifier(self):
+        if getattr(self, "classes", None) is not None:
+            return True
         models = self._models_list()
         return bool(models) and _is_classifier_model(models[0])
+
+    def _allow_nd(self):
+        models = self._models_list()
+        return bool(models) and _model_kind(models[0]) in ("torch", "skorch")
 
     def _requires_y(self):
         return not self.prefit
@@ -466,8 +704,18 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
         return tags
 
     def _validate_fit_data(self, X, y):
+        classes = getattr(self, "classes", None)
+        if classes is not None:
+            kinds = {_model_kind(m) for m in self._models_list()}
+            if kinds != {"torch"}:
+                raise ValueError(
+                    "classes is for plain torch modules, whose outputs carry no class labels; "
+                    "scikit-learn and skorch classifiers have their own classes_."
+                )
+            if len(np.unique(np.asarray(classes))) != len(classes):
+                raise ValueError(f"classes must be distinct labels, got {classes!r}.")
         classifier = self._is_classifier()
-        kwargs = {"dtype": _FLOATS}
+        kwargs = {"dtype": _FLOATS, "allow_nd": self._allow_nd()}
         if y is None:
             return validate_data(self, X, y, **kwargs), None
         X, y = validate_data(
@@ -477,8 +725,9 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
             check_classification_targets(y)
         return X, y
 
-    def _prepare_models(self, X, y):
+    def _prepare_models(self, X, y, read=None):
         """Read the models (training clones of them first when ``prefit=False``)."""
+        read = _read_mlp if read is None else read
         models = self._models_list()
         if not models:
             raise ValueError("models must be a non-empty list of models.")
@@ -489,36 +738,39 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
                 if y is None:
                     raise ValueError("prefit=False trains the models on (X, y): y is required.")
                 model = _train_model(model, X, y, name)
-            mlps.append(_read_mlp(model, name))
+            mlps.append(read(model, name))
         return mlps
 
     def _set_output_attributes(self, kind):
         self.fused_kind_ = kind
-        if self._is_classifier():
+        classes = getattr(self, "classes", None)
+        if classes is not None:
+            self.classes_ = np.asarray(classes)
+        elif self._is_classifier():
             classes = getattr(self.fused_, "classes_", None)
             if classes is not None:
                 self.classes_ = np.asarray(classes)
 
     def _check_X(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=_FLOATS)
+        return validate_data(self, X, reset=False, dtype=_FLOATS, allow_nd=self._allow_nd())
 
     def predict(self, X):
         """Predict with the fused model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input rows.
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
+            Input rows (torch and skorch models: any shape their module takes).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
-            Class labels (classifiers), or outputs. For a torch module these are the
-            module's outputs (raveled when there is one).
+            Class labels (classifiers), or outputs. For a torch module without
+            ``classes`` these are the module's outputs (raveled when there is one).
         """
         X = self._check_X(X)
-        return _model_predict(self.fused_, self.fused_kind_, X)
+        return _model_predict(self.fused_, self.fused_kind_, X, getattr(self, "classes", None))
 
     @available_if(lambda self: self._is_classifier())
     def predict_proba(self, X):
@@ -526,23 +778,26 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
             Input rows.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            Probabilities of the classes in ``classes_``.
+            Probabilities of the classes in ``classes_`` (a torch module: the softmax
+            of its outputs).
         """
         X = self._check_X(X)
-        return _model_predict_proba(self.fused_, self.fused_kind_, X)
+        return _model_predict_proba(
+            self.fused_, self.fused_kind_, X, getattr(self, "classes", None)
+        )
 
     def score(self, X, y, sample_weight=None):
         """Accuracy for classifiers, R² otherwise, of the fused model on ``(X, y)``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features) or (n_samples, ...)
             Input rows.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             True labels or targets.
@@ -556,5 +811,11 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
         """
         X = self._check_X(X)
         return _model_score(
-            self.fused_, self.fused_kind_, X, y, self._is_classifier(), sample_weight
+            self.fused_,
+            self.fused_kind_,
+            X,
+            y,
+            self._is_classifier(),
+            sample_weight,
+            getattr(self, "classes", None),
         )

@@ -60,6 +60,11 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
 
     %(device)s
 
+    layer : str, default=None
+        With a torch module or skorch net as ``backbone``: the name of the submodule
+        (as in ``backbone.named_modules()``) whose output gives the features, taken by
+        a forward hook (e.g. the penultimate layer). None: the backbone's output.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -131,6 +136,7 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [DeviceConstraint()],
+        "layer": [str, None],
     }
 
     def __init__(
@@ -142,6 +148,7 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         temperature=1.0,
         batch_size=1024,
         device="cpu",
+        layer=None,
     ):
         self.backbone = backbone
         self.metric = metric
@@ -149,16 +156,24 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         self.temperature = temperature
         self.batch_size = batch_size
         self.device = device
+        self.layer = layer
 
     # -- features ---------------------------------------------------------------------------
 
     def _features(self, X, device):
         """Normalized backbone features of X: float64 numpy, or a tensor on ``device``."""
         if self.backbone is None:
+            if self.layer is not None:
+                raise ValueError("layer names a submodule of the backbone, but backbone=None.")
             F = X
         else:
             F = extract_features(
-                self.backbone, X, batch_size=self.batch_size, device=self.device, name="backbone"
+                self.backbone,
+                X,
+                batch_size=self.batch_size,
+                device=self.device,
+                name="backbone",
+                layer=self.layer,
             )
         nx = get_backend(device=device)
         F = nx.asarray(F)

@@ -64,7 +64,7 @@ def _class_output_missing(model, needs):
     return f"a {kind} without predict_proba gives no {what}"
 
 
-def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device):
+def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, layer=None):
     """Transferability score of one candidate on (X, y)."""
     if scorer.input in ("proba", "labels"):
         if (
@@ -74,10 +74,12 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device):
         ):
             return scorer(model.predict(X), y)
         proba = extract_features(
-            model, X, output="proba", batch_size=batch_size, device=device, name=name
+            model, X, output="proba", batch_size=batch_size, device=device, name=name, layer=layer
         )
         return scorer(proba if scorer.input == "proba" else np.argmax(proba, axis=1), y)
-    features = extract_features(model, X, batch_size=batch_size, device=device, name=name)
+    features = extract_features(
+        model, X, batch_size=batch_size, device=device, name=name, layer=layer
+    )
     if scorer.on_device:
         features = get_backend(device=device).asarray(features, dtype=None)
     score = scorer(features, y, task=task) if scorer.takes_task else scorer(features, y)
@@ -235,6 +237,13 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     %(verbose)s
 
+    layer : str or dict of str to str, default=None
+        Torch candidates (modules and skorch nets): the name of the submodule (as in
+        ``model.named_modules()``) whose output gives the features, taken by a forward
+        hook, e.g. the penultimate layer the LogME papers score. A dict
+        ``{candidate name: layer}`` sets it per candidate (candidates not in it use
+        their output). None: every candidate's output.
+
     Attributes
     ----------
     scores_ : dict of str to float
@@ -324,6 +333,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [DeviceConstraint()],
         "verbose": ["verbose"],
+        "layer": [str, dict, None],
     }
 
     def __init__(
@@ -337,6 +347,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         batch_size=256,
         device="cpu",
         verbose=0,
+        layer=None,
     ):
         self.candidates = candidates
         self.metric = metric
@@ -346,6 +357,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         self.batch_size = batch_size
         self.device = device
         self.verbose = verbose
+        self.layer = layer
+
+    def _layer(self, name):
+        """The layer of candidate ``name`` (``layer`` may be one name or a dict)."""
+        return self.layer.get(name) if isinstance(self.layer, dict) else self.layer
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
@@ -375,6 +391,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             )
         for name, model in candidates:
             check_model_fitted(model, name)
+        if isinstance(self.layer, dict) and set(self.layer) - {n for n, _ in candidates}:
+            raise ValueError(
+                f"layer names candidates that do not exist: "
+                f"{sorted(set(self.layer) - {n for n, _ in candidates})}."
+            )
         task = infer_task(y, self.estimator)
         scorer = get_scorer(self.metric)
         if task not in scorer.tasks:
@@ -414,6 +435,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 task=task,
                 batch_size=self.batch_size,
                 device=self.device,
+                layer=self._layer(name),
             )
             for name, model in to_score
         )
@@ -442,7 +464,14 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     def _feature_blocks(self, X):
         return [
-            extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)
+            extract_features(
+                model,
+                X,
+                batch_size=self.batch_size,
+                device=self.device,
+                name=name,
+                layer=self._layer(name),
+            )
             for name, model in self.selected_models_
         ]
 

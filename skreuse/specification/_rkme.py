@@ -256,6 +256,14 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     (``O(n^2)`` time, ``O(n)`` memory). Nothing about the training rows is kept beyond
     the reduced set, so a specification can be shared without the data.
 
+    To describe images or text through a pre-trained network, fit the specification on
+    its features: ``F = skreuse.utils.extract_features(net, X, layer="avgpool")`` (the
+    output of a submodule, taken by a forward hook; ``X`` may be a torch
+    ``DataLoader``), then ``RKMESpecification().fit(F)``; in a pipeline,
+    ``FunctionTransformer(lambda X: extract_features(net, X, layer="avgpool"))`` does
+    the same. Specifications compared with each other must use the same network and
+    layer.
+
     References
     ----------
     .. [1] X.-Z. Wu, W. Xu, S. Liu and Z.-H. Zhou, "Model reuse with reduced kernel

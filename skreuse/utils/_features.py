@@ -6,7 +6,9 @@ estimator (``transform``, ``predict_proba``, ``decision_function`` or ``predict`
 and a plain callable ``X -> features``.
 """
 
+import contextlib
 import copy
+import sys
 from numbers import Integral
 
 import numpy as np
@@ -113,7 +115,93 @@ def _module_device_dtype(module):
     return None, None
 
 
-def _run_torch_module(module, X, *, batch_size, device):
+class _LayerReached(Exception):
+    """Raised by the feature hook to stop the forward pass once the layer has run."""
+
+
+def _find_layer(module, layer, name):
+    """The submodule called ``layer`` (as in ``named_modules()``), or a ValueError."""
+    modules = dict(module.named_modules())
+    if not isinstance(layer, str) or layer not in modules or layer == "":
+        valid = [n for n in modules if n]
+        shown = ", ".join(repr(n) for n in valid[:60])
+        more = f", ... ({len(valid)} in all)" if len(valid) > 60 else ""
+        raise ValueError(
+            f"layer={layer!r} is not a submodule of {name!r}; valid names (as in "
+            f"model.named_modules()): {shown or 'none'}{more}."
+        )
+    return modules[layer]
+
+
+def _torch_batches(X, batch_size):
+    """Batches of inputs: slices of an array or tensor, or the ``x`` of what a torch
+    ``DataLoader`` (or a ``Dataset``, batched here in order) yields as ``x`` or ``(x, y)``."""
+    torch = import_optional("torch")
+    data = torch.utils.data
+    if isinstance(X, data.Dataset) and not isinstance(X, data.IterableDataset):
+        X = data.DataLoader(X, batch_size=batch_size, shuffle=False)
+    if isinstance(X, data.DataLoader | data.IterableDataset):
+        for batch in X:
+            yield batch[0] if isinstance(batch, tuple | list) else batch
+        return
+    for start in range(0, X.shape[0], batch_size):
+        yield X[start : start + batch_size]
+
+
+def _as_input(batch, dtype, device):
+    torch = import_optional("torch")
+    if is_torch_tensor(batch):
+        return batch.to(device=device, dtype=dtype)
+    batch = np.asarray(batch)
+    if not batch.flags.writeable:
+        # torch warns about (and would share) read-only buffers, e.g. np.memmap(mode="r")
+        batch = batch.copy()
+    return torch.as_tensor(batch, dtype=dtype, device=device)
+
+
+def _main_output(out, output_key, name):
+    """The tensor in a module's output: the first element of a tuple or list, the
+    ``output_key`` entry of a dict or ``ModelOutput`` (default ``"logits"``); half
+    precision is cast to float32."""
+    torch = import_optional("torch")
+    if isinstance(out, dict):
+        key = "logits" if output_key is None else output_key
+        if key not in out:
+            raise ValueError(
+                f"{name!r} returned a dict-like output with keys {list(out)}; "
+                + (
+                    "pass output_key= to choose one."
+                    if output_key is None
+                    else f"output_key={output_key!r} is not one of them."
+                )
+            )
+        out = out[key]
+    elif isinstance(out, tuple | list):
+        if not out:
+            raise ValueError(f"{name!r} returned an empty {type(out).__name__}.")
+        out = out[0]
+    if not is_torch_tensor(out):
+        raise TypeError(f"{name!r} returned {type(out).__name__}, not a tensor.")
+    if out.dtype in (torch.float16, torch.bfloat16):
+        out = out.float()
+    return out.detach()
+
+
+def _autocast_context(autocast, device):
+    torch = import_optional("torch")
+    if autocast is None:
+        return contextlib.nullcontext()
+    dtype = getattr(torch, autocast, None) if isinstance(autocast, str) else autocast
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(
+            f"autocast must be None, 'float16', 'bfloat16' or the torch dtype, got {autocast!r}."
+        )
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _run_torch_module(
+    module, X, *, batch_size, device, layer=None, output_key=None, autocast=None, name="model"
+):
     torch = import_optional("torch")
     target = get_torch_device(device, X)
     mod_device, mod_dtype = _module_device_dtype(module)
@@ -121,37 +209,71 @@ def _run_torch_module(module, X, *, batch_size, device):
         # Moving a module is in place: move a copy, the user's model stays where it is.
         module = copy.deepcopy(module).to(target)
     dtype = mod_dtype or torch.float32
-    X_t = X.to(device=target, dtype=dtype) if is_torch_tensor(X) else None
+    _autocast_context(autocast, target)  # a bad value fails before any work
+    captured = []
+    handle = None
+    if layer is not None:
+        submodule = _find_layer(module, layer, name)
+
+        def hook(mod, inputs, output):
+            captured.append(output)
+            # the rest of the forward pass is not needed
+            raise _LayerReached
+
+        handle = submodule.register_forward_hook(hook)
     was_training = module.training
     module.eval()
     try:
         outs = []
         with torch.inference_mode():
-            n = X.shape[0]
-            for start in range(0, n, batch_size):
-                if X_t is not None:
-                    batch = X_t[start : start + batch_size]
+            for batch in _torch_batches(X, batch_size):
+                batch = _as_input(batch, dtype, target)
+                captured.clear()
+                try:
+                    with _autocast_context(autocast, target):
+                        out = module(batch)
+                except _LayerReached:
+                    out = captured[0]
                 else:
-                    batch = torch.as_tensor(
-                        np.asarray(X[start : start + batch_size]), dtype=dtype, device=target
-                    )
-                out = module(batch)
+                    if layer is not None:
+                        raise ValueError(
+                            f"layer={layer!r} of {name!r} was never reached in the forward "
+                            "pass: the model does not call it (is it defined but unused?)."
+                        )
+                out = _main_output(out, output_key, name)
                 outs.append(out.reshape(out.shape[0], -1))
         return torch.cat(outs) if outs else torch.empty((0, 0), device=target)
     finally:
+        if handle is not None:
+            handle.remove()
         module.train(was_training)
 
 
-def extract_features(model, X, *, output="features", batch_size=256, device="cpu", name="model"):
+def extract_features(
+    model,
+    X,
+    *,
+    output="features",
+    batch_size=256,
+    device="cpu",
+    name="model",
+    layer=None,
+    output_key=None,
+    autocast=None,
+):
     """Features (or class probabilities) of ``X`` computed by a pre-trained ``model``.
 
     Parameters
     ----------
     model : estimator, torch.nn.Module, skorch net or callable
         The pre-trained model; it is not modified (a torch module is put back in
-        its own training mode and is copied before a device move).
-    X : array-like of shape (n_samples, n_features) or torch.Tensor
-        Input rows.
+        its own training mode and is copied before a device move; a hook placed for
+        ``layer`` is removed, also on error).
+    X : array-like of shape (n_samples, ...), torch.Tensor, torch Dataset or DataLoader
+        Input rows. A torch module or skorch net also takes a ``torch.utils.data``
+        ``Dataset`` (batched here, in order) or ``DataLoader`` whose items are ``x`` or
+        ``(x, y)`` (``y`` is ignored; a ``DataLoader`` keeps its own batch size), and
+        read-only arrays such as ``np.memmap``.
     output : {"features", "proba"}, default="features"
         ``"features"``: ``transform`` for transformers, otherwise the model's output
         (``predict_proba``, ``decision_function`` or ``predict`` in that order).
@@ -163,11 +285,37 @@ def extract_features(model, X, *, output="features", batch_size=256, device="cpu
         Where a torch module runs.
     name : str, default="model"
         Used in error messages.
+    layer : str, default=None
+        Torch modules and skorch nets: name of the submodule (as in
+        ``model.named_modules()``, e.g. ``"features.3"`` or ``"avgpool"``) whose output
+        is returned, taken by a forward hook; the forward pass stops there. None: the
+        model's output.
+    output_key : str, default=None
+        When the module (or ``layer``) returns a dict or a Hugging Face ``ModelOutput``,
+        the entry to use; None uses ``"logits"``. Tuples and lists give their first
+        element.
+    autocast : {None, "float16", "bfloat16"} or torch.dtype, default=None
+        Run the forward pass under ``torch.autocast`` in this precision (mixed
+        precision). Half-precision outputs are always returned as float32.
 
     Returns
     -------
     features : ndarray of shape (n_samples, n_outputs)
-        Always a 2-D numpy array.
+        Always a 2-D numpy array (feature maps are flattened).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from skreuse.utils import extract_features
+    >>> net = torch.nn.Sequential(
+    ...     torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ... )
+    >>> X = np.random.RandomState(0).rand(5, 4)
+    >>> extract_features(net, X).shape
+    (5, 3)
+    >>> extract_features(net, X, layer="1").shape  # penultimate features
+    (5, 8)
     """
     if output not in ("features", "proba"):
         raise ValueError(f"output must be 'features' or 'proba', got {output!r}.")
@@ -175,8 +323,27 @@ def extract_features(model, X, *, output="features", batch_size=256, device="cpu
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
     kind = model_kind(model)
     check_model_fitted(model, name)
+    torch_options = {"layer": layer, "output_key": output_key, "autocast": autocast}
+    if kind not in ("torch", "skorch") and any(v is not None for v in torch_options.values()):
+        used = [k for k, v in torch_options.items() if v is not None]
+        raise ValueError(
+            f"{', '.join(used)} need(s) a torch module or skorch net; {name!r} is a "
+            f"{type(model).__name__}."
+        )
+    if kind in ("transformer", "classifier", "estimator") and _is_torch_data(X):
+        raise TypeError(
+            f"{name!r} is a {type(model).__name__}: a torch Dataset or DataLoader input "
+            "needs a torch module or skorch net; pass an array instead."
+        )
+    if kind == "skorch" and (
+        layer is not None or autocast is not None or output_key is not None or _is_torch_data(X)
+    ):
+        # the same hooks, loaders and precision as a bare module, on the net's module
+        model, kind = model.module_, "torch"
     if kind == "torch":
-        out = _run_torch_module(model, X, batch_size=batch_size, device=device)
+        out = _run_torch_module(
+            model, X, batch_size=batch_size, device=device, name=name, **torch_options
+        )
         if output == "proba":
             out = out.softmax(dim=1)
         out = to_numpy(out)
@@ -217,3 +384,11 @@ def extract_features(model, X, *, output="features", batch_size=256, device="cpu
     if not np.issubdtype(out.dtype, np.number):
         raise TypeError(f"{name!r} returned non-numeric output of dtype {out.dtype}.")
     return out
+
+
+def _is_torch_data(X):
+    """Whether ``X`` is a torch ``Dataset`` or ``DataLoader`` (without importing torch)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(
+        X, torch.utils.data.Dataset | torch.utils.data.DataLoader
+    )
