@@ -1,0 +1,948 @@
+"""Hostile and edge inputs over every public estimator and score: no silent wrong answers.
+
+Estimators and functions are discovered like the common tests (``all_estimators``,
+``all_functions``, the instance generator), so a new one is swept without editing this
+file. Every case ends in one of five outcomes:
+
+- ``"clear error"``: a ``ValueError``/``TypeError`` raised by skreuse or by
+  scikit-learn's validation (never from inside numpy, scipy, torch or skorch);
+- ``"correct"``: a result that passes the case's check (finite, well-formed, and equal
+  to an independent computation where the case has one);
+- ``"silent wrong"``: a result that fails the check (NaN output, a wrong value, a
+  mutated input, a fitted model turned into an unfitted one...);
+- ``"obscure error"``: any other exception, or a ``ValueError``/``TypeError`` raised
+  from inside a dependency;
+- ``"memory"``: the case exceeded its address-space cap (``RLIMIT_AS``).
+
+Only the first two pass. ``python benchmarks/hostile_sweep.py`` prints the tally.
+"""
+
+import contextlib
+import inspect
+import io
+import json
+import math
+import os
+import pickle
+import resource
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+import skreuse
+from skreuse.utils import all_estimators, all_functions
+from skreuse.utils._test_common.instance_generator import _fit_params, _tested_estimators
+
+OUTCOMES = ("clear error", "correct", "silent wrong", "obscure error", "memory")
+_OK = ("clear error", "correct")
+
+# Address space a single case may add on top of what the process already holds.
+_MEMORY_BUDGET = 2 * 1024**3
+
+_SKREUSE_DIR = os.path.dirname(os.path.abspath(skreuse.__file__)) + os.sep
+# scikit-learn's validation modules: an error raised there names the problem.
+_SKLEARN_VALIDATION = (
+    os.sep + os.path.join("sklearn", "utils") + os.sep,
+    os.sep + os.path.join("sklearn", "base.py"),
+)
+
+_XFAIL_SCALE = "fixed on branch i16-scale"
+_XFAIL_DEEP = "fixed on branch i17-deep"
+
+
+class Wrong(AssertionError):
+    """A case returned a result that is not the right one."""
+
+
+@dataclass
+class Case:
+    """One hostile input: ``run()`` returns a result, ``check(result)`` raises ``Wrong``."""
+
+    target: str
+    name: str
+    run: object
+    check: object = None
+    xfail: str | None = None
+    expect_error: bool = False
+    tags: tuple = field(default=())
+
+    @property
+    def id(self):
+        return f"{self.target}-{self.name}"
+
+
+# -- running and classifying a case -----------------------------------------------------------
+
+
+def _vm_size():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@contextlib.contextmanager
+def _memory_cap(budget=_MEMORY_BUDGET):
+    """Cap the address space at what is held now plus ``budget`` (restored afterwards)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _vm_size() + budget
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _raising_file(exc):
+    frames = traceback.extract_tb(exc.__traceback__)
+    return frames[-1].filename if frames else ""
+
+
+def _is_clear(exc):
+    if not isinstance(exc, ValueError | TypeError):
+        return False
+    origin = os.path.abspath(_raising_file(exc))
+    if origin.startswith(_SKREUSE_DIR):
+        return True
+    return any(part in origin for part in _SKLEARN_VALIDATION)
+
+
+def classify(case):
+    """Run ``case`` under the memory cap: ``(outcome, detail)``."""
+    try:
+        with _memory_cap(), np.errstate(all="ignore"):
+            result = case.run()
+            if case.expect_error:
+                raise Wrong(f"returned {_short(result)} instead of raising")
+            if case.check is not None:
+                case.check(result)
+    except Wrong as exc:
+        return "silent wrong", str(exc)
+    except MemoryError as exc:
+        return "memory", f"MemoryError {exc}"
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc} [{os.path.basename(_raising_file(exc))}]"
+        if _is_clear(exc):
+            return "clear error", detail
+        if "memory" in str(exc).lower() or "alloc" in str(exc).lower():
+            return "memory", detail
+        return "obscure error", detail
+    return "correct", ""
+
+
+def _short(obj):
+    text = repr(obj)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+# -- checks -----------------------------------------------------------------------------------
+
+
+def _finite_float(value):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise Wrong(f"expected a float, got {_short(value)}")
+    if not math.isfinite(float(value)):
+        raise Wrong(f"non-finite result {value}")
+    return float(value)
+
+
+def _close(expected, rtol=1e-5, atol=1e-8):
+    """Check a finite float equal to ``expected`` (a number, or a callable computing it)."""
+
+    def check(result):
+        value = _finite_float(result)
+        nonlocal expected
+        if callable(expected):
+            expected = expected()
+        if not math.isclose(value, expected, rel_tol=rtol, abs_tol=atol):
+            raise Wrong(f"{value!r} != expected {expected!r}")
+
+    return check
+
+
+def _outputs(est, X):
+    """Every output method's result on X, as numpy arrays (name -> array)."""
+    outs = {}
+    for meth in ("predict", "predict_proba", "decision_function", "transform"):
+        if not hasattr(est, meth):
+            continue
+        try:
+            out = getattr(est, meth)(X)
+        except (AttributeError, NotImplementedError):
+            continue
+        outs[meth] = np.asarray(out.toarray() if sp.issparse(out) else out)
+    return outs
+
+
+def _check_well_formed(est, outs):
+    if not outs:
+        raise Wrong("no output method gave a result")
+    for meth, out in outs.items():
+        if out.dtype.kind in "fc" and not np.all(np.isfinite(out)):
+            raise Wrong(f"{meth} returned NaN or infinity")
+    classes = getattr(est, "classes_", None)
+    if "predict" in outs and classes is not None and is_classifier(est):
+        unknown = set(outs["predict"].ravel().tolist()) - set(np.asarray(classes).tolist())
+        if unknown:
+            raise Wrong(f"predict returned labels outside classes_: {sorted(map(str, unknown))}")
+    if "predict_proba" in outs:
+        proba = outs["predict_proba"]
+        if not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
+            raise Wrong("predict_proba rows do not sum to 1")
+
+
+def _check_same_outputs(a, b, what, exact=False):
+    if a.keys() != b.keys():
+        raise Wrong(f"{what}: different output methods {sorted(a)} vs {sorted(b)}")
+    for meth in a:
+        same = (
+            np.array_equal(a[meth], b[meth])
+            if exact or a[meth].dtype.kind not in "fc"
+            else np.allclose(a[meth], b[meth], rtol=1e-7, atol=1e-9)
+        )
+        if not same:
+            raise Wrong(f"{what}: {meth} differs")
+
+
+# -- data -------------------------------------------------------------------------------------
+
+_N, _D = 40, 4
+
+
+def _X(seed=0):
+    return np.random.RandomState(seed).normal(size=(_N, _D))
+
+
+def _y_for(est, X):
+    if is_regressor(est):
+        return X[:, 0] - 2 * X[:, 1]
+    return (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+
+
+def _supervised(est):
+    return est.__sklearn_tags__().target_tags.required
+
+
+def _fit(est, X, y):
+    est = clone(est)
+    y_for_params = np.zeros(len(X)) if y is None else y
+    return est.fit(X, y, **_fit_params(est, X, y_for_params))
+
+
+def _fitted_models(value):
+    """The fitted estimators held in a parameter value (also inside lists and tuples)."""
+    if isinstance(value, list | tuple):
+        return [m for v in value for m in _fitted_models(v)]
+    if hasattr(value, "fit") and hasattr(value, "get_params") and not isinstance(value, type):
+        try:
+            from sklearn.utils.validation import check_is_fitted
+
+            check_is_fitted(value)
+        except (NotFittedError, TypeError):
+            return []
+        return [value]
+    return []
+
+
+# (class name, case name) -> the branch that fixes it (the LogME numerics are rewritten there).
+ESTIMATOR_XFAIL = {("LogMESelector", "scale_1e+150"): _XFAIL_SCALE}
+
+# Estimators whose pre-trained models depend on the data: extra instances holding them.
+HELD_MODEL_INSTANCES = {
+    "NCMClassifier": lambda X, y: {"backbone": _pca(X)},
+}
+
+
+def _pca(X):
+    from sklearn.decomposition import PCA
+
+    return PCA(2).fit(X)
+
+
+# -- estimator cases --------------------------------------------------------------------------
+
+
+def _estimator_cases(est, est_id):
+    X = _X()
+    y = _y_for(est, X)
+    supervised = _supervised(est)
+    y_fit = y if supervised else None
+    tags = est.__sklearn_tags__()
+    cases = []
+
+    def add(name, run, check=None, expect_error=False):
+        xfail = ESTIMATOR_XFAIL.get((type(est).__name__, name))
+        cases.append(Case(est_id, name, run, check, xfail, expect_error))
+
+    def fit_then_outputs(Xf, yf, Xp=None):
+        def run():
+            fitted = _fit(est, Xf, yf)
+            return fitted, _outputs(fitted, Xf if Xp is None else Xp)
+
+        return run
+
+    def well_formed(result):
+        _check_well_formed(*result)
+
+    for bad, value in (("nan", np.nan), ("inf", np.inf)):
+        Xb = X.copy()
+        Xb[3, 1] = value
+        allowed = tags.input_tags.allow_nan and bad == "nan"
+        add(f"fit_{bad}_X", fit_then_outputs(Xb, y_fit, X), well_formed, expect_error=not allowed)
+
+        def predict_bad(Xb=Xb):
+            return _outputs(_fit(est, X, y_fit), Xb)
+
+        add(f"predict_{bad}_X", predict_bad, expect_error=not allowed)
+        if supervised:
+            yb = y.astype(float)
+            yb[3] = value
+            add(f"fit_{bad}_y", fit_then_outputs(X, yb), expect_error=True)
+
+    for scale in (1e-150, 1e150):
+        add(f"scale_{scale:g}", fit_then_outputs(X * scale, y_fit), well_formed)
+
+    add(
+        "zero_rows",
+        fit_then_outputs(X[:0], None if y_fit is None else y_fit[:0]),
+        expect_error=True,
+    )
+    add("one_row", fit_then_outputs(X[:1], None if y_fit is None else y_fit[:1]), well_formed)
+
+    if is_classifier(est):
+
+        def one_class(result):
+            fitted, outs = result
+            _check_well_formed(fitted, outs)
+            if "predict" in outs and not np.all(outs["predict"] == 0):
+                raise Wrong("one class seen, another predicted")
+
+        add("one_class", fit_then_outputs(X, np.zeros(_N, dtype=int)), one_class)
+        add("continuous_y", fit_then_outputs(X, X[:, 0] * 1.37), expect_error=True)
+        mixed = np.array(["a", 1] * (_N // 2), dtype=object)
+        add("mixed_type_labels", fit_then_outputs(X, mixed), expect_error=True)
+
+        def string_labels(result):
+            fitted, outs = result
+            _check_well_formed(fitted, outs)
+            ref = _outputs(_fit(est, X, y), X)
+            if "predict" in outs:
+                expected = np.where(ref["predict"] == 1, "yes", "no")
+                if not np.array_equal(outs["predict"], expected):
+                    raise Wrong("string labels give other predictions than integer labels")
+
+        add("string_labels", fit_then_outputs(X, np.where(y == 1, "yes", "no")), string_labels)
+
+    def wrong_width():
+        return _outputs(_fit(est, X, y_fit), X[:, :-1])
+
+    add("wrong_width", wrong_width, expect_error=True)
+
+    pd = pytest.importorskip("pandas")
+    cols = [f"f{i}" for i in range(_D)]
+    df = pd.DataFrame(X, columns=cols)
+
+    def renamed():
+        return _outputs(_fit(est, df, y_fit), df.set_axis([f"g{i}" for i in range(_D)], axis=1))
+
+    add("dataframe_renamed_columns", renamed, expect_error=True)
+
+    def reordered():
+        fitted = _fit(est, df, y_fit)
+        return _outputs(fitted, df[cols[::-1]]), _outputs(fitted, df)
+
+    def same_as_ordered(result):
+        _check_same_outputs(*result, "reordered columns")
+
+    add("dataframe_reordered_columns", reordered, same_as_ordered)
+
+    def sparse():
+        return _outputs(_fit(est, sp.csr_matrix(X), y_fit), sp.csr_matrix(X)), _outputs(
+            _fit(est, X, y_fit), X
+        )
+
+    def sparse_as_dense(result):
+        _check_same_outputs(*result, "sparse vs dense")
+
+    add("sparse_input", sparse, sparse_as_dense)
+
+    def pickled():
+        fitted = _fit(est, X, y_fit)
+        return _outputs(fitted, X), _outputs(pickle.loads(pickle.dumps(fitted)), X)
+
+    add("pickle_round_trip", pickled, lambda r: _check_same_outputs(*r, "pickle", exact=True))
+
+    def same_seed():
+        seeded = clone(est)
+        if "random_state" in seeded.get_params() and seeded.get_params()["random_state"] is None:
+            seeded.set_params(random_state=0)
+        return _outputs(_fit(seeded, X, y_fit), X), _outputs(_fit(seeded, X, y_fit), X)
+
+    add("same_seed_same_result", same_seed, lambda r: _check_same_outputs(*r, "seed", exact=True))
+
+    def no_mutation():
+        Xc, yc = X.copy(), None if y_fit is None else y_fit.copy()
+        before = {k: pickle.dumps(v) for k, v in est.get_params(deep=False).items()}
+        fitted = _fit(est, Xc, yc)
+        _outputs(fitted, Xc)
+        after = {k: pickle.dumps(v) for k, v in est.get_params(deep=False).items()}
+        return Xc, yc, before, after
+
+    def unchanged(result):
+        Xc, yc, before, after = result
+        if not np.array_equal(Xc, X) or (yc is not None and not np.array_equal(yc, y_fit)):
+            raise Wrong("fit or predict modified X or y in place")
+        changed = [k for k in before if before[k] != after[k]]
+        if changed:
+            raise Wrong(f"the parameters (models handed in) changed: {changed}")
+
+    add("no_mutation", no_mutation, unchanged)
+
+    held = {k: _fitted_models(v) for k, v in est.get_params(deep=False).items()}
+    held = {k: v for k, v in held.items() if v}
+    if held:
+
+        def clones_share():
+            return clone(est), held
+
+        def still_fitted(result):
+            twin, models = result
+            for name in models:
+                if not _fitted_models(twin.get_params(deep=False)[name]):
+                    raise Wrong(f"clone turned the fitted models in {name!r} into unfitted ones")
+
+        add("clone_keeps_fitted_models", clones_share, still_fitted)
+
+    if hasattr(est, "score") and supervised:
+        fit_params = _fit_params(est, X, y)
+
+        def cv():
+            return cross_val_score(est, X, y, cv=2, error_score="raise", params=fit_params)
+
+        def finite_scores(scores):
+            if not np.all(np.isfinite(scores)):
+                raise Wrong(f"cross_val_score gave {scores}")
+
+        add("cross_val_score", cv, finite_scores)
+    return cases
+
+
+def _held_model_cases():
+    """GridSearchCV / cross_val_score / clone with a data-dependent pre-trained model."""
+    X = _X()
+    cases = []
+    for name, Estimator in all_estimators():
+        maker = HELD_MODEL_INSTANCES.get(name)
+        if maker is None:
+            continue
+        est = Estimator(**maker(X, None))
+        y = _y_for(est, X)
+        models = {k: _fitted_models(v) for k, v in maker(X, None).items()}
+
+        def grid(est=est, y=y):
+            param = next(iter(est.get_params(deep=False)))
+            search = GridSearchCV(
+                est, {param: [est.get_params()[param]]}, cv=2, error_score="raise"
+            )
+            return search.fit(X, y), est
+
+        def grid_ok(result, models=models):
+            search, original = result
+            for k in models:
+                if not _fitted_models(original.get_params()[k]):
+                    raise Wrong(f"GridSearchCV unfitted the user's {k!r}")
+            if not np.isfinite(search.best_score_):
+                raise Wrong(f"GridSearchCV best_score_ {search.best_score_}")
+
+        def cvs(est=est, y=y):
+            return cross_val_score(est, X, y, cv=3, error_score="raise")
+
+        def cvs_ok(scores):
+            if not np.all(np.isfinite(scores)):
+                raise Wrong(f"cross_val_score gave {scores}")
+
+        def cloned(est=est):
+            return clone(est)
+
+        def clone_ok(twin, models=models):
+            for k in models:
+                if not _fitted_models(twin.get_params(deep=False)[k]):
+                    raise Wrong(f"clone turned the fitted {k!r} into an unfitted one")
+
+        cases += [
+            Case(f"{name}[held]", "grid_search_cv", grid, grid_ok),
+            Case(f"{name}[held]", "cross_val_score", cvs, cvs_ok),
+            Case(f"{name}[held]", "clone_keeps_fitted_models", cloned, clone_ok),
+        ]
+        cases += _estimator_cases(est, f"{name}[held]")
+    return cases
+
+
+# -- score function cases ---------------------------------------------------------------------
+
+
+def _score_data(seed=0, n=60, n_classes=3):
+    rng = np.random.RandomState(seed)
+    y = np.arange(n) % n_classes
+    F = np.eye(n_classes)[y] @ rng.normal(size=(n_classes, 5)) + 0.5 * rng.normal(size=(n, 5))
+    logits = F @ rng.normal(size=(5, 4))
+    proba = np.exp(logits - logits.max(axis=1, keepdims=True))
+    proba /= proba.sum(axis=1, keepdims=True)
+    return F, y, proba, proba.argmax(axis=1)
+
+
+# The score functions whose value does not depend on a global rescaling of the features,
+# and the exact rule for TransRate (its distortion eps is absolute: eps -> eps / s^2).
+_SCALE_INVARIANT = {"logme_score", "hscore", "regularized_hscore", "gbc_score"}
+
+
+def _scale_reference(name, func, F, y, scale):
+    if name in _SCALE_INVARIANT:
+        return func(F, y)
+    if name == "transrate":
+        return func(F, y, eps=1e-4 / scale**2)
+    return None
+
+
+def _score_cases(name, func):
+    params = list(inspect.signature(func).parameters)
+    first = params[0]
+    F, y, proba, labels = _score_data()
+    A = {"features": F, "source_proba": proba, "source_labels": labels}[first]
+    has_task = "task" in params
+    base = func(A, y)
+    cases = []
+
+    def add(case_name, run, check=None, expect_error=False, xfail=None):
+        cases.append(Case(name, case_name, run, check, xfail, expect_error))
+
+    finite = _finite_float
+
+    for bad, value in (("nan", np.nan), ("inf", np.inf)):
+        Ab = A.astype(float)
+        Ab[3, ...] = value
+        add(f"{bad}_in_{first}", lambda Ab=Ab: func(Ab, y), expect_error=True)
+        yb = y.astype(float)
+        yb[3] = value
+        add(f"{bad}_in_y", lambda yb=yb: func(A, yb), expect_error=True)
+
+    if first == "features":
+        for scale in (1e-150, 1e-10, 1e150, 1e300):
+            has_reference = name in _SCALE_INVARIANT or name == "transrate"
+            xfail = None
+            if name == "logme_score":
+                xfail = _XFAIL_SCALE
+            add(
+                f"features_scale_{scale:g}",
+                lambda scale=scale: func(F * scale, y),
+                _close(lambda scale=scale: _scale_reference(name, func, F, y, scale), rtol=1e-4)
+                if has_reference
+                else finite,
+                xfail=xfail,
+            )
+        add("constant_features", lambda: func(np.ones_like(F), y), finite)
+        add(
+            "one_constant_column",
+            lambda: func(np.column_stack([F, np.full(len(F), 3.0)]), y),
+            finite,
+        )
+        add("float32_features", lambda: func(F.astype(np.float32), y), _close(base, rtol=1e-4))
+        add("sparse_features", lambda: func(sp.csr_matrix(F), y), _close(base, rtol=1e-6))
+        pd = pytest.importorskip("pandas")
+        add("dataframe_features", lambda: func(pd.DataFrame(F), y), _close(base, rtol=1e-12))
+        torch = _torch()
+        if torch is not None:
+            add(
+                "torch_bfloat16_features",
+                xfail=_XFAIL_SCALE if name == "logme_score" else None,
+                run=lambda: func(torch.as_tensor(F).to(torch.bfloat16), y),
+                check=_close(
+                    lambda: func(torch.as_tensor(F).to(torch.bfloat16).double(), y), rtol=1e-6
+                ),
+            )
+
+    if has_task:
+        t = F[:, 0] + 0.3 * np.random.RandomState(1).normal(size=len(F))
+        t_base = func(A, t, task="regression")
+        for scale in (1e-150, 1e300):
+            add(
+                f"regression_target_scale_{scale:g}",
+                lambda scale=scale: func(A, t * scale, task="regression"),
+                _close(t_base - math.log(scale), rtol=1e-6),
+                xfail=_XFAIL_SCALE if name == "logme_score" and scale > 1 else None,
+            )
+        add("continuous_y", lambda: func(A, F[:, 0]), finite)
+    else:
+        add("continuous_y", lambda: func(A, F[:, 0] * 1.37), expect_error=True)
+    mixed = np.array(["a", 1, "b"] * (len(y) // 3), dtype=object)
+    add("mixed_type_labels", lambda: func(A, mixed), expect_error=True)
+    add(
+        "string_labels",
+        lambda: func(A, np.array(["cat", "dog", "eel"])[y]),
+        _close(base, rtol=1e-12),
+    )
+    add("one_class", lambda: func(A, np.zeros_like(y)), finite)
+    add("zero_rows", lambda: func(A[:0], y[:0]), expect_error=True)
+    add("one_row", lambda: func(A[:1], y[:1]), finite)
+    add("wrong_length_y", lambda: func(A, y[:-1]), expect_error=True)
+    add("wrong_dimension", lambda: func(A[None], y), expect_error=True)
+
+    def no_mutation():
+        Ac, yc = A.copy(), y.copy()
+        func(Ac, yc)
+        return Ac, yc
+
+    def unchanged(result):
+        if not (np.array_equal(result[0], A) and np.array_equal(result[1], y)):
+            raise Wrong("the inputs were modified in place")
+
+    add("no_mutation", no_mutation, unchanged)
+    add("same_input_same_result", lambda: func(A, y), _close(base, rtol=0, atol=0))
+    return cases
+
+
+def _dataset_cases(name, func):
+    cases = []
+    sig = inspect.signature(func)
+
+    def same(result):
+        a, b = result
+        for u, v in zip(_leaves(a), _leaves(b), strict=True):
+            if hasattr(u, "equals") and not u.equals(v):
+                raise Wrong("same random_state, different frames")
+            if isinstance(u, np.ndarray) and not np.array_equal(
+                u, v, equal_nan=u.dtype.kind in "fc"
+            ):
+                raise Wrong("same random_state, different arrays")
+
+    if "random_state" in sig.parameters:
+        cases.append(
+            Case(
+                name,
+                "same_seed_same_result",
+                lambda: (func(random_state=0), func(random_state=0)),
+                same,
+            )
+        )
+    first = next(iter(sig.parameters))
+    default = sig.parameters[first].default
+    bad = "no_such_dataset" if isinstance(default, str) else -1
+    cases.append(Case(name, f"bad_{first}", lambda: func(bad), expect_error=True))
+    if isinstance(default, int):
+        cases.append(Case(name, f"huge_{first}", lambda: func(10**12), expect_error=True))
+    return cases
+
+
+def _leaves(obj):
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, list | tuple):
+        return [leaf for o in obj for leaf in _leaves(o)]
+    return [obj]
+
+
+# -- targeted cases: parameters and methods the generic sweep does not reach ------------------
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _selector_cases():
+    from skreuse.selection import LogMESelector
+
+    X = _X()
+    y = (X[:, 0] > 0).astype(int)
+    cases = []
+    for bad in ("nan", "inf"):
+
+        def run(bad=bad):
+            candidates = [("id", lambda Z: np.asarray(Z)), ("sq", lambda Z: np.asarray(Z) ** 2)]
+            return LogMESelector(candidates, metric=lambda f, t: float(bad)).fit(X, y)
+
+        cases.append(Case("LogMESelector", f"metric_returns_{bad}", run, expect_error=True))
+
+    torch = _torch()
+    if torch is None:
+        return cases
+
+    class _Out(torch.nn.Module):
+        def __init__(self, kind):
+            super().__init__()
+            self.kind = kind
+            self.lin = torch.nn.Linear(_D, 3)
+
+        def forward(self, x):
+            z = self.lin(x.float())
+            if self.kind == "bfloat16":
+                return z.to(torch.bfloat16)
+            if self.kind == "tuple":
+                return z, z.sum(dim=1)
+            return {"features": z, "extra": z.sum(dim=1)}
+
+    for kind in ("bfloat16", "tuple", "dict"):
+        xfail = None if kind == "bfloat16" else _XFAIL_DEEP
+
+        def run(kind=kind):
+            torch.manual_seed(0)
+            module = _Out(kind)
+            sel = LogMESelector([("m", module), ("id", lambda Z: np.asarray(Z))]).fit(X, y)
+            return sel
+
+        def ok(sel):
+            if not all(np.isfinite(v) for v in sel.scores_.values()):
+                raise Wrong(f"scores {sel.scores_}")
+
+        cases.append(Case("LogMESelector", f"torch_output_{kind}", run, ok, xfail=xfail))
+    return cases
+
+
+def _rkme_cases():
+    from skreuse.specification import RKMESpecification
+
+    X = _X()
+    spec = RKMESpecification(n_reduced=10, random_state=0).fit(X)
+    payload = json.loads(spec.to_json())
+
+    def tampered(**changes):
+        data = json.loads(json.dumps(payload))
+        for path, value in changes.items():
+            node = data
+            *head, last = path.split("/")
+            for key in head:
+                node = node[key]
+            node[last] = value
+        return json.dumps(data)
+
+    points_key, weights_key = _rkme_keys(payload)
+
+    def huge_mmd():
+        many = np.random.RandomState(0).normal(size=(200_000, _D)).tolist()
+        text = tampered(**{points_key: many, weights_key: [1.0 / 200_000] * 200_000})
+        return RKMESpecification.from_json(text).mmd(spec)
+
+    def huge_int():
+        return RKMESpecification.from_json(tampered(**{points_key: [[10**400] * _D] * 10}))
+
+    cases = [
+        Case("RKMESpecification", "from_json_200000_points", huge_mmd, expect_error=True),
+        Case(
+            "RKMESpecification",
+            "from_json_400_digit_integers",
+            huge_int,
+            expect_error=True,
+        ),
+        Case("RKMESpecification", "sample_1e9", lambda: spec.sample(10**9), expect_error=True),
+        Case(
+            "RKMESpecification",
+            "sample_finite",
+            lambda: spec.sample(50, random_state=0),
+            lambda S: _check_finite_array(S, (50, _D)),
+        ),
+    ]
+    return cases
+
+
+def _rkme_keys(payload):
+    """The JSON paths of the reduced points and weights (nested or flat payloads)."""
+
+    def find(node, key, prefix=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                path = f"{prefix}{k}"
+                if k == key:
+                    return path
+                found = find(v, key, path + "/")
+                if found:
+                    return found
+        return None
+
+    return find(payload, "reduced_points_"), find(payload, "weights_")
+
+
+def _check_finite_array(A, shape):
+    A = np.asarray(A)
+    if A.shape != shape or not np.all(np.isfinite(A)):
+        raise Wrong(f"expected finite {shape}, got {A.shape}")
+
+
+def _deep_cases():
+    torch = _torch()
+    if torch is None:
+        return []
+    pytest.importorskip("skorch")
+    from skorch import NeuralNetClassifier
+
+    import skreuse.deep as deep
+
+    cases = []
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, _D)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
+    for name in deep.__all__:
+        Net = getattr(deep, name)
+        if not isinstance(Net, type) or not issubclass(Net, NeuralNetClassifier):
+            continue
+
+        def make(n_out=3, Net=Net, **kw):
+            torch.manual_seed(0)
+            module = torch.nn.Sequential(
+                torch.nn.Linear(_D, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_out)
+            )
+            params = {"max_epochs": 3, "lr": 0.05, "train_split": None, "verbose": 0}
+            return Net(module, **{**params, **kw})
+
+        def well_formed_net(result):
+            net, Xp = result
+            proba = np.asarray(net.predict_proba(Xp))
+            if not np.all(np.isfinite(proba)):
+                raise Wrong("predict_proba returned NaN")
+
+        def fit_nan():
+            Xb = X.copy()
+            Xb[3, 1] = np.nan
+            return make().fit(Xb, y), X
+
+        def fit_float64():
+            return make().fit(X.astype(np.float64), y), X.astype(np.float64)
+
+        def wrong_width():
+            return make().fit(X, y).predict(X[:, :-1])
+
+        def strings():
+            labels = np.array(["ant", "bee", "cat"])[y]
+            net = make().fit(X, labels)
+            return net, labels
+
+        def strings_ok(result):
+            net, labels = result
+            pred = np.asarray(net.predict(X))
+            if not set(pred.tolist()) <= set(labels.tolist()):
+                raise Wrong(f"predict returned {sorted(set(pred.tolist()))[:3]}, not the labels")
+            if list(net.classes_) != ["ant", "bee", "cat"]:
+                raise Wrong(f"classes_ {list(net.classes_)}")
+
+        def small_head():
+            return make(head_outputs=2).fit(X, y)
+
+        def continuous():
+            return make().fit(X, X[:, 0] * 1.37)
+
+        def cuda():
+            return make(device="cuda").fit(X, y)
+
+        cases += [
+            Case(name, "fit_nan_X", fit_nan, well_formed_net, expect_error=True),
+            Case(name, "fit_float64_X", fit_float64, well_formed_net),
+            Case(name, "wrong_width", wrong_width, expect_error=True),
+            Case(name, "string_labels", strings, strings_ok),
+            Case(name, "head_outputs_below_n_classes", small_head, expect_error=True),
+            Case(name, "continuous_y", continuous, expect_error=True),
+        ]
+        if not torch.cuda.is_available():
+            cases.append(Case(name, "cuda_without_gpu", cuda, expect_error=True))
+    return cases
+
+
+def _ncm_torch_cases():
+    torch = _torch()
+    if torch is None:
+        return []
+    from skreuse.inference import NCMClassifier
+
+    X = _X()
+    y = (X[:, 0] > 0).astype(int)
+
+    class _Tuple(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(_D, 3)
+
+        def forward(self, x):
+            z = self.lin(x.float())
+            return z, z.sum(dim=1)
+
+    def run():
+        torch.manual_seed(0)
+        clf = NCMClassifier(backbone=_Tuple()).fit(X, y)
+        return clf, _outputs(clf, X)
+
+    return [
+        Case(
+            "NCMClassifier",
+            "torch_backbone_tuple_output",
+            run,
+            lambda r: _check_well_formed(*r),
+            xfail=_XFAIL_DEEP,
+        )
+    ]
+
+
+# -- the sweep --------------------------------------------------------------------------------
+
+
+def _instance_ids(estimators):
+    seen, ids = {}, []
+    for est in estimators:
+        name = type(est).__name__
+        seen[name] = seen.get(name, -1) + 1
+        ids.append(name if seen[name] == 0 else f"{name}[{seen[name]}]")
+    return ids
+
+
+def all_cases():
+    """Every hostile-input case: estimators, score functions, datasets, targeted ones."""
+    estimators = list(_tested_estimators())
+    cases = []
+    for est, est_id in zip(estimators, _instance_ids(estimators), strict=True):
+        cases += _estimator_cases(est, est_id)
+    cases += _held_model_cases()
+    for name, func in all_functions():
+        if func.__module__ == "skreuse.transferability":
+            cases += _score_cases(name, func)
+        else:
+            cases += _dataset_cases(name, func)
+    cases += _selector_cases() + _rkme_cases() + _deep_cases() + _ncm_torch_cases()
+    return cases
+
+
+def covered():
+    """Names of the estimators and functions the sweep covers."""
+    return sorted({c.target.split("[")[0] for c in CASES})
+
+
+with contextlib.redirect_stderr(io.StringIO()):
+    CASES = all_cases()
+
+
+def _params():
+    for case in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else []
+        yield pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("case", list(_params()))
+def test_hostile_input(case):
+    outcome, detail = classify(case)
+    assert outcome in _OK, f"{outcome}: {detail}"
+
+
+def test_sweep_covers_every_public_estimator_and_score():
+    names = set(covered())
+    missing = [n for n, _ in all_estimators() if n not in names]
+    missing += [n for n, _ in all_functions() if n not in names]
+    assert not missing, f"not swept: {missing}"
