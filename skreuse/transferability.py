@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import type_of_target
 from .utils._backend import to_numpy
 from .utils._optional import import_optional, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, array_namespace, validate_params
+from .utils._validation import check_classification_target, check_label_types
 
 __all__ = [
     "gbc_score",
@@ -81,6 +82,8 @@ def _encode_labels(y, n_samples, *, name="y", other="features", min_classes=2):
     _check_length(y, n_samples, other)
     if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN or infinity.")
+    if y.shape[0]:
+        check_classification_target(y, input_name=name)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < min_classes:
         raise ValueError(
@@ -92,6 +95,7 @@ def _encode_labels(y, n_samples, *, name="y", other="features", min_classes=2):
 def _resolve_task(y, task):
     if task != "auto":
         return task
+    check_label_types(y, "y")
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     # Floating targets are values even when they happen to be whole numbers (e.g. counts).
     floating = np.asarray(y).dtype.kind == "f"
@@ -461,11 +465,27 @@ def _class_means(features, codes, n_classes):
     return means, counts / features.shape[0]
 
 
-def _prepare_classification(features, y):
+def _prepare_classification(features, y, *, rescale=True):
     features = _check_features(to_numpy(features) if is_torch_tensor(features) else features)
     features = np.asarray(features, dtype=np.float64)
     codes, n_classes = _encode_labels(y, features.shape[0])
+    if rescale:
+        features = features / _power_of_two_scale(features)
     return features, codes, n_classes
+
+
+def _power_of_two_scale(features):
+    """A power of two near the largest magnitude of ``features`` (1 for ordinary scales).
+
+    The H-scores and GBC do not depend on a global rescaling of the features, but their
+    covariances square the features and Ledoit-Wolf's shrinkage their squares: at 1e150
+    they overflow, at 1e-150 they underflow. Dividing by a power of two is exact, so
+    features of ordinary magnitude give bit-identical scores.
+    """
+    largest = float(np.max(np.abs(features))) if features.size else 0.0
+    if largest == 0.0 or 1e-30 <= largest <= 1e30:
+        return 1.0
+    return float(2.0 ** np.frexp(largest)[1])
 
 
 @validate_params(
@@ -589,15 +609,29 @@ def regularized_hscore(features, y):
     cov_shrunk, shrinkage = ledoit_wolf(features)
     means, weights = _class_means(features, codes, n_classes)
     between = (means * weights[:, None]).T @ means
-    return float(np.trace(linalg.solve(cov_shrunk, (1.0 - shrinkage) * between, assume_a="pos")))
+    try:
+        solved = linalg.solve(cov_shrunk, (1.0 - shrinkage) * between, assume_a="pos")
+    except linalg.LinAlgError:
+        # Singular only when no shrinkage is possible (constant features: zero mean
+        # variance); the pseudo-inverse gives hscore's convention there.
+        solved = linalg.pinvh(cov_shrunk) @ ((1.0 - shrinkage) * between)
+    return float(np.trace(solved))
 
 
-def _coding_rate(Z, eps):
-    """0.5 * logdet(I + Z^T Z / (n eps)), from the eigenvalues of the smaller Gram matrix."""
+def _coding_rate(Z, eps, scale=1.0):
+    """0.5 * logdet(I + Z^T Z / (n eps)), from the eigenvalues of the smaller Gram matrix.
+
+    ``Z`` is given divided by ``scale``; the eigenvalues are then rescaled in log space,
+    so that features whose Gram matrix would overflow (or underflow) still give the value.
+    """
     n = Z.shape[0]
     gram = Z.T @ Z if Z.shape[1] <= n else Z @ Z.T
     eigenvalues = np.clip(linalg.eigvalsh(gram), 0.0, None)
-    return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
+    if scale == 1.0:
+        return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(eigenvalues) + 2.0 * math.log(scale) - math.log(n * eps)
+    return 0.5 * float(np.sum(np.logaddexp(0.0, log_ratio)))
 
 
 @validate_params(
@@ -660,10 +694,12 @@ def transrate(features, y, *, eps=1e-4):
     >>> transrate(informative, y) > transrate(rng.normal(size=(150, 3)), y)
     True
     """
-    features, codes, n_classes = _prepare_classification(features, y)
-    Z = features - features.mean(axis=0)
-    per_class = [_coding_rate(Z[codes == c], eps) for c in range(n_classes)]
-    return _coding_rate(Z, eps) - float(np.mean(per_class))
+    features, codes, n_classes = _prepare_classification(features, y, rescale=False)
+    scale = _power_of_two_scale(features)
+    Z = features / scale  # exact: a power of two
+    Z = Z - Z.mean(axis=0)
+    per_class = [_coding_rate(Z[codes == c], eps, scale) for c in range(n_classes)]
+    return _coding_rate(Z, eps, scale) - float(np.mean(per_class))
 
 
 @validate_params(

@@ -509,8 +509,24 @@ def _scale_reference(name, func, F, y, scale):
     if name in _SCALE_INVARIANT:
         return func(F, y)
     if name == "transrate":
-        return func(F, y, eps=1e-4 / scale**2)
+        return _transrate_reference(F, y, 1e-4, scale)
     return None
+
+
+def _transrate_reference(F, y, eps, scale):
+    """TransRate of ``F * scale`` from the paper's formula, the scale taken in log space.
+
+    ``0.5 logdet(I + s^2 Z^T Z / (n eps))`` sums ``log(1 + exp(log(s^2 l / (n eps))))``
+    over the eigenvalues ``l`` of ``Z^T Z`` (computed on the unscaled features).
+    """
+
+    def rate(Z):
+        eig = np.clip(np.linalg.eigvalsh(Z.T @ Z), 1e-300, None)
+        log_ratio = np.log(eig) + 2 * math.log(scale) - math.log(len(Z) * eps)
+        return 0.5 * np.sum(np.logaddexp(0.0, log_ratio))
+
+    Z = F - F.mean(axis=0)
+    return rate(Z) - np.mean([rate(Z[y == c]) for c in np.unique(y)])
 
 
 def _score_cases(name, func):
