@@ -234,7 +234,7 @@ def _supervised(est):
 
 def _fit(est, X, y):
     est = clone(est)
-    y_for_params = np.zeros(len(X)) if y is None else y
+    y_for_params = np.zeros(X.shape[0]) if y is None else y
     return est.fit(X, y, **_fit_params(est, X, y_for_params))
 
 

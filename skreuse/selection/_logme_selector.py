@@ -69,6 +69,13 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device):
             f"metric must return a real number; it returned {type(score).__name__} for "
             f"candidate {name!r}."
         )
+    if not np.isfinite(score):
+        # A NaN or infinite score cannot be ranked: sorting would place the candidate
+        # arbitrarily (or first), so the selection would be silently wrong.
+        raise ValueError(
+            f"metric returned {float(score)} for candidate {name!r}; it must return a "
+            "finite number (check the metric, or leave this candidate out)."
+        )
     return float(score)
 
 
@@ -178,7 +185,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         (classification and regression), :func:`~skreuse.transferability.leep_score`,
         :func:`~skreuse.transferability.nce_score` (on the argmax of the candidate's
         probabilities) or :func:`~skreuse.transferability.hscore` (classification only).
-        A callable is called as ``metric(features, y)`` and returns a float.
+        A callable is called as ``metric(features, y)`` and returns a float; a NaN
+        or infinite score is a ``ValueError`` naming the candidate (it cannot be ranked).
 
     estimator : estimator or None, default=None
         Head fitted on the selected features. ``None`` uses LogME's own Bayesian linear
