@@ -796,24 +796,29 @@ def _check_finite_array(A, shape):
 
 
 def _deep_cases():
+    """skreuse.deep's skorch nets (not in all_estimators: they need torch)."""
     torch = _torch()
     if torch is None:
         return []
     pytest.importorskip("skorch")
-    from skorch import NeuralNetClassifier
+    from skorch import NeuralNet, NeuralNetClassifier
 
     import skreuse.deep as deep
 
     cases = []
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, _D)).astype(np.float32)
-    y = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0)
     for name in deep.__all__:
         Net = getattr(deep, name)
-        if not isinstance(Net, type) or not issubclass(Net, NeuralNetClassifier):
+        if not isinstance(Net, type) or not issubclass(Net, NeuralNet):
             continue
+        classifier = issubclass(Net, NeuralNetClassifier)
+        if classifier:
+            y, n_out = (X[:, 0] > 0).astype(np.int64) + (X[:, 1] > 0), 3
+        else:
+            y, n_out = X[:, :1] * 2, 1
 
-        def make(n_out=3, Net=Net, **kw):
+        def make(Net=Net, n_out=n_out, **kw):
             torch.manual_seed(0)
             module = torch.nn.Sequential(
                 torch.nn.Linear(_D, 8), torch.nn.ReLU(), torch.nn.Linear(8, n_out)
@@ -823,53 +828,91 @@ def _deep_cases():
 
         def well_formed_net(result):
             net, Xp = result
-            proba = np.asarray(net.predict_proba(Xp))
-            if not np.all(np.isfinite(proba)):
-                raise Wrong("predict_proba returned NaN")
+            out = net.predict_proba(Xp) if hasattr(net, "predict_proba") else net.predict(Xp)
+            if not np.all(np.isfinite(np.asarray(out))):
+                raise Wrong("the net's outputs contain NaN")
 
-        def fit_nan():
+        def fit_nan(make=make, y=y):
             Xb = X.copy()
             Xb[3, 1] = np.nan
             return make().fit(Xb, y), X
 
-        def fit_float64():
+        def predict_nan(make=make, y=y):
+            Xb = X.copy()
+            Xb[3, 1] = np.inf
+            return make().fit(X, y).predict(Xb)
+
+        def fit_float64(make=make, y=y):
             return make().fit(X.astype(np.float64), y), X.astype(np.float64)
 
-        def wrong_width():
+        def wrong_width(make=make, y=y):
             return make().fit(X, y).predict(X[:, :-1])
 
-        def strings():
-            labels = np.array(["ant", "bee", "cat"])[y]
-            net = make().fit(X, labels)
-            return net, labels
-
-        def strings_ok(result):
-            net, labels = result
-            pred = np.asarray(net.predict(X))
-            if not set(pred.tolist()) <= set(labels.tolist()):
-                raise Wrong(f"predict returned {sorted(set(pred.tolist()))[:3]}, not the labels")
-            if list(net.classes_) != ["ant", "bee", "cat"]:
-                raise Wrong(f"classes_ {list(net.classes_)}")
-
-        def small_head():
-            return make(head_outputs=2).fit(X, y)
-
-        def continuous():
-            return make().fit(X, X[:, 0] * 1.37)
-
-        def cuda():
+        def cuda(make=make, y=y):
             return make(device="cuda").fit(X, y)
+
+        def module_untouched(make=make, y=y):
+            net = make()
+            before = pickle.dumps(net.module.state_dict())
+            net.fit(X, y)
+            return before, pickle.dumps(net.module.state_dict())
+
+        def same_module(result):
+            if result[0] != result[1]:
+                raise Wrong("fit trained the user's pre-trained module in place")
 
         cases += [
             Case(name, "fit_nan_X", fit_nan, well_formed_net, expect_error=True),
+            Case(name, "predict_inf_X", predict_nan, expect_error=True),
             Case(name, "fit_float64_X", fit_float64, well_formed_net),
             Case(name, "wrong_width", wrong_width, expect_error=True),
-            Case(name, "string_labels", strings, strings_ok),
-            Case(name, "head_outputs_below_n_classes", small_head, expect_error=True),
-            Case(name, "continuous_y", continuous, expect_error=True),
+            Case(name, "no_mutation_of_module", module_untouched, same_module),
         ]
         if not torch.cuda.is_available():
             cases.append(Case(name, "cuda_without_gpu", cuda, expect_error=True))
+        if not classifier:
+            yb = y.copy()
+            yb[3] = np.nan
+            cases.append(
+                Case(
+                    name, "fit_nan_y", lambda make=make, yb=yb: make().fit(X, yb), expect_error=True
+                )
+            )
+            continue
+
+        def strings(make=make, y=y):
+            names = np.array(["ant", "bee", "cat"])
+            ints = make().fit(X, y).predict(X)
+            return make().fit(X, names[y]), names[ints]
+
+        def strings_ok(result):
+            net, expected = result
+            if list(net.classes_) != ["ant", "bee", "cat"]:
+                raise Wrong(f"classes_ {list(net.classes_)}")
+            if not np.array_equal(np.asarray(net.predict(X)), expected):
+                raise Wrong("string labels give other predictions than integer labels")
+
+        cases += [
+            Case(name, "string_labels", strings, strings_ok),
+            Case(
+                name,
+                "head_outputs_below_n_classes",
+                lambda make=make, y=y: make(head_outputs=2).fit(X, y),
+                expect_error=True,
+            ),
+            Case(
+                name,
+                "continuous_y",
+                lambda make=make: make().fit(X, X[:, 0] * 1.37),
+                expect_error=True,
+            ),
+            Case(
+                name,
+                "mixed_type_labels",
+                lambda make=make: make().fit(X, np.array(["a", 1, 2] * 20, dtype=object)),
+                expect_error=True,
+            ),
+        ]
     return cases
 
 

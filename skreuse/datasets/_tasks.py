@@ -7,6 +7,7 @@ import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils._sklearn_compat import Interval, RealNotInt, StrOptions, validate_params
+from ..utils._validation import check_allocation
 from ._base import (
     ALL_DATASETS,
     CLASSIFICATION_DATASETS,
@@ -515,6 +516,8 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
     >>> task.party_classes
     [[0, 1], [2, 3], [3, 4]]
     """
+    # About ten float64 arrays of all the rows exist at once.
+    check_allocation(80 * (n_train + n_test), f"make_hmr_toy(n_train={n_train}, n_test={n_test})")
     rng = check_random_state(random_state)
     n_samples = n_train + n_test
     n_band = n_samples // 5
