@@ -383,8 +383,13 @@ def _estimator_cases(est, est_id):
 
     def same_seed():
         seeded = clone(est)
-        if "random_state" in seeded.get_params() and seeded.get_params()["random_state"] is None:
-            seeded.set_params(random_state=0)
+        # The seed of the estimator and of every estimator it nests (a job selector...).
+        unseeded = {
+            k: 0
+            for k, v in seeded.get_params(deep=True).items()
+            if k.endswith("random_state") and v is None
+        }
+        seeded.set_params(**unseeded)
         return _outputs(_fit(seeded, X, y_fit), X), _outputs(_fit(seeded, X, y_fit), X)
 
     add("same_seed_same_result", same_seed, lambda r: _check_same_outputs(*r, "seed", exact=True))
