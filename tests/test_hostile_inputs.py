@@ -412,6 +412,22 @@ def _estimator_cases(est, est_id, *, held=False):
 
     add("predict_zero_rows", predict_zero_rows, empty_or_error)
 
+    if hasattr(est, "partial_fit"):
+        Xn = X.copy()
+        Xn[3, 1] = np.nan
+
+        def partial(X2):
+            def run():
+                fitted = _fit(est, X, y_fit)
+                fitted.partial_fit(X2, y_fit)
+                return fitted, _outputs(fitted, X)
+
+            return run
+
+        add("partial_fit_nan_X", partial(Xn), expect_error=True)
+        add("partial_fit_wrong_width", partial(X[:, :-1]), expect_error=True)
+        add("partial_fit_scale_1e+150", partial(X * 1e150), well_formed)
+
     def unfitted():
         # Not _outputs: NotFittedError is also an AttributeError, which it skips.
         twin = clone(est)
