@@ -569,18 +569,9 @@ def _held_model_cases():
             if not np.all(np.isfinite(scores)):
                 raise Wrong(f"cross_val_score gave {scores}")
 
-        def cloned(est=est):
-            return clone(est)
-
-        def clone_ok(twin, models=models):
-            for k in models:
-                if not _fitted_models(twin.get_params(deep=False)[k]):
-                    raise Wrong(f"clone turned the fitted {k!r} into an unfitted one")
-
         cases += [
             Case(f"{name}[held]", "grid_search_cv", grid, grid_ok),
             Case(f"{name}[held]", "cross_val_score", cvs, cvs_ok),
-            Case(f"{name}[held]", "clone_keeps_fitted_models", cloned, clone_ok),
         ]
         cases += _estimator_cases(est, f"{name}[held]", held=True)
     return cases
