@@ -1095,3 +1095,78 @@ def test_sweep_covers_every_public_estimator_and_score():
     missing = [n for n, _ in all_estimators() if n not in names]
     missing += [n for n, _ in all_functions() if n not in names]
     assert not missing, f"not swept: {missing}"
+
+
+# -- the shared helpers and fixes, checked directly -------------------------------------------
+
+
+def test_check_classification_target_names_the_problem():
+    from skreuse.utils._validation import check_classification_target
+
+    assert check_classification_target(np.array(["a", "b", "a"])) == "binary"
+    assert check_classification_target([0, 1, 2, 1]) == "multiclass"
+    with pytest.raises(ValueError, match="'continuous' target: it holds continuous values"):
+        check_classification_target([0.5, 1.25, 3.0])
+    with pytest.raises(ValueError, match=r"source_labels mixes string labels .*'a' and 1"):
+        check_classification_target(np.array([1, "a", 2], dtype=object), input_name="source_labels")
+    with pytest.raises(ValueError, match="'multilabel-indicator' target"):
+        check_classification_target(np.array([[0, 1], [1, 0]]))
+
+
+def test_check_allocation_respects_the_address_space_limit():
+    from skreuse.utils._validation import available_memory, check_allocation
+
+    check_allocation(1024, "a small array")
+    with _memory_cap(256 * 1024**2):
+        assert available_memory() <= 256 * 1024**2
+        with pytest.raises(ValueError, match=r"sample\(n_samples=10\*\*9\) would need 7.45 GiB"):
+            check_allocation(8 * 10**9, "sample(n_samples=10**9)")
+
+
+def test_scores_of_constant_features_are_those_of_uninformative_features():
+    from skreuse.transferability import gbc_score, hscore, regularized_hscore, transrate
+
+    y = np.arange(30) % 3
+    F = np.full((30, 4), 2.5)
+    # No between-class variation at all: the H-scores and TransRate are 0, and every pair
+    # of the 3 classes overlaps fully (Bhattacharyya coefficient 1) for GBC.
+    assert hscore(F, y) == 0.0
+    assert regularized_hscore(F, y) == 0.0
+    assert transrate(F, y) == 0.0
+    assert gbc_score(F, y) == -6.0
+
+
+def test_rescaled_scores_are_exact():
+    from skreuse.transferability import gbc_score, hscore, regularized_hscore
+
+    F, y, _, _ = _score_data()
+    for func in (hscore, regularized_hscore, gbc_score):
+        # Features far from 1 are divided by a power of two, which is exact: both
+        # extremes become the same array, and agree with the unscaled features.
+        tiny, huge = func(F * 2.0**-500, y), func(F * 2.0**500, y)
+        assert tiny == huge
+        np.testing.assert_allclose(tiny, func(F, y), rtol=1e-12)
+
+
+def test_ncm_clones_share_the_fitted_backbone():
+    from skreuse.inference import NCMClassifier
+
+    X = _X()
+    backbone = _pca(X)
+    clf = NCMClassifier(backbone=backbone)
+    assert clone(clf).backbone is backbone
+    assert clone(clf).set_params(metric="cosine").backbone is backbone
+
+
+def test_selector_names_the_candidate_with_a_nan_score():
+    from skreuse.selection import LogMESelector
+
+    X = _X()
+    y = (X[:, 0] > 0).astype(int)
+
+    def metric(features, target):
+        return float("nan") if features.shape[1] == 2 else 1.0
+
+    candidates = [("sq", lambda Z: np.asarray(Z) ** 2), ("broken", lambda Z: np.asarray(Z)[:, :2])]
+    with pytest.raises(ValueError, match=r"metric returned nan for candidate 'broken'"):
+        LogMESelector(candidates, metric=metric).fit(X, y)

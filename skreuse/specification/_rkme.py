@@ -518,7 +518,8 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Returns
         -------
         X : ndarray of shape (n_samples, n_features_in_)
-            Synthetic rows.
+            Synthetic rows. A ``ValueError`` is raised before anything is allocated
+            when they would not fit in the memory available to the process.
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 0:
@@ -604,7 +605,9 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """Read a specification written by :meth:`to_json`.
 
         Only plain JSON is parsed (never pickle or ``eval``); every field is checked
-        (types, shapes, finite values) before the specification is built.
+        (types, shapes, finite values, at most ``n_reduced`` reduced points) before the
+        specification is built, so untrusted text cannot make later calls allocate
+        without bound.
 
         Parameters
         ----------
