@@ -612,8 +612,8 @@ def regularized_hscore(features, y):
     try:
         solved = linalg.solve(cov_shrunk, (1.0 - shrinkage) * between, assume_a="pos")
     except linalg.LinAlgError:
-        # Singular only when no shrinkage is possible (constant features: zero mean
-        # variance); the pseudo-inverse gives hscore's convention there.
+        # Singular only when shrinkage cannot regularize (e.g. constant features, whose
+        # mean variance is 0); the pseudo-inverse gives hscore's convention there.
         solved = linalg.pinvh(cov_shrunk) @ ((1.0 - shrinkage) * between)
     return float(np.trace(solved))
 
