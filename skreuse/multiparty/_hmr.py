@@ -378,7 +378,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         check_classification_targets(y)
         if np.unique(y).shape[0] < 2:
             raise ValueError(
-                f"y has a single class ({np.unique(y).tolist()}); HMRCalibrator needs at "
+                f"y has 1 class ({np.unique(y).tolist()}); HMRCalibrator needs at "
                 "least 2 classes to calibrate the parties' margins."
             )
         owner = self._check_groups(groups, names, X.shape[0])

@@ -78,9 +78,10 @@ def check_classification_target(y, *, input_name="y"):
                 ": it holds continuous values, and treating every distinct value as a "
                 "class would give a meaningless score"
             )
+        # "Unknown label type" is the phrase scikit-learn's own checks look for.
         raise ValueError(
-            f"{input_name} must hold class labels (a binary or multiclass target), got a "
-            f"{kind!r} target{hint}."
+            f"Unknown label type: {input_name} must hold class labels (a binary or "
+            f"multiclass target), got a {kind!r} target{hint}."
         )
     return kind
 
