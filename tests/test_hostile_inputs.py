@@ -417,6 +417,14 @@ def _estimator_cases(est, est_id, *, held=False):
 
     add("predict_zero_rows", predict_zero_rows, empty_or_error)
 
+    torch = _torch()
+    if "device" in est.get_params() and torch is not None and not torch.cuda.is_available():
+
+        def cuda():
+            return _outputs(_fit(clone(est).set_params(device="cuda"), X, y_fit), X)
+
+        add("device_cuda_without_gpu", cuda, expect_error=True)
+
     if hasattr(est, "partial_fit"):
         Xn = X.copy()
         Xn[3, 1] = np.nan
