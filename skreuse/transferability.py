@@ -15,7 +15,6 @@ tensor input keeps the work on the tensor's device. The other scores accept tens
 them to the CPU (their cost is small next to extracting the features).
 """
 
-import functools
 import inspect
 import math
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from .utils._backend import get_backend, to_numpy
 from .utils._optional import import_optional, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
 from .utils._tasks import target_task as _resolve_task
+from .utils._validation import check_classification_target
 
 __all__ = [
     "gbc_score",
@@ -226,6 +226,8 @@ def _encode_labels(y, n_samples, *, name="y", other="features", min_classes=2):
     _check_length(y, n_samples, other)
     if y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
         raise ValueError(f"{name} contains NaN or infinity.")
+    if y.shape[0]:
+        check_classification_target(y, input_name=name)
     classes, codes = np.unique(y, return_inverse=True)
     if classes.shape[0] < min_classes:
         raise ValueError(
@@ -594,11 +596,27 @@ def _class_means(features, codes, n_classes):
     return means, counts / features.shape[0]
 
 
-def _prepare_classification(features, y):
+def _prepare_classification(features, y, *, rescale=True):
     features = _check_features(to_numpy(features) if is_torch_tensor(features) else features)
     features = np.asarray(features, dtype=np.float64)
     codes, n_classes = _encode_labels(y, features.shape[0])
+    if rescale:
+        features = features / _power_of_two_scale(features)
     return features, codes, n_classes
+
+
+def _power_of_two_scale(features):
+    """A power of two near the largest magnitude of ``features`` (1 for ordinary scales).
+
+    The H-scores and GBC do not depend on a global rescaling of the features, but their
+    covariances square the features and Ledoit-Wolf's shrinkage their squares: at 1e150
+    they overflow, at 1e-150 they underflow. Dividing by a power of two is exact, so
+    features of ordinary magnitude give bit-identical scores.
+    """
+    largest = float(np.max(np.abs(features))) if features.size else 0.0
+    if largest == 0.0 or 1e-30 <= largest <= 1e30:
+        return 1.0
+    return float(2.0 ** np.frexp(largest)[1])
 
 
 @_register_score("hscore", input="features", label="H-score")
@@ -724,15 +742,29 @@ def regularized_hscore(features, y):
     cov_shrunk, shrinkage = ledoit_wolf(features)
     means, weights = _class_means(features, codes, n_classes)
     between = (means * weights[:, None]).T @ means
-    return float(np.trace(linalg.solve(cov_shrunk, (1.0 - shrinkage) * between, assume_a="pos")))
+    try:
+        solved = linalg.solve(cov_shrunk, (1.0 - shrinkage) * between, assume_a="pos")
+    except linalg.LinAlgError:
+        # Singular only when shrinkage cannot regularize (e.g. constant features, whose
+        # mean variance is 0); the pseudo-inverse gives hscore's convention there.
+        solved = linalg.pinvh(cov_shrunk) @ ((1.0 - shrinkage) * between)
+    return float(np.trace(solved))
 
 
-def _coding_rate(Z, eps):
-    """0.5 * logdet(I + Z^T Z / (n eps)), from the eigenvalues of the smaller Gram matrix."""
+def _coding_rate(Z, eps, scale=1.0):
+    """0.5 * logdet(I + Z^T Z / (n eps)), from the eigenvalues of the smaller Gram matrix.
+
+    ``Z`` is given divided by ``scale``; the eigenvalues are then rescaled in log space,
+    so that features whose Gram matrix would overflow (or underflow) still give the value.
+    """
     n = Z.shape[0]
     gram = Z.T @ Z if Z.shape[1] <= n else Z @ Z.T
     eigenvalues = np.clip(linalg.eigvalsh(gram), 0.0, None)
-    return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
+    if scale == 1.0:
+        return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
+    with np.errstate(divide="ignore"):
+        log_ratio = np.log(eigenvalues) + 2.0 * math.log(scale) - math.log(n * eps)
+    return 0.5 * float(np.sum(np.logaddexp(0.0, log_ratio)))
 
 
 @_register_score("transrate", input="features", label="TransRate")
@@ -796,10 +828,12 @@ def transrate(features, y, *, eps=1e-4):
     >>> transrate(informative, y) > transrate(rng.normal(size=(150, 3)), y)
     True
     """
-    features, codes, n_classes = _prepare_classification(features, y)
-    Z = features - features.mean(axis=0)
-    per_class = [_coding_rate(Z[codes == c], eps) for c in range(n_classes)]
-    return _coding_rate(Z, eps) - float(np.mean(per_class))
+    features, codes, n_classes = _prepare_classification(features, y, rescale=False)
+    scale = _power_of_two_scale(features)
+    Z = features / scale  # exact: a power of two
+    Z = Z - Z.mean(axis=0)
+    per_class = [_coding_rate(Z[codes == c], eps, scale) for c in range(n_classes)]
+    return _coding_rate(Z, eps, scale) - float(np.mean(per_class))
 
 
 @_register_score("gbc", input="features", label="GBC")
@@ -882,6 +916,7 @@ def gbc_score(features, y):
 # -- N-LEEP, SFDA, PARC -----------------------------------------------------------------------
 
 
+@_register_score("nleep", input="features", label="N-LEEP")
 @validate_params(
     {
         "features": ["array-like"],
@@ -892,7 +927,7 @@ def gbc_score(features, y):
     },
     prefer_skip_nested_validation=True,
 )
-def nleep_score(features, y, *, component_ratio=5, pca_variance=0.8, random_state=None):
+def nleep_score(features, y, *, component_ratio=5, pca_variance=0.8, random_state=0):
     r"""N-LEEP: LEEP with a Gaussian mixture on the features in place of the source head.
 
     The features are reduced by PCA to the fewest components explaining a fraction
@@ -920,8 +955,10 @@ def nleep_score(features, y, *, component_ratio=5, pca_variance=0.8, random_stat
         number of samples.
     pca_variance : float in (0, 1], default=0.8
         Fraction of the feature variance kept by the PCA (the paper keeps 80%).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the mixture's k-means initialization.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the mixture's k-means initialization. The default is a fixed seed, so
+        that the score is a function of its inputs (ranking the same candidates twice
+        gives the same scores); ``None`` draws a new initialization each call.
 
     Returns
     -------
@@ -983,13 +1020,24 @@ def _shrunk_lda_proba(features, codes, n_classes, shrinkage):
     centred = features - means[codes]
     # sum_c prior_c cov_c (biased) = the pooled scatter of the class-centred rows / n.
     within = centred.T @ centred / n
+    if not np.trace(within) > 0.0:
+        raise ValueError(
+            "features do not vary within any class (e.g. constant features): SFDA's Fisher "
+            "discriminant needs a within-class scatter."
+        )
     if shrinkage is None:
         # exp(-5 lambda_max): the larger the scatter, the lighter the regularization.
         largest = linalg.eigvalsh(within, subset_by_index=[d - 1, d - 1])[0]
         shrinkage = max(math.exp(-5.0 * largest), 1e-10)
     shrunk = (1.0 - shrinkage) * within
     shrunk.flat[:: d + 1] += shrinkage * np.trace(within) / d
-    coef = linalg.solve(shrunk, means.T, assume_a="pos").T
+    try:
+        coef = linalg.solve(shrunk, means.T, assume_a="pos").T
+    except linalg.LinAlgError as exc:
+        raise ValueError(
+            f"SFDA's shrunk within-class scatter of the features is singular ({exc}); the "
+            "features are too degenerate to score."
+        ) from exc
     intercept = -0.5 * np.einsum("cd,cd->c", means, coef) + np.log(priors)
     logits = features @ coef.T + intercept
     logits -= logits.max(axis=1, keepdims=True)
@@ -1162,16 +1210,22 @@ def parc_score(features, y, *, n_dims=32):
     std = features.std(axis=0)
     features = (features - features.mean(axis=0)) / np.where(std > 0, std, 1.0)
     upper = np.triu_indices(n, 1)
-    feature_rdm = 1.0 - np.corrcoef(features)[upper]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(features)[upper]
+    # A sample whose standardized features are all equal correlates with nothing: count
+    # its pairs as uncorrelated (dissimilarity 1) rather than NaN.
+    feature_rdm = 1.0 - np.nan_to_num(corr, nan=0.0)
     # 1 - corr of two one-hot rows is 0 (same class) or C / (C - 1): written exactly, as
     # np.corrcoef's rounding errors would break the ties that Spearman's ranks rely on.
     label_rdm = np.where(codes[upper[0]] == codes[upper[1]], 0.0, n_classes / (n_classes - 1))
+    if np.ptp(label_rdm) == 0.0:
+        raise ValueError(
+            "y has no two samples of the same class: PARC compares same-class and "
+            "different-class pairs."
+        )
+    if np.ptp(feature_rdm) == 0.0:
+        raise ValueError(
+            "features give every pair of samples the same dissimilarity (e.g. constant "
+            "features): PARC's rank correlation is undefined."
+        )
     return float(100.0 * spearmanr(feature_rdm, label_rdm)[0])
-
-
-# N-LEEP fits a Gaussian mixture from a random start: registered with a fixed seed, so that
-# ranking the same candidates twice gives the same scores.
-@_register_score("nleep", input="features", label="N-LEEP")
-@functools.wraps(nleep_score)
-def _nleep_score_seeded(features, y):
-    return nleep_score(features, y, random_state=0)

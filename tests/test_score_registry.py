@@ -21,14 +21,12 @@ def test_every_public_score_is_registered_once():
     public = {
         name for name in transferability.__all__ if name not in ("get_score_names", "get_scorer")
     }
-    # A registered function may be a seeded wrapper (N-LEEP) of the public one.
     registered = {get_scorer(name).func.__name__ for name in get_score_names()}
     assert registered == public
     assert get_score_names() == sorted(get_score_names())
     for name in get_score_names():
         scorer = get_scorer(name)
-        public_func = getattr(transferability, scorer.func.__name__)
-        assert public_func in (scorer.func, getattr(scorer.func, "__wrapped__", None))
+        assert scorer.func is getattr(transferability, scorer.func.__name__)
         assert scorer.input in ("features", "proba", "labels")
         assert scorer.tasks <= {"classification", "regression"}
         assert scorer.tasks

@@ -9,6 +9,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import Bunch, check_random_state
 
 from ..utils._sklearn_compat import Interval, RealNotInt, StrOptions, validate_params
+from ..utils._validation import check_allocation
 from ._base import (
     ALL_DATASETS,
     CLASSIFICATION_DATASETS,
@@ -523,6 +524,8 @@ def make_hmr_toy(n_train=1000, n_test=1000, *, random_state=None):
     >>> [name for name, _ in task.parties]
     ['logistic regression', 'RBF kernel', 'gradient boosting']
     """
+    # About ten float64 arrays of all the rows exist at once.
+    check_allocation(80 * (n_train + n_test), f"make_hmr_toy(n_train={n_train}, n_test={n_test})")
     rng = check_random_state(random_state)
     n_samples = n_train + n_test
     n_band = n_samples // 5

@@ -7,11 +7,15 @@ SP) rather than to zero keeps what the source taught and generalizes better.
 
 import copy
 
+import numpy as np
 import torch
 from skorch import NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Freezer
+from skorch.dataset import Dataset
 
+from ..utils._backend import get_torch_device
 from ..utils._docstrings import fill_doc
+from ..utils._validation import check_classification_target
 
 __all__ = ["HypothesisTransferNet", "HypothesisTransferNetRegressor"]
 
@@ -64,6 +68,38 @@ def _replace_last_linear(module, n_outputs):
     return [f"{last}.{p}" for p, _ in new.named_parameters()]
 
 
+def _n_features(X):
+    shape = getattr(X, "shape", None)
+    return int(shape[1]) if shape is not None and len(shape) >= 2 else None
+
+
+def _check_net_input(X, net):
+    """Finite features of the module's floating dtype and of the width seen in fit."""
+    module = getattr(net, "module_", None)
+    params = list(module.parameters()) if module is not None else []
+    dtype = params[0].dtype if params else torch.float32
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    if torch.is_tensor(X):
+        if X.is_floating_point():
+            X = X.to(dtype)
+        finite = bool(torch.isfinite(X).all()) if X.is_floating_point() else True
+    else:
+        X = np.asarray(X)
+        if X.dtype.kind in "fiub":
+            X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
+        finite = bool(np.all(np.isfinite(X))) if X.dtype.kind == "f" else True
+    if not finite:
+        raise ValueError("X contains NaN or infinity.")
+    expected = getattr(net, "n_features_in_", None)
+    if expected is not None and _n_features(X) is not None and _n_features(X) != expected:
+        raise ValueError(
+            f"X has {_n_features(X)} features, but {type(net).__name__} was fitted with "
+            f"{expected} features."
+        )
+    return X
+
+
 class _StartingPointMixin:
     """The penalty toward the starting point, shared by the classifier and regressor."""
 
@@ -80,6 +116,51 @@ class _StartingPointMixin:
             raise ValueError(
                 f"head_outputs must be None or a positive int, got {self.head_outputs!r}."
             )
+        if self.device is not None:
+            get_torch_device(self.device)  # a clear error for CUDA without a GPU
+
+    def check_data(self, X, y=None):
+        """skorch's checks, plus: class labels (classifier) or finite targets, head width.
+
+        Array inputs are checked for NaN, infinity and width in :meth:`get_dataset`.
+        """
+        if isinstance(X, Dataset) or y is None:
+            return super().check_data(X, y)
+        y_arr = np.asarray(y.detach().cpu() if torch.is_tensor(y) else y)
+        if isinstance(self, NeuralNetClassifier):
+            # Before skorch's np.unique, which fails on mixed-type labels.
+            check_classification_target(y_arr)
+        super().check_data(X, y)
+        y = y_arr
+        if isinstance(self, NeuralNetClassifier):
+            needed = len(self.classes_) if y.dtype.kind not in "iu" else int(y.max()) + 1
+            if self.head_outputs is not None and needed > self.head_outputs:
+                raise ValueError(
+                    f"head_outputs={self.head_outputs} is smaller than the {needed} classes "
+                    "in y; the new head needs one output per class."
+                )
+        elif y.dtype.kind in "fc" and not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        self.n_features_in_ = _n_features(X)
+
+    def get_dataset(self, X, y=None):
+        """skorch's dataset of finite inputs of the module's dtype and fitted width.
+
+        Labels that are not integers (strings...) are encoded as their index in
+        ``classes_``; :meth:`HypothesisTransferNet.predict` maps indices back.
+
+        Returns
+        -------
+        dataset : torch.utils.data.Dataset
+            The dataset.
+        """
+        if isinstance(X, np.ndarray) or torch.is_tensor(X) or hasattr(X, "to_numpy"):
+            X = _check_net_input(X, self)
+        if y is not None and isinstance(self, NeuralNetClassifier) and not torch.is_tensor(y):
+            y = np.asarray(y)
+            if y.dtype.kind not in "iu":
+                y = np.searchsorted(self.classes_, y)
+        return super().get_dataset(X, y)
 
     def initialize_module(self):
         """Deep-copy the pre-trained module, add a new head if asked, record theta0.
@@ -364,6 +445,25 @@ class HypothesisTransferNet(_StartingPointMixin, NeuralNetClassifier):
         self.beta = beta
         self.head_outputs = head_outputs
         self.freeze = freeze
+
+    def predict(self, X):
+        """Predict class labels (the labels of ``y``, strings included).
+
+        Parameters
+        ----------
+        X : input data
+            Anything skorch accepts (arrays, tensors, a ``Dataset``).
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        idx = super().predict(X)
+        classes = self.classes_
+        # Integer labels are the module's output indices (skorch's convention); other
+        # labels were encoded as their index in classes_.
+        return idx if classes.dtype.kind in "iu" else classes[idx]
 
 
 @fill_doc(

@@ -32,12 +32,12 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._features import check_model_fitted, extract_features, model_kind
 from ..utils._optional import import_optional, is_skorch_net
 from ..utils._sklearn_compat import check_is_fitted, validate_data
+from ..utils._validation import check_classification_targets
 
 _FLOATS = (np.float64, np.float32)
 

@@ -6,10 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy
+from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import extract_features
 from ..utils._optional import import_optional
@@ -21,10 +21,11 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 
 
 @fill_doc
-class NCMClassifier(ClassifierMixin, BaseEstimator):
+class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     """Nearest class mean classifier over pre-trained features.
 
     Each class is represented by the mean of its (optionally normalized) features;
@@ -40,7 +41,8 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
         ``None`` uses ``X`` itself; a fitted transformer gives ``transform``, another
         fitted model its ``predict_proba`` (else ``decision_function``, else
         ``predict``). A torch module runs in eval mode, without gradients, in
-        batches on ``device``. The backbone is never modified.
+        batches on ``device``. The backbone is never modified, and clones (so
+        ``GridSearchCV`` and ``cross_val_score``) share it instead of unfitting it.
 
     metric : {"euclidean", "cosine"}, default="euclidean"
         Distance between a row's features and a class mean: squared Euclidean
@@ -121,6 +123,8 @@ class NCMClassifier(ClassifierMixin, BaseEstimator):
     >>> round(clf.score(X, y), 2)
     0.93
     """
+
+    _shared_params = ("backbone",)
 
     _parameter_constraints: dict = {
         "backbone": [

@@ -15,7 +15,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils import check_model_fitted
 from ..utils._clone import SharedModelsMixin
@@ -29,6 +28,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 
 __all__ = ["TwiceLearningTree", "TwiceLearningTreeClassifier", "TwiceLearningTreeRegressor"]
 

@@ -14,7 +14,6 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
@@ -27,6 +26,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 
 __all__ = ["HMRCalibrator"]
 
@@ -376,6 +376,11 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         names = [name for name, _ in pairs]
         X, y = validate_data(self, X, y, accept_sparse="csr")
         check_classification_targets(y)
+        if np.unique(y).shape[0] < 2:
+            raise ValueError(
+                f"y has 1 class ({np.unique(y).tolist()}); HMRCalibrator needs at "
+                "least 2 classes to calibrate the parties' margins."
+            )
         owner = self._check_groups(groups, names, X.shape[0])
         if self.warm_start and hasattr(self, "estimators_"):
             self._check_warm_start(X, y, owner)

@@ -88,6 +88,13 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, lay
             f"metric must return a real number; it returned {type(score).__name__} for "
             f"candidate {name!r}."
         )
+    if not np.isfinite(score):
+        # A NaN or infinite score cannot be ranked: sorting would place the candidate
+        # arbitrarily (or first), so the selection would be silently wrong.
+        raise ValueError(
+            f"metric returned {float(score)} for candidate {name!r}; it must return a "
+            "finite number (check the metric, or leave this candidate out)."
+        )
     return float(score)
 
 
@@ -218,7 +225,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         or a callable called as ``metric(features, y)`` that returns a float. A score
         computed from class probabilities or labels skips the candidates that give none
-        (e.g. a PCA): they get a NaN score, rank last, and ``skipped_`` says why.
+        (e.g. a PCA): they get a NaN score, rank last, and ``skipped_`` says why. A NaN or
+        infinite score from a candidate that could be scored is a ``ValueError`` naming the
+        candidate (it cannot be ranked).
 
     estimator : estimator or None, default=None
         Head fitted on the selected features. ``None`` uses LogME's own Bayesian linear

@@ -156,8 +156,9 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         of one kind) and the fitted :class:`RKMESpecification` of its training data.
         The models are never modified (they are deep-copied into ``models_``).
 
-    method : {"job_selector", "best", "average", "feature_augment", "ensemble_pruning"}, \
-default="job_selector"
+    method : str, default="job_selector"
+        How the found models predict; one of:
+
         - ``"best"``: predict with the model whose specification is closest.
         - ``"average"``: mixture-weighted average of ``predict_proba`` (classifiers)
           or ``predict`` (regressors) over models with non-zero weight.

@@ -25,6 +25,7 @@ from ..utils._sklearn_compat import (
     validate_data,
     validate_parameter_constraints,
 )
+from ..utils._validation import check_allocation
 
 __all__ = ["RKMESpecification"]
 
@@ -501,7 +502,8 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Returns
         -------
         X : ndarray of shape (n_samples, n_features_in_)
-            Synthetic rows.
+            Synthetic rows. A ``ValueError`` is raised before anything is allocated
+            when they would not fit in the memory available to the process.
         """
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 0:
@@ -512,6 +514,12 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             noise = self._auto_noise()
         elif isinstance(noise, bool) or not isinstance(noise, Real) or not noise >= 0:
             raise ValueError(f"noise must be a non-negative float or 'auto', got {noise!r}.")
+        # The draw's indices and rows (and the jitter) would be allocated at once.
+        n_arrays = 3 if noise > 0 else 1
+        check_allocation(
+            int(n_samples) * (8 + 8 * n_arrays * self.n_features_in_),
+            f"sample(n_samples={n_samples})",
+        )
         rng = check_random_state(random_state)
         p = self.weights_ / self.weights_.sum()
         X = self.reduced_points_[rng.choice(len(p), size=int(n_samples), p=p)]
@@ -581,7 +589,9 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """Read a specification written by :meth:`to_json`.
 
         Only plain JSON is parsed (never pickle or ``eval``); every field is checked
-        (types, shapes, finite values) before the specification is built.
+        (types, shapes, finite values, at most ``n_reduced`` reduced points) before the
+        specification is built, so untrusted text cannot make later calls allocate
+        without bound.
 
         Parameters
         ----------
@@ -664,6 +674,14 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         d = _json_int(data["n_features_in_"], "n_features_in_", minimum=1)
         n_seen = _json_int(data["n_samples_seen_"], "n_samples_seen_", minimum=1)
         n_iter_ = _json_int(data["n_iter_"], "n_iter_", minimum=0)
+        # Checked before any array is built: mmd and transform allocate
+        # n_reduced_points^2 and n_samples * n_reduced_points floats.
+        n_points = len(data["reduced_points_"]) if isinstance(data["reduced_points_"], list) else 0
+        if n_points > params["n_reduced"]:
+            raise ValueError(
+                f"RKMESpecification JSON has {n_points} reduced points but n_reduced is "
+                f"{params['n_reduced']}; a specification never has more."
+            )
         Z = _json_matrix(data["reduced_points_"], "reduced_points_")
         beta = _json_vector(data["weights_"], "weights_")
         if Z.shape[1] != d:
@@ -711,7 +729,13 @@ def _reject_constant(name):
 def _json_number(value, field):
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"RKMESpecification JSON '{field}' must be a number, got {value!r:.40}.")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"RKMESpecification JSON '{field}' holds an integer too large for a float "
+            f"({value.bit_length()} bits)."
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"RKMESpecification JSON '{field}' must be finite, got {value}.")
     return value

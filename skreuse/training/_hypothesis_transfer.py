@@ -15,7 +15,6 @@ import numpy as np
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
@@ -28,6 +27,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 from ._biased_regularization import fit_biased_logistic, fit_biased_ridge
 
 __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]

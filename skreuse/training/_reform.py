@@ -16,7 +16,6 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._math import sq_dists
@@ -29,6 +28,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 from ._biased_regularization import fit_biased_logistic
 
 __all__ = ["ReFormRectifier"]

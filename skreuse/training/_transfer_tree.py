@@ -22,7 +22,6 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 
 from ..utils._clone import SharedModelsMixin
 from ..utils._progress import progress
@@ -32,6 +31,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
+from ..utils._validation import check_classification_targets
 
 __all__ = ["TransferForestClassifier", "TransferTreeClassifier"]
 

@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.base import is_classifier, is_regressor
 from sklearn.utils.multiclass import type_of_target
 
+from ._validation import check_label_types
+
 
 def target_task(y, task="auto"):
     """``task`` itself, or for ``"auto"`` the task that the targets ``y`` describe.
@@ -13,6 +15,7 @@ def target_task(y, task="auto"):
     """
     if task != "auto":
         return task
+    check_label_types(y, "y")
     kind = type_of_target(y, input_name="y", raise_unknown=True)
     # Floating targets are values even when they happen to be whole numbers (e.g. counts).
     floating = np.asarray(y).dtype.kind == "f"
