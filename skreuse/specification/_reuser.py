@@ -318,7 +318,8 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
     mixture weights are solved exactly by column generation, which needs the Gram
     column of a specification only when it can enter the mixture. The squared MMD in
     ``distances_`` also needs the data's own term ``(1/n^2) 1^T K_xx 1``, computed in
-    blocks of rows (``O(n^2 d)`` time, ``O(n)`` memory); it is the same for every specification, so it never changes the ranking.
+    blocks of rows (``O(n^2 d)`` time, ``O(n)`` memory); it is the same for every
+    specification, so it never changes the ranking.
 
     The reuser learns nothing from labels: ``y`` is ignored, and predictions come from
     the zoo's pre-trained models. Classifiers with different class sets are combined
