@@ -71,6 +71,10 @@ class _ColumnSubsetModel(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return True
 
+    def fit(self, X=None, y=None):
+        # The wrapped model is pre-trained: nothing to learn.
+        return self
+
     def _select(self, X):
         X = np.asarray(X)[:, self.columns]
         if self.feature_names is None:
@@ -281,19 +285,12 @@ class ModelMarket:
                 raise PermissionError(f"Cannot create a ModelMarket at {path}: {exc}") from exc
         writable = os.access(path, os.W_OK)
         try:
-            if writable:
-                conn = sqlite3.connect(index, timeout=60.0, isolation_level=None)
-            else:
-                # A read-only market is read as immutable: no journal files can be created.
-                conn = sqlite3.connect(
-                    f"{index.resolve().as_uri()}?immutable=1",
-                    uri=True,
-                    timeout=60.0,
-                    isolation_level=None,
-                )
-            if writable:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
+            conn = self._connect(index, writable)
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if writable and not tables:
+                # A new index (or one another process is creating: the transaction waits).
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for statement in _SCHEMA.split(";"):
@@ -311,7 +308,8 @@ class ModelMarket:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            meta = dict(conn.execute("SELECT key, value FROM meta"))
+                tables = {"meta", "models"}
+            meta = dict(conn.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
         except sqlite3.DatabaseError as exc:
             raise ValueError(
                 f"{index} is not a ModelMarket index (not a readable SQLite database): {exc}"
@@ -331,6 +329,25 @@ class ModelMarket:
                 "open it with gamma=None."
             )
         self._conn = conn
+
+    @staticmethod
+    def _connect(index, writable):
+        if writable:
+            conn = sqlite3.connect(index, timeout=60.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            return conn
+        uri = index.resolve().as_uri()
+        try:
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60.0, isolation_level=None)
+            conn.execute("SELECT name FROM sqlite_master").fetchall()
+            return conn
+        except sqlite3.OperationalError:
+            # WAL needs its shared-memory file; in a directory nobody may write, there are
+            # no writers either, so the index can be read as immutable.
+            return sqlite3.connect(
+                f"{uri}?immutable=1", uri=True, timeout=60.0, isolation_level=None
+            )
 
     @property
     def gamma_(self):
