@@ -358,6 +358,14 @@ def _spawn(path, prefix, count):
     )
 
 
+def _count(path):
+    conn = sqlite3.connect(path / "index.sqlite", timeout=60)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def _assert_consistent(path):
     m = ModelMarket(path)
     names = m.catalog()["name"].tolist()
@@ -391,12 +399,20 @@ def test_writer_killed_half_way_loses_nothing(tmp_path):
         X = rng.normal(size=(30, 3))
         m.add(f"before{i}", LogisticRegression().fit(X, X[:, 0] > 0), X)
     m.close()
-    for round_, delay in enumerate((2.0, 2.7, 3.3)):
-        before = _assert_consistent(path)
+    grew, after = 0, _assert_consistent(path)
+    for round_, delay in enumerate((0.0, 0.07, 0.15)):
+        before = after
         proc = _spawn(path, f"k{round_}_", -1)
+        # Wait until the writer is adding (two models in), then kill it at some point of
+        # an add: fitting the spec, writing a file, or inside the index transaction.
+        deadline = time.time() + 120
+        while _count(path) < len(before) + 2 and time.time() < deadline:
+            time.sleep(0.01)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         after = _assert_consistent(path)
         assert set(before) <= set(after)
+        grew += len(after) > len(before)
+    assert grew == 3
     assert {f"before{i}" for i in range(5)} <= set(after)
