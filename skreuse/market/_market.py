@@ -115,10 +115,11 @@ def _sha256(data):
 def _atomic_write(path, data):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # No fsync: a rename is atomic for other processes and survives the writer being
+        # killed; after a power loss a file may be empty, which its SHA-256 in the index
+        # then reveals (the model is refused, never loaded wrong).
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -335,7 +336,8 @@ class ModelMarket:
         if writable:
             conn = sqlite3.connect(index, timeout=60.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            # WAL with NORMAL sync: a killed process loses no committed transaction.
+            conn.execute("PRAGMA synchronous=NORMAL")
             return conn
         uri = index.resolve().as_uri()
         try:
