@@ -416,3 +416,36 @@ def test_writer_killed_half_way_loses_nothing(tmp_path):
         grew += len(after) > len(before)
     assert grew == 3
     assert {f"before{i}" for i in range(5)} <= set(after)
+
+
+def test_kernel_fixed_by_another_process_meanwhile(tmp_path, monkeypatch):
+    """The first add fits under its own 'scale' width; if another writer fixed the kernel
+    meanwhile, the spec is refitted under the stored width inside the transaction."""
+    from skreuse.market import _market
+
+    path = tmp_path / "race"
+    m = ModelMarket(path, n_reduced=10, random_state=0)
+    X, y = _region(0)
+    real = _market.ModelMarket._spec_for
+
+    def racing(self, X_fit, given, gamma, name):
+        spec = real(self, X_fit, given, gamma, name)
+        if gamma is None:
+            other = sqlite3.connect(path / "index.sqlite")
+            other.execute("INSERT INTO meta VALUES ('gamma', '0.25')")
+            other.commit()
+            other.close()
+        return spec
+
+    monkeypatch.setattr(_market.ModelMarket, "_spec_for", racing)
+    m.add("first", LogisticRegression().fit(X, y), X)
+    assert m.gamma_ == 0.25
+    assert m.specification("first").gamma_ == 0.25
+    m.close()
+
+
+def test_market_pickles_and_reopens(market):
+    copy = pickle.loads(pickle.dumps(market))
+    X, _ = _region(1)
+    pd.testing.assert_frame_equal(copy.search(X, k=3), market.search(X, k=3))
+    copy.close()

@@ -373,6 +373,16 @@ class ModelMarket:
             self._conn.close()
             self._conn = None
 
+    def __getstate__(self):
+        # The SQLite connection cannot travel; the copy reopens the index.
+        state = self.__dict__.copy()
+        state["_conn"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._open()
+
     def __enter__(self):
         return self
 
@@ -473,7 +483,8 @@ class ModelMarket:
         skio.dump(model, buffer)
         model_bytes = buffer.getvalue()
 
-        spec = self._spec_for(X_arr if X is not None else None, spec, self.gamma_, name)
+        X_fit, given = (X_arr if X is not None else None), spec
+        spec = self._spec_for(X_fit, given, self.gamma_, name)
         conn = self._connection()
         file_id = uuid.uuid4().hex
         model_path = self.path / _MODELS / f"{file_id}.skops"
@@ -481,9 +492,10 @@ class ModelMarket:
         conn.execute("BEGIN IMMEDIATE")
         try:
             gamma = self.gamma_
-            if gamma is None or spec.gamma_ != gamma:
-                # Another process fixed the kernel since we looked: fit under it.
-                spec = self._spec_for(X_arr if X is not None else None, spec, gamma, name)
+            if gamma is not None and spec.gamma_ != gamma:
+                # Another process fixed the kernel since we looked: fit under it (a
+                # given spec is refused).
+                spec = self._spec_for(X_fit, given, gamma, name)
             if gamma is None:
                 conn.execute("INSERT INTO meta VALUES ('gamma', ?)", (repr(spec.gamma_),))
             spec_bytes = spec.to_json().encode("utf-8")
