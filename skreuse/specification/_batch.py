@@ -32,7 +32,8 @@ def _kernel_block(A, B, gamma, A_norms=None, B_norms=None):
     """
     A_norms = _sq_norms(A) if A_norms is None else A_norms
     B_norms = _sq_norms(B) if B_norms is None else B_norms
-    D = (2.0 * gamma * A) @ B.T
+    # Scale the smaller operand (the query side in a search), not the block of rows.
+    D = A @ (2.0 * gamma * B).T if len(B) <= len(A) else (2.0 * gamma * A) @ B.T
     D -= gamma * A_norms[:, None]
     D -= gamma * B_norms[None, :]
     np.exp(D, out=D)
