@@ -353,6 +353,7 @@ class ModelMarket:
 
     @property
     def gamma_(self):
+        """The market's kernel width, read from the index (``None`` until fixed)."""
         value = self._connection().execute("SELECT value FROM meta WHERE key='gamma'").fetchone()
         return None if value is None else float(value[0])
 
