@@ -12,6 +12,8 @@ from . import (
     datasets,
     inference,
     interpretable,
+    io,
+    market,
     multiparty,
     plotting,
     selection,
@@ -31,6 +33,8 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "__version__",
     "datasets",
+    "io",
+    "market",
     "plotting",
     "transferability",
     *inference.__all__,

@@ -617,3 +617,151 @@ def _demo_tree(*, output, quick, random_state):
     for ax in (ax_acc, ax_fid):
         ax.set_xlim(0.8, 1)
     return _finish(fig, output, table, start)
+
+
+def _market_zoo(random_state):
+    """52 models on bundled data sets: class subsets, column subsets, both tasks.
+
+    Returns ``(models, users)``: ``models`` is a list of ``(name, model, X_train_frame,
+    tags)``; ``users`` maps a user's name to ``(X_frame, y)`` of held-out rows.
+    """
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.model_selection import train_test_split
+    from sklearn.naive_bayes import GaussianNB
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    from .datasets._base import _load
+
+    def split(name):
+        X, y, names, _, _ = _load(name)
+        # Published data are standardized, so one market-wide kernel width fits them all.
+        X = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+        frame = pd.DataFrame(X, columns=[f"{name}_{c}" if name == "digits" else c for c in names])
+        return train_test_split(frame, y, test_size=0.4, random_state=random_state)
+
+    models, users = [], {}
+
+    def add(name, estimator, X, y, tags):
+        models.append((name, estimator.fit(X, y), X, tags))
+
+    X_tr, X_te, y_tr, y_te = split("digits")
+    subsets = [
+        (0, 1, 2), (3, 4, 5), (6, 7, 8, 9), (0, 1), (2, 3), (4, 5), (6, 7), (8, 9),
+        (0, 1, 2, 3, 4), (5, 6, 7, 8, 9), (1, 7), (3, 8), (0, 6), (2, 5, 8), (1, 4, 9),
+    ]  # fmt: skip
+    for classes in subsets:
+        rows, label = np.isin(y_tr, classes), "".join(map(str, classes))
+        add(f"digits_{label}_lr", LogisticRegression(max_iter=300), X_tr[rows], y_tr[rows],
+            ["digits"])  # fmt: skip
+        add(f"digits_{label}_nb", GaussianNB(), X_tr[rows], y_tr[rows], ["digits"])
+    # Models that saw only the left half of each image (a column subset).
+    left = [c for c in X_tr.columns if int(c.rsplit("_", 1)[1]) < 4]
+    for classes in [(0, 1, 2), (3, 4, 5), (6, 7, 8, 9)]:
+        rows, label = np.isin(y_tr, classes), "".join(map(str, classes))
+        X_left = X_tr.loc[rows, left]
+        add(f"digits_{label}_left_lr", LogisticRegression(max_iter=300), X_left, y_tr[rows],
+            ["digits", "left half"])  # fmt: skip
+        add(f"digits_{label}_left_tree", DecisionTreeClassifier(max_depth=8, random_state=0),
+            X_left, y_tr[rows], ["digits", "left half"])  # fmt: skip
+    users["digits 3-5"] = (X_te[np.isin(y_te, (3, 4, 5))], y_te[np.isin(y_te, (3, 4, 5))])
+    mix = np.isin(y_te, (0, 1, 2, 6, 7, 8, 9))
+    users["digits 0-2 + 6-9"] = (X_te[mix], y_te[mix])
+
+    for dataset in ("wine", "breast_cancer"):
+        X_tr, X_te, y_tr, y_te = split(dataset)
+        cols = list(X_tr.columns)
+        for j in range(3):
+            subset = cols[j::3]
+            add(f"{dataset}_cols{j}_lr", LogisticRegression(max_iter=1000), X_tr[subset], y_tr,
+                [dataset])  # fmt: skip
+            add(f"{dataset}_cols{j}_tree", DecisionTreeClassifier(max_depth=4, random_state=0),
+                X_tr[subset], y_tr, [dataset])  # fmt: skip
+    users["breast cancer, all 30 columns"] = (X_te, y_te)
+
+    X_tr, _, y_tr, _ = split("diabetes")
+    for part, rows in {"young": X_tr["age"] < 0, "old": X_tr["age"] >= 0}.items():
+        add(f"diabetes_{part}_ridge", Ridge(), X_tr[rows], y_tr[rows], ["diabetes"])
+        add(f"diabetes_{part}_tree", DecisionTreeRegressor(max_depth=4, random_state=0),
+            X_tr[rows], y_tr[rows], ["diabetes"])  # fmt: skip
+    return models, users
+
+
+@_register("market", "a market of 52 models: find the right ones for unlabeled data, reuse them")
+def _demo_market(*, output, quick, random_state):
+    import tempfile
+
+    from .market import ModelMarket
+
+    start = time.perf_counter()
+    print("skreuse demo: a model market. Developers add models with RKME specifications;")
+    print("a user with unlabeled rows searches it and reuses what it finds.\n")
+    sections, results = [], {}
+    with _quiet(), tempfile.TemporaryDirectory() as tmp:
+        models, users = _market_zoo(random_state)
+        market = ModelMarket(tmp, n_reduced=20 if quick else 50, random_state=random_state)
+        t0 = time.perf_counter()
+        for name, model, X, tags in models:
+            market.add(name, model, X, tags=tags)
+        sections.append(
+            f"Market: {len(market)} models added in {time.perf_counter() - t0:.1f} s "
+            f"(kernel width gamma = {market.gamma_:.4f} for all)."
+        )
+        rng = np.random.default_rng(random_state)
+        for user, (X, y) in users.items():
+            found = market.search(X, k=10, task="classification")
+            usable = found[found["reason"].isna()]
+            skipped = found[found["reason"].notna()]
+            rows = [
+                (r.name, r.mmd2, r.weight, "all" if r.columns is None else f"{len(r.columns)} cols")
+                for r in usable.itertuples()
+            ]
+            sections += [
+                f"\nUser '{user}': {len(X)} unlabeled rows, {X.shape[1]} columns. Search:",
+                _format_table(["model", "MMD^2", "weight", "columns"], rows, "{:.4f}"),
+                f"({len(skipped)} models skipped, e.g. {skipped['name'].iloc[0]}: "
+                f"{skipped['reason'].iloc[0]})"
+                if len(skipped)
+                else "(no model skipped)",
+            ]
+            reuser = market.reuser(X, k=10, method="job_selector", task="classification")
+            # Every classifier that can read the user's columns, scored with the labels the
+            # user does not have: the best is the oracle, their mean a random pick.
+            every = market.search(X, k=len(market), task="classification")
+            every = every[every["reason"].isna()]
+            accs = []
+            for name, cols in zip(every["name"], every["columns"]):
+                model = market.load(name)
+                accs.append(float(np.mean(model.predict(X if cols is None else X[cols]) == y)))
+            accs = np.array(accs)
+            results[user] = (
+                reuser.score(X, y),
+                accs.max(),
+                float(accs.mean()),
+                float(accs[rng.integers(len(accs))]),
+            )
+        market.close()
+    sections += [
+        "\nAccuracy on each user's rows (labels used only here, to score):",
+        _format_table(
+            ["user", "market reuse", "oracle model", "random pick (mean)", "one random pick"],
+            [(u, *r) for u, r in results.items()],
+        ),
+    ]
+    table = "\n".join(sections)
+    fig, (ax,) = _figure(1, (9, 4))
+    labels = ["market reuse", "oracle model", "random pick (mean)"]
+    width = 0.8 / len(labels)
+    for i, label in enumerate(labels):
+        ax.bar(
+            np.arange(len(results)) + i * width,
+            [r[i] for r in results.values()],
+            width,
+            label=label,
+        )
+    ax.set_xticks(np.arange(len(results)) + width, list(results))
+    ax.set_ylabel("accuracy on the user's rows")
+    ax.set_ylim(0, 1.2)
+    ax.legend(loc="upper center", ncols=3)
+    ax.set_title("Models found in a market by their specifications, reused without labels")
+    return _finish(fig, output, table, start)

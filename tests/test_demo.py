@@ -185,12 +185,25 @@ def _check_tree(out):
     assert twice[3] >= 2
 
 
+def _check_market(out):
+    assert int(re.search(r"Market: (\d+) models added", out).group(1)) >= 50
+    rows = _by_label(out, "user    ")
+    assert set(rows) == {"digits 3-5", "digits 0-2 + 6-9", "breast cancer, all 30 columns"}
+    for reuse, oracle, random_mean, _ in rows.values():
+        assert reuse > random_mean + 0.02
+        assert reuse > oracle - 0.05
+    # Data mixing two models' tasks: the mixture beats any single model.
+    assert rows["digits 0-2 + 6-9"][0] > rows["digits 0-2 + 6-9"][1] + 0.1
+    assert "needs columns absent from X" in out
+
+
 SUB_DEMO_CHECKS = {
     "rkme": _check_rkme,
     "hmr": _check_hmr,
     "fusion": _check_fusion,
     "reform": _check_reform,
     "tree": _check_tree,
+    "market": _check_market,
 }
 
 

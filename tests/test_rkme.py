@@ -61,15 +61,9 @@ def test_gamma_scale_and_float(rng):
     spec = RKMESpecification(n_reduced=5, random_state=0).fit(X)
     assert spec.gamma_ == pytest.approx(1.0 / (4 * X.var()))
     assert RKMESpecification(n_reduced=5, gamma=0.3).fit(X).gamma_ == 0.3
-    assert RKMESpecification(n_reduced=5).fit(np.ones((20, 2))).gamma_ == 1.0
-
-
-def test_few_distinct_rows_are_kept_exactly(rng):
-    X = np.repeat(rng.normal(size=(4, 3)), [1, 2, 3, 4], axis=0)
-    spec = RKMESpecification(n_reduced=10).fit(X)
-    assert spec.reduced_points_.shape == (4, 3)
-    np.testing.assert_allclose(np.sort(spec.weights_), [0.1, 0.2, 0.3, 0.4])
-    assert spec.mmd(X) == pytest.approx(0.0, abs=1e-12)
+    # Constant data: the one distinct row is all a specification could describe.
+    with pytest.raises(ValueError, match="without publishing one of its rows"):
+        RKMESpecification(n_reduced=5).fit(np.ones((20, 2)))
 
 
 def test_alternating_steps_improve_on_kmeans(digits):
@@ -319,3 +313,31 @@ def test_json_weights_must_be_non_negative_and_not_all_zero(rng, weights):
     # the same payload with valid weights is read back
     back = RKMESpecification.from_json(_payload(spec, weights_=[0.0, 0.25, 0.75]))
     np.testing.assert_array_equal(back.weights_, [0.0, 0.25, 0.75])
+@pytest.mark.parametrize("n", [2, 3, 10, 60, 101, 150])
+def test_specification_never_contains_a_training_row(rng, n):
+    X = rng.normal(size=(n, 3))
+    # An isolated row: alone in its k-means cluster, its centre would be the row itself.
+    X[0] = 50.0
+    spec = RKMESpecification(n_reduced=100, random_state=0).fit(X)
+    assert spec.reduced_points_.shape[0] <= max(1, 2 * n // 3)
+    dists = ((spec.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    assert dists.min() > 1e-10 * X.var() * 3
+    # The published JSON holds no training row either.
+    published = np.array(json.loads(spec.to_json())["reduced_points_"])
+    assert not any((published == row).all(axis=1).any() for row in X)
+
+
+def test_partial_fit_never_contains_a_row_of_the_new_batch(rng):
+    X = rng.normal(size=(200, 2))
+    spec = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0).fit(X[:100])
+    batch = np.vstack([X[100:103], [[30.0, 30.0]]])
+    spec.partial_fit(batch)
+    dists = ((spec.reduced_points_[:, None, :] - batch[None, :, :]) ** 2).sum(-1)
+    assert dists.min() > 1e-12
+
+
+def test_one_sample_or_one_distinct_row_is_refused(rng):
+    with pytest.raises(ValueError, match="n_samples=1"):
+        RKMESpecification().fit(rng.normal(size=(1, 3)))
+    with pytest.raises(ValueError, match="fewer than 2 distinct rows"):
+        RKMESpecification().fit(np.repeat(rng.normal(size=(1, 3)), 5, axis=0))

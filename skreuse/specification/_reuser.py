@@ -25,13 +25,14 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tasks import model_task
+from ._batch import cross_to_many, query_self, self_terms
 from ._labelled_reuse import (
     LABELLED_METHODS,
     fit_labelled,
     predict_labelled,
     predict_proba_labelled,
 )
-from ._rkme import RKMESpecification, _cross_stats, _kernel, _self_inner
+from ._rkme import RKMESpecification
 
 __all__ = ["RKMEReuser"]
 
@@ -93,20 +94,80 @@ def _simplex_qp(G, c):
     return w / w.sum()
 
 
-def _mixture_weights(G, c, max_models):
+class _LazyGram:
+    """Columns of the specifications' Gram matrix ``G``, computed when first asked for.
+
+    ``G[i, j] = beta_i^T K(Z_i, Z_j) beta_j``; a column is one blocked pass over all
+    reduced sets (:func:`~skreuse.specification._batch.cross_to_many`), so the full
+    ``M x M`` matrix (and never the ``(M K)^2`` kernel) is needed only if every spec is.
+    """
+
+    def __init__(self, specs, gamma, diag):
+        self._points = [s.reduced_points_ for s in specs]
+        self._weights = [s.weights_ for s in specs]
+        self._gamma = gamma
+        self.diag = diag
+        self._columns = {}
+
+    def column(self, j):
+        if j not in self._columns:
+            col = cross_to_many(
+                self._points[j], self._weights[j], self._points, self._weights, self._gamma
+            )
+            col[j] = self.diag[j]
+            self._columns[j] = col
+        return self._columns[j]
+
+    def block(self, idx):
+        return np.column_stack([self.column(j) for j in idx])[idx]
+
+
+def _simplex_qp_columns(gram, c, start, tol=1e-10):
+    """Simplex QP over all specs by column generation (an active-set method).
+
+    The QP is solved on a small working set; the gradient ``G w - c`` over every
+    spec needs only the working set's columns. A spec whose gradient is below the
+    working set's multiplier would lower the objective and joins the set; when none
+    does, the KKT conditions of the full problem hold and the solution is exact.
+    """
+    k = len(c)
+    working = [int(start)]
+    while True:
+        w_s = _simplex_qp(gram.block(working), c[working])
+        grad = np.column_stack([gram.column(j) for j in working]) @ w_s - c
+        multiplier = float(w_s @ grad[working])
+        candidate = int(np.argmin(grad))
+        if grad[candidate] >= multiplier - tol * max(1.0, abs(multiplier)) or (
+            candidate in working
+        ):
+            break
+        working.append(candidate)
+    weights = np.zeros(k)
+    weights[working] = w_s
+    return weights
+
+
+def _mixture_weights(gram, c, max_models):
     """Simplex weights, with at most ``max_models`` non-zero ones (greedy forward selection)."""
     k = len(c)
+    dist = gram.diag - 2.0 * c
     if max_models is None or max_models >= k:
-        return _simplex_qp(G, c)
+        return _simplex_qp_columns(gram, c, np.argmin(dist))
     selected = []
     for _ in range(max_models):
         best = None
+        cols = np.column_stack([gram.column(j) for j in selected]) if selected else None
         for j in range(k):
             if j in selected:
                 continue
             idx = selected + [j]
-            w = _simplex_qp(G[np.ix_(idx, idx)], c[idx])
-            obj = w @ G[np.ix_(idx, idx)] @ w - 2.0 * c[idx] @ w
+            G = np.empty((len(idx), len(idx)))
+            if selected:
+                G[:-1, :-1] = cols[selected]
+                G[-1, :-1] = G[:-1, -1] = cols[j]
+            G[-1, -1] = gram.diag[j]
+            w = _simplex_qp(G, c[idx])
+            obj = w @ G @ w - 2.0 * c[idx] @ w
             if best is None or obj < best[0]:
                 best = (obj, idx, w)
         selected = best[1]
@@ -259,11 +320,14 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
 
     Notes
     -----
-    All kernel quantities come from one pass over the user's rows against the stacked
-    reduced sets of all specifications (``O(n * M * d)`` for ``M`` reduced points in
-    total). The squared MMD in ``distances_`` also needs the data's own term
-    ``(1/n^2) 1^T K_xx 1``, computed in blocks of rows (``O(n^2 d)`` time, ``O(n)``
-    memory); it is the same for every specification, so it never changes the ranking.
+    All kernel quantities are linear in the number of specifications: the user's rows
+    meet the reduced sets of all specifications in one pass, a block at a time
+    (``O(n * M * d)`` time for ``M`` reduced points in total, ``O(block)`` memory); the
+    mixture weights are solved exactly by column generation, which needs the Gram
+    column of a specification only when it can enter the mixture. The squared MMD in
+    ``distances_`` also needs the data's own term ``(1/n^2) 1^T K_xx 1``, computed in
+    blocks of rows (``O(n^2 d)`` time, ``O(n)`` memory); it is the same for every
+    specification, so it never changes the ranking.
 
     The unlabelled methods learn nothing from labels: ``y`` is ignored, and predictions
     come from the zoo's pre-trained models. The labelled methods depart from learnware
@@ -385,18 +449,17 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         self.gamma_ = (
             float(np.mean([s.gamma_ for s in specs])) if self.gamma is None else float(self.gamma)
         )
-        # Stack every reduced set: one kernel matrix and one pass over X serve all specs.
-        Z = np.vstack([s.reduced_points_ for s in specs])
-        owner = np.repeat(np.arange(len(specs)), [len(s.weights_) for s in specs])
-        B = np.zeros((Z.shape[0], len(specs)))
-        B[np.arange(Z.shape[0]), owner] = np.concatenate([s.weights_ for s in specs])
-        G = B.T @ _kernel(Z, Z, self.gamma_, np) @ B
+        # Linear in the number of specifications: one blocked pass over all reduced sets
+        # for the cross terms, their own small kernels for the self terms, and Gram
+        # columns only for the specifications the mixture's active set visits.
+        points = [s.reduced_points_ for s in specs]
+        spec_weights = [s.weights_ for s in specs]
         w_user = np.full(F.shape[0], 1.0 / F.shape[0])
-        a, _ = _cross_stats(Z, F, w_user, self.gamma_, np, with_moments=False)
-        c = B.T @ a
-        xx = _self_inner(F, w_user, self.gamma_, np)
-        dist = np.clip(np.diag(G) - 2.0 * c + xx, 0.0, None)
-        weights = _mixture_weights(G, c, self.max_models)
+        c = cross_to_many(F, w_user, points, spec_weights, self.gamma_)
+        gram = _LazyGram(specs, self.gamma_, self_terms(points, spec_weights, self.gamma_))
+        xx = query_self(F, w_user, self.gamma_)
+        dist = np.clip(gram.diag - 2.0 * c + xx, 0.0, None)
+        weights = _mixture_weights(gram, c, self.max_models)
 
         self.distances_ = dict(zip(names, dist.tolist()))
         self.best_ = names[int(np.argmin(dist))]

@@ -107,6 +107,36 @@ def _objective(beta, a, K):
     return float(beta @ K @ beta - 2.0 * beta @ a)
 
 
+def _n_reduced_points(n_rows, n_reduced):
+    """At most two thirds of the rows (as learnware does), so no reduced set is the data."""
+    return min(n_reduced, max(1, (2 * n_rows) // 3))
+
+
+def _drop_copied_rows(Z, beta, X, w, rows, gamma):
+    """Remove reduced points that coincide with a row of ``rows``, then re-solve ``beta``.
+
+    k-means puts a centre on a row that is alone in its cluster, and the mean-shift steps
+    keep an isolated row's point there: such a point would publish the row. "Coincide"
+    is relative to the data's scale, so a copy rounded by float arithmetic counts too.
+    """
+    scale = float(rows.var() * rows.shape[1]) or 1.0
+    nearest = np.full(Z.shape[0], np.inf)
+    step = _block_rows(Z.shape[0])
+    for start in range(0, rows.shape[0], step):
+        nearest = np.minimum(nearest, _sq_dists(Z, rows[start : start + step]).min(axis=1))
+    copied = nearest <= 1e-10 * scale
+    if not copied.any():
+        return Z, beta
+    Z = Z[~copied]
+    if Z.shape[0] == 0:
+        raise ValueError(
+            f"X cannot be described without publishing one of its rows: it has fewer than "
+            f"2 distinct rows (n_samples={rows.shape[0]})."
+        )
+    a, _ = _cross_stats(Z, X, w, gamma, np, with_moments=False)
+    return Z, _solve_weights(_kernel(Z, Z, gamma, np), a)
+
+
 def _fit_reduced_set(X, w, m, gamma, n_iter, rng, ns):
     """Minimize ``||sum_i w_i k(x_i, .) - sum_j beta_j k(z_j, .)||^2`` over ``Z`` and ``beta >= 0``.
 
@@ -114,11 +144,6 @@ def _fit_reduced_set(X, w, m, gamma, n_iter, rng, ns):
     numpy ``Z`` (m' x d, m' <= m), ``beta`` (m',) and the number of rounds run.
     """
     n = X.shape[0]
-    if n <= m:
-        # The point set itself is the exact embedding; merging duplicates keeps Z distinct.
-        Z, inverse = np.unique(X, axis=0, return_inverse=True)
-        return Z, np.bincount(inverse.ravel(), weights=w, minlength=Z.shape[0]), 0
-
     if n > _KMEANS_MAX_SAMPLES:
         idx = rng.choice(n, _KMEANS_MAX_SAMPLES, replace=False)
         X_init, w_init = X[idx], w[idx]
@@ -196,12 +221,14 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     Parameters
     ----------
     n_reduced : int, default=100
-        Number of reduced points. Data with at most ``n_reduced`` distinct rows are
-        kept as they are (an exact embedding).
+        Number of reduced points, at most two thirds of the rows. A specification never
+        contains a training row: a reduced point that would coincide with one (a row
+        alone in its k-means cluster) is dropped and the weights re-solved, so fewer
+        than 2 distinct rows cannot be described.
 
     gamma : "scale" or float, default="scale"
         Kernel width. ``"scale"`` uses ``1 / (n_features * X.var())`` like
-        :class:`~sklearn.svm.SVC` (``1.0`` for constant data).
+        :class:`~sklearn.svm.SVC`.
 
     n_iter : int, default=10
         Maximum number of alternating rounds (a step on the reduced points, then the
@@ -255,7 +282,9 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     MMD to raw data (:meth:`mmd` with an array, :meth:`score`) needs the data's own term
     ``(1/n^2) 1^T K_xx 1``: it is computed from the data passed in, in blocks of rows
     (``O(n^2)`` time, ``O(n)`` memory). Nothing about the training rows is kept beyond
-    the reduced set, so a specification can be shared without the data.
+    the reduced set, so a specification can be shared without the data: the reduced set
+    has at most ``2 n / 3`` points (about as many as learnware uses for small data) and
+    no reduced point equals a training row (up to ``1e-10`` of the data's scale).
 
     To describe images or text through a pre-trained network, fit the specification on
     its features: ``F = skreuse.utils.extract_features(net, X, layer="avgpool")`` (the
@@ -333,7 +362,9 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             The fitted specification.
         """
         X, raw = self._validate_X(X, reset=True)
-        return self._fit_weighted(X, np.full(X.shape[0], 1.0 / X.shape[0]), X.shape[0], raw, True)
+        return self._fit_weighted(
+            X, np.full(X.shape[0], 1.0 / X.shape[0]), X.shape[0], raw, True, X.shape[0]
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -361,15 +392,15 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         X, raw = self._validate_X(X, reset=first)
         n = X.shape[0]
         if first:
-            return self._fit_weighted(X, np.full(n, 1.0 / n), n, raw, True)
+            return self._fit_weighted(X, np.full(n, 1.0 / n), n, raw, True, n)
         n_total = self.n_samples_seen_ + n
         points = np.vstack([self.reduced_points_, X])
         w = np.concatenate(
             [self.weights_ * (self.n_samples_seen_ / n_total), np.full(n, 1.0 / n_total)]
         )
-        return self._fit_weighted(points, w, n_total, raw, False)
+        return self._fit_weighted(points, w, n_total, raw, False, n)
 
-    def _fit_weighted(self, X, w, n_seen, raw, reset_gamma):
+    def _fit_weighted(self, X, w, n_seen, raw, reset_gamma, raw_rows):
         ns = get_backend(raw, device=self.device)
         if reset_gamma:
             if self.gamma == "scale":
@@ -378,9 +409,19 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             else:
                 self.gamma_ = float(self.gamma)
         rng = check_random_state(self.random_state)
+        # For partial_fit, ``X`` also holds the previous reduced points; only the new
+        # rows at its end are training rows.
+        rows = X[X.shape[0] - raw_rows :]
         Z, beta, n_rounds = _fit_reduced_set(
-            X, w, self.n_reduced, self.gamma_, self.n_iter, rng, ns
+            X,
+            w,
+            min(_n_reduced_points(n_seen, self.n_reduced), X.shape[0]),
+            self.gamma_,
+            self.n_iter,
+            rng,
+            ns,
         )
+        Z, beta = _drop_copied_rows(Z, beta, X, w, rows, self.gamma_)
         self.reduced_points_ = Z
         self.weights_ = beta
         self.n_samples_seen_ = int(n_seen)

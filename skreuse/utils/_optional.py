@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-_EXTRAS = {"torch": "deep", "skorch": "deep", "matplotlib": "plot"}
+_EXTRAS = {"torch": "deep", "skorch": "deep", "matplotlib": "plot", "skops": "io"}
 
 
 def import_optional(name, *, purpose=None):

@@ -88,7 +88,10 @@ INIT_PARAMS = {
     "HMRCalibrator": lambda: _multiparty_hmr_params(),
     "OTFusion": lambda: _inference_fusion_params("OTFusion"),
     "WeightAveraging": lambda: _inference_fusion_params("WeightAveraging"),
-    "RKMESpecification": lambda: [{}, {"n_reduced": 5, "n_iter": 3, "random_state": 0}],
+    "RKMESpecification": lambda: [
+        {"random_state": 0},
+        {"n_reduced": 5, "n_iter": 3, "random_state": 0},
+    ],
     "RKMEReuser": lambda: _specification_reuser_params(),
     "LogMESelector": lambda: _selection_logme_params(),
     "HypothesisTransferClassifier": lambda: [{}, {"lam": 0.5, "alpha": 0.1, "lam_intercept": 1.0}],

@@ -1,0 +1,104 @@
+"""MMD of one embedding against many specifications, in blocks: exact against spec.mmd."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from skreuse.specification import RKMEReuser, RKMESpecification, _batch
+
+
+@pytest.fixture
+def specs():
+    rng = np.random.RandomState(0)
+    out = []
+    for i in range(12):
+        # Different sizes (padding in the batched self terms) and locations.
+        X = rng.normal(size=(30 + 7 * i, 3)) + 0.3 * i
+        out.append(RKMESpecification(n_reduced=4 + i, gamma=0.4, random_state=i).fit(X))
+    return out
+
+
+@pytest.mark.parametrize("block", [7, 64, 2**22])
+def test_mmd2_to_many_equals_a_loop_over_spec_mmd(specs, block, monkeypatch):
+    monkeypatch.setattr(_batch, "_BLOCK_ENTRIES", block)
+    rng = np.random.RandomState(1)
+    query = RKMESpecification(n_reduced=9, gamma=0.4, random_state=0).fit(rng.normal(size=(50, 3)))
+    got = _batch.mmd2_to_many(
+        query.reduced_points_,
+        query.weights_,
+        [s.reduced_points_ for s in specs],
+        [s.weights_ for s in specs],
+        0.4,
+    )
+    expected = np.array([query.mmd(s) for s in specs])
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-13)
+    # Raw rows as the query (weights 1/n): the exact MMD to data.
+    X = rng.normal(size=(40, 3)) + 1.0
+    got = _batch.mmd2_to_many(
+        X,
+        np.full(40, 1 / 40),
+        [s.reduced_points_ for s in specs],
+        [s.weights_ for s in specs],
+        0.4,
+    )
+    np.testing.assert_allclose(got, [s.mmd(X) for s in specs], rtol=1e-10, atol=1e-13)
+
+
+def test_self_terms_equal_the_dense_quadratic_forms(specs, monkeypatch):
+    monkeypatch.setattr(_batch, "_BLOCK_ENTRIES", 50)
+    got = _batch.self_terms([s.reduced_points_ for s in specs], [s.weights_ for s in specs], 0.4)
+    expected = [s.weights_ @ s.transform(s.reduced_points_) @ s.weights_ for s in specs]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_reuser_mixture_equals_the_dense_qp_over_every_spec(specs):
+    """Column generation reaches the optimum of the full simplex QP (brute force: SLSQP on
+    the dense Gram matrix of all specifications)."""
+    models = []
+    rng = np.random.RandomState(2)
+    from sklearn.linear_model import LinearRegression
+
+    for i, s in enumerate(specs):
+        X = rng.normal(size=(10, 3))
+        models.append((f"m{i}", LinearRegression().fit(X, X[:, 0] * i), s))
+    Xu = np.vstack([rng.normal(size=(60, 3)) + 0.3 * 2, rng.normal(size=(60, 3)) + 0.3 * 9])
+    reuser = RKMEReuser(models, method="average").fit(Xu)
+    G = np.array(
+        [[t.weights_ @ s.transform(t.reduced_points_) @ s.weights_ for t in specs] for s in specs]
+    )
+    c = np.array([s.transform(Xu).mean(axis=0) @ s.weights_ for s in specs])
+    k = len(specs)
+    res = minimize(
+        lambda w: w @ G @ w - 2 * c @ w,
+        np.full(k, 1 / k),
+        jac=lambda w: 2 * (G @ w - c),
+        method="SLSQP",
+        bounds=[(0, 1)] * k,
+        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    w = np.array([reuser.mixture_weights_[f"m{i}"] for i in range(k)])
+    assert w @ G @ w - 2 * c @ w <= res.fun + 1e-10
+    assert np.count_nonzero(w) >= 2
+    for name, _, s in models:
+        assert reuser.distances_[name] == pytest.approx(s.mmd(Xu), abs=1e-10)
+
+
+def test_reuser_scales_to_many_specifications():
+    """M = 1000 specifications of K = 30 points: the stacked kernel would need 7 GB."""
+    rng = np.random.RandomState(0)
+    from sklearn.dummy import DummyRegressor
+
+    base = DummyRegressor().fit(np.zeros((2, 4)), [0, 1])
+    models = []
+    for i in range(1000):
+        s = RKMESpecification(n_reduced=30, gamma=0.25)
+        s.reduced_points_ = rng.normal(size=(30, 4)) + (i % 50) * 0.2
+        s.weights_ = np.full(30, 1 / 30)
+        s.gamma_, s.n_features_in_, s.n_samples_seen_, s.n_iter_ = 0.25, 4, 100, 0
+        models.append((f"m{i}", base, s))
+    Xu = rng.normal(size=(100, 4)) + 3.0
+    reuser = RKMEReuser(models, method="best").fit(Xu)
+    d = np.array(list(reuser.distances_.values()))
+    assert reuser.best_ == f"m{int(np.argmin(d))}"
+    assert sum(reuser.mixture_weights_.values()) == pytest.approx(1.0)
