@@ -449,3 +449,21 @@ def test_market_pickles_and_reopens(market):
     X, _ = _region(1)
     pd.testing.assert_frame_equal(copy.search(X, k=3), market.search(X, k=3))
     copy.close()
+
+
+def test_reuser_with_labels_uses_the_labelled_methods(market):
+    # A user whose rows span two regions with different label rules: no single model
+    # fits both; a head on the models' outputs (feature augmentation) can.
+    X2, y2 = _region(2, seed=21)
+    X3, y3 = _region(3, seed=21)
+    X, y = np.vstack([X2, X3]), np.concatenate([y2, y3])
+    singles = {f"clf{i}": market.load(f"clf{i}").score(X, y) for i in range(4)}
+    pruned = market.reuser(X, y, k=4, method="ensemble_pruning", task="classification")
+    assert pruned.method == "ensemble_pruning"
+    assert set(pruned.selected_models_) <= set(singles)
+    # greedy forward selection starts from the best single model and only adds what helps
+    assert pruned.score(X, y) >= max(singles.values())
+    augmented = market.reuser(X, y, k=4, method="feature_augment", task="classification")
+    assert augmented.score(X, y) >= max(singles.values()) + 0.1
+    with pytest.raises(ValueError, match="needs y"):
+        market.reuser(X, k=4, method="feature_augment", task="classification")

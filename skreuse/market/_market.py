@@ -936,16 +936,18 @@ class ModelMarket:
             The user's rows.
 
         y : array-like of shape (n_samples,) or None, default=None
-            Labels, used only to rank the found models by LogME (the reuser itself
-            learns nothing from them).
+            Labels. They rank the found models by LogME, and the labelled methods
+            (``"feature_augment"``, ``"ensemble_pruning"``) learn from them; the other
+            methods learn nothing from labels.
 
         k : int, default=5
             Number of models searched for; the reuser combines those that share the
             best match's columns and task.
 
-        method : {"job_selector", "best", "average"}, default="job_selector"
-            How the reuser combines the models (see
-            :class:`~skreuse.specification.RKMEReuser`).
+        method : str, default="job_selector"
+            How the reuser combines the models: ``"job_selector"``, ``"best"`` or
+            ``"average"`` (no labels), or with ``y`` ``"feature_augment"`` or
+            ``"ensemble_pruning"`` (see :class:`~skreuse.specification.RKMEReuser`).
 
         tags : iterable of str or None, default=None
             Only models carrying all these tags are considered.
@@ -973,4 +975,4 @@ class ModelMarket:
         feature_map = None if cols == list(range(X_arr.shape[1])) else _SelectColumns(cols)
         return RKMEReuser(
             models, method=method, feature_map=feature_map, random_state=self.random_state
-        ).fit(X)
+        ).fit(X, y)
