@@ -448,7 +448,7 @@ def test_residual_base_scores_matched_by_label():
     source = LogisticRegression(max_iter=1000).fit(X, labels[y])  # knows a, b, c
     yt = labels[1 + np.arange(len(y)) % 3]  # b, c, d
     with pytest.warns(UserWarning, match=r"\['a'\].*dropped"):
-        clf = HypothesisTransferClassifier(source, mode="residual").fit(X, yt)
+        clf = HypothesisTransferClassifier(source, mode="residual", lam=1.0).fit(X, yt)
     linear = X @ clf.coef_.T + clf.intercept_
     src = source.decision_function(X)
     expected = np.column_stack([src[:, 1], src[:, 2], np.zeros(len(X))])

@@ -27,9 +27,18 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ._biased_regularization import fit_biased_logistic, fit_biased_ridge
+from ._biased_regularization import (
+    biased_logistic_log_evidence,
+    fit_biased_logistic,
+    fit_biased_ridge,
+)
 
 __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]
+
+
+# Penalty strengths tried by ``lam="auto"`` (per weight, against a data term summed
+# over the samples), each with the source as prior mean, half of it, and none of it.
+_STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 def _is_weight_pair(source):
@@ -175,7 +184,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "source": "no_validation",
-        "lam": [Interval(Real, 0, None, closed="both")],
+        "lam": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],
         "mode": [StrOptions({"biased", "residual"})],
         "source_weights": [None, StrOptions({"learn"}), "array-like"],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -198,7 +207,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         return weights
 
     def _fit(self, X, y, sample_weight):
-        for attr in ("source_coef_", "source_intercept_", "sources_", "source_weights_"):
+        for attr in ("source_coef_", "source_intercept_", "sources_", "source_weights_", "alpha_"):
             self.__dict__.pop(attr, None)
         X_raw = X
         X, y = self._validate_fit_data(X, y)
@@ -234,17 +243,20 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 W0 += weights[i] * coef
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
-            coef, intercept = self._solve(
-                X,
-                target,
-                sample_weight,
-                W0,
-                lam=self.lam,
-                alpha=self.alpha,
-                b0=b0,
-                lam_intercept=self.lam_intercept,
-                offset=None,
-            )
+
+            def fit_one(share, strength, rows=slice(None)):
+                # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
+                # the solver's pull toward W0 plus plain shrinkage.
+                lam, alpha = share * strength, (1 - share) * strength + self.alpha
+                if np.isinf(strength):
+                    lam, alpha = np.inf, self.alpha
+                return self._fit_candidate(
+                    X, target, sample_weight, rows, W0=W0, b0=b0, lam=lam, alpha=alpha
+                )
+
+            fit = self._choose(fit_one, target, n_sources > 0)
+            self.lam_, self.alpha_ = float(fit["lam"]), float(fit["alpha"])
+            coef, intercept = fit["coef"], fit["intercept"]
         else:
             for i, src in enumerate(sources):
                 _check_source_model(src, _source_name(i, n_sources), d)
@@ -257,38 +269,83 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             if learn and n_sources:
                 # GreedyTL-style: every source score column is a feature of every output,
                 # its weight pulled toward zero, so a useless source gets weight ~0.
-                lam = np.r_[np.full(d, self.lam), np.full(H, self.source_reg)]
-                coef, intercept = self._solve(
-                    np.hstack([X, G]),
-                    target,
-                    sample_weight,
-                    None,
-                    lam=lam,
-                    alpha=0.0,
-                    b0=None,
-                    lam_intercept=self.lam_intercept,
-                    offset=None,
-                )
-                coef, B = coef[:, :d], coef[:, d:]
+                XG = np.hstack([X, G])
+
+                def fit_one(share, strength, rows=slice(None)):
+                    lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
+                    return self._fit_candidate(XG, target, sample_weight, rows, lam=lam)
+
+                # The learned source weights already shrink a useless source: only the
+                # strength of the correction is chosen, and it must stay finite.
+                fit = self._choose(fit_one, target, False, finite=True)
+                coef, B = fit["coef"][:, :d], fit["coef"][:, d:]
+                self.lam_ = float(fit["lam"][0])
             else:
                 B = np.zeros((n_rows, 0))
                 if n_sources:
                     weights = self._fixed_weights(n_sources)
                     B = np.hstack([w * np.eye(n_rows) for w in weights])
-                coef, intercept = self._solve(
-                    X,
-                    target,
-                    sample_weight,
-                    None,
-                    lam=self.lam,
-                    alpha=0.0,
-                    b0=None,
-                    lam_intercept=self.lam_intercept,
-                    offset=G @ B.T,
-                )
+                GB = G @ B.T
+
+                def fit_one(share, strength, rows=slice(None)):
+                    fit = self._fit_candidate(
+                        X, target, sample_weight, rows, lam=strength, offset=share * GB
+                    )
+                    fit["share"] = share
+                    return fit
+
+                fit = self._choose(fit_one, target, n_sources > 0)
+                coef, B = fit["coef"], fit["share"] * B
+                self.lam_ = float(fit["lam"])
+            intercept = fit["intercept"]
             self.source_weights_ = B
         self.coef_, self.intercept_ = coef, intercept
         return self
+
+    def _fit_candidate(
+        self, X, target, sample_weight, rows, *, W0=None, b0=None, lam, alpha=0.0, offset=None
+    ):
+        """Fit on ``rows`` with these penalties; the fit and what it was fitted with."""
+        coef, intercept = self._solve(
+            X[rows],
+            target[rows],
+            sample_weight[rows],
+            W0,
+            lam=lam,
+            alpha=alpha,
+            b0=b0,
+            lam_intercept=self.lam_intercept,
+            offset=None if offset is None else offset[rows],
+        )
+        return dict(
+            X=X,
+            sample_weight=sample_weight,
+            coef=coef,
+            intercept=intercept,
+            W0=W0,
+            b0=b0,
+            lam=lam,
+            alpha=alpha,
+            offset=offset,
+        )
+
+    def _choose(self, fit_one, target, has_source, *, finite=False):
+        """Fit with ``lam`` as given, or with the best ``(share, strength)`` of the grid.
+
+        ``fit_one(share, strength, rows)`` fits, on ``rows``, the model whose prior mean
+        is ``share`` times the source and whose penalty is ``strength``. With
+        ``lam="auto"`` the candidates are every strength of ``_STRENGTHS`` with the
+        source kept (share 1), halved (share 0.5) or dropped (share 0: the target-only
+        model), and the source itself (infinite strength), ranked by
+        ``self._criterion``; ties go to the first, the strongest use of the source.
+        """
+        if self.lam != "auto":
+            return fit_one(1.0, self.lam)
+        shares = (1.0, 0.5, 0.0) if has_source else (1.0,)
+        grid = [(1.0, np.inf)] if has_source and not finite else []
+        grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
+        scores = [self._criterion(fit_one, share, strength, target) for share, strength in grid]
+        return fit_one(*grid[int(np.argmax(scores))])
 
     def _base_scores(self, X, n_rows, warn=False):
         """Base scores of ``sources_`` side by side; ``n_rows=None`` skips the count check."""
@@ -333,11 +390,18 @@ _COMMON_DOC = """
         {scores} are the base scores. ``None`` means no source: the zero hypothesis,
         so the model is plain {plain} with penalty ``lam + alpha`` (``mode="biased"``)
         or ``lam`` (``mode="residual"``).
-    lam : float, default=1.0
+    lam : "auto" or float, default="auto"
         Strength of the penalty ``lam * ||W - W_src||^2`` pulling the weights toward the
         source weights (``mode="biased"``), or of ``lam * ||Delta||^2`` on the weights
         added to the base scores (``mode="residual"``). ``0`` gives the target-only
-        model (with ``alpha``), ``np.inf`` the source itself.
+        model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` chooses, on the
+        target rows, both how much of the source to keep and how strongly: the prior
+        mean is the source, half of it or nothing (the target-only model, ridge-shrunk),
+        each with a strength among ``0.01, 0.03, ..., 100``, plus the source itself
+        (intercept refitted); {criterion} The choice is in ``lam_`` and ``alpha_``
+        (``mode="biased"``) or ``lam_`` and ``source_weights_`` (``mode="residual"``,
+        where half the source means half its base scores). With
+        ``source_weights="learn"`` only the strength of the correction is chosen.
     mode : {{"biased", "residual"}}, default="biased"
         ``"biased"``: biased regularization toward a linear source,
         ``f(x) = W x + b``. ``"residual"``: ``f(x) = sum_i beta_i g_i(x) + Delta x + b``
@@ -380,6 +444,10 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             scores="``decision_function`` (or ``predict_proba``), matched to the "
             "target classes by label,",
             plain="L2-regularized logistic regression",
+            criterion="the candidate with the largest marginal likelihood of the target "
+            "labels (Laplace approximation, the prior read from the penalty) wins. "
+            "With one to a few labelled rows per class this is a steadier choice than "
+            "cross-validation on held-out folds of one or two rows.",
         )
         + """    max_iter : int, default=1000
         Maximum number of L-BFGS iterations.
@@ -406,7 +474,13 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         ``classes_``) in every decision row (``mode="residual"`` only; fixed weights
         give ``beta_i`` times the identity per source).
     n_iter_ : int
-        Number of L-BFGS iterations run.
+        Number of L-BFGS iterations run (of the final fit).
+    lam_ : float
+        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
+        (in ``mode="biased"``, ``share * strength``).
+    alpha_ : float
+        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` with ``lam="auto"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -464,7 +538,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         self,
         source=None,
         *,
-        lam=1.0,
+        lam="auto",
         mode="biased",
         source_weights=None,
         alpha=0.0,
@@ -518,6 +592,26 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             return_n_iter=True,
         )
         return coef, intercept
+
+    def _criterion(self, fit_one, share, strength, target):
+        # With a few rows per class, held-out folds of one or two rows make a noisy
+        # choice; the marginal likelihood of all the rows under the prior is smoother.
+        fit = fit_one(share, strength)
+        return biased_logistic_log_evidence(
+            fit["X"],
+            target,
+            len(self.classes_),
+            fit["coef"],
+            fit["intercept"],
+            fit["W0"],
+            fit["b0"],
+            lam=fit["lam"],
+            alpha=fit["alpha"],
+            sample_weight=fit["sample_weight"],
+            fit_intercept=self.fit_intercept,
+            lam_intercept=self.lam_intercept,
+            offset=fit["offset"],
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -624,6 +718,9 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             linear="``Ridge``, ``LinearRegression``, ``Lasso``",
             scores="``predict`` outputs",
             plain="ridge regression",
+            criterion="the candidate with the smallest generalized cross-validation "
+            "error (the closed-form leave-one-out error of a ridge fit with the mean "
+            "leverage, Golub, Heath and Wahba 1979) wins.",
         )
         + """
     Attributes
@@ -642,6 +739,12 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         Weight of every base-score column (the sources' outputs side by side) in every
         output (``mode="residual"`` only; fixed weights give ``beta_i`` times the
         identity per source, and need sources with ``n_outputs`` outputs).
+    lam_ : float
+        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
+        (in ``mode="biased"``, ``share * strength``).
+    alpha_ : float
+        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` with ``lam="auto"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -689,7 +792,7 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         self,
         source=None,
         *,
-        lam=1.0,
+        lam="auto",
         mode="biased",
         source_weights=None,
         alpha=0.0,
@@ -726,6 +829,32 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             lam_intercept=lam_intercept,
             offset=offset,
         )
+
+    def _criterion(self, fit_one, share, strength, target):
+        # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
+        # error of a linear smoother with every row's leverage replaced by the mean
+        # leverage. Closed form, no folds to draw, and a weight of 2 counts as a row
+        # seen twice.
+        fit = fit_one(share, strength)
+        X, s = fit["X"], fit["sample_weight"]
+        total = s.sum()
+        if total <= 0:
+            return 0.0
+        pred = X @ fit["coef"].T + fit["intercept"]
+        if fit["offset"] is not None:
+            pred = pred + fit["offset"]
+        rss = s @ ((pred - target.reshape(pred.shape)) ** 2).sum(axis=1)
+        # Degrees of freedom: trace of the hat matrix of the ridge on centred inputs,
+        # plus one for a free intercept.
+        penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
+        dof = float(self.fit_intercept)
+        if not np.all(np.isinf(penalty)):
+            Xc = X - s @ X / total if self.fit_intercept else X
+            gram = (Xc * s[:, None]).T @ Xc
+            dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
+        if dof >= total - 1e-9:
+            return -np.inf
+        return -rss / total / (1 - dof / total) ** 2
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
