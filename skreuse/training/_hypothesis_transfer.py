@@ -9,11 +9,12 @@ useless source away.
 
 import copy
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
@@ -244,14 +245,22 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
 
-            def fit_one(share, strength, rows=slice(None)):
+            def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
                 # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
                 # the solver's pull toward W0 plus plain shrinkage.
                 lam, alpha = share * strength, (1 - share) * strength + self.alpha
                 if np.isinf(strength):
                     lam, alpha = np.inf, self.alpha
                 return self._fit_candidate(
-                    X, target, sample_weight, rows, W0=W0, b0=b0, lam=lam, alpha=alpha
+                    X,
+                    target,
+                    sample_weight,
+                    rows,
+                    W0=W0,
+                    b0=share * b0,
+                    lam=lam,
+                    alpha=alpha,
+                    lam_intercept=lam_intercept,
                 )
 
             fit = self._choose(fit_one, target, n_sources > 0)
@@ -271,9 +280,11 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 # its weight pulled toward zero, so a useless source gets weight ~0.
                 XG = np.hstack([X, G])
 
-                def fit_one(share, strength, rows=slice(None)):
+                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
-                    return self._fit_candidate(XG, target, sample_weight, rows, lam=lam)
+                    return self._fit_candidate(
+                        XG, target, sample_weight, rows, lam=lam, lam_intercept=lam_intercept
+                    )
 
                 # The learned source weights already shrink a useless source: only the
                 # strength of the correction is chosen, and it must stay finite.
@@ -287,9 +298,15 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     B = np.hstack([w * np.eye(n_rows) for w in weights])
                 GB = G @ B.T
 
-                def fit_one(share, strength, rows=slice(None)):
+                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
                     fit = self._fit_candidate(
-                        X, target, sample_weight, rows, lam=strength, offset=share * GB
+                        X,
+                        target,
+                        sample_weight,
+                        rows,
+                        lam=strength,
+                        offset=share * GB,
+                        lam_intercept=lam_intercept,
                     )
                     fit["share"] = share
                     return fit
@@ -303,7 +320,18 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         return self
 
     def _fit_candidate(
-        self, X, target, sample_weight, rows, *, W0=None, b0=None, lam, alpha=0.0, offset=None
+        self,
+        X,
+        target,
+        sample_weight,
+        rows,
+        *,
+        W0=None,
+        b0=None,
+        lam,
+        alpha=0.0,
+        offset=None,
+        lam_intercept=0.0,
     ):
         """Fit on ``rows`` with these penalties; the fit and what it was fitted with."""
         coef, intercept = self._solve(
@@ -314,7 +342,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam=lam,
             alpha=alpha,
             b0=b0,
-            lam_intercept=self.lam_intercept,
+            lam_intercept=lam_intercept,
             offset=None if offset is None else offset[rows],
         )
         return dict(
@@ -327,6 +355,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam=lam,
             alpha=alpha,
             offset=offset,
+            lam_intercept=lam_intercept,
         )
 
     def _choose(self, fit_one, target, has_source, *, finite=False):
@@ -340,12 +369,26 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         ``self._criterion``; ties go to the first, the strongest use of the source.
         """
         if self.lam != "auto":
-            return fit_one(1.0, self.lam)
+            return fit_one(1.0, self.lam, lam_intercept=self.lam_intercept)
         shares = (1.0, 0.5, 0.0) if has_source else (1.0,)
         grid = [(1.0, np.inf)] if has_source and not finite else []
         grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
-        scores = [self._criterion(fit_one, share, strength, target) for share, strength in grid]
-        return fit_one(*grid[int(np.argmax(scores))])
+
+        def pull(strength):
+            # For a classifier a candidate is a prior over the whole model: the intercept
+            # is pulled toward the same share of the source's as the weights, at least
+            # as strongly (a free intercept fitted on one or two rows per class moves
+            # the source's boundary). A regressor's intercept follows the target's mean.
+            if not is_classifier(self):
+                return self.lam_intercept
+            return max(strength, self.lam_intercept)
+
+        scores = [
+            self._criterion(partial(fit_one, lam_intercept=pull(strength)), share, strength, target)
+            for share, strength in grid
+        ]
+        share, strength = grid[int(np.argmax(scores))]
+        return fit_one(share, strength, lam_intercept=pull(strength))
 
     def _base_scores(self, X, n_rows, warn=False):
         """Base scores of ``sources_`` side by side; ``n_rows=None`` skips the count check."""
@@ -609,7 +652,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             alpha=fit["alpha"],
             sample_weight=fit["sample_weight"],
             fit_intercept=self.fit_intercept,
-            lam_intercept=self.lam_intercept,
+            lam_intercept=fit["lam_intercept"],
             offset=fit["offset"],
         )
 
