@@ -24,10 +24,8 @@ restricted to the shared columns; ``parties``: the max rule over the parties' mo
 without calibration).
 """
 
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -38,15 +36,13 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.tree import DecisionTreeClassifier
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from skreuse.datasets import _scenarios as sc  # noqa: E402
-from skreuse.inference import NCMClassifier  # noqa: E402
-from skreuse.interpretable import TwiceLearningTreeClassifier  # noqa: E402
-from skreuse.multiparty import HMRCalibrator  # noqa: E402
-from skreuse.selection import LogMESelector  # noqa: E402
-from skreuse.specification import RKMEReuser, RKMESpecification  # noqa: E402
-from skreuse.training import HypothesisTransferClassifier, ReFormRectifier  # noqa: E402
+from skreuse.datasets import _scenarios as sc
+from skreuse.inference import NCMClassifier
+from skreuse.interpretable import TwiceLearningTreeClassifier
+from skreuse.multiparty import HMRCalibrator
+from skreuse.selection import LogMESelector
+from skreuse.specification import RKMEReuser, RKMESpecification
+from skreuse.training import HypothesisTransferClassifier, ReFormRectifier
 
 SHOTS = (1, 3, 5, 10)
 SEEDS = range(10)
@@ -123,9 +119,7 @@ def run_same_space(family, name, seed, methods):
                 # ReForm's unlabeled rows (y = -1) only inform its meta-representations.
                 extra = np.setdiff1d(np.arange(len(s.y_target)), np.r_[shots, test])
                 extra = rng.permutation(extra)[:N_UNLABELED]
-                model.fit(
-                    np.vstack([Xl, s.X_target[extra]]), np.r_[yl, np.full(len(extra), -1)]
-                )
+                model.fit(np.vstack([Xl, s.X_target[extra]]), np.r_[yl, np.full(len(extra), -1)])
             else:
                 model.fit(Xl, yl)
             out[(m, k)] = (_accuracy(model, Xt, yt), b["target"], b["source"])
@@ -158,7 +152,11 @@ def run_columns(family, name, seed, methods):
         model = ReFormRectifier(source, source_meta=Xs.iloc[meta_rows]).fit(
             X_target.iloc[rows], np.r_[yl, np.full(len(extra), -1)]
         )
-        out[("ReForm", k)] = (_accuracy(model, X_target.iloc[test], yt), base["target"], base["source"])
+        out[("ReForm", k)] = (
+            _accuracy(model, X_target.iloc[test], yt),
+            base["target"],
+            base["source"],
+        )
     return out
 
 
@@ -193,9 +191,7 @@ def run_parties(family, name, seed, methods):
                 (
                     f"party{i}",
                     m,
-                    RKMESpecification(20, random_state=seed).fit(
-                        s.X_source[s.source_groups == i]
-                    ),
+                    RKMESpecification(20, random_state=seed).fit(s.X_source[s.source_groups == i]),
                 )
                 for i, m in enumerate(party_models)
             ]
@@ -235,8 +231,12 @@ MADE_FOR = {
     "RKMEReuser": {"parties"},
 }
 
-_RUNNERS = {"shift": run_same_space, "classes": run_same_space, "columns": run_columns,
-            "parties": run_parties}
+_RUNNERS = {
+    "shift": run_same_space,
+    "classes": run_same_space,
+    "columns": run_columns,
+    "parties": run_parties,
+}
 
 
 def collect(plan=PLAN, seeds=SEEDS):
