@@ -100,7 +100,9 @@ def test_tree_learns_teacher_labels_on_union(wine):
     """The tree's training set is the rows plus extra rows, all labelled by the teacher."""
     X, y = wine
     teacher = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=0.5, random_state=0)
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, extra_ratio=0.5, cv=None, random_state=0
+    )
     est.fit(X, y)
     n_extra = round(0.5 * len(X))
     assert est.n_extra_samples_ == n_extra
@@ -225,7 +227,7 @@ def test_fidelity_is_agreement_on_held_out_generated_data(wine):
     # Replay the documented draw: the held-out rows come after the extra rows.
     rng = np.random.RandomState(5)
     rng.randint(_MAX_SEED, size=2)
-    n_extra = 2 * len(X)
+    n_extra = est.n_extra_samples_
     X_held_out = _sample_like(X, n_extra + max(len(X), n_extra), "kde", rng)[n_extra:]
     expected = np.mean(est.predict(X_held_out) == teacher.predict(X_held_out))
     assert est.fidelity_ == pytest.approx(expected)
@@ -237,7 +239,13 @@ def test_regressor_fidelity_is_r2_against_teacher(regression_data):
     X, y = regression_data
     teacher = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
     est = TwiceLearningTreeRegressor(
-        teacher, prefit=True, extra_ratio=1, sampling="uniform", max_depth=4, random_state=2
+        teacher,
+        prefit=True,
+        extra_ratio=1,
+        sampling="uniform",
+        max_depth=4,
+        cv=None,
+        random_state=2,
     ).fit(X, y)
     rng = np.random.RandomState(2)
     rng.randint(_MAX_SEED, size=2)
@@ -312,7 +320,7 @@ def test_string_labels_and_a_class_the_teacher_never_predicts(wine):
     # The teacher knows only two of the three classes.
     seen = names != "barbera"
     teacher = _logreg().fit(X[seen], names[seen])
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, cv=None, random_state=0)
     est.fit(X, names)
     np.testing.assert_array_equal(est.classes_, ["barbera", "barolo", "grignolino"])
     proba = est.predict_proba(X)
@@ -437,7 +445,7 @@ def test_twice_learning_beats_a_plain_tree_of_the_same_size_on_diabetes():
 def test_teacher_with_one_output_column(regression_data):
     X, y = regression_data
     teacher = LinearRegression().fit(X, y[:, None])
-    est = TwiceLearningTreeRegressor(teacher, prefit=True, random_state=0).fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=None, random_state=0).fit(X, y)
     assert est.predict(X).shape == (len(X),)
     # The unpruned tree reproduces the teacher's predictions on the training rows.
     np.testing.assert_allclose(est.predict(X), teacher.predict(X).ravel())
