@@ -110,7 +110,7 @@ def run_same_space(family, name, seed, methods):
                         [
                             ("source LDA", embedding),
                             ("source LR", source),
-                            ("raw features", FunctionTransformer()),
+                            ("raw features", FunctionTransformer().fit(s.X_source)),
                         ],
                         estimator=_lr(),
                     ),

@@ -366,7 +366,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         ``lam="auto"`` the candidates are every strength of ``_STRENGTHS`` with the
         source kept (share 1), halved (share 0.5) or dropped (share 0: the target-only
         model), and the source itself (infinite strength), ranked by
-        ``self._criterion``; ties go to the first, the strongest use of the source.
+        ``self._criterion``.
         """
         if self.lam != "auto":
             return fit_one(1.0, self.lam, lam_intercept=self.lam_intercept)
@@ -383,12 +383,17 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 return self.lam_intercept
             return max(strength, self.lam_intercept)
 
-        scores = [
-            self._criterion(partial(fit_one, lam_intercept=pull(strength)), share, strength, target)
-            for share, strength in grid
-        ]
-        share, strength = grid[int(np.argmax(scores))]
-        return fit_one(share, strength, lam_intercept=pull(strength))
+        # Candidates run from the most to the least use of the source; a later one
+        # replaces the current choice only when its score is larger by more than
+        # ``_switch_margin``.
+        best, best_score = grid[0], -np.inf
+        for share, strength in grid:
+            score = self._criterion(
+                partial(fit_one, lam_intercept=pull(strength)), share, strength, target
+            )
+            if score > best_score + self._switch_margin or best_score == -np.inf:
+                best, best_score = (share, strength), score
+        return fit_one(*best, lam_intercept=pull(best[1]))
 
     def _base_scores(self, X, n_rows, warn=False):
         """Base scores of ``sources_`` side by side; ``n_rows=None`` skips the count check."""
@@ -488,7 +493,9 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             "target classes by label,",
             plain="L2-regularized logistic regression",
             criterion="the candidate with the largest marginal likelihood of the target "
-            "labels (Laplace approximation, the prior read from the penalty) wins. "
+            "labels (Laplace approximation, the prior read from the penalty) wins; "
+            "candidates are tried from the most to the least use of the source, and a "
+            "later one must beat the current choice by a log evidence of ``log 3``. "
             "With one to a few labelled rows per class this is a steadier choice than "
             "cross-validation on held-out folds of one or two rows.",
         )
@@ -635,6 +642,12 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             return_n_iter=True,
         )
         return coef, intercept
+
+    # Log odds of 3 to 1 ("positive" evidence on the scale of Kass & Raftery, 1995):
+    # when the source already explains the rows, the evidence is nearly flat in the
+    # strength (and rises slowly as the prior weakens and the rows are fitted harder),
+    # and moving away from the source on such small differences lost to it in trials.
+    _switch_margin = np.log(3)
 
     def _criterion(self, fit_one, share, strength, target):
         # With a few rows per class, held-out folds of one or two rows make a noisy
@@ -872,6 +885,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             lam_intercept=lam_intercept,
             offset=offset,
         )
+
+    _switch_margin = 0.0
 
     def _criterion(self, fit_one, share, strength, target):
         # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
