@@ -585,7 +585,9 @@ def test_auto_keeps_a_perfect_source():
     for seed in range(4):
         X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
         auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
-        assert auto.lam_ > 0 and auto.alpha_ == 0  # the whole source is the prior mean
+        # The whole source is the prior mean.
+        assert auto.lam_ > 0
+        assert auto.alpha_ == 0
         assert auto.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
         residual = HypothesisTransferClassifier(perfect, mode="residual").fit(X[train], y[train])
         np.testing.assert_allclose(residual.source_weights_, [[1.0]])

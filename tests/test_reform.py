@@ -95,8 +95,9 @@ def test_feature_transport_and_mapping_match_a_direct_computation():
         if reg == 0:
             block = ot.emd(unif, unif, cost)
         else:
-            block = ot.sinkhorn(unif, unif, cost, reg, method="sinkhorn_log",
-                                numItermax=10_000, stopThr=1e-6)
+            block = ot.sinkhorn(
+                unif, unif, cost, reg, method="sinkhorn_log", numItermax=10_000, stopThr=1e-6
+            )
         np.testing.assert_allclose(est.transport_[2:, 2:], block * 2 / 4, atol=1e-10)
         np.testing.assert_allclose(est.transport_[:2, :2], np.eye(2) / 4)
         assert np.all(est.transport_[:2, 2:] == 0)
@@ -179,9 +180,15 @@ def test_class_transport_maps_new_classes_onto_unmatched_source_classes():
     centres = np.array([Z[y[shots] == c].mean(0) for c in (8, 9)])
     scores = centres @ W[3:].T + b[3:]
     cost = -(scores - np.log(np.exp(scores).sum(1, keepdims=True))).T
-    block = ot.sinkhorn(np.full(4, 0.25), np.full(2, 0.5), cost / cost.max(), 0.05,
-                        method="sinkhorn_log",
-                                numItermax=10_000, stopThr=1e-6)
+    block = ot.sinkhorn(
+        np.full(4, 0.25),
+        np.full(2, 0.5),
+        cost / cost.max(),
+        0.05,
+        method="sinkhorn_log",
+        numItermax=10_000,
+        stopThr=1e-6,
+    )
     np.testing.assert_allclose(plan[3:, 3:], block * 2 / 5, atol=1e-10)
     # With lam=inf a new class's weights are the plan-weighted mean of the pool's.
     rows = (block.T @ W[3:]) / block.sum(0)[:, None]
@@ -208,24 +215,26 @@ def test_unlabeled_rows_only_inform_the_statistics(wine):
     assert not np.allclose(est.coef_, shots_only.coef_)
     assert est.new_features_.tolist() == ["flav_new"]
     assert est.vanished_features_.tolist() == ["flavanoids"]
-    assert est.transport_[list(X.columns).index("flavanoids"), list(X_t.columns).index(
-        "flav_new")] == pytest.approx(1 / X.shape[1])
+    assert est.transport_[
+        list(X.columns).index("flavanoids"), list(X_t.columns).index("flav_new")
+    ] == pytest.approx(1 / X.shape[1])
 
 
 def test_feature_embeddings(wine):
     X, y = wine
     source = _logreg(X, y)
     X_t = X.rename(columns={"alcohol": "ethanol", "proline": "amino"})
-    emb = {"alcohol": [1.0, 0.0], "ethanol": [0.9, 0.1], "proline": [0.0, 1.0],
-           "amino": [0.1, 0.8]}
-    est = ReFormRectifier(source, meta="embeddings", feature_embeddings=emb, reg=0,
-                          lam=np.inf).fit(X_t, y)
+    emb = {"alcohol": [1.0, 0.0], "ethanol": [0.9, 0.1], "proline": [0.0, 1.0], "amino": [0.1, 0.8]}
+    est = ReFormRectifier(source, meta="embeddings", feature_embeddings=emb, reg=0, lam=np.inf).fit(
+        X_t, y
+    )
     cols = list(X_t.columns)
     assert est.transport_[0, cols.index("ethanol")] > 0
     assert est.transport_[list(X.columns).index("proline"), cols.index("amino")] > 0
     np.testing.assert_array_equal(est.predict(X_t), source.predict(X))
-    by_frame = ReFormRectifier(source, meta="embeddings", reg=0, lam=np.inf,
-                               feature_embeddings=pd.DataFrame(emb).T).fit(X_t, y)
+    by_frame = ReFormRectifier(
+        source, meta="embeddings", reg=0, lam=np.inf, feature_embeddings=pd.DataFrame(emb).T
+    ).fit(X_t, y)
     np.testing.assert_allclose(by_frame.coef_, est.coef_)
 
 
@@ -272,8 +281,14 @@ def test_breast_cancer_mean_to_worst_columns():
     mean = [c for c in cols if c.startswith("mean ")]
     error = [c for c in cols if c.endswith(" error")]
     worst = [c for c in cols if c.startswith("worst ")]
-    s = _mean_scores(range(3), X=data.data, y=data.target.to_numpy(), src_cols=mean + error,
-                     tgt_cols=error + worst, shots=5)
+    s = _mean_scores(
+        range(3),
+        X=data.data,
+        y=data.target.to_numpy(),
+        src_cols=mean + error,
+        tgt_cols=error + worst,
+        shots=5,
+    )
     assert s["reform"] > s["target-only"] + 0.03
     assert s["reform"] > s["source-shared"] + 0.2
     # The carried "mean" -> "worst" weights are already near the ceiling: fine-tuning on
@@ -288,8 +303,13 @@ def test_digits_new_classes_and_shifted_crop():
     X = pd.DataFrame(data.data, columns=names)
     keep = [n for n in names if X[n].std() > 0.5]
     s = _mean_scores(
-        range(3), X=X, y=data.target, src_cols=[n for n in keep if int(n[2]) <= 5],
-        tgt_cols=[n for n in keep if int(n[2]) >= 2], shots=3, src_classes=range(7),
+        range(3),
+        X=X,
+        y=data.target,
+        src_cols=[n for n in keep if int(n[2]) <= 5],
+        tgt_cols=[n for n in keep if int(n[2]) >= 2],
+        shots=3,
+        src_classes=range(7),
         tgt_classes=(0, 1, 2, 3, 4, 7, 8, 9),
     )
     # With the prior chosen by the evidence (3 seeds): reform 0.781, target-only 0.762,
@@ -315,9 +335,7 @@ def test_no_shared_columns_and_no_meta_explains_what_is_needed(wine):
     with pytest.raises(ValueError, match="same instances as X"):
         ReFormRectifier(source, source_meta=X.iloc[:50], meta="data").fit(X_t, y)
     with pytest.raises(ValueError, match="feature_embeddings has no vector"):
-        ReFormRectifier(source, meta="embeddings", feature_embeddings={"t0": [1.0]}).fit(
-            X_t, y
-        )
+        ReFormRectifier(source, meta="embeddings", feature_embeddings={"t0": [1.0]}).fit(X_t, y)
     with pytest.raises(ValueError, match="meta='embeddings' needs feature_embeddings"):
         ReFormRectifier(source, meta="embeddings").fit(X_t, y)
     with pytest.raises(ValueError, match="only used with meta='embeddings'"):
@@ -378,3 +396,63 @@ def test_clone_shares_the_fitted_source(wine):
     assert clone(est).source is source
     scores = cross_val_score(est, X, y, cv=3)
     assert scores.mean() > 0.9
+
+
+# -- lam="auto": choosing the prior ---------------------------------------------------------
+
+
+def _sources_for(X, y, seed):
+    """A source fitted to the same labels and one fitted to unrelated labels."""
+    rng = np.random.RandomState(seed)
+    half = rng.permutation(len(y)) < len(y) // 2
+    good = _logreg(X[half], y[half])
+    Z = StandardScaler().fit_transform(X[half])
+    unrelated = (Z @ rng.normal(size=X.shape[1]) > 0).astype(int)
+    bad = _logreg(X[half], unrelated)
+    return half, good, bad
+
+
+def test_auto_with_an_irrelevant_source_falls_back_to_target_only():
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target.to_numpy()
+    gaps, priors = [], []
+    for seed in range(6):
+        half, _, bad = _sources_for(X, y, seed)
+        rng = np.random.RandomState(seed)
+        Xt, yt = X[~half].reset_index(drop=True), y[~half]
+        shots = np.r_[[rng.choice(np.flatnonzero(yt == c), 10, replace=False) for c in (0, 1)]]
+        shots = shots.ravel()
+        test = np.setdiff1d(np.arange(len(yt)), shots)
+        est = ReFormRectifier(bad, source_meta=X[half]).fit(Xt.iloc[shots], yt[shots])
+        target_only = _logreg(Xt.iloc[shots], yt[shots])
+        gaps.append(est.score(Xt.iloc[test], yt[test]) - target_only.score(Xt.iloc[test], yt[test]))
+        priors.append(est.prior_)
+    assert np.mean(gaps) > -0.02, gaps
+    assert priors.count("none") >= 4, priors
+
+
+def test_auto_with_a_good_source_keeps_it():
+    data = load_breast_cancer(as_frame=True)
+    X, y = data.data, data.target.to_numpy()
+    for seed in range(3):
+        half, good, _ = _sources_for(X, y, seed)
+        rng = np.random.RandomState(seed)
+        Xt, yt = X[~half].reset_index(drop=True), y[~half]
+        shots = np.r_[[rng.choice(np.flatnonzero(yt == c), 2, replace=False) for c in (0, 1)]]
+        shots = shots.ravel()
+        test = np.setdiff1d(np.arange(len(yt)), shots)
+        est = ReFormRectifier(good, source_meta=X[half]).fit(Xt.iloc[shots], yt[shots])
+        # No feature is new: the shared and carried priors are the same, and the
+        # first of them, the source itself, is kept.
+        assert est.prior_ == "shared"
+        assert est.lam_ == np.inf
+        np.testing.assert_array_equal(est.predict(Xt.iloc[test]), good.predict(Xt.iloc[test]))
+
+
+def test_auto_is_deterministic(wine):
+    X, y = wine
+    source = _logreg(X, y)
+    a = ReFormRectifier(source).fit(X.iloc[::7], y[::7])
+    b = ReFormRectifier(source).fit(X.iloc[::7], y[::7])
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert (a.prior_, a.lam_) == (b.prior_, b.lam_)
