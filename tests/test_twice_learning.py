@@ -449,3 +449,80 @@ def test_teacher_with_one_output_column(regression_data):
     assert est.predict(X).shape == (len(X),)
     # The unpruned tree reproduces the teacher's predictions on the training rows.
     np.testing.assert_allclose(est.predict(X), teacher.predict(X).ravel())
+
+
+# -- cv: what the tree learns from ----------------------------------------------------------
+
+
+def test_cv_plain_score_is_the_out_of_fold_accuracy_of_a_plain_tree(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
+    est.fit(X, y)
+    # Replay the documented folds: a generator seeded from the teacher's seed + 1.
+    teacher_seed = np.random.RandomState(3).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(4, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    expected = np.mean(
+        [plain.fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in folds.split(X, y)]
+    )
+    assert est.cv_results_["keep_original_labels"][0]
+    assert est.cv_results_["extra_ratio"][0] == 0
+    assert est.cv_results_["score"][0] == pytest.approx(expected)
+    # The returned tree is the best candidate, never one validated below the plain tree.
+    best = np.argmax(est.cv_results_["score"])
+    assert est.cv_results_["score"][best] >= est.cv_results_["score"][0]
+    assert est.keep_original_labels_ == est.cv_results_["keep_original_labels"][best]
+    assert est.extra_ratio_ == est.cv_results_["extra_ratio"][best]
+
+
+def test_cv_returns_the_plain_tree_when_the_teacher_is_useless(wine):
+    X, y = wine
+    rng = np.random.RandomState(0)
+    # A teacher of shuffled labels: its labels only add noise.
+    teacher = _logreg().fit(X, rng.permutation(y))
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X, y)
+    assert est.keep_original_labels_
+    assert est.extra_ratio_ == 0
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=0).fit(X, y)
+    _same_tree(est.tree_, plain)
+    assert 0 <= est.fidelity_ <= 1  # still reported against the teacher
+
+
+def test_cv_uses_a_good_teacher_with_few_rows():
+    X, y = make_classification(
+        n_samples=3000, n_features=8, n_informative=5, random_state=0, flip_y=0.05
+    )
+    teacher = _logreg().fit(X[1000:], y[1000:])
+    chosen = []
+    for seed in range(4):
+        rng = np.random.RandomState(seed)
+        rows = np.r_[[rng.choice(np.flatnonzero(y[:1000] == c), 5, replace=False) for c in (0, 1)]]
+        rows = rows.ravel()
+        est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=seed)
+        est.fit(X[rows], y[rows])
+        chosen.append((est.keep_original_labels_, est.extra_ratio_))
+    # Ten rows: the teacher's labels (on the rows or on generated ones) beat the plain
+    # tree's in validation.
+    assert (True, 0.0) not in chosen, chosen
+
+
+def test_cv_is_deterministic_with_a_random_state(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    a = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=7).fit(X, y)
+    b = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.cv_results_["score"], b.cv_results_["score"])
+    _same_tree(a.tree_, b.tree_)
+
+
+def test_cv_refits_an_unfitted_teacher_per_fold(wine):
+    X, y = wine
+    teacher = _CountingTree(max_depth=2, random_state=0)
+    _CountingTree.n_fit_calls = 0
+    TwiceLearningTreeClassifier(teacher, max_depth=2, cv=3, random_state=0).fit(X, y)
+    # One fit on all rows, one per training fold (the grown trees are not counted:
+    # they are plain DecisionTreeClassifier).
+    assert _CountingTree.n_fit_calls == 1 + 3
