@@ -26,6 +26,8 @@ without calibration).
 
 import time
 import warnings
+from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -58,6 +60,17 @@ def _lr():
 
 
 # -- one scenario instance: (baselines, method) accuracies for one seed and shot count --
+
+
+# Seconds spent fitting each method, over the whole run.
+FIT_SECONDS = defaultdict(float)
+
+
+@contextmanager
+def _timed(method):
+    start = time.perf_counter()
+    yield
+    FIT_SECONDS[method] += time.perf_counter() - start
 
 
 def _accuracy(model, X, y):
@@ -119,9 +132,11 @@ def run_same_space(family, name, seed, methods):
                 # ReForm's unlabeled rows (y = -1) only inform its meta-representations.
                 extra = np.setdiff1d(np.arange(len(s.y_target)), np.r_[shots, test])
                 extra = rng.permutation(extra)[:N_UNLABELED]
-                model.fit(np.vstack([Xl, s.X_target[extra]]), np.r_[yl, np.full(len(extra), -1)])
+                Xf, yf = np.vstack([Xl, s.X_target[extra]]), np.r_[yl, np.full(len(extra), -1)]
             else:
-                model.fit(Xl, yl)
+                Xf, yf = Xl, yl
+            with _timed(m):
+                model.fit(Xf, yf)
             out[(m, k)] = (_accuracy(model, Xt, yt), b["target"], b["source"])
     return out
 
@@ -149,9 +164,10 @@ def run_columns(family, name, seed, methods):
         extra = np.setdiff1d(np.arange(len(s.y_target)), np.r_[shots, test])
         extra = rng.permutation(extra)[:N_UNLABELED]
         rows = np.r_[shots, extra]
-        model = ReFormRectifier(source, source_meta=Xs.iloc[meta_rows]).fit(
-            X_target.iloc[rows], np.r_[yl, np.full(len(extra), -1)]
-        )
+        with _timed("ReForm"):
+            model = ReFormRectifier(source, source_meta=Xs.iloc[meta_rows]).fit(
+                X_target.iloc[rows], np.r_[yl, np.full(len(extra), -1)]
+            )
         out[("ReForm", k)] = (
             _accuracy(model, X_target.iloc[test], yt),
             base["target"],
@@ -182,7 +198,9 @@ def run_parties(family, name, seed, methods):
             groups = np.array([o[rng.randint(len(o))] for o in owners])
             ests = [(f"party{i}", _lr()) for i in range(len(blocks))]
             alone = HMRCalibrator(ests, budget=0, random_state=seed).fit(Xl, yl, groups=groups)
-            hmr = HMRCalibrator(ests, budget=100, random_state=seed).fit(Xl, yl, groups=groups)
+            with _timed("HMR"):
+                hmr = HMRCalibrator(ests, budget=100, random_state=seed)
+                hmr.fit(Xl, yl, groups=groups)
             out[("HMR", k)] = (_accuracy(hmr, Xt, yt), target_acc, _accuracy(alone, Xt, yt))
         if "RKMEReuser" in methods:
             # Pre-trained parties with specifications of their rows; the user's rows
@@ -197,7 +215,8 @@ def run_parties(family, name, seed, methods):
             ]
             P = np.max([_proba_on(m, Xt, classes) for m in party_models], axis=0)
             max_rule = float(np.mean(classes[P.argmax(axis=1)] == yt))
-            reuser = RKMEReuser(zoo, random_state=seed, n_samples=500).fit(Xt)
+            with _timed("RKMEReuser"):
+                reuser = RKMEReuser(zoo, random_state=seed, n_samples=500).fit(Xt)
             out[("RKMEReuser", k)] = (_accuracy(reuser, Xt, yt), target_acc, max_rule)
     return out
 
@@ -309,6 +328,9 @@ def main(plan=PLAN, seeds=SEEDS):
             f"Computed in {elapsed:.0f} s.",
             "",
             table(results, plan),
+            "",
+            "Fit time per method over the whole run (s): "
+            + ", ".join(f"{m} {t:.1f}" for m, t in sorted(FIT_SECONDS.items())),
         ]
     )
 
