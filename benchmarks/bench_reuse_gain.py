@@ -192,15 +192,19 @@ def run_parties(family, name, seed, methods):
         Xl, yl, Xt, yt = s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
         target_acc = _accuracy(_lr().fit(Xl, yl), Xt, yt)
         if "HMR" in methods:
-            # Each party owns the labelled rows of its classes (a boundary class's rows
-            # are dealt out at random); nobody has more than those few rows.
-            owners = [np.flatnonzero([c in b for b in blocks]) for c in yl]
-            groups = np.array([o[rng.randint(len(o))] for o in owners])
+            # Each party owns the labelled rows of its classes; the rows of a class two
+            # parties share are owned by both (a copy each), so that every party has
+            # every one of its classes. Nobody has more than those few rows.
+            owner = [np.flatnonzero([c in blk for blk in blocks]) for c in yl]
+            idx = np.concatenate([np.full(len(o), i) for i, o in enumerate(owner)])
+            groups = np.concatenate(owner)
+            Xl_p, yl_p = Xl[idx], yl[idx]
             ests = [(f"party{i}", _lr()) for i in range(len(blocks))]
-            alone = HMRCalibrator(ests, budget=0, random_state=seed).fit(Xl, yl, groups=groups)
+            alone = HMRCalibrator(ests, budget=0, random_state=seed)
+            alone.fit(Xl_p, yl_p, groups=groups)
             with _timed("HMR"):
                 hmr = HMRCalibrator(ests, budget=100, random_state=seed)
-                hmr.fit(Xl, yl, groups=groups)
+                hmr.fit(Xl_p, yl_p, groups=groups)
             out[("HMR", k)] = (_accuracy(hmr, Xt, yt), target_acc, _accuracy(alone, Xt, yt))
         if "RKMEReuser" in methods:
             # Pre-trained parties with specifications of their rows; the user's rows

@@ -498,7 +498,10 @@ offset
         P = softmax(Z, axis=1)
         # sum_i s_i (diag(p_i) - p_i p_i^T) kron x_i x_i^T, in (class, column) order.
         A = np.einsum("i,ia,ab->iab", s, P, np.eye(k)) - np.einsum("i,ia,ib->iab", s, P, P)
-        H = np.einsum("iab,ij,il->ajbl", A, Xf, Xf).reshape(k * m, k * m)
+        # One matrix product: (class pairs x rows) @ (rows x column pairs).
+        outer = (Xf[:, :, None] * Xf[:, None, :]).reshape(n, m * m)
+        H = (A.reshape(n, k * k).T @ outer).reshape(k, k, m, m)
+        H = H.transpose(0, 2, 1, 3).reshape(k * m, k * m)
     prec = np.r_[2 * r if free_W else np.empty(0), [2 * lam_intercept] if free_b else []]
     prec = np.tile(prec, k)
     # A flat (unpenalized) parameter gets a tiny fixed precision: the softmax is invariant to adding
