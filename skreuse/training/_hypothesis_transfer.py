@@ -445,8 +445,8 @@ _COMMON_DOC = """
         model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` chooses, on the
         target rows, both how much of the source to keep and how strongly: the prior
         mean is the source, half of it or nothing (the target-only model, ridge-shrunk),
-        each with a strength among ``0.01, 0.03, ..., 100``, plus the source itself
-        (intercept refitted); {criterion} The choice is in ``lam_`` and ``alpha_``
+        each with a strength among ``0.01, 0.03, ..., 100``, plus the source itself;
+        {criterion} The choice is in ``lam_`` and ``alpha_``
         (``mode="biased"``) or ``lam_`` and ``source_weights_`` (``mode="residual"``,
         where half the source means half its base scores). With
         ``source_weights="learn"`` only the strength of the correction is chosen.
@@ -496,6 +496,8 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             "labels (Laplace approximation, the prior read from the penalty) wins; "
             "candidates are tried from the most to the least use of the source, and a "
             "later one must beat the current choice by a log evidence of ``log 3``. "
+            "The intercept is pulled toward the same share of the source's, at least "
+            "as strongly as the weights (the source itself keeps its intercept). "
             "With one to a few labelled rows per class this is a steadier choice than "
             "cross-validation on held-out folds of one or two rows.",
         )
@@ -776,7 +778,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             plain="ridge regression",
             criterion="the candidate with the smallest generalized cross-validation "
             "error (the closed-form leave-one-out error of a ridge fit with the mean "
-            "leverage, Golub, Heath and Wahba 1979) wins.",
+            "leverage, Golub, Heath and Wahba 1979) wins; the intercept is refitted "
+            "as ``lam_intercept`` says.",
         )
         + """
     Attributes
