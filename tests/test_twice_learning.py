@@ -156,8 +156,11 @@ def test_default_teacher_is_bagged_neural_networks(wine):
     with warnings.catch_warnings():
         # The default networks may stop before convergence on this small sample.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = TwiceLearningTreeClassifier(extra_ratio=0.2, n_jobs=1, random_state=0).fit(X, y)
-        reg = TwiceLearningTreeRegressor(extra_ratio=0.2, random_state=0).fit(X[:, 1:], X[:, 0])
+        # cv=None: one teacher fit each (the inner validation would refit it per fold).
+        est = TwiceLearningTreeClassifier(extra_ratio=0.2, n_jobs=1, cv=None, random_state=0)
+        est.fit(X, y)
+        reg = TwiceLearningTreeRegressor(extra_ratio=0.2, cv=None, random_state=0)
+        reg.fit(X[:, 1:], X[:, 0])
     assert isinstance(est.teacher_, BaggingClassifier)
     assert len(est.teacher_.estimators_) == 10
     assert isinstance(est.teacher_.estimators_[0][-1], MLPClassifier)
