@@ -490,10 +490,11 @@ def _laplace_by_hand(X, y, n_classes, W0, b0, lam, alpha, lam_b):
             loss = np.sum(np.logaddexp(0, Z[:, 0]) - y * Z[:, 0])
         else:
             loss = -np.sum(Z[np.arange(len(y)), y] - np.logaddexp.reduce(Z, axis=1))
+        # The prior N(lam W0 / (lam + alpha), 1 / (2 (lam + alpha))) per weight.
+        mean = lam * W0 / (lam + alpha)
         return (
             loss
-            + lam * np.sum((Wb[:, :d] - W0) ** 2)
-            + alpha * np.sum(Wb[:, :d] ** 2)
+            + (lam + alpha) * np.sum((Wb[:, :d] - mean) ** 2)
             + lam_b * np.sum((Wb[:, d] - b0) ** 2)
         )
 

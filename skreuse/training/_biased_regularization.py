@@ -38,18 +38,20 @@ def _check_source(W0, k, d, name="W0"):
     return W0
 
 
-def _check_penalties(lam, alpha, lam_intercept, d):
+def _check_penalties(lam, alpha, lam_intercept, d, k=None):
+    """``lam`` as an array; ``k`` (number of weight rows) allows one value per weight."""
     for name, value in (("alpha", alpha), ("lam_intercept", lam_intercept)):
         if np.isnan(value) or value < 0:
             raise ValueError(f"{name} must be non-negative, got {value}.")
     if np.isinf(alpha):
         raise ValueError("alpha must be finite.")
     lam = np.asarray(lam, dtype=float)
-    if lam.ndim > 1 or (lam.ndim == 1 and lam.shape != (d,)):
+    per_weight = k is not None and lam.shape == (k, d)
+    if not per_weight and (lam.ndim > 1 or (lam.ndim == 1 and lam.shape != (d,))):
         raise ValueError(f"lam must be a float or an array of shape ({d},), got shape {lam.shape}.")
     if np.any(np.isnan(lam)) or np.any(lam < 0):
         raise ValueError("lam must be non-negative.")
-    if lam.ndim == 1 and np.any(np.isinf(lam)) and not np.all(np.isinf(lam)):
+    if lam.ndim >= 1 and np.any(np.isinf(lam)) and not np.all(np.isinf(lam)):
         raise ValueError("lam must be infinite for all features or for none.")
     return lam
 
@@ -280,9 +282,9 @@ def fit_biased_logistic(
     b0 : ndarray of shape (n_rows,), default=None
         Source intercept: the starting point, and the target of the pull when
         ``lam_intercept > 0`` (``None``: zeros).
-    lam : float or ndarray of shape (n_features,)
-        Strength of the pull toward ``W0``, one value for all features or one per
-        feature; ``np.inf`` keeps ``W = W0``.
+    lam : float or ndarray of shape (n_features,) or (n_rows, n_features)
+        Strength of the pull toward ``W0``, one value for all features, one per
+        feature, or one per weight; ``np.inf`` keeps ``W = W0``.
     alpha : float, default=0.0
         Plain L2 penalty on ``W``. With ``lam=0`` and ``alpha = 1 / (2 C)`` the
         solution is scikit-learn's ``LogisticRegression(C=C)``.
@@ -342,7 +344,7 @@ def fit_biased_logistic(
     W0 = _check_source(W0, k, d)
     b0 = np.zeros(k) if b0 is None else np.broadcast_to(np.asarray(b0, dtype=float), (k,))
     s = _check_weights(sample_weight, n)
-    lam = _check_penalties(lam, alpha, lam_intercept, d)
+    lam = _check_penalties(lam, alpha, lam_intercept, d, k)
     offset = _check_offset(offset, n, k)
     Yoh = None if binary else np.eye(k)[y]
     fix_W = bool(np.all(np.isinf(lam)))
@@ -420,7 +422,9 @@ def biased_logistic_log_evidence(
         \log p(y) \approx -E(W, b) + \tfrac12 \sum_{\text{penalized}} \log(2 r)
         - \tfrac12 \log\det H ,
 
-    with :math:`E` the penalized objective and :math:`H` its Hessian. Weights with an
+    with :math:`E` the penalized objective, its weight penalty written as the
+    Gaussian's exponent :math:`\\sum (\\lambda_j + \\alpha) (W_{cj} - m_{cj})^2`
+    (the objective up to a constant in ``W``), and :math:`H` its Hessian. Weights with an
     infinite penalty are fixed and contribute nothing; the flat intercept contributes
     a constant that is the same for every prior, so values are comparable across
     ``lam`` and ``alpha`` (and across ``W0``) on the same data. This is the empirical
@@ -468,7 +472,7 @@ offset
     W0 = _check_source(W0, k, d)
     b0 = np.zeros(k) if b0 is None else np.broadcast_to(np.asarray(b0, dtype=float), (k,))
     s = _check_weights(sample_weight, n)
-    lam = np.broadcast_to(_check_penalties(lam, alpha, lam_intercept, d), (d,))
+    lam = np.broadcast_to(_check_penalties(lam, alpha, lam_intercept, d, k), (k, d))
     offset = _check_offset(offset, n, k)
     r = lam + alpha
     free_W = not np.all(np.isinf(lam))
@@ -479,7 +483,11 @@ offset
     loss, _ = _logistic_loss_grad(Z, Yoh, y, s, binary)
     energy = loss
     if free_W:
-        energy += np.sum(lam * (W - W0) ** 2) + alpha * np.vdot(W, W)
+        # The two penalties as one normalized Gaussian: r ||W - m||^2 with
+        # m = lam W0 / r. (Their sum differs from it by lam alpha / r ||W0||^2, a
+        # constant of the objective but not of the prior's normalization.)
+        mean = W0 * np.divide(lam, r, out=np.zeros_like(r), where=r > 0)
+        energy += np.sum(r * (W - mean) ** 2)
     if free_b:
         energy += lam_intercept * np.sum((b - b0) ** 2)
 
@@ -502,8 +510,9 @@ offset
         outer = (Xf[:, :, None] * Xf[:, None, :]).reshape(n, m * m)
         H = (A.reshape(n, k * k).T @ outer).reshape(k, k, m, m)
         H = H.transpose(0, 2, 1, 3).reshape(k * m, k * m)
-    prec = np.r_[2 * r if free_W else np.empty(0), [2 * lam_intercept] if free_b else []]
-    prec = np.tile(prec, k)
+    prec = np.hstack(
+        [2 * r if free_W else np.empty((k, 0)), np.full((k, int(free_b)), 2.0 * lam_intercept)]
+    ).ravel()
     # A flat (unpenalized) parameter gets a tiny fixed precision: the softmax is invariant to adding
     # a constant to every class's intercept, and that direction must stay finite. The
     # same constant enters every candidate, so comparisons are unaffected.

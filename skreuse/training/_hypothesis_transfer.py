@@ -39,7 +39,10 @@ __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]
 
 # Penalty strengths tried by ``lam="auto"`` (per weight, against a data term summed
 # over the samples), each with the source as prior mean, half of it, and none of it.
-_STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# Largest penalty on the weights of a target class no source knows, with lam="auto":
+# 1 / (2 C) of scikit-learn's LogisticRegression(C=1).
+_NEW_CLASS_PENALTY = 0.5
 
 
 def _is_weight_pair(source):
@@ -227,9 +230,11 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 )
             weights = self._fixed_weights(n_sources)
             W0, b0 = np.zeros((n_rows, d)), np.zeros(n_rows)
+            known = []
             for i, src in enumerate(sources):
                 name = _source_name(i, n_sources)
                 coef, intercept, src_classes = _linear_weights(src, name, d)
+                known.append(src_classes)
                 if classes is None:
                     if coef.shape[0] != n_rows:
                         raise ValueError(
@@ -251,6 +256,8 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 lam, alpha = share * strength, (1 - share) * strength + self.alpha
                 if np.isinf(strength):
                     lam, alpha = np.inf, self.alpha
+                elif self.lam == "auto" and unknown.any():
+                    lam = self._new_class_penalty(lam, alpha, strength, unknown, d)
                 return self._fit_candidate(
                     X,
                     target,
@@ -263,8 +270,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     lam_intercept=lam_intercept,
                 )
 
-            fit = self._choose(fit_one, target, n_sources > 0)
-            self.lam_, self.alpha_ = float(fit["lam"]), float(fit["alpha"])
+            unknown = self._unknown_rows(known, n_rows)
+            fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+            self.lam_, self.alpha_ = float(np.max(fit["lam"])), float(fit["alpha"])
             coef, intercept = fit["coef"], fit["intercept"]
         else:
             for i, src in enumerate(sources):
@@ -298,26 +306,54 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     B = np.hstack([w * np.eye(n_rows) for w in weights])
                 GB = G @ B.T
 
+                unknown = self._unknown_rows(
+                    [getattr(src, "classes_", None) for src in sources], n_rows
+                )
+
                 def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                    lam = strength
+                    if self.lam == "auto" and unknown.any():
+                        lam = self._new_class_penalty(strength, 0.0, strength, unknown, d)
                     fit = self._fit_candidate(
                         X,
                         target,
                         sample_weight,
                         rows,
-                        lam=strength,
+                        lam=lam,
                         offset=share * GB,
                         lam_intercept=lam_intercept,
                     )
                     fit["share"] = share
                     return fit
 
-                fit = self._choose(fit_one, target, n_sources > 0)
+                fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
                 coef, B = fit["coef"], fit["share"] * B
-                self.lam_ = float(fit["lam"])
+                self.lam_ = float(np.max(fit["lam"]))
             intercept = fit["intercept"]
             self.source_weights_ = B
         self.coef_, self.intercept_ = coef, intercept
         return self
+
+    def _unknown_rows(self, source_classes, n_rows):
+        """Which weight rows belong to a target class that no source knows."""
+        classes = getattr(self, "classes_", None)
+        if classes is None or n_rows != len(classes) or any(c is None for c in source_classes):
+            return np.zeros(n_rows, dtype=bool)
+        known = set().union(*(np.asarray(c).tolist() for c in source_classes))
+        return np.array([c not in known for c in classes.tolist()])
+
+    @staticmethod
+    def _new_class_penalty(lam, alpha, strength, unknown, d):
+        """Per-weight pull: a class no source knows has no source weights to keep.
+
+        Its row (prior mean zero) gets a total penalty of at most
+        ``_NEW_CLASS_PENALTY`` (that of ``LogisticRegression(C=1)``), or the
+        candidate's strength when smaller, so that a strong pull toward the source
+        does not also forbid learning the new class.
+        """
+        rows = np.full((len(unknown), d), float(lam))
+        rows[unknown] = max(0.0, min(strength, _NEW_CLASS_PENALTY) - alpha)
+        return rows
 
     def _fit_candidate(
         self,
@@ -445,7 +481,10 @@ _COMMON_DOC = """
         model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` chooses, on the
         target rows, both how much of the source to keep and how strongly: the prior
         mean is the source, half of it or nothing (the target-only model, ridge-shrunk),
-        each with a strength among ``0.01, 0.03, ..., 100``, plus the source itself;
+        each with a strength among ``0.1, 0.3, ..., 100``, plus the source itself
+        (unless a target class is unknown to every source: that class's weights,
+        centred on zero, are penalized by at most 0.5, as in
+        ``LogisticRegression(C=1)``);
         {criterion} The choice is in ``lam_`` and ``alpha_``
         (``mode="biased"``) or ``lam_`` and ``source_weights_`` (``mode="residual"``,
         where half the source means half its base scores). With
