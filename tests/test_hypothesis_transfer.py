@@ -628,3 +628,30 @@ def test_regressor_auto_is_generalized_cross_validation():
     grid = [(s * share, s * (1 - share)) for share in (1.0, 0.5, 0.0) for s in strengths]
     best = min(grid, key=lambda p: gcv(*p))
     assert (reg.lam_, reg.alpha_) == pytest.approx(best)
+
+
+def test_auto_learns_a_class_the_source_does_not_know():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.RandomState(0)
+    half = rng.permutation(len(y)) < len(y) // 2
+    known = half & (y != 0)
+    source = LogisticRegression(max_iter=1000).fit(X[known], y[known])  # classes 1, 2
+    scores = []
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        pool = np.flatnonzero(~half)
+        shots = np.concatenate([rng.choice(pool[y[pool] == c], 2, replace=False) for c in range(3)])
+        test = np.setdiff1d(pool, shots)
+        for mode in ("biased", "residual"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                clf = HypothesisTransferClassifier(source, mode=mode).fit(X[shots], y[shots])
+            pred = clf.predict(X[test])
+            # The source alone never predicts class 0; the transferred model does.
+            assert np.any(pred == 0)
+            scores.append(
+                clf.score(X[test], y[test])
+                - LogisticRegression().fit(X[shots], y[shots]).score(X[test], y[test])
+            )
+    assert np.mean(scores) > -0.03
