@@ -67,8 +67,11 @@ def few_shot_split(y, shots, seed):
 # ``lam=0.5`` with ``alpha=0`` puts the same strength on the penalty as
 # ``LogisticRegression(C=1)`` (its ``1 / (2 C)``), only centred on the source.
 # The default ``lam="auto"`` chooses among the source, half of it and no source
-# as the centre, and among strengths from 0.01 to 100, by the marginal likelihood
-# of the labelled rows.
+# as the centre, and among strengths from 0.1 to 100, by the marginal likelihood
+# of the labelled rows. On this task it keeps the source as it is up to 5 images
+# per class and then pulls strongly toward it (strength 10): with 64 pixels and 10
+# classes the evidence's Occam factor favours strong pulls, and the fixed
+# ``lam=0.5`` is 2-4 points more accurate here.
 SHOTS = [2, 5, 10, 20]
 SEEDS = range(5)
 methods = {
