@@ -10,7 +10,8 @@ before any result was looked at; every cell is reported, wins and losses alike.
 Scenario families (``skreuse/datasets/_scenarios.py``; all features standardized):
 
 - ``shift``: the source sees mostly one side of the data along a random direction, the
-  target mostly the other; same columns and classes.
+  target mostly the other, and half the target's columns drift (rescaled by 0.5-1.5,
+  offset by N(0, 0.75)); same columns and classes.
 - ``classes``: the source knows 60 % of the classes, the target has them all.
 - ``columns``: a quarter of the source columns vanish, a quarter of the target columns
   are new (named columns, rows split in halves).
