@@ -144,10 +144,10 @@ def _demo_main(*, output, quick, random_state):
             "LogMESelector + linear head": lambda: LogMESelector(
                 zoo.models, estimator=linear_head()
             ),
-            # The inputs are raw pixel intensities (0-16) and there are very few rows: a
-            # large lam keeps the linear correction on top of the source small.
+            # lam="auto": how much of the source to keep and how strongly to pull the
+            # linear correction are chosen on the few labelled rows.
             f"HypothesisTransfer({best_classifier})": lambda: HypothesisTransferClassifier(
-                best_model, mode="residual", lam=100.0, tol=1e-4
+                best_model, mode="residual", tol=1e-4
             ),
             f"NCM on {best} features": lambda: NCMClassifier(backbone=selector),
         }
@@ -214,8 +214,9 @@ def _demo_main(*, output, quick, random_state):
         "scratch: StandardScaler + LogisticRegression on the k labeled rows per class only.\n"
         "LogMESelector + linear head: ranks the zoo again on those rows, trains a head on the "
         "winner's outputs.\n"
-        f"HypothesisTransfer: the log-probabilities of {best_classifier} plus a linear "
-        "correction penalized by lam=100 (mode='residual').\n"
+        f"HypothesisTransfer: the scores of {best_classifier} plus a linear correction "
+        "(mode='residual'), the source's share and the penalty chosen on the labelled "
+        "rows by the evidence (lam='auto').\n"
         f"NCM: nearest class mean of the outputs of {best}; no training beyond the means."
     )
     table = "\n".join(out)

@@ -448,7 +448,7 @@ def test_residual_base_scores_matched_by_label():
     source = LogisticRegression(max_iter=1000).fit(X, labels[y])  # knows a, b, c
     yt = labels[1 + np.arange(len(y)) % 3]  # b, c, d
     with pytest.warns(UserWarning, match=r"\['a'\].*dropped"):
-        clf = HypothesisTransferClassifier(source, mode="residual").fit(X, yt)
+        clf = HypothesisTransferClassifier(source, mode="residual", lam=1.0).fit(X, yt)
     linear = X @ clf.coef_.T + clf.intercept_
     src = source.decision_function(X)
     expected = np.column_stack([src[:, 1], src[:, 2], np.zeros(len(X))])
@@ -532,3 +532,189 @@ def test_learned_source_weights_classifier_minimize_the_stated_objective(lam, so
     np.testing.assert_allclose(clf.coef_.ravel(), res.x[:d], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(clf.source_weights_.ravel(), res.x[d:-1], rtol=1e-4, atol=1e-5)
     assert clf.intercept_[0] == pytest.approx(res.x[-1], rel=1e-4, abs=1e-5)
+# -- lam="auto": the evidence and the choice it makes ----------------------------------------
+
+
+def _laplace_by_hand(X, y, n_classes, W0, b0, lam, alpha, lam_b):
+    """Laplace log evidence from a numerical Hessian of the penalized objective."""
+    from skreuse.training._biased_regularization import biased_logistic_log_evidence
+
+    k = 1 if n_classes == 2 else n_classes
+    d = X.shape[1]
+    W, b = fit_biased_logistic(
+        X, y, n_classes, W0, b0, lam=lam, alpha=alpha, lam_intercept=lam_b, tol=1e-12
+    )
+    theta = np.r_[np.column_stack([W, b]).ravel()]
+
+    def energy(t):
+        Wb = t.reshape(k, d + 1)
+        Z = X @ Wb[:, :d].T + Wb[:, d]
+        if k == 1:
+            loss = np.sum(np.logaddexp(0, Z[:, 0]) - y * Z[:, 0])
+        else:
+            loss = -np.sum(Z[np.arange(len(y)), y] - np.logaddexp.reduce(Z, axis=1))
+        # The prior N(lam W0 / (lam + alpha), 1 / (2 (lam + alpha))) per weight.
+        mean = lam * W0 / (lam + alpha)
+        return (
+            loss
+            + (lam + alpha) * np.sum((Wb[:, :d] - mean) ** 2)
+            + lam_b * np.sum((Wb[:, d] - b0) ** 2)
+        )
+
+    eps = 1e-4
+    p = theta.size
+    H = np.zeros((p, p))
+    for i in range(p):
+        e = np.zeros(p)
+        e[i] = eps
+        H[i] = (approx_fprime(theta + e, energy, 1e-6) - approx_fprime(theta - e, energy, 1e-6)) / (
+            2 * eps
+        )
+    H = (H + H.T) / 2
+    prec = np.tile(np.r_[np.full(d, 2 * (lam + alpha)), 2 * lam_b], k)
+    expected = -energy(theta) + 0.5 * np.sum(np.log(prec)) - 0.5 * np.linalg.slogdet(H)[1]
+    got = biased_logistic_log_evidence(
+        X, y, n_classes, W, b, W0, b0, lam=lam, alpha=alpha, lam_intercept=lam_b
+    )
+    return got, expected
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_evidence_is_the_laplace_formula_with_a_numerical_hessian(n_classes):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 3))
+    y = rng.randint(n_classes, size=15)
+    k = 1 if n_classes == 2 else n_classes
+    W0, b0 = rng.normal(size=(k, 3)), rng.normal(size=k)
+    got, expected = _laplace_by_hand(X, y, n_classes, W0, b0, lam=0.7, alpha=0.2, lam_b=0.4)
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_log_evidence_matches_numerical_integration_in_one_dimension():
+    # One weight, no intercept: the evidence is a 1-D integral; for 40 rows the
+    # posterior is close to Gaussian, so Laplace must be close to it.
+    from scipy.integrate import quad
+
+    from skreuse.training._biased_regularization import biased_logistic_log_evidence
+
+    rng = np.random.RandomState(1)
+    x = rng.normal(size=(40, 1))
+    y = (x[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(int)
+    lam, w0 = 0.5, 1.0
+
+    def integrand(w):
+        z = w * x[:, 0]
+        loglik = np.sum(y * z - np.logaddexp(0, z))
+        return np.exp(loglik - lam * (w - w0) ** 2) * np.sqrt(lam / np.pi)
+
+    exact = np.log(quad(integrand, -20, 20, points=[0, 1, 2, 3])[0])
+    W, b = fit_biased_logistic(x, y, 2, [[w0]], lam=lam, fit_intercept=False, tol=1e-12)
+    laplace = biased_logistic_log_evidence(x, y, 2, W, b, [[w0]], lam=lam, fit_intercept=False)
+    # The Gaussian prior's normalizer differs from the evidence's convention only by
+    # the factor (2 pi)^(-1/2) * sqrt(2 lam) / sqrt(lam / pi) = 1.
+    assert laplace == pytest.approx(exact, abs=0.02)
+
+
+def _irrelevant_and_perfect_sources(seed, n_per_class):
+    rng = np.random.RandomState(seed)
+    w = rng.normal(size=10)
+    X = rng.normal(size=(2000, 10))
+    y = (X @ w + 0.5 * rng.normal(size=2000) > 0).astype(int)
+    perfect = LogisticRegression(C=100, max_iter=1000).fit(X[1000:], y[1000:])
+    # An irrelevant source: fitted to labels of an unrelated direction.
+    y_other = (X[1000:] @ rng.normal(size=10) > 0).astype(int)
+    irrelevant = LogisticRegression(C=100, max_iter=1000).fit(X[1000:], y_other)
+    train = np.r_[
+        rng.choice(np.flatnonzero(y[:1000] == 0), n_per_class, replace=False),
+        rng.choice(np.flatnonzero(y[:1000] == 1), n_per_class, replace=False),
+    ]
+    test = np.setdiff1d(np.arange(1000), train)
+    return X, y, train, test, perfect, irrelevant
+
+
+def test_auto_falls_back_to_target_only_with_an_irrelevant_source():
+    gaps, dropped = [], 0
+    for seed in range(8):
+        X, y, train, test, _, irrelevant = _irrelevant_and_perfect_sources(seed, 15)
+        auto = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
+        target_only = LogisticRegression().fit(X[train], y[train])
+        gaps.append(auto.score(X[test], y[test]) - target_only.score(X[test], y[test]))
+        dropped += auto.lam_ == 0  # share 0: the source is left out of the prior
+    # Within noise of the target-only model, and the source dropped nearly always.
+    assert np.mean(gaps) > -0.02
+    assert dropped >= 6
+
+
+def test_auto_keeps_a_perfect_source():
+    for seed in range(4):
+        X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
+        auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
+        # The whole source is the prior mean.
+        assert auto.lam_ > 0
+        assert auto.alpha_ == 0
+        assert auto.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
+        residual = HypothesisTransferClassifier(perfect, mode="residual").fit(X[train], y[train])
+        np.testing.assert_allclose(residual.source_weights_, [[1.0]])
+
+
+def test_auto_is_deterministic_and_refits_the_chosen_candidate():
+    X, y, train, _, _, irrelevant = _irrelevant_and_perfect_sources(0, 5)
+    a = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
+    b = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    # The fitted model is the fixed-penalty fit with the chosen penalties (the
+    # intercept pulled as strongly, toward the same share of the source's).
+    share = a.lam_ / (a.lam_ + a.alpha_)
+    fixed = HypothesisTransferClassifier(
+        irrelevant, lam=a.lam_, alpha=a.alpha_, lam_intercept=a.lam_ + a.alpha_
+    )
+    if share == 1:
+        np.testing.assert_allclose(fixed.fit(X[train], y[train]).coef_, a.coef_, rtol=1e-6)
+
+
+def test_regressor_auto_is_generalized_cross_validation():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(25, 6))
+    w = rng.normal(size=6)
+    y = X @ w + 0.3 * rng.normal(size=25) + 2.0
+    source = Ridge().fit(rng.normal(size=(200, 6)), rng.normal(size=200))  # irrelevant
+    reg = HypothesisTransferRegressor(source).fit(X, y)
+
+    def gcv(lam, alpha):
+        fixed = HypothesisTransferRegressor(source, lam=lam, alpha=alpha).fit(X, y)
+        Xc = X - X.mean(axis=0)
+        H = Xc @ np.linalg.solve(Xc.T @ Xc + (lam + alpha) * np.eye(6), Xc.T) + 1 / 25
+        rss = np.sum((fixed.predict(X) - y) ** 2)
+        return rss / 25 / (1 - np.trace(H) / 25) ** 2
+
+    strengths = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+    grid = [(s * share, s * (1 - share)) for share in (1.0, 0.5, 0.0) for s in strengths]
+    best = min(grid, key=lambda p: gcv(*p))
+    assert (reg.lam_, reg.alpha_) == pytest.approx(best)
+
+
+def test_auto_learns_a_class_the_source_does_not_know():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.RandomState(0)
+    half = rng.permutation(len(y)) < len(y) // 2
+    known = half & (y != 0)
+    source = LogisticRegression(max_iter=1000).fit(X[known], y[known])  # classes 1, 2
+    scores = []
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        pool = np.flatnonzero(~half)
+        shots = np.concatenate([rng.choice(pool[y[pool] == c], 2, replace=False) for c in range(3)])
+        test = np.setdiff1d(pool, shots)
+        for mode in ("biased", "residual"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                clf = HypothesisTransferClassifier(source, mode=mode).fit(X[shots], y[shots])
+            pred = clf.predict(X[test])
+            # The source alone never predicts class 0; the transferred model does.
+            assert np.any(pred == 0)
+            scores.append(
+                clf.score(X[test], y[test])
+                - LogisticRegression().fit(X[shots], y[shots]).score(X[test], y[test])
+            )
+    assert np.mean(scores) > -0.03

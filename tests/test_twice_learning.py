@@ -100,7 +100,9 @@ def test_tree_learns_teacher_labels_on_union(wine):
     """The tree's training set is the rows plus extra rows, all labelled by the teacher."""
     X, y = wine
     teacher = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=0.5, random_state=0)
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, extra_ratio=0.5, cv=None, random_state=0
+    )
     est.fit(X, y)
     n_extra = round(0.5 * len(X))
     assert est.n_extra_samples_ == n_extra
@@ -154,8 +156,11 @@ def test_default_teacher_is_bagged_neural_networks(wine):
     with warnings.catch_warnings():
         # The default networks may stop before convergence on this small sample.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est = TwiceLearningTreeClassifier(extra_ratio=0.2, n_jobs=1, random_state=0).fit(X, y)
-        reg = TwiceLearningTreeRegressor(extra_ratio=0.2, random_state=0).fit(X[:, 1:], X[:, 0])
+        # cv=None: one teacher fit each (the inner validation would refit it per fold).
+        est = TwiceLearningTreeClassifier(extra_ratio=0.2, n_jobs=1, cv=None, random_state=0)
+        est.fit(X, y)
+        reg = TwiceLearningTreeRegressor(extra_ratio=0.2, cv=None, random_state=0)
+        reg.fit(X[:, 1:], X[:, 0])
     assert isinstance(est.teacher_, BaggingClassifier)
     assert len(est.teacher_.estimators_) == 10
     assert isinstance(est.teacher_.estimators_[0][-1], MLPClassifier)
@@ -225,7 +230,7 @@ def test_fidelity_is_agreement_on_held_out_generated_data(wine):
     # Replay the documented draw: the held-out rows come after the extra rows.
     rng = np.random.RandomState(5)
     rng.randint(_MAX_SEED, size=2)
-    n_extra = 2 * len(X)
+    n_extra = est.n_extra_samples_
     X_held_out = _sample_like(X, n_extra + max(len(X), n_extra), "kde", rng)[n_extra:]
     expected = np.mean(est.predict(X_held_out) == teacher.predict(X_held_out))
     assert est.fidelity_ == pytest.approx(expected)
@@ -237,7 +242,13 @@ def test_regressor_fidelity_is_r2_against_teacher(regression_data):
     X, y = regression_data
     teacher = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, y)
     est = TwiceLearningTreeRegressor(
-        teacher, prefit=True, extra_ratio=1, sampling="uniform", max_depth=4, random_state=2
+        teacher,
+        prefit=True,
+        extra_ratio=1,
+        sampling="uniform",
+        max_depth=4,
+        cv=None,
+        random_state=2,
     ).fit(X, y)
     rng = np.random.RandomState(2)
     rng.randint(_MAX_SEED, size=2)
@@ -312,7 +323,7 @@ def test_string_labels_and_a_class_the_teacher_never_predicts(wine):
     # The teacher knows only two of the three classes.
     seen = names != "barbera"
     teacher = _logreg().fit(X[seen], names[seen])
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, cv=None, random_state=0)
     est.fit(X, names)
     np.testing.assert_array_equal(est.classes_, ["barbera", "barolo", "grignolino"])
     proba = est.predict_proba(X)
@@ -437,7 +448,7 @@ def test_twice_learning_beats_a_plain_tree_of_the_same_size_on_diabetes():
 def test_teacher_with_one_output_column(regression_data):
     X, y = regression_data
     teacher = LinearRegression().fit(X, y[:, None])
-    est = TwiceLearningTreeRegressor(teacher, prefit=True, random_state=0).fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=None, random_state=0).fit(X, y)
     assert est.predict(X).shape == (len(X),)
     # The unpruned tree reproduces the teacher's predictions on the training rows.
     np.testing.assert_allclose(est.predict(X), teacher.predict(X).ravel())
@@ -452,15 +463,94 @@ def test_number_of_generated_rows_is_rounded_not_truncated(wine, extra_ratio, ex
     # the documented count is round(extra_ratio * n_samples).
     X, y = wine
     assert expected == np.floor(extra_ratio * len(X) + 0.5) != np.floor(extra_ratio * len(X))
+    # cv=None: no inner validation, so the tree learns from exactly extra_ratio x n rows.
     teacher = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     est = TwiceLearningTreeClassifier(
-        teacher, prefit=True, extra_ratio=extra_ratio, random_state=0
+        teacher, prefit=True, extra_ratio=extra_ratio, cv=None, random_state=0
     ).fit(X, y)
     assert est.n_extra_samples_ == expected
     reg = TwiceLearningTreeRegressor(
         DecisionTreeRegressor(max_depth=2, random_state=0).fit(X, y.astype(float)),
         prefit=True,
         extra_ratio=extra_ratio,
+        cv=None,
         random_state=0,
     ).fit(X, y.astype(float))
     assert reg.n_extra_samples_ == expected
+
+
+# -- cv: what the tree learns from ----------------------------------------------------------
+
+
+def test_cv_plain_score_is_the_out_of_fold_accuracy_of_a_plain_tree(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
+    est.fit(X, y)
+    # Replay the documented folds: a generator seeded from the teacher's seed + 1.
+    teacher_seed = np.random.RandomState(3).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(4, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    expected = np.mean(
+        [plain.fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in folds.split(X, y)]
+    )
+    assert est.cv_results_["keep_original_labels"][0]
+    assert est.cv_results_["extra_ratio"][0] == 0
+    assert est.cv_results_["score"][0] == pytest.approx(expected)
+    # The returned tree is the best candidate, never one validated below the plain tree.
+    best = np.argmax(est.cv_results_["score"])
+    assert est.cv_results_["score"][best] >= est.cv_results_["score"][0]
+    assert est.keep_original_labels_ == est.cv_results_["keep_original_labels"][best]
+    assert est.extra_ratio_ == est.cv_results_["extra_ratio"][best]
+
+
+def test_cv_returns_the_plain_tree_when_the_teacher_is_useless(wine):
+    X, y = wine
+    rng = np.random.RandomState(0)
+    # A teacher of shuffled labels: its labels only add noise.
+    teacher = _logreg().fit(X, rng.permutation(y))
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X, y)
+    assert est.keep_original_labels_
+    assert est.extra_ratio_ == 0
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=0).fit(X, y)
+    _same_tree(est.tree_, plain)
+    assert 0 <= est.fidelity_ <= 1  # still reported against the teacher
+
+
+def test_cv_uses_a_good_teacher_with_few_rows():
+    X, y = make_classification(
+        n_samples=3000, n_features=8, n_informative=5, random_state=0, flip_y=0.05
+    )
+    teacher = _logreg().fit(X[1000:], y[1000:])
+    chosen = []
+    for seed in range(4):
+        rng = np.random.RandomState(seed)
+        rows = np.r_[[rng.choice(np.flatnonzero(y[:1000] == c), 5, replace=False) for c in (0, 1)]]
+        rows = rows.ravel()
+        est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=seed)
+        est.fit(X[rows], y[rows])
+        chosen.append((est.keep_original_labels_, est.extra_ratio_))
+    # Ten rows: the teacher's labels (on the rows or on generated ones) beat the plain
+    # tree's in validation.
+    assert (True, 0.0) not in chosen, chosen
+
+
+def test_cv_is_deterministic_with_a_random_state(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    a = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=7).fit(X, y)
+    b = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=7).fit(X, y)
+    np.testing.assert_array_equal(a.cv_results_["score"], b.cv_results_["score"])
+    _same_tree(a.tree_, b.tree_)
+
+
+def test_cv_refits_an_unfitted_teacher_per_fold(wine):
+    X, y = wine
+    teacher = _CountingTree(max_depth=2, random_state=0)
+    _CountingTree.n_fit_calls = 0
+    TwiceLearningTreeClassifier(teacher, max_depth=2, cv=3, random_state=0).fit(X, y)
+    # One fit on all rows, one per training fold (the grown trees are not counted:
+    # they are plain DecisionTreeClassifier).
+    assert _CountingTree.n_fit_calls == 1 + 3

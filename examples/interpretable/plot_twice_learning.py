@@ -105,6 +105,9 @@ def evaluate(dataset, loader, regression):
                         prefit=True,
                         extra_ratio=EXTRA_RATIO,
                         sampling=sampling,
+                        # Each scheme as configured: no inner validation choosing
+                        # between it and the plain tree.
+                        cv=None,
                         random_state=seed,
                         **limit_params,
                     ).fit(X[train], y[train])

@@ -66,12 +66,20 @@ def few_shot_split(y, shots, seed):
 # -------------------------------------------------------
 # ``lam=0.5`` with ``alpha=0`` puts the same strength on the penalty as
 # ``LogisticRegression(C=1)`` (its ``1 / (2 C)``), only centred on the source.
+# The default ``lam="auto"`` chooses among the source, half of it and no source
+# as the centre, and among strengths from 0.1 to 100, by the marginal likelihood
+# of the labelled rows. On this task it keeps the source as it is up to 5 images
+# per class and then pulls strongly toward it (strength 10): with 64 pixels and 10
+# classes the evidence's Occam factor favours strong pulls, and the fixed
+# ``lam=0.5`` is 2-4 points more accurate here.
 SHOTS = [2, 5, 10, 20]
 SEEDS = range(5)
 methods = {
     "source only": lambda: source,
     "target only": lambda: LogisticRegression(C=1.0, max_iter=2000),
     "transfer (biased)": lambda: HypothesisTransferClassifier(source, lam=0.5),
+    # The default: the source's share and the penalty chosen on the few rows.
+    "transfer (biased, lam='auto')": lambda: HypothesisTransferClassifier(source),
     "transfer (residual, learned weight)": lambda: HypothesisTransferClassifier(
         source, mode="residual", source_weights="learn", lam=0.5
     ),

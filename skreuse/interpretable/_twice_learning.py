@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import BaggingClassifier, BaggingRegressor
 from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
@@ -90,6 +91,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         ],
         "max_leaf_nodes": [Interval(Integral, 2, None, closed="left"), None],
         "ccp_alpha": [Interval(Real, 0.0, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left"), None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
     }
@@ -108,6 +110,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         min_samples_leaf=1,
         max_leaf_nodes=None,
         ccp_alpha=0.0,
+        cv=5,
         random_state=None,
         n_jobs=None,
     ):
@@ -121,6 +124,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.max_leaf_nodes = max_leaf_nodes
         self.ccp_alpha = ccp_alpha
+        self.cv = cv
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -136,18 +140,23 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
     def _agreement(self, teacher_pred, tree_pred):
         """Fidelity of ``tree_pred`` to ``teacher_pred``."""
 
-    def _teacher_predict(self, X):
+    def _teacher_predict(self, X, teacher=None):
+        teacher = self.teacher_ if teacher is None else teacher
         # A prefit teacher fitted on a DataFrame expects its column names back.
-        names = getattr(self.teacher_, "feature_names_in_", None)
+        names = getattr(teacher, "feature_names_in_", None)
         if names is not None and len(names) == X.shape[1]:
             import pandas as pd
 
             X = pd.DataFrame(X, columns=names)
-        y = np.asarray(self.teacher_.predict(X))
+        y = np.asarray(teacher.predict(X))
         # Some regressors return a single column; the tree wants 1-D targets.
         return y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
 
     def _fit_teacher(self, X, y, seed):
+        self.teacher_ = self._new_teacher(X, y, seed)
+
+    def _new_teacher(self, X, y, seed):
+        """The teacher fitted on ``(X, y)`` (a copy of the prefit one)."""
         n_features = X.shape[1]
         if self.prefit:
             if self.teacher is None:
@@ -163,15 +172,66 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                     f"({type(self.teacher).__name__}) expects {expected} features."
                 )
             # A copy, so that later changes to the user's model cannot change this one.
-            self.teacher_ = copy.deepcopy(self.teacher)
-            return
+            return copy.deepcopy(self.teacher)
         if self.teacher is None:
             teacher = self._default_teacher(seed)
         else:
             teacher = clone(self.teacher)
             if teacher.get_params(deep=False).get("random_state", 0) is None:
                 teacher.set_params(random_state=seed)
-        self.teacher_ = teacher.fit(X, y)
+        return teacher.fit(X, y)
+
+    def _candidates(self):
+        """``(keep_original_labels, extra_ratio)`` pairs the validation compares.
+
+        The plain tree comes first, so that it wins ties; then the configured tree,
+        then the other label sources and amounts of generated data.
+        """
+        configured = (self.keep_original_labels, float(self.extra_ratio))
+        if self.cv is None:
+            return [configured]
+        amounts = sorted({0.0, float(self.extra_ratio), 4.0 * self.extra_ratio})
+        pairs = [(True, 0.0), configured]
+        pairs += [(keep, a) for keep in (False, True) for a in amounts]
+        return list(dict.fromkeys(pairs))
+
+    def _grow(self, X, y, teacher, keep_original_labels, extra_ratio, rng, tree_seed):
+        """A tree with this estimator's size limits, learned from ``(X, y)`` and
+        ``extra_ratio * n`` generated rows labelled by ``teacher``."""
+        n_extra = int(round(extra_ratio * X.shape[0]))
+        X_extra = _sample_like(X, n_extra, self.sampling, rng)
+        if keep_original_labels:
+            y_rows = y
+            y_extra = self._teacher_predict(X_extra, teacher) if n_extra else y[:0]
+        else:
+            y_all = self._teacher_predict(np.vstack([X, X_extra]), teacher)
+            y_rows, y_extra = y_all[: X.shape[0]], y_all[X.shape[0] :]
+        X_tree = np.vstack([X, X_extra])
+        y_tree = np.concatenate([y_rows, y_extra])
+        return self._make_tree(tree_seed).fit(X_tree, y_tree), y_tree
+
+    def _validate(self, X, y, candidates, teacher_seed, tree_seed, rng):
+        """Out-of-fold score of every candidate (``None`` when there are too few rows)."""
+        splits = self._splits(X, y, rng)
+        if splits is None:
+            return None
+        scores = np.zeros(len(candidates))
+        for train, test in splits:
+            # An unfitted teacher is refitted without the held-out rows: a teacher that
+            # saw them would make its own labels look better than they are.
+            teacher = (
+                self.teacher_
+                if self.prefit
+                else self._new_teacher(X[train], y[train], teacher_seed)
+            )
+            seed = rng.randint(_MAX_SEED)
+            for i, (keep, ratio) in enumerate(candidates):
+                # The same generated rows for every candidate of a fold.
+                tree, _ = self._grow(
+                    X[train], y[train], teacher, keep, ratio, np.random.RandomState(seed), tree_seed
+                )
+                scores[i] += self._fold_score(y[test], tree.predict(X[test]))
+        return scores / len(splits)
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
@@ -182,15 +242,35 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             tree_seed = self.random_state
         self._fit_teacher(X, y, teacher_seed)
 
+        candidates = self._candidates()
+        scores = None
+        if len(candidates) > 1:
+            # Its own generator, so that the draws below do not depend on ``cv``.
+            val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+            scores = self._validate(X, y, candidates, teacher_seed, tree_seed, val_rng)
+        # Without validation (cv=None, or too few rows) the configured tree is grown;
+        # otherwise the best candidate, the plain tree on ties.
+        if scores is None:
+            self.cv_results_ = None
+            keep, ratio = self.keep_original_labels, float(self.extra_ratio)
+        else:
+            self.cv_results_ = {
+                "keep_original_labels": np.array([c[0] for c in candidates]),
+                "extra_ratio": np.array([c[1] for c in candidates]),
+                "score": scores,
+            }
+            keep, ratio = candidates[int(np.argmax(scores))]
+        self.keep_original_labels_, self.extra_ratio_ = bool(keep), float(ratio)
+
         n_samples = X.shape[0]
-        n_extra = int(round(self.extra_ratio * n_samples))
+        n_extra = int(round(ratio * n_samples))
         n_held_out = max(n_samples, n_extra)
         X_new = _sample_like(X, n_extra + n_held_out, self.sampling, rng)
         y_all = self._teacher_predict(np.vstack([X, X_new]))
         y_teacher, y_extra, y_held_out = np.split(y_all, [n_samples, n_samples + n_extra])
         X_extra, X_held_out = X_new[:n_extra], X_new[n_extra:]
 
-        y_train = y if self.keep_original_labels else y_teacher
+        y_train = y if keep else y_teacher
         self._set_target_info(y, y_all)
         X_tree = np.vstack([X, X_extra])
         y_tree = np.concatenate([y_train, y_extra])
@@ -201,6 +281,13 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
 
     def _set_target_info(self, y, y_teacher):
         """Hook for the classifier to record ``classes_``."""
+
+    def _splits(self, X, y, rng):
+        """Folds of the inner validation, or ``None`` below 4 rows."""
+        if X.shape[0] < 4:
+            return None
+        folds = KFold(min(self.cv, X.shape[0]), shuffle=True, random_state=rng.randint(_MAX_SEED))
+        return list(folds.split(X))
 
     def _validate_X_predict(self, X):
         check_is_fitted(self)
@@ -309,6 +396,7 @@ _SHARED_PARAMS = """teacher : estimator, default=None
     extra_ratio : float, default=1.0
         Number of generated examples as a multiple of the number of training
         samples (μ in the paper). ``0`` trains the tree on the training rows only.
+        With ``cv`` set, one of the candidates the validation compares (see ``cv``).
 
     sampling : {"uniform", "gaussian", "kde", "smote"}, default="smote"
         How the extra examples are generated from the training rows:
@@ -330,7 +418,8 @@ _SHARED_PARAMS = """teacher : estimator, default=None
 
     keep_original_labels : bool, default=False
         Whether the training rows keep their own labels. The paper replaces them by
-        the teacher's predictions (``False``), which removes label noise.
+        the teacher's predictions (``False``), which removes label noise. With
+        ``cv`` set, the validation compares both.
 """
 
 _TREE_PARAMS = """max_depth : int, default=None
@@ -345,6 +434,21 @@ _TREE_PARAMS = """max_depth : int, default=None
 
     ccp_alpha : float, default=0.0
         Cost-complexity pruning parameter.
+
+    cv : int or None, default=5
+        Folds of the inner validation that chooses what the tree learns from, at the
+        size limits above: the training rows with their own labels only (the plain
+        tree), or with the teacher's labels, each with ``0``, ``extra_ratio`` and
+        ``4 * extra_ratio`` times ``n_samples`` generated rows labelled by the teacher.
+        The candidate with the best out-of-fold score on the true labels (accuracy,
+        or mean squared error for a regressor) is grown on all rows; the plain tree
+        wins ties, so validation never prefers the returned tree less than the plain
+        one. A teacher trained here (``prefit=False``) is refitted on every training
+        fold (``cv + 1`` teacher fits in all); a prefit teacher is used as it is.
+        Folds are stratified when every class has two rows (at most as many folds as
+        the smallest class has rows), plain k-fold otherwise. ``None``, or fewer than
+        4 rows, grows the tree configured by ``extra_ratio`` and
+        ``keep_original_labels`` without validation.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the default teacher, the generated examples and the tree. An int is
@@ -365,7 +469,20 @@ _FITTED_ATTRS = """teacher_ : estimator
 
     n_extra_samples_ : int
         Number of generated examples the tree learned from,
-        ``round(extra_ratio * n_samples)``.
+        ``round(extra_ratio_ * n_samples)``.
+
+    keep_original_labels_ : bool
+        Whether the tree learned the training rows' own labels (chosen by the
+        validation, else ``keep_original_labels``).
+
+    extra_ratio_ : float
+        Generated rows per training row the tree learned from (chosen by the
+        validation, else ``extra_ratio``).
+
+    cv_results_ : dict or None
+        The validation: arrays ``"keep_original_labels"``, ``"extra_ratio"`` and
+        ``"score"`` (mean out-of-fold accuracy, or minus the mean squared error), one
+        entry per candidate, the plain tree first. ``None`` without validation.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -458,17 +575,20 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
     >>> clf = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2,
     ...                                   random_state=0).fit(X, y)
     >>> print(clf.export_text())
-    |--- worst radius <= 16.80
-    |   |--- worst concave points <= 0.14
+    |--- worst perimeter <= 114.44
+    |   |--- worst concave points <= 0.13
     |   |   |--- class: 1
-    |   |--- worst concave points >  0.14
+    |   |--- worst concave points >  0.13
     |   |   |--- class: 0
-    |--- worst radius >  16.80
-    |   |--- worst texture <= 19.63
-    |   |   |--- class: 1
-    |   |--- worst texture >  19.63
+    |--- worst perimeter >  114.44
+    |   |--- mean concave points <= 0.05
+    |   |   |--- class: 0
+    |   |--- mean concave points >  0.05
     |   |   |--- class: 0
     <BLANKLINE>
+    >>> # What the inner validation chose: the teacher's labels, 4 x n generated rows.
+    >>> clf.keep_original_labels_, clf.extra_ratio_
+    (False, 4.0)
     >>> print(f"{clf.fidelity_:.2f}")
     0.96
     """
@@ -491,6 +611,7 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
         min_samples_leaf=1,
         max_leaf_nodes=None,
         ccp_alpha=0.0,
+        cv=5,
         random_state=None,
         n_jobs=None,
     ):
@@ -505,6 +626,7 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
             min_samples_leaf=min_samples_leaf,
             max_leaf_nodes=max_leaf_nodes,
             ccp_alpha=ccp_alpha,
+            cv=cv,
             random_state=random_state,
             n_jobs=n_jobs,
         )
@@ -527,6 +649,21 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
 
     def _agreement(self, teacher_pred, tree_pred):
         return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 1.0
+
+    def _fold_score(self, y_true, y_pred):
+        return np.mean(y_true == y_pred)
+
+    def _splits(self, X, y, rng):
+        # Stratified when every class has two rows; with one row per class a held-out
+        # row's class is missing from its training fold, which a plain tree cannot
+        # predict and a teacher can: that is what validation should see.
+        _, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            return super()._splits(X, y, rng)
+        folds = StratifiedKFold(
+            min(self.cv, counts.min()), shuffle=True, random_state=rng.randint(_MAX_SEED)
+        )
+        return list(folds.split(X, y))
 
     def _set_target_info(self, y, y_teacher):
         numeric = "biuf"
@@ -674,6 +811,7 @@ default="squared_error"
         min_samples_leaf=1,
         max_leaf_nodes=None,
         ccp_alpha=0.0,
+        cv=5,
         random_state=None,
         n_jobs=None,
     ):
@@ -688,6 +826,7 @@ default="squared_error"
             min_samples_leaf=min_samples_leaf,
             max_leaf_nodes=max_leaf_nodes,
             ccp_alpha=ccp_alpha,
+            cv=cv,
             random_state=random_state,
             n_jobs=n_jobs,
         )
@@ -713,6 +852,9 @@ default="squared_error"
         if len(tree_pred) < 2:
             return float(np.allclose(teacher_pred, tree_pred))
         return r2_score(teacher_pred, tree_pred)
+
+    def _fold_score(self, y_true, y_pred):
+        return -np.mean((y_true - y_pred) ** 2)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):

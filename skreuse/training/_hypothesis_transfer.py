@@ -9,11 +9,12 @@ useless source away.
 
 import copy
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import expit, log_softmax
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.preprocessing import LabelEncoder
 
 from ..utils._clone import SharedModelsMixin
@@ -28,9 +29,21 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._validation import check_classification_targets
-from ._biased_regularization import fit_biased_logistic, fit_biased_ridge
+from ._biased_regularization import (
+    biased_logistic_log_evidence,
+    fit_biased_logistic,
+    fit_biased_ridge,
+)
 
 __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]
+
+
+# Penalty strengths tried by ``lam="auto"`` (per weight, against a data term summed
+# over the samples), each with the source as prior mean, half of it, and none of it.
+_STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# Largest penalty on the weights of a target class no source knows, with lam="auto":
+# 1 / (2 C) of scikit-learn's LogisticRegression(C=1).
+_NEW_CLASS_PENALTY = 0.5
 
 
 def _is_weight_pair(source):
@@ -176,7 +189,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "source": "no_validation",
-        "lam": [Interval(Real, 0, None, closed="both")],
+        "lam": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],
         "mode": [StrOptions({"biased", "residual"})],
         "source_weights": [None, StrOptions({"learn"}), "array-like"],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -199,7 +212,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         return weights
 
     def _fit(self, X, y, sample_weight):
-        for attr in ("source_coef_", "source_intercept_", "sources_", "source_weights_"):
+        for attr in ("source_coef_", "source_intercept_", "sources_", "source_weights_", "alpha_"):
             self.__dict__.pop(attr, None)
         X_raw = X
         X, y = self._validate_fit_data(X, y)
@@ -218,9 +231,11 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 )
             weights = self._fixed_weights(n_sources)
             W0, b0 = np.zeros((n_rows, d)), np.zeros(n_rows)
+            known = []
             for i, src in enumerate(sources):
                 name = _source_name(i, n_sources)
                 coef, intercept, src_classes = _linear_weights(src, name, d)
+                known.append(src_classes)
                 if classes is None:
                     if coef.shape[0] != n_rows:
                         raise ValueError(
@@ -235,17 +250,31 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 W0 += weights[i] * coef
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
-            coef, intercept = self._solve(
-                X,
-                target,
-                sample_weight,
-                W0,
-                lam=self.lam,
-                alpha=self.alpha,
-                b0=b0,
-                lam_intercept=self.lam_intercept,
-                offset=None,
-            )
+
+            def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
+                # the solver's pull toward W0 plus plain shrinkage.
+                lam, alpha = share * strength, (1 - share) * strength + self.alpha
+                if np.isinf(strength):
+                    lam, alpha = np.inf, self.alpha
+                elif self.lam == "auto" and unknown.any():
+                    lam = self._new_class_penalty(lam, alpha, strength, unknown, d)
+                return self._fit_candidate(
+                    X,
+                    target,
+                    sample_weight,
+                    rows,
+                    W0=W0,
+                    b0=share * b0,
+                    lam=lam,
+                    alpha=alpha,
+                    lam_intercept=lam_intercept,
+                )
+
+            unknown = self._unknown_rows(known, n_rows)
+            fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+            self.lam_, self.alpha_ = float(np.max(fit["lam"])), float(fit["alpha"])
+            coef, intercept = fit["coef"], fit["intercept"]
         else:
             for i, src in enumerate(sources):
                 _check_source_model(src, _source_name(i, n_sources), d)
@@ -258,38 +287,150 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             if learn and n_sources:
                 # GreedyTL-style: every source score column is a feature of every output,
                 # its weight pulled toward zero, so a useless source gets weight ~0.
-                lam = np.r_[np.full(d, self.lam), np.full(H, self.source_reg)]
-                coef, intercept = self._solve(
-                    np.hstack([X, G]),
-                    target,
-                    sample_weight,
-                    None,
-                    lam=lam,
-                    alpha=0.0,
-                    b0=None,
-                    lam_intercept=self.lam_intercept,
-                    offset=None,
-                )
-                coef, B = coef[:, :d], coef[:, d:]
+                XG = np.hstack([X, G])
+
+                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                    lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
+                    return self._fit_candidate(
+                        XG, target, sample_weight, rows, lam=lam, lam_intercept=lam_intercept
+                    )
+
+                # The learned source weights already shrink a useless source: only the
+                # strength of the correction is chosen, and it must stay finite.
+                fit = self._choose(fit_one, target, False, finite=True)
+                coef, B = fit["coef"][:, :d], fit["coef"][:, d:]
+                self.lam_ = float(fit["lam"][0])
             else:
                 B = np.zeros((n_rows, 0))
                 if n_sources:
                     weights = self._fixed_weights(n_sources)
                     B = np.hstack([w * np.eye(n_rows) for w in weights])
-                coef, intercept = self._solve(
-                    X,
-                    target,
-                    sample_weight,
-                    None,
-                    lam=self.lam,
-                    alpha=0.0,
-                    b0=None,
-                    lam_intercept=self.lam_intercept,
-                    offset=G @ B.T,
+                GB = G @ B.T
+
+                unknown = self._unknown_rows(
+                    [getattr(src, "classes_", None) for src in sources], n_rows
                 )
+
+                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                    lam = strength
+                    if self.lam == "auto" and unknown.any():
+                        lam = self._new_class_penalty(strength, 0.0, strength, unknown, d)
+                    fit = self._fit_candidate(
+                        X,
+                        target,
+                        sample_weight,
+                        rows,
+                        lam=lam,
+                        offset=share * GB,
+                        lam_intercept=lam_intercept,
+                    )
+                    fit["share"] = share
+                    return fit
+
+                fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+                coef, B = fit["coef"], fit["share"] * B
+                self.lam_ = float(np.max(fit["lam"]))
+            intercept = fit["intercept"]
             self.source_weights_ = B
         self.coef_, self.intercept_ = coef, intercept
         return self
+
+    def _unknown_rows(self, source_classes, n_rows):
+        """Which weight rows belong to a target class that no source knows."""
+        classes = getattr(self, "classes_", None)
+        if classes is None or n_rows != len(classes) or any(c is None for c in source_classes):
+            return np.zeros(n_rows, dtype=bool)
+        known = set().union(*(np.asarray(c).tolist() for c in source_classes))
+        return np.array([c not in known for c in classes.tolist()])
+
+    @staticmethod
+    def _new_class_penalty(lam, alpha, strength, unknown, d):
+        """Per-weight pull: a class no source knows has no source weights to keep.
+
+        Its row (prior mean zero) gets a total penalty of at most
+        ``_NEW_CLASS_PENALTY`` (that of ``LogisticRegression(C=1)``), or the
+        candidate's strength when smaller, so that a strong pull toward the source
+        does not also forbid learning the new class.
+        """
+        rows = np.full((len(unknown), d), float(lam))
+        rows[unknown] = max(0.0, min(strength, _NEW_CLASS_PENALTY) - alpha)
+        return rows
+
+    def _fit_candidate(
+        self,
+        X,
+        target,
+        sample_weight,
+        rows,
+        *,
+        W0=None,
+        b0=None,
+        lam,
+        alpha=0.0,
+        offset=None,
+        lam_intercept=0.0,
+    ):
+        """Fit on ``rows`` with these penalties; the fit and what it was fitted with."""
+        coef, intercept = self._solve(
+            X[rows],
+            target[rows],
+            sample_weight[rows],
+            W0,
+            lam=lam,
+            alpha=alpha,
+            b0=b0,
+            lam_intercept=lam_intercept,
+            offset=None if offset is None else offset[rows],
+        )
+        return dict(
+            X=X,
+            sample_weight=sample_weight,
+            coef=coef,
+            intercept=intercept,
+            W0=W0,
+            b0=b0,
+            lam=lam,
+            alpha=alpha,
+            offset=offset,
+            lam_intercept=lam_intercept,
+        )
+
+    def _choose(self, fit_one, target, has_source, *, finite=False):
+        """Fit with ``lam`` as given, or with the best ``(share, strength)`` of the grid.
+
+        ``fit_one(share, strength, rows)`` fits, on ``rows``, the model whose prior mean
+        is ``share`` times the source and whose penalty is ``strength``. With
+        ``lam="auto"`` the candidates are every strength of ``_STRENGTHS`` with the
+        source kept (share 1), halved (share 0.5) or dropped (share 0: the target-only
+        model), and the source itself (infinite strength), ranked by
+        ``self._criterion``.
+        """
+        if self.lam != "auto":
+            return fit_one(1.0, self.lam, lam_intercept=self.lam_intercept)
+        shares = (1.0, 0.5, 0.0) if has_source else (1.0,)
+        grid = [(1.0, np.inf)] if has_source and not finite else []
+        grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
+
+        def pull(strength):
+            # For a classifier a candidate is a prior over the whole model: the intercept
+            # is pulled toward the same share of the source's as the weights, at least
+            # as strongly (a free intercept fitted on one or two rows per class moves
+            # the source's boundary). A regressor's intercept follows the target's mean.
+            if not is_classifier(self):
+                return self.lam_intercept
+            return max(strength, self.lam_intercept)
+
+        # Candidates run from the most to the least use of the source; a later one
+        # replaces the current choice only when its score is larger by more than
+        # ``_switch_margin``.
+        best, best_score = grid[0], -np.inf
+        for share, strength in grid:
+            score = self._criterion(
+                partial(fit_one, lam_intercept=pull(strength)), share, strength, target
+            )
+            if score > best_score + self._switch_margin or best_score == -np.inf:
+                best, best_score = (share, strength), score
+        return fit_one(*best, lam_intercept=pull(best[1]))
 
     def _base_scores(self, X, n_rows, warn=False):
         """Base scores of ``sources_`` side by side; ``n_rows=None`` skips the count check."""
@@ -334,11 +475,21 @@ _COMMON_DOC = """
         {scores} are the base scores. ``None`` means no source: the zero hypothesis,
         so the model is plain {plain} with penalty ``lam + alpha`` (``mode="biased"``)
         or ``lam`` (``mode="residual"``).
-    lam : float, default=1.0
+    lam : "auto" or float, default="auto"
         Strength of the penalty ``lam * ||W - W_src||^2`` pulling the weights toward the
         source weights (``mode="biased"``), or of ``lam * ||Delta||^2`` on the weights
         added to the base scores (``mode="residual"``). ``0`` gives the target-only
-        model (with ``alpha``), ``np.inf`` the source itself.
+        model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` chooses, on the
+        target rows, both how much of the source to keep and how strongly: the prior
+        mean is the source, half of it or nothing (the target-only model, ridge-shrunk),
+        each with a strength among ``0.1, 0.3, ..., 100``, plus the source itself
+        (unless a target class is unknown to every source: that class's weights,
+        centred on zero, are penalized by at most 0.5, as in
+        ``LogisticRegression(C=1)``);
+        {criterion} The choice is in ``lam_`` and ``alpha_``
+        (``mode="biased"``) or ``lam_`` and ``source_weights_`` (``mode="residual"``,
+        where half the source means half its base scores). With
+        ``source_weights="learn"`` only the strength of the correction is chosen.
     mode : {{"biased", "residual"}}, default="biased"
         ``"biased"``: biased regularization toward a linear source,
         ``f(x) = W x + b``. ``"residual"``: ``f(x) = sum_i beta_i g_i(x) + Delta x + b``
@@ -371,6 +522,14 @@ _COMMON_DOC = """
         scores="``decision_function`` (or ``predict_proba``), matched to the "
         "target classes by label,",
         plain="L2-regularized logistic regression",
+        criterion="the candidate with the largest marginal likelihood of the target "
+        "labels (Laplace approximation, the prior read from the penalty) wins; "
+        "candidates are tried from the most to the least use of the source, and a "
+        "later one must beat the current choice by a log evidence of ``log 3``. "
+        "The intercept is pulled toward the same share of the source's, at least "
+        "as strongly as the weights (the source itself keeps its intercept). "
+        "With one to a few labelled rows per class this is a steadier choice than "
+        "cross-validation on held-out folds of one or two rows.",
     ).strip()
 )
 class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
@@ -409,7 +568,13 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         ``classes_``) in every decision row (``mode="residual"`` only; fixed weights
         give ``beta_i`` times the identity per source).
     n_iter_ : int
-        Number of L-BFGS iterations run.
+        Number of L-BFGS iterations run (of the final fit).
+    lam_ : float
+        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
+        (in ``mode="biased"``, ``share * strength``).
+    alpha_ : float
+        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` with ``lam="auto"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -466,7 +631,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         self,
         source=None,
         *,
-        lam=1.0,
+        lam="auto",
         mode="biased",
         source_weights=None,
         alpha=0.0,
@@ -520,6 +685,32 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             return_n_iter=True,
         )
         return coef, intercept
+
+    # Log odds of 3 to 1 ("positive" evidence on the scale of Kass & Raftery, 1995):
+    # when the source already explains the rows, the evidence is nearly flat in the
+    # strength (and rises slowly as the prior weakens and the rows are fitted harder),
+    # and moving away from the source on such small differences lost to it in trials.
+    _switch_margin = np.log(3)
+
+    def _criterion(self, fit_one, share, strength, target):
+        # With a few rows per class, held-out folds of one or two rows make a noisy
+        # choice; the marginal likelihood of all the rows under the prior is smoother.
+        fit = fit_one(share, strength)
+        return biased_logistic_log_evidence(
+            fit["X"],
+            target,
+            len(self.classes_),
+            fit["coef"],
+            fit["intercept"],
+            fit["W0"],
+            fit["b0"],
+            lam=fit["lam"],
+            alpha=fit["alpha"],
+            sample_weight=fit["sample_weight"],
+            fit_intercept=self.fit_intercept,
+            lam_intercept=fit["lam_intercept"],
+            offset=fit["offset"],
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -618,6 +809,10 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         linear="``Ridge``, ``LinearRegression``, ``Lasso``",
         scores="``predict`` outputs",
         plain="ridge regression",
+        criterion="the candidate with the smallest generalized cross-validation "
+        "error (the closed-form leave-one-out error of a ridge fit with the mean "
+        "leverage, Golub, Heath and Wahba 1979) wins; the intercept is refitted "
+        "as ``lam_intercept`` says.",
     ).strip()
 )
 class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
@@ -646,6 +841,12 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         Weight of every base-score column (the sources' outputs side by side) in every
         output (``mode="residual"`` only; fixed weights give ``beta_i`` times the
         identity per source, and need sources with ``n_outputs`` outputs).
+    lam_ : float
+        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
+        (in ``mode="biased"``, ``share * strength``).
+    alpha_ : float
+        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` with ``lam="auto"``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -692,7 +893,7 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         self,
         source=None,
         *,
-        lam=1.0,
+        lam="auto",
         mode="biased",
         source_weights=None,
         alpha=0.0,
@@ -729,6 +930,34 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             lam_intercept=lam_intercept,
             offset=offset,
         )
+
+    _switch_margin = 0.0
+
+    def _criterion(self, fit_one, share, strength, target):
+        # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
+        # error of a linear smoother with every row's leverage replaced by the mean
+        # leverage. Closed form, no folds to draw, and a weight of 2 counts as a row
+        # seen twice.
+        fit = fit_one(share, strength)
+        X, s = fit["X"], fit["sample_weight"]
+        total = s.sum()
+        if total <= 0:
+            return 0.0
+        pred = X @ fit["coef"].T + fit["intercept"]
+        if fit["offset"] is not None:
+            pred = pred + fit["offset"]
+        rss = s @ ((pred - target.reshape(pred.shape)) ** 2).sum(axis=1)
+        # Degrees of freedom: trace of the hat matrix of the ridge on centred inputs,
+        # plus one for a free intercept.
+        penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
+        dof = float(self.fit_intercept)
+        if not np.all(np.isinf(penalty)):
+            Xc = X - s @ X / total if self.fit_intercept else X
+            gram = (Xc * s[:, None]).T @ Xc
+            dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
+        if dof >= total - 1e-9:
+            return -np.inf
+        return -rss / total / (1 - dof / total) ** 2
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

@@ -29,21 +29,23 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._validation import check_classification_targets
-from ._biased_regularization import fit_biased_logistic
+from ._biased_regularization import biased_logistic_log_evidence, fit_biased_logistic
 
 __all__ = ["ReFormRectifier"]
 
-# Candidate strengths of the pull toward the mapped weights when ``lam="auto"``; the
-# data term is a sum over the shots, so these are per-weight penalties against it.
-# ``inf`` keeps the mapped model as it is.
-_LAM_GRID = (np.inf, 100.0, 10.0, 3.0, 1.0, 0.3, 0.1, 0.01)
+# Candidate strengths of the pull toward the prior mean when ``lam="auto"``; the data
+# term is a sum over the shots, so these are per-weight penalties against it. ``inf``
+# keeps the prior mean (the carried or the shared model) as it is.
+_LAM_GRID = (np.inf, 100.0, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1, 0.03, 0.01)
+_MARGIN = np.log(3)
 
 
 def _unpack_source(source):
-    """The source as ``(W, b, classes, names, standardized)``.
+    """The source as ``(W, b, classes, names, scaler_stats)``.
 
     ``W @ x + b`` is the source's decision function on its inputs ``x``: raw rows, or
-    rows standardized by a leading ``StandardScaler`` (``standardized=True``). A binary
+    rows standardized by a leading ``StandardScaler`` (``scaler_stats`` is then its
+    ``(mean_, scale_)``, otherwise ``None``). A binary
     source's single row is split into two opposite half rows, which give the same
     probabilities under a softmax.
     """
@@ -83,7 +85,9 @@ def _unpack_source(source):
             "source: the StandardScaler of a Pipeline source must center and scale "
             "(with_mean=True, with_std=True)."
         )
-    return W, b, classes, names, standardized
+    if standardized:
+        return W, b, classes, names, (scaler.mean_, scaler.scale_)
+    return W, b, classes, names, None
 
 
 def _standardize(X):
@@ -178,9 +182,14 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     lam : "auto" or float, default="auto"
         Strength of the pull toward the carried weights in the fine-tuning
         (:math:`\lambda` below); ``np.inf`` keeps the carried model, ``0`` ignores
-        it. ``"auto"`` picks it among ``inf, 100, 10, 3, 1, 0.3, 0.1, 0.01`` by
-        cross-validated log-loss on the shots (folds hold out about one shot per class
-        at a time, at most 3 folds).
+        it. ``"auto"`` chooses the prior mean as well as the strength: the carried
+        model, the source restricted to the shared columns (carried weights of new
+        features set to zero), half of either, or no source at all (a pull toward
+        zero, i.e. an L2-regularized logistic regression on the shots), each with a
+        strength among ``100, 30, 10, ..., 0.01``, and the carried or shared model
+        kept as it is (``inf``). The winner has the largest marginal likelihood of
+        the labelled rows (Laplace approximation, the penalty read as a Gaussian
+        prior); see the Notes. Unlabeled rows take no part in the choice.
 
     reg : float, default=0.05
         Entropic regularization of the transport plans (on costs scaled to [0, 1]);
@@ -210,6 +219,10 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
 
     lam_ : float
         The strength of the pull used (chosen when ``lam="auto"``).
+
+    prior_ : str
+        The mean of the pull used: ``"carried"`` (always when ``lam`` is a number),
+        ``"shared"``, ``"carried/2"``, ``"shared/2"`` or ``"none"``.
 
     shared_features_ : ndarray of str
         Target columns matched to a source column by name.
@@ -246,6 +259,14 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     target class's meta-representation is the carried source model's log-probabilities
     at the class centre of its shots; its carried weights are the plan-weighted mean of
     the weights of the source classes not matched by label (zero when there are none).
+
+    Why the evidence rather than cross-validation: with two or three shots per
+    class, folds that hold out one shot per class give losses that swing with the
+    draw, and picking the fold winner lost to both the carried model and the
+    target-only model in trials. The Laplace evidence scores every candidate on all
+    the shots at once and favours the simplest prior that explains them; keeping
+    "no source" and the halved priors among the candidates lets it fall back to the
+    target-only model when the source does not fit the shots.
 
     Rows with ``y == -1`` are unlabeled (scikit-learn's semi-supervised convention):
     they enter the target's column statistics (standardization and correlations) only.
@@ -460,7 +481,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         X, y = validate_data(self, X, y, dtype=float)
         if self.feature_embeddings is not None and self.meta != "embeddings":
             raise ValueError("feature_embeddings is only used with meta='embeddings'.")
-        W_src, b_src, src_classes, src_names, standardized = _unpack_source(self.source)
+        W_src, b_src, src_classes, src_names, scaler_stats = _unpack_source(self.source)
         d_s, d = W_src.shape[1], X.shape[1]
         source_names, target_names, positional = self._feature_names(src_names, d_s)
 
@@ -496,11 +517,23 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
             mu_s, sd_s = np.zeros(d_s), np.ones(d_s)
             for i, j in shared_pairs:
                 mu_s[i], sd_s[i] = mean_t[j], std_t[j]
-        if standardized:
+        if scaler_stats is not None:
             # The source's own StandardScaler already gives standardized units.
+            mu_s, sd_s = scaler_stats
             W_std, b_std = W_src, b_src
         else:
             W_std, b_std = W_src * sd_s, b_src + W_src @ mu_s
+        # The model is fitted on target rows in the source's units for shared columns (a
+        # column with the same name is the same measurement; the source's statistics
+        # come from its scaler or ``source_meta``, more rows than a few-shot target
+        # has, and re-standardizing on the target's rows alone rescaled the carried
+        # weights by the noise of a small sample), and in the target's own units for
+        # new columns. Meta-representations keep per-domain standardization.
+        mean_fit, std_fit = mean_t.copy(), std_t.copy()
+        if rows is not None or scaler_stats is not None:
+            for i, j in shared_pairs:
+                mean_fit[j], std_fit[j] = mu_s[i], sd_s[i]
+        Z_fit = (X - mean_fit) / std_fit
 
         # Feature transport: shared columns pinned, vanished -> new by OT.
         shared_t = {j for _, j in shared_pairs}
@@ -521,15 +554,30 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         self.new_features_ = np.array([target_names[j] for j in new], dtype=object)
         W_map = _barycentric(plan, W_std.T).T  # (n_source_classes, d)
 
-        W0, b0 = self._map_classes(W_map, b_std, src_classes, Zt[labelled], y_lab)
+        W0, b0 = self._map_classes(W_map, b_std, src_classes, Z_fit[labelled], y_lab)
         y_enc = np.searchsorted(self.classes_, y_lab)
-        Z_lab = Zt[labelled]
+        Z_lab = Z_fit[labelled]
         if len(self.classes_) == 2:
             W0, b0 = W0[1:] - W0[:1], b0[1:] - b0[:1]
-        self.lam_ = self._choose_lam(Z_lab, y_enc, W0, b0) if self.lam == "auto" else self.lam
+        if self.lam == "auto":
+            # The source restricted to the shared columns: what a user would get by
+            # dropping the vanished features and ignoring the new ones.
+            W_shared = W0.copy()
+            W_shared[:, new] = 0.0
+            priors = {
+                "shared": (W_shared, b0),
+                "carried": (W0, b0),
+                "shared/2": (W_shared / 2, b0 / 2),
+                "carried/2": (W0 / 2, b0 / 2),
+                "none": (np.zeros_like(W0), np.zeros_like(b0)),
+            }
+            self.prior_, self.lam_ = self._choose_prior(Z_lab, y_enc, priors)
+            W0, b0 = priors[self.prior_]
+        else:
+            self.prior_, self.lam_ = "carried", float(self.lam)
         W, b = self._fine_tune(Z_lab, y_enc, W0, b0, self.lam_)
-        self.coef_ = W / std_t
-        self.intercept_ = b - self.coef_ @ mean_t
+        self.coef_ = W / std_fit
+        self.intercept_ = b - self.coef_ @ mean_fit
         return self
 
     def _set_classes(self, y_lab):
@@ -590,32 +638,30 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
             tol=tol,
         )
 
-    def _choose_lam(self, Z, y_enc, W0, b0):
-        """The grid value with the smallest cross-validated log-loss on the shots."""
-        # Fold of a shot = its rank within its class, modulo the number of folds: every
-        # fold holds out about one shot per class, and no randomness is involved.
-        order = np.argsort(y_enc, kind="stable")
-        rank = np.empty_like(order)
-        starts = np.searchsorted(y_enc[order], y_enc[order])
-        rank[order] = np.arange(len(order)) - starts
-        n_folds = int(min(3, max(2, rank.max() + 1)))
-        fold = rank % n_folds
-        losses = []
-        for lam in _LAM_GRID:
-            loss = 0.0
-            for f in range(n_folds):
-                test = fold == f
-                if test.all() or not test.any():
-                    continue
-                # A rough solution ranks the grid as well as a precise one does.
-                W, b = self._fine_tune(Z[~test], y_enc[~test], W0, b0, lam, tol=1e-4, max_iter=100)
-                scores = Z[test] @ W.T + b
-                if scores.shape[1] == 1:
-                    scores = np.column_stack([np.zeros(len(scores)), scores])
-                loss -= log_softmax(scores, axis=1)[np.arange(test.sum()), y_enc[test]].sum()
-            losses.append(loss)
-        # Ties go to the strongest pull (the grid runs from inf downwards).
-        return float(_LAM_GRID[int(np.argmin(losses))])
+    def _choose_prior(self, Z, y_enc, priors):
+        """The prior and strength with the largest marginal likelihood of the shots.
+
+        Candidates run from the most to the least use of the source: the shared and the
+        carried model kept as they are (infinite strength), then every prior mean of
+        ``priors`` at every finite strength of ``_LAM_GRID``, strongest first. A later
+        candidate replaces the current choice only when its log evidence is larger by
+        more than ``log 3`` (odds of 3 to 1, "positive" evidence on the scale of Kass
+        and Raftery, 1995): with one or two shots per class, smaller differences are
+        noise, and moving away from the source on noise lost to it in trials.
+        """
+        n_classes = len(self.classes_)
+        grid = [("shared", np.inf), ("carried", np.inf)]
+        grid += [(name, lam) for lam in _LAM_GRID if np.isfinite(lam) for name in priors]
+        best, best_score = None, -np.inf
+        for name, lam in grid:
+            W0, b0 = priors[name]
+            W, b = self._fine_tune(Z, y_enc, W0, b0, lam)
+            score = biased_logistic_log_evidence(
+                Z, y_enc, n_classes, W, b, W0, b0, lam=lam, lam_intercept=lam
+            )
+            if best is None or score > best_score + _MARGIN:
+                best, best_score = (name, float(lam)), score
+        return best
 
     def predict_proba(self, X):
         """Class probabilities of the rectified model.
