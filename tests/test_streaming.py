@@ -1,0 +1,149 @@
+"""Scaling past memory: LogME from sufficient statistics, streamed selection, chunked NCM."""
+
+import numpy as np
+import pytest
+
+from skreuse.transferability import _logme_fit, logme_score, logme_score_from_stats
+
+# -- an independent, slow LogME (the textbook D x D fixed point) ------------------------------
+
+
+def _slow_logme_column(F, y, tol=1e-8, max_iter=1000):
+    """MacKay's fixed point with solves and slogdet on the D x D system (no eigenbasis)."""
+    n, D = F.shape
+    FtF, Fty = F.T @ F, F.T @ y
+    sigma = np.linalg.eigvalsh(FtF)
+    alpha = beta = 1.0
+    for _ in range(max_iter):
+        m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
+        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
+        t = alpha / beta
+        alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
+        if abs(alpha / beta - t) <= tol * t:
+            break
+    A = alpha * np.eye(D) + beta * FtF
+    m = beta * np.linalg.solve(A, Fty)
+    evidence = (
+        D / 2 * np.log(alpha)
+        + n / 2 * np.log(beta)
+        - 0.5 * np.linalg.slogdet(A)[1]
+        - beta / 2 * np.sum((F @ m - y) ** 2)
+        - alpha / 2 * m @ m
+        - n / 2 * np.log(2 * np.pi)
+    )
+    return evidence / n
+
+
+def _data(n=600, D=12, n_classes=3, seed=0):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, n_classes, size=n)
+    F = rng.normal(size=(n, D))
+    F[:, :n_classes] += 1.2 * np.eye(n_classes)[y]
+    return F, y
+
+
+def _chunked_stats(F, Y, n_chunks=5):
+    gram = np.zeros((F.shape[1], F.shape[1]))
+    cross = np.zeros((F.shape[1], Y.shape[1]))
+    target = np.zeros((Y.shape[1], Y.shape[1]))
+    for rows in np.array_split(np.arange(F.shape[0]), n_chunks):
+        gram += F[rows].T @ F[rows]
+        cross += F[rows].T @ Y[rows]
+        target += Y[rows].T @ Y[rows]
+    return gram, cross, target
+
+
+# -- LogME from statistics --------------------------------------------------------------------
+
+
+def test_logme_from_stats_equals_full_matrix_and_slow_formula():
+    F, y = _data()
+    Y = np.eye(3)[y]
+    gram, cross, target = _chunked_stats(F, Y)
+    full = logme_score(F, y)
+    assert logme_score_from_stats(gram, cross, target, F.shape[0]) == pytest.approx(full, rel=1e-10)
+    # the diagonal of Y^T Y is enough
+    assert logme_score_from_stats(gram, cross, np.diag(target), F.shape[0]) == pytest.approx(
+        full, rel=1e-10
+    )
+    slow = np.mean([_slow_logme_column(F, Y[:, j]) for j in range(3)])
+    assert full == pytest.approx(slow, rel=1e-6)
+
+
+def test_logme_from_stats_regression_one_output():
+    rng = np.random.RandomState(2)
+    F = rng.normal(size=(300, 6))
+    t = F @ rng.normal(size=6) + 0.3 * rng.normal(size=300)
+    score = logme_score_from_stats(F.T @ F, F.T @ t, t @ t, 300)
+    assert score == pytest.approx(logme_score(F, t), rel=1e-10)
+    assert score == pytest.approx(_slow_logme_column(F, t), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"gram": np.ones((3, 2))}, "square"),
+        ({"cross": np.ones((4, 2))}, "cross must have shape"),
+        ({"target_gram": np.ones(3)}, "must match"),
+        ({"target_gram": np.array([1.0, 0.0])}, "non-positive"),
+        ({"n_samples": 2}, "smaller than n_features"),
+        ({"gram": np.full((3, 3), np.inf)}, "infinity"),
+    ],
+)
+def test_logme_from_stats_errors(kwargs, match):
+    args = {
+        "gram": np.eye(3),
+        "cross": np.ones((3, 2)),
+        "target_gram": np.array([2.0, 3.0]),
+        "n_samples": 10,
+    }
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        logme_score_from_stats(**args)
+
+
+# -- scale and precision (issue 15) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1e-10, 1e-150, 1e-300, 1e150, 1e300])
+def test_logme_any_feature_scale_gives_the_same_score(scale):
+    F, y = _data(200, 10)
+    base = logme_score(F, y)
+    assert logme_score(F * scale, y) == pytest.approx(base, rel=1e-9)
+    # n < D too; the iteration starts elsewhere at extreme scales, so the two stop at
+    # different iterates within the fixed point's tolerance (1e-8 on alpha / beta)
+    assert logme_score(F[:8] * scale, y[:8]) == pytest.approx(logme_score(F[:8], y[:8]), rel=1e-7)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e-300, 1e150, 1e300])
+def test_logme_target_scale_shifts_the_score_by_log_scale(scale):
+    # y = c y' divides the density by c^n: the per-sample evidence moves by -log(c), exactly.
+    F, _ = _data(200, 10)
+    t = F @ np.random.RandomState(1).normal(size=10) + np.random.RandomState(2).normal(size=200)
+    base = logme_score(F, t)
+    scaled = logme_score(F, t * scale, task="regression")
+    assert np.isfinite(scaled)
+    assert scaled + np.log(scale) == pytest.approx(base, rel=1e-9, abs=1e-9)
+
+
+def test_logme_float32_features_accumulate_in_float64():
+    # Rank-deficient ReLU features (dead units, width 512 from 64 inputs): in a float32
+    # Gram matrix the tiny directions drown in rounding; accumulated in float64 the float32
+    # features give the score of the same numbers in float64.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(4000, 64))
+    F = np.maximum(X @ rng.normal(size=(64, 512)), 0).astype(np.float32)
+    F[:, :100] = 0
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0)
+    as64 = logme_score(F.astype(np.float64), y)
+    assert logme_score(F, y) == pytest.approx(as64, rel=1e-10)
+    _, result, _ = _logme_fit(F, y)
+    assert result["coef"].dtype == np.float64
+
+
+def test_logme_float32_tensor_accumulates_in_float64():
+    torch = pytest.importorskip("torch")
+    F, y = _data(300, 20)
+    F32 = F.astype(np.float32)
+    expected = logme_score(F32.astype(np.float64), y)
+    assert logme_score(torch.as_tensor(F32), y) == pytest.approx(expected, rel=1e-10)
