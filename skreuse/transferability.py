@@ -457,6 +457,52 @@ def _logme_fit(features, y, *, task="auto"):
     return float(xp.mean(result["evidence"])), result, task
 
 
+class _LogMEStream:
+    """LogME whose features arrive in blocks of rows (``n >= D``); the targets are known.
+
+    ``update(start, features)`` adds the rows ``start:start + len(features)`` (numpy or a
+    tensor); ``result()`` gives ``(score, result)`` as :func:`_logme_fit` once every row
+    has been added. Memory is that of one block plus ``D x D``.
+    """
+
+    def __init__(self, y, n_samples, *, task="auto", name="features"):
+        Y, self.task = _logme_targets(y, n_samples, task)
+        self.target_exp = _target_exponents(Y, np)
+        self.Y = Y * np.array([_pow2(-e) for e in self.target_exp])[None, :]
+        self.stats = _LogMEStatistics(name)
+
+    def update(self, start, features):
+        Y = self.Y[start : start + features.shape[0]]
+        if is_torch_tensor(features):
+            torch = import_optional("torch")
+            Y = torch.as_tensor(Y, dtype=torch.float64, device=features.device)
+        self.stats.update(features, Y)
+        return self
+
+    def result(self):
+        stats, n = self.stats, self.Y.shape[0]
+        if stats.n_samples != n:
+            raise ValueError(
+                f"{stats.name}: statistics of {stats.n_samples} rows were accumulated, but "
+                f"there are {n} targets."
+            )
+        if n < stats.n_features:
+            raise ValueError(
+                f"{stats.name}: {n} rows for {stats.n_features} features; the statistics "
+                "determine LogME only when n_samples >= n_features."
+            )
+        result = _logme_from_statistics(
+            stats.gram,
+            stats.cross,
+            stats.target_sq,
+            n,
+            feature_exp=stats.exponent,
+            target_exp=self.target_exp,
+        )
+        xp = array_namespace(result["evidence"])
+        return float(xp.mean(result["evidence"])), result
+
+
 def _chunk_statistics(block, Y):
     return _LogMEStatistics().update(np.asarray(block), Y)
 

@@ -147,3 +147,165 @@ def test_logme_float32_tensor_accumulates_in_float64():
     F32 = F.astype(np.float32)
     expected = logme_score(F32.astype(np.float64), y)
     assert logme_score(torch.as_tensor(F32), y) == pytest.approx(expected, rel=1e-10)
+
+
+# -- LogMESelector: one streamed pass per candidate -------------------------------------------
+
+
+def _torch_candidates(n_in=8, widths=(4, 16, 6), seed=0):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(seed)
+    return [
+        (f"net{w}", torch.nn.Sequential(torch.nn.Linear(n_in, w), torch.nn.ReLU()))
+        for w in widths
+    ]
+
+
+def _count_rows(candidates):
+    counts = {name: 0 for name, _ in candidates}
+    handles = []
+    for name, module in candidates:
+
+        def hook(mod, inputs, output, name=name):
+            counts[name] += inputs[0].shape[0]
+
+        handles.append(module.register_forward_hook(hook))
+    return counts, handles
+
+
+@pytest.mark.parametrize(
+    ("estimator", "top_k"),
+    [(None, 1), (None, 2), ("logistic", 1)],
+    ids=["bayes-top1", "bayes-top2", "estimator"],
+)
+def test_selector_runs_each_candidate_once_per_row(estimator, top_k):
+    from sklearn.linear_model import LogisticRegression
+
+    from skreuse.selection import LogMESelector
+
+    candidates = _torch_candidates()
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(5000, 8)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    counts, handles = _count_rows(candidates)
+    head = LogisticRegression(max_iter=500) if estimator else None
+    try:
+        LogMESelector(candidates, estimator=head, top_k=top_k, batch_size=512).fit(X, y)
+    finally:
+        for h in handles:
+            h.remove()
+    assert counts == {name: X.shape[0] for name, _ in candidates}
+
+
+def test_selector_leep_runs_torch_candidates_once_per_row():
+    from skreuse.selection import LogMESelector
+    from skreuse.transferability import leep_score
+    from skreuse.utils._features import extract_features
+
+    candidates = _torch_candidates()
+    X = np.random.RandomState(1).normal(size=(600, 8)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    counts, handles = _count_rows(candidates)
+    try:
+        selector = LogMESelector(candidates, metric="leep").fit(X, y)
+    finally:
+        for h in handles:
+            h.remove()
+    assert counts == {name: X.shape[0] for name, _ in candidates}
+    for name, model in candidates:
+        proba = extract_features(model, X, output="proba")
+        assert selector.scores_[name] == pytest.approx(leep_score(proba, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_streamed_selector_equals_full_matrix_head(task):
+    # The streamed statistics give the same scores and the same Bayesian head as LogME on
+    # the full feature matrix (the old path).
+    from skreuse.selection import LogMESelector
+    from skreuse.selection._logme_selector import _BayesianLinearHead
+
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(7000, 10))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
+    if task == "regression":
+        y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=7000)
+    W = rng.normal(size=(10, 30))
+    candidates = [("relu", lambda Z: np.maximum(Z @ W, 0)), ("raw", lambda Z: Z * 1.0)]
+    selector = LogMESelector(candidates, batch_size=1000).fit(X, y)
+    for name, model in candidates:
+        assert selector.scores_[name] == pytest.approx(logme_score(model(X), y), rel=1e-10)
+    best = dict(candidates)[selector.selected_[0]]
+    full = _BayesianLinearHead().fit(best(X), y)
+    np.testing.assert_allclose(selector.estimator_.coef_, full.coef_, rtol=1e-9, atol=1e-12)
+    if task == "classification":
+        assert selector.estimator_.temperature_ == pytest.approx(full.temperature_, rel=1e-6)
+    if task == "classification":
+        np.testing.assert_array_equal(selector.predict(X), full.predict(best(X)))
+    else:
+        np.testing.assert_allclose(selector.predict(X), full.predict(best(X)), rtol=1e-9)
+
+
+def test_bayesian_head_temperature_from_evenly_spaced_rows():
+    from skreuse.selection._logme_selector import _TEMPERATURE_MAX_ROWS, _temperature_rows
+
+    assert np.array_equal(_temperature_rows(100), np.arange(100))
+    rows = _temperature_rows(10 * _TEMPERATURE_MAX_ROWS + 7)
+    assert rows.shape == (_TEMPERATURE_MAX_ROWS,)
+    assert rows[0] == 0 and rows[-1] == 10 * _TEMPERATURE_MAX_ROWS + 6
+    assert np.all(np.diff(rows) > 0)
+
+
+def test_selector_small_n_keeps_the_full_matrix_path():
+    # n < D: the statistics do not determine LogME; the features are scored as a whole.
+    from skreuse.selection import LogMESelector
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 5))
+    y = np.arange(40) % 3
+    W = rng.normal(size=(5, 80))
+    selector = LogMESelector([("wide", lambda Z: Z @ W)]).fit(X, y)
+    assert selector.scores_["wide"] == pytest.approx(logme_score(X @ W, y), rel=1e-12)
+
+
+def test_selector_bad_candidates_leave_nothing_fitted():
+    from skreuse.selection import LogMESelector
+
+    X = np.random.RandomState(0).normal(size=(5000, 4))
+    y = (X[:, 0] > 0).astype(int)
+
+    calls = []
+
+    def changing_width(Z):
+        calls.append(Z.shape[0])
+        return Z if len(calls) == 1 else np.c_[Z, Z]
+
+    def nan_features(Z):
+        out = Z.copy()
+        out[-1, 0] = np.nan
+        return out
+
+    good = ("good", lambda Z: Z * 2.0)
+    for bad, match in [(changing_width, "changed its output width"), (nan_features, "NaN")]:
+        selector = LogMESelector([good, ("bad", bad)])
+        with pytest.raises(ValueError, match=match):
+            selector.fit(X, y)
+        assert not hasattr(selector, "scores_")
+        assert not hasattr(selector, "estimator_")
+
+
+def test_iter_feature_batches_errors_and_forwarding():
+    from skreuse.utils._features import iter_feature_batches
+
+    X = np.arange(20.0).reshape(10, 2)
+    chunks = list(iter_feature_batches(lambda Z: Z + 1, X, chunk_size=4))
+    assert [(a, b) for a, b, _ in chunks] == [(0, 4), (4, 8), (8, 10)]
+    np.testing.assert_array_equal(np.vstack([f for _, _, f in chunks]), X + 1)
+    with pytest.raises(TypeError, match="iterator"):
+        list(iter_feature_batches(lambda Z: Z, iter(X)))
+    with pytest.raises(ValueError, match="no rows"):
+        list(iter_feature_batches(lambda Z: Z, X[:0]))
+    with pytest.raises(ValueError, match="one row per input row"):
+        list(iter_feature_batches(lambda Z: Z[:1], X, chunk_size=4))
+    # keyword arguments reach extract_features
+    with pytest.raises(ValueError, match="output must be"):
+        list(iter_feature_batches(lambda Z: Z, X, output="logits"))

@@ -19,11 +19,26 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ..transferability import _logme_fit, _resolve_task, hscore, leep_score, logme_score, nce_score
-from ..utils._backend import DeviceConstraint, get_torch_device, to_torch, uses_torch
+from ..transferability import (
+    _logme_fit,
+    _LogMEStream,
+    _resolve_task,
+    hscore,
+    leep_score,
+    logme_score,
+    nce_score,
+)
+from ..utils._backend import DeviceConstraint, get_torch_device, to_numpy, to_torch, uses_torch
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
-from ..utils._features import check_candidates, check_model_fitted, extract_features
+from ..utils._features import (
+    check_candidates,
+    check_model_fitted,
+    extract_features,
+    iter_feature_batches,
+    model_kind,
+)
+from ..utils._optional import import_optional
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -47,29 +62,115 @@ def _infer_task(y, estimator):
     return _resolve_task(y, "auto")
 
 
-def _score_candidate(name, model, X, y, *, metric, task, batch_size, device):
-    """Transferability score of one candidate on (X, y)."""
+# Rows per call to the candidate when its features are streamed: a float64 copy of such a
+# chunk of 512 features is 8 MiB.
+_STREAM_ROWS = 2048
+
+# LogME's Bayesian head fits its softmax temperature (one number) on at most this many
+# evenly spaced rows; its posterior means come from the statistics of all rows.
+_TEMPERATURE_MAX_ROWS = 20_000
+
+
+def _temperature_rows(n):
+    """Evenly spaced rows for the temperature of the Bayesian head (all rows when few)."""
+    if n <= _TEMPERATURE_MAX_ROWS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, _TEMPERATURE_MAX_ROWS).round().astype(np.intp))
+
+
+def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, keep):
+    """Score one candidate in a single pass of its model over ``X``.
+
+    ``keep`` says what the head will need if the candidate is selected: ``"features"``
+    (all rows of its features) or ``"stats"`` (LogME's posterior, computed from the
+    statistics, plus the features of the temperature rows). Returns ``(score, kept)``
+    where ``kept`` is a dict with ``"features"``, or with ``"logme"`` (the
+    ``(score, result)`` of LogME) and ``"rows"`` (those rows' features), or is None when
+    the head's features cannot come from this pass (see :func:`_proba_from_features`).
+    """
+    n = X.shape[0]
+    kind = model_kind(model)
+    to_device = uses_torch(device) and metric == "logme"
+    stream = stream_rows = None
+    blocks = []
+    rows = _temperature_rows(n) if keep == "stats" else None
+    for start, stop, F in iter_feature_batches(
+        model,
+        X,
+        chunk_size=max(batch_size, _STREAM_ROWS),
+        name=name,
+        batch_size=batch_size,
+        device=device,
+    ):
+        if start == 0 and metric == "logme" and n >= F.shape[1]:
+            # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
+            stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
+            stream_rows = []
+        if stream is not None:
+            stream.update(start, to_torch(F, get_torch_device(device)) if to_device else F)
+            if keep == "features":
+                blocks.append(F)
+            elif rows is not None:
+                stream_rows.append(F[rows[(rows >= start) & (rows < stop)] - start])
+        else:
+            blocks.append(F)
+    if stream is not None:
+        score, result = stream.result()
+        if keep == "stats":
+            kept = {"logme": (score, result), "rows": np.concatenate(stream_rows)}
+        else:
+            kept = {"features": np.concatenate(blocks)}
+        return score, kept
+
+    features = np.concatenate(blocks)
+    kept = {"features": features}
     if metric in ("leep", "nce"):
-        proba = extract_features(
-            model, X, output="proba", batch_size=batch_size, device=device, name=name
-        )
+        proba = _proba_from_features(kind, features)
+        if proba is None:
+            # The head's features (transform / forward) are not the probabilities here.
+            proba = extract_features(
+                model, X, output="proba", batch_size=batch_size, device=device, name=name
+            )
+            kept = None
         if metric == "leep":
-            return leep_score(proba, y)
-        return nce_score(np.argmax(proba, axis=1), y)
-    features = extract_features(model, X, batch_size=batch_size, device=device, name=name)
+            return leep_score(proba, y), kept
+        return nce_score(np.argmax(proba, axis=1), y), kept
     if metric == "hscore":
-        return hscore(features, y)
+        return hscore(features, y), kept
     if metric == "logme":
-        if uses_torch(device):
-            features = to_torch(features, get_torch_device(device))
-        return logme_score(features, y, task=task)
+        logme_features = to_torch(features, get_torch_device(device)) if to_device else features
+        return logme_score(logme_features, y, task=task), kept
     score = metric(features, y)
     if not isinstance(score, Real | np.number):
         raise TypeError(
             f"metric must return a real number; it returned {type(score).__name__} for "
             f"candidate {name!r}."
         )
-    return float(score)
+    return float(score), kept
+
+
+def _proba_from_features(kind, features):
+    """The probabilities ``extract_features(output="proba")`` gives, from the features.
+
+    A classifier's features are its ``predict_proba``; a torch module's probabilities are
+    the softmax of its outputs (computed as :func:`extract_features` does). Other kinds
+    (transformers, skorch nets) give None: their probabilities need their own pass.
+    """
+    if kind == "classifier":
+        return features
+    if kind == "torch":
+        torch = import_optional("torch")
+        return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
+    return None
+
+
+def _rank(scores):
+    """Names by decreasing score; NaN last, ties in insertion order (a stable sort)."""
+    return sorted(scores, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
+
+
+def _candidate_features(name, model, X, batch_size, device):
+    return extract_features(model, X, batch_size=batch_size, device=device, name=name)
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -88,15 +189,23 @@ class _BayesianLinearHead(BaseEstimator):
     def fit(self, X, y):
         """Fit the posterior means (and the temperature, for classification)."""
         score, result, task = _logme_fit(X, y, task=self.task)
+        return self._fit_posterior(score, result, task, y, X, np.arange(X.shape[0]))
+
+    def _fit_posterior(self, score, result, task, y, row_features, rows):
+        """Set the head from LogME's ``result`` on all rows of ``y``.
+
+        The temperature is fitted on ``row_features``, the features of the rows ``rows``.
+        """
         self.task_ = task
         self.logme_ = score
-        self.coef_ = np.asarray(result["coef"])
-        self.alpha_ = np.asarray(result["alpha"])
-        self.beta_ = np.asarray(result["beta"])
-        self.n_features_in_ = X.shape[1]
+        self.coef_ = np.asarray(to_numpy(result["coef"]))
+        self.alpha_ = np.asarray(to_numpy(result["alpha"]))
+        self.beta_ = np.asarray(to_numpy(result["beta"]))
+        self.n_features_in_ = self.coef_.shape[1]
         if task == "classification":
             self.classes_, codes = np.unique(y, return_inverse=True)
-            scores = X @ self.coef_.T
+            codes = codes[rows]
+            scores = row_features @ self.coef_.T
 
             def nll(log_t):
                 logp = log_softmax(scores / np.exp(log_t), axis=1)
@@ -336,6 +445,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 "a regression target; use metric='logme' or a callable."
             )
 
+        # The head needs the selected candidates' features; they come from the scoring pass.
+        # LogME's own head on one candidate needs only the statistics of that pass.
+        keep = "stats" if self.estimator is None and self.top_k == 1 else "features"
         jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_score_candidate)(
                 name,
@@ -346,32 +458,58 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 task=task,
                 batch_size=self.batch_size,
                 device=self.device,
+                keep=keep,
             )
             for name, model in candidates
         )
-        scores = list(
-            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(candidates))
-        )
         names = [name for name, _ in candidates]
-        self.scores_ = dict(zip(names, scores))
-        # NaN ranks last; sorted() is stable, so ties keep the candidates' order.
-        self.ranking_ = sorted(
-            names, key=lambda n: -self.scores_[n] if np.isfinite(self.scores_[n]) else np.inf
-        )
-        self.selected_ = self.ranking_[: self.top_k]
+        scores, kept = {}, {}
+        for name, (score, payload) in zip(
+            names,
+            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(names)),
+        ):
+            scores[name] = score
+            kept[name] = payload
+            # Keep the payloads of the best top_k so far only: a candidate that drops out
+            # cannot come back (the ranking is a stable sort).
+            for dropped in _rank(scores)[self.top_k :]:
+                kept.pop(dropped, None)
+        ranking = _rank(scores)
+        selected = ranking[: self.top_k]
         models = dict(candidates)
-        self.selected_models_ = [(name, copy.deepcopy(models[name])) for name in self.selected_]
+        selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
-        features = self._features(X)
-        head = _BayesianLinearHead(task=task) if self.estimator is None else clone(self.estimator)
-        self.estimator_ = head.fit(features, y)
+        if keep == "stats" and "logme" in (kept[selected[0]] or {}):
+            payload = kept[selected[0]]
+            head = _BayesianLinearHead(task=task)._fit_posterior(
+                *payload["logme"], task, y, payload["rows"], _temperature_rows(X.shape[0])
+            )
+        else:
+            blocks = [
+                kept[name]["features"]
+                if kept[name] is not None and "features" in kept[name]
+                else _candidate_features(name, model, X, self.batch_size, self.device)
+                for name, model in selected_models
+            ]
+            features = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+            head = (
+                _BayesianLinearHead(task=task) if self.estimator is None else clone(self.estimator)
+            )
+            head.fit(features, y)
+
+        # Nothing is set on self before every step above has succeeded.
+        self.scores_ = scores
+        self.ranking_ = ranking
+        self.selected_ = selected
+        self.selected_models_ = selected_models
+        self.estimator_ = head
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
 
     def _features(self, X):
         blocks = [
-            extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)
+            _candidate_features(name, model, X, self.batch_size, self.device)
             for name, model in self.selected_models_
         ]
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
