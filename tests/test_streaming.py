@@ -156,8 +156,7 @@ def _torch_candidates(n_in=8, widths=(4, 16, 6), seed=0):
     torch = pytest.importorskip("torch")
     torch.manual_seed(seed)
     return [
-        (f"net{w}", torch.nn.Sequential(torch.nn.Linear(n_in, w), torch.nn.ReLU()))
-        for w in widths
+        (f"net{w}", torch.nn.Sequential(torch.nn.Linear(n_in, w), torch.nn.ReLU())) for w in widths
     ]
 
 
@@ -251,7 +250,8 @@ def test_bayesian_head_temperature_from_evenly_spaced_rows():
     assert np.array_equal(_temperature_rows(100), np.arange(100))
     rows = _temperature_rows(10 * _TEMPERATURE_MAX_ROWS + 7)
     assert rows.shape == (_TEMPERATURE_MAX_ROWS,)
-    assert rows[0] == 0 and rows[-1] == 10 * _TEMPERATURE_MAX_ROWS + 6
+    assert rows[0] == 0
+    assert rows[-1] == 10 * _TEMPERATURE_MAX_ROWS + 6
     assert np.all(np.diff(rows) > 0)
 
 
