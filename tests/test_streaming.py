@@ -309,3 +309,73 @@ def test_iter_feature_batches_errors_and_forwarding():
     # keyword arguments reach extract_features
     with pytest.raises(ValueError, match="output must be"):
         list(iter_feature_batches(lambda Z: Z, X, output="logits"))
+
+
+# -- NCMClassifier: chunked prediction --------------------------------------------------------
+
+
+def _ncm_data(n=3000, d=16, n_classes=12, seed=0, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    centers = 3 * rng.normal(size=(n_classes, d))
+    y = rng.randint(0, n_classes, size=n)
+    return (centers[y] + rng.normal(size=(n, d))).astype(dtype), y
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("normalize", [None, "l2"])
+def test_ncm_chunked_prediction_equals_one_chunk(monkeypatch, metric, normalize):
+    from skreuse.inference import NCMClassifier, _ncm
+
+    X, y = _ncm_data()
+    clf = NCMClassifier(metric=metric, normalize=normalize, temperature=0.7).fit(X, y)
+    whole = {m: getattr(clf, m)(X) for m in ("predict", "predict_proba", "decision_function")}
+    monkeypatch.setattr(_ncm, "_PREDICT_CHUNK_ENTRIES", 12 * 7)  # 7 rows per chunk
+    for method, expected in whole.items():
+        np.testing.assert_array_equal(getattr(clf, method)(X), expected)
+    # the distances written the slow way
+    F = X / np.linalg.norm(X, axis=1, keepdims=True) if normalize else X
+    if metric == "euclidean":
+        dist = ((F[:, None, :] - clf.centroids_[None, :, :]) ** 2).sum(-1)
+    else:
+        C = clf.centroids_ / np.linalg.norm(clf.centroids_, axis=1, keepdims=True)
+        dist = 1 - (F / np.linalg.norm(F, axis=1, keepdims=True)) @ C.T
+    np.testing.assert_allclose(whole["decision_function"], -dist / 0.7, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(whole["predict"], clf.classes_[dist.argmin(axis=1)])
+
+
+def test_ncm_float32_stays_float32_with_float64_means():
+    from sklearn.neighbors import NearestCentroid
+
+    from skreuse.inference import NCMClassifier
+
+    X, y = _ncm_data(dtype=np.float32)
+    clf = NCMClassifier().fit(X, y)
+    assert clf.class_sums_.dtype == np.float64
+    np.testing.assert_allclose(
+        clf.centroids_,
+        np.array([X[y == c].astype(np.float64).mean(axis=0) for c in clf.classes_]),
+        rtol=1e-12,
+    )
+    F = clf._features(X, None, dtype=None)
+    assert F.dtype == np.float32
+    np.testing.assert_array_equal(clf.predict(X), NearestCentroid().fit(X, y).predict(X))
+    as64 = NCMClassifier().fit(X.astype(np.float64), y)
+    np.testing.assert_array_equal(clf.predict(X), as64.predict(X.astype(np.float64)))
+    np.testing.assert_allclose(
+        clf.predict_proba(X), as64.predict_proba(X.astype(np.float64)), atol=1e-4
+    )
+
+
+def test_ncm_prediction_memory_is_bounded():
+    import tracemalloc
+
+    from skreuse.inference import NCMClassifier
+
+    X, y = _ncm_data(n=40_000, d=32, n_classes=200, dtype=np.float32)
+    clf = NCMClassifier().fit(X, y)
+    tracemalloc.start()
+    clf.predict(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # The whole 40 000 x 200 float64 distance matrix would be 61 MiB.
+    assert peak < 20 * 2**20
