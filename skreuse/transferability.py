@@ -189,14 +189,15 @@ class _LogMEStatistics:
         if features.shape[0] == 0:
             return self
         xp = array_namespace(features, Y)
-        F = xp.astype(features, xp.float64)
+        # A copy of its own, scaled in place below (the caller's block is not modified).
+        F = xp.astype(features, xp.float64, copy=True)
         # max propagates NaN, so this one reduction is also the finiteness check.
         peak = float(xp.max(xp.abs(F)))
         if not math.isfinite(peak):
             raise ValueError(f"{self.name} contains NaN or infinity.")
         block = _LogMEStatistics(self.name)
         block.exponent = _exponent(peak)
-        F = F * _pow2(-block.exponent)
+        F *= _pow2(-block.exponent)
         block.gram, block.cross, block.target_sq = F.T @ F, F.T @ Y, xp.sum(Y * Y, axis=0)
         block.n_samples = features.shape[0]
         return self.merge(block)
@@ -466,13 +467,27 @@ class _LogMEStream:
     """
 
     def __init__(self, y, n_samples, *, task="auto", name="features"):
-        Y, self.task = _logme_targets(y, n_samples, task)
-        self.target_exp = _target_exponents(Y, np)
-        self.Y = Y * np.array([_pow2(-e) for e in self.target_exp])[None, :]
+        self.n_samples = n_samples
+        self.task = _resolve_task(to_numpy(y), task)
+        if self.task == "classification":
+            # One-hot rows are built per block: no n x n_classes matrix is kept.
+            self.codes, n_classes = _encode_labels(y, n_samples)
+            self.Y, self.target_exp = None, [_exponent(1.0)] * n_classes
+        else:
+            Y, _ = _logme_targets(y, n_samples, "regression")
+            self.target_exp = _target_exponents(Y, np)
+            # Not in place: Y may be the caller's array.
+            self.Y = Y * np.array([_pow2(-e) for e in self.target_exp])[None, :]
         self.stats = _LogMEStatistics(name)
 
     def update(self, start, features):
-        Y = self.Y[start : start + features.shape[0]]
+        stop = start + features.shape[0]
+        if self.Y is None:
+            codes = self.codes[start:stop]
+            Y = np.zeros((codes.shape[0], len(self.target_exp)))
+            Y[np.arange(codes.shape[0]), codes] = _pow2(-self.target_exp[0])
+        else:
+            Y = self.Y[start:stop]
         if is_torch_tensor(features):
             torch = import_optional("torch")
             Y = torch.as_tensor(Y, dtype=torch.float64, device=features.device)
@@ -480,7 +495,7 @@ class _LogMEStream:
         return self
 
     def result(self):
-        stats, n = self.stats, self.Y.shape[0]
+        stats, n = self.stats, self.n_samples
         if stats.n_samples != n:
             raise ValueError(
                 f"{stats.name}: statistics of {stats.n_samples} rows were accumulated, but "

@@ -230,7 +230,9 @@ def test_streamed_selector_equals_full_matrix_head(task):
         y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=7000)
     W = rng.normal(size=(10, 30))
     candidates = [("relu", lambda Z: np.maximum(Z @ W, 0)), ("raw", lambda Z: Z * 1.0)]
+    y_before = y.copy()
     selector = LogMESelector(candidates, batch_size=1000).fit(X, y)
+    np.testing.assert_array_equal(y, y_before)
     for name, model in candidates:
         assert selector.scores_[name] == pytest.approx(logme_score(model(X), y), rel=1e-10)
     best = dict(candidates)[selector.selected_[0]]
@@ -245,14 +247,17 @@ def test_streamed_selector_equals_full_matrix_head(task):
 
 
 def test_bayesian_head_temperature_from_evenly_spaced_rows():
-    from skreuse.selection._logme_selector import _TEMPERATURE_MAX_ROWS, _temperature_rows
+    from skreuse.selection._logme_selector import _TEMPERATURE_MIN_ROWS, _temperature_rows
 
-    assert np.array_equal(_temperature_rows(100), np.arange(100))
-    rows = _temperature_rows(10 * _TEMPERATURE_MAX_ROWS + 7)
-    assert rows.shape == (_TEMPERATURE_MAX_ROWS,)
+    assert np.array_equal(_temperature_rows(100, 512), np.arange(100))
+    n = 10 * _TEMPERATURE_MIN_ROWS + 7
+    rows = _temperature_rows(n, 512)
+    assert rows.shape == (_TEMPERATURE_MIN_ROWS,)
     assert rows[0] == 0
-    assert rows[-1] == 10 * _TEMPERATURE_MAX_ROWS + 6
+    assert rows[-1] == n - 1
     assert np.all(np.diff(rows) > 0)
+    # narrow features: more rows for the same memory
+    assert _temperature_rows(n, 16).shape == (n,)
 
 
 def test_selector_small_n_keeps_the_full_matrix_path():

@@ -66,16 +66,19 @@ def _infer_task(y, estimator):
 # chunk of 512 features is 8 MiB.
 _STREAM_ROWS = 2048
 
-# LogME's Bayesian head fits its softmax temperature (one number) on at most this many
-# evenly spaced rows; its posterior means come from the statistics of all rows.
-_TEMPERATURE_MAX_ROWS = 20_000
+# When the features are streamed, LogME's Bayesian head fits its softmax temperature (one
+# number) on the features of evenly spaced rows, at most 2**21 feature values of them (and
+# never fewer than 4096 rows); its posterior means come from the statistics of all rows.
+_TEMPERATURE_MAX_ENTRIES = 2**21
+_TEMPERATURE_MIN_ROWS = 4096
 
 
-def _temperature_rows(n):
+def _temperature_rows(n, n_features):
     """Evenly spaced rows for the temperature of the Bayesian head (all rows when few)."""
-    if n <= _TEMPERATURE_MAX_ROWS:
+    m = max(_TEMPERATURE_MIN_ROWS, _TEMPERATURE_MAX_ENTRIES // max(n_features, 1))
+    if n <= m:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, _TEMPERATURE_MAX_ROWS).round().astype(np.intp))
+    return np.unique(np.linspace(0, n - 1, m).round().astype(np.intp))
 
 
 def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, keep):
@@ -93,7 +96,7 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, kee
     to_device = uses_torch(device) and metric == "logme"
     stream = stream_rows = None
     blocks = []
-    rows = _temperature_rows(n) if keep == "stats" else None
+    rows = None
     for start, stop, F in iter_feature_batches(
         model,
         X,
@@ -106,6 +109,8 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, kee
             # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
             stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
             stream_rows = []
+            if keep == "stats":
+                rows = _temperature_rows(n, F.shape[1])
         if stream is not None:
             stream.update(start, to_torch(F, get_torch_device(device)) if to_device else F)
             if keep == "features":
@@ -117,7 +122,7 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, kee
     if stream is not None:
         score, result = stream.result()
         if keep == "stats":
-            kept = {"logme": (score, result), "rows": np.concatenate(stream_rows)}
+            kept = {"logme": (score, result), "rows": np.concatenate(stream_rows), "row_ids": rows}
         else:
             kept = {"features": np.concatenate(blocks)}
         return score, kept
@@ -482,7 +487,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         if keep == "stats" and "logme" in (kept[selected[0]] or {}):
             payload = kept[selected[0]]
             head = _BayesianLinearHead(task=task)._fit_posterior(
-                *payload["logme"], task, y, payload["rows"], _temperature_rows(X.shape[0])
+                *payload["logme"], task, y, payload["rows"], payload["row_ids"]
             )
         else:
             blocks = [
