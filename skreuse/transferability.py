@@ -7,8 +7,10 @@ source model's class probabilities or labels; :func:`hscore`, :func:`regularized
 :func:`transrate` and :func:`gbc_score` score features for classification.
 
 ``logme_score`` has one implementation for numpy arrays and torch tensors (CPU or CUDA): a
-tensor input keeps the work on the tensor's device. The other scores accept tensors and move
-them to the CPU (their cost is small next to extracting the features).
+tensor input keeps the work on the tensor's device. It also accepts a dask array, reduced
+chunk by chunk, and :func:`logme_score_from_stats` computes it from sums over rows. The
+other scores accept tensors and move them to the CPU (their cost is small next to
+extracting the features).
 """
 
 import math

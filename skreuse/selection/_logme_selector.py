@@ -88,11 +88,21 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, kee
     (all rows of its features) or ``"stats"`` (LogME's posterior, computed from the
     statistics, plus the features of the temperature rows). Returns ``(score, kept)``
     where ``kept`` is a dict with ``"features"``, or with ``"logme"`` (the
-    ``(score, result)`` of LogME) and ``"rows"`` (those rows' features), or is None when
-    the head's features cannot come from this pass (see :func:`_proba_from_features`).
+    ``(score, result)`` of LogME), ``"rows"`` (those rows' features) and ``"row_ids"``, or
+    is None when the head's features cannot come from this pass (LEEP or NCE on a model
+    whose probabilities are not its features).
     """
     n = X.shape[0]
     kind = model_kind(model)
+    if metric in ("leep", "nce") and kind not in ("classifier", "torch"):
+        # Their probabilities are not their features (transform / forward): score on the
+        # probabilities; the head's features are extracted if the candidate is selected.
+        proba = extract_features(
+            model, X, output="proba", batch_size=batch_size, device=device, name=name
+        )
+        if metric == "leep":
+            return leep_score(proba, y), None
+        return nce_score(np.argmax(proba, axis=1), y), None
     to_device = uses_torch(device) and metric == "logme"
     stream = stream_rows = None
     blocks = []
@@ -131,12 +141,6 @@ def _score_candidate(name, model, X, y, *, metric, task, batch_size, device, kee
     kept = {"features": features}
     if metric in ("leep", "nce"):
         proba = _proba_from_features(kind, features)
-        if proba is None:
-            # The head's features (transform / forward) are not the probabilities here.
-            proba = extract_features(
-                model, X, output="proba", batch_size=batch_size, device=device, name=name
-            )
-            kept = None
         if metric == "leep":
             return leep_score(proba, y), kept
         return nce_score(np.argmax(proba, axis=1), y), kept
@@ -158,15 +162,12 @@ def _proba_from_features(kind, features):
     """The probabilities ``extract_features(output="proba")`` gives, from the features.
 
     A classifier's features are its ``predict_proba``; a torch module's probabilities are
-    the softmax of its outputs (computed as :func:`extract_features` does). Other kinds
-    (transformers, skorch nets) give None: their probabilities need their own pass.
+    the softmax of its outputs (computed as :func:`extract_features` does).
     """
     if kind == "classifier":
         return features
-    if kind == "torch":
-        torch = import_optional("torch")
-        return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
-    return None
+    torch = import_optional("torch")
+    return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
 
 
 def _rank(scores):
@@ -354,6 +355,19 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     ``predict_proba`` is a softmax of those scores divided by a temperature fitted by
     maximum likelihood on the training data (the raw scores estimate 0/1 indicators, so
     an unscaled softmax would be nearly uniform). Regression predicts the outputs.
+
+    :meth:`fit` runs each candidate once over the rows, in chunks of
+    ``max(batch_size, 2048)`` rows. With ``metric="logme"`` and at least as many rows as
+    features, each chunk's features are added to LogME's statistics (``F^T F``,
+    ``F^T Y``, in float64) and dropped, so memory is one chunk plus ``D x D`` per
+    candidate, whatever the number of rows. The head's features come from the same pass:
+    LogME's own head (``top_k=1``) takes its posterior from the statistics and fits its
+    temperature on at most about two million feature values of evenly spaced rows (all
+    rows when there are few); another ``estimator``, or ``top_k > 1``, keeps the features of
+    the best candidates seen so far. With fewer rows than features, or another metric,
+    the candidate's whole feature matrix is scored. LEEP and NCE on a transformer or a skorch
+    net score its probabilities, which are not its features: a selected one runs a second
+    time for the head's features.
 
     References
     ----------
