@@ -142,6 +142,11 @@ def _logme_targets(y, n_samples, task):
 _LOGME_BLOCK_ENTRIES = 2**22
 
 
+# Blocks whose largest absolute value lies in this range are used without scaling: the
+# sums of their squared entries neither underflow nor overflow float64.
+_SAFE_PEAK = (2.0**-200, 2.0**200)
+
+
 def _pow2(exponent):
     """``2.0**exponent``, saturating at inf (and underflowing to 0) like float arithmetic."""
     return math.ldexp(1.0, int(exponent)) if exponent < 1024 else math.inf
@@ -191,15 +196,19 @@ class _LogMEStatistics:
         if features.shape[0] == 0:
             return self
         xp = array_namespace(features, Y)
-        # A copy of its own, scaled in place below (the caller's block is not modified).
-        F = xp.astype(features, xp.float64, copy=True)
-        # max propagates NaN, so this one reduction is also the finiteness check.
-        peak = float(xp.max(xp.abs(F)))
+        # max and min propagate NaN, so these reductions are also the finiteness check.
+        peak = max(float(xp.max(features)), -float(xp.min(features)))
         if not math.isfinite(peak):
             raise ValueError(f"{self.name} contains NaN or infinity.")
         block = _LogMEStatistics(self.name)
-        block.exponent = _exponent(peak)
-        F *= _pow2(-block.exponent)
+        if _SAFE_PEAK[0] <= peak <= _SAFE_PEAK[1]:
+            # No square can under- or overflow: use the block as it is (float64 view).
+            F = xp.astype(features, xp.float64, copy=False)
+        else:
+            # A copy of its own, scaled in place (the caller's block is not modified).
+            block.exponent = _exponent(peak)
+            F = xp.astype(features, xp.float64, copy=True)
+            F *= _pow2(-block.exponent)
         block.gram, block.cross, block.target_sq = F.T @ F, F.T @ Y, xp.sum(Y * Y, axis=0)
         block.n_samples = features.shape[0]
         return self.merge(block)
