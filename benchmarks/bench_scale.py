@@ -161,7 +161,7 @@ def bench_dask(n_logme, n_rkme, workers=(1, 2)):
             # dask warns about the arrays embedded in the graph by from_array: intended here.
             warnings.catch_warnings(),
             LocalCluster(
-                n_workers=k, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=k, threads_per_worker=1, processes=True, dashboard_address=":0"
             ) as cluster,
             Client(cluster),
         ):
