@@ -118,7 +118,7 @@ def bench_ncm(n, d=128, c=1000):
         f"Speed-up {t_ref / t_new:.2f}x, memory ratio NCM / NearestCentroid "
         f"{m_new / m_ref:.2f}; prediction agreement {np.mean(p_new == p_ref):.5f}. "
         f"The input itself is {X.nbytes / MiB:.0f} MiB. (The issue's n = 1 000 000 is run "
-        "at n = 250 000 here: the benchmark machine is shared by several users.)",
+        f"at n = {n:,} here: the benchmark machine is shared by several users.)",
         "",
     ]
 
