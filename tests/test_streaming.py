@@ -311,6 +311,11 @@ def test_iter_feature_batches_errors_and_forwarding():
         list(iter_feature_batches(lambda Z: Z, X[:0]))
     with pytest.raises(ValueError, match="one row per input row"):
         list(iter_feature_batches(lambda Z: Z[:1], X, chunk_size=4))
+    # a DataFrame is sliced by position, whatever its index
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X, index=np.arange(10)[::-1] * 7, columns=["a", "b"])
+    got = np.vstack([f for _, _, f in iter_feature_batches(np.asarray, frame, chunk_size=3)])
+    np.testing.assert_array_equal(got, X)
     # keyword arguments reach extract_features
     with pytest.raises(ValueError, match="output must be"):
         list(iter_feature_batches(lambda Z: Z, X, output="logits"))

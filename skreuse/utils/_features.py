@@ -261,7 +261,9 @@ def iter_feature_batches(model, X, *, chunk_size=4096, name="model", **kwargs):
     width = None
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
-        out = extract_features(model, X[start:stop], name=name, **kwargs)
+        # A DataFrame is sliced by position (``[]`` on it would select by label).
+        rows = X.iloc[start:stop] if hasattr(X, "iloc") else X[start:stop]
+        out = extract_features(model, rows, name=name, **kwargs)
         if out.shape[0] != stop - start:
             raise ValueError(
                 f"{name!r} returned {out.shape[0]} rows of features for the {stop - start} "
