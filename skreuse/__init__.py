@@ -9,7 +9,6 @@ imported where they are needed.
 """
 
 from . import (
-    datasets,
     inference,
     interpretable,
     io,
@@ -30,9 +29,19 @@ from .training import *  # noqa: F403
 
 __version__ = "0.1.0.dev0"
 
+
+def __getattr__(name):
+    # skreuse.datasets (and the scipy.stats it needs) is imported on first use only.
+    if name == "datasets":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.datasets")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
-    "datasets",
+    "datasets",  # noqa: F405 (loaded lazily by __getattr__)
     "io",
     "market",
     "plotting",

@@ -11,8 +11,10 @@ gives one with what it needs (features, class probabilities or hard labels, and 
 it supports); :class:`~skreuse.selection.LogMESelector` accepts every name as ``metric``.
 
 ``logme_score`` has one implementation for numpy arrays and torch tensors (CPU or CUDA): a
-tensor input keeps the work on the tensor's device. The other scores accept tensors and move
-them to the CPU (their cost is small next to extracting the features).
+tensor input keeps the work on the tensor's device. It also accepts a dask array, reduced
+chunk by chunk, and :func:`logme_score_from_stats` computes it from sums over rows. The
+other scores accept tensors and move them to the CPU (their cost is small next to
+extracting the features).
 """
 
 import inspect
@@ -26,7 +28,7 @@ from sklearn.covariance import ledoit_wolf
 from sklearn.utils import check_array, column_or_1d
 
 from .utils._backend import get_backend, to_numpy
-from .utils._optional import import_optional, is_torch_tensor
+from .utils._optional import import_optional, is_dask_array, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
 from .utils._tasks import target_task as _resolve_task
 from .utils._validation import check_classification_target
@@ -38,6 +40,7 @@ __all__ = [
     "hscore",
     "leep_score",
     "logme_score",
+    "logme_score_from_stats",
     "nce_score",
     "nleep_score",
     "parc_score",
@@ -52,6 +55,9 @@ _TASKS = StrOptions({"auto", "classification", "regression"})
 # (relative); at the fixed point the evidence is stationary, so its error is far smaller.
 _LOGME_TOL = 1e-8
 _LOGME_MAX_ITER = 1000
+# The starting t = alpha / beta stays within 2**(+-26) (about 1e(+-8)) of the largest eigenvalue
+# of the Gram matrix, so that the iteration starts where float64 resolves the features.
+_LOGME_T_START_EXP = 26
 
 
 # -- registry of the scores -------------------------------------------------------------------
@@ -260,41 +266,238 @@ def _logme_targets(y, n_samples, task):
 # -- LogME ------------------------------------------------------------------------------------
 
 
+# A feature matrix is reduced to its statistics in blocks of rows of at most this many
+# float64 entries (32 MiB), so the float64 copy of a float32 block stays small.
+_LOGME_BLOCK_ENTRIES = 2**22
+
+
+# Blocks whose largest absolute value lies in this range are used without scaling: the
+# sums of their squared entries neither underflow nor overflow float64.
+_SAFE_PEAK = (2.0**-200, 2.0**200)
+
+
+def _pow2(exponent):
+    """``2.0**exponent``, saturating at inf (and underflowing to 0) like float arithmetic."""
+    return math.ldexp(1.0, int(exponent)) if exponent < 1024 else math.inf
+
+
+def _exponent(value):
+    """``k`` with ``2**(k - 1) <= value < 2**k`` (0 for 0): scaling by ``2**-k`` is exact."""
+    return math.frexp(value)[1] if value > 0 else 0
+
+
+class _LogMEStatistics:
+    """Running ``F^T F``, ``F^T Y``, ``diag(Y^T Y)`` and ``n`` in float64, block by block.
+
+    Every block is scaled by a power of two (exact) before its products, and the sums are
+    kept relative to the largest block scale so far: ``gram`` and ``cross`` are those of
+    ``F * 2**-exponent``, so neither tiny nor huge features under- or overflow, and float32
+    features lose nothing to a float32 Gram matrix. Works on numpy arrays and torch tensors.
+    """
+
+    def __init__(self, name="features"):
+        self.name = name
+        self.n_samples = 0
+        self.exponent = 0
+        self.gram = self.cross = self.target_sq = None
+
+    @property
+    def n_features(self):
+        return None if self.gram is None else self.gram.shape[0]
+
+    def update(self, features, Y):
+        """Add a block of rows: ``features`` (n_b, D) of any float dtype, ``Y`` float64 (n_b, C)."""
+        if features.ndim != 2:
+            raise ValueError(
+                f"{self.name} must be 2-D (n_samples, n_features), got shape "
+                f"{tuple(features.shape)}."
+            )
+        if features.shape[0] != Y.shape[0]:
+            raise ValueError(
+                f"A block of {self.name} has {features.shape[0]} rows but its targets have "
+                f"{Y.shape[0]}; they must match."
+            )
+        if self.gram is not None and features.shape[1] != self.gram.shape[0]:
+            raise ValueError(
+                f"{self.name} changed width: a block has {features.shape[1]} columns but the "
+                f"earlier rows had {self.gram.shape[0]}; every block must have the same columns."
+            )
+        if features.shape[0] == 0:
+            return self
+        xp = get_backend(features, Y).xp
+        # max and min propagate NaN, so these reductions are also the finiteness check.
+        peak = max(float(xp.max(features)), -float(xp.min(features)))
+        if not math.isfinite(peak):
+            raise ValueError(f"{self.name} contains NaN or infinity.")
+        block = _LogMEStatistics(self.name)
+        if _SAFE_PEAK[0] <= peak <= _SAFE_PEAK[1]:
+            # No square can under- or overflow: use the block as it is (float64 view).
+            F = xp.astype(features, xp.float64, copy=False)
+        else:
+            # A copy of its own, scaled in place (the caller's block is not modified).
+            block.exponent = _exponent(peak)
+            F = xp.astype(features, xp.float64, copy=True)
+            F *= _pow2(-block.exponent)
+        block.gram, block.cross, block.target_sq = F.T @ F, F.T @ Y, xp.sum(Y * Y, axis=0)
+        block.n_samples = features.shape[0]
+        return self.merge(block)
+
+    def merge(self, other):
+        """Add the statistics of other rows (e.g. a chunk computed elsewhere)."""
+        if other.gram is None:
+            return self
+        if self.gram is None:
+            self.gram, self.cross, self.target_sq = other.gram, other.cross, other.target_sq
+            self.exponent, self.n_samples = other.exponent, other.n_samples
+            return self
+        if other.gram.shape != self.gram.shape or other.cross.shape != self.cross.shape:
+            raise ValueError(
+                f"{self.name} changed width: a block has {other.gram.shape[0]} columns but "
+                f"the earlier rows had {self.gram.shape[0]}; every block must have the same "
+                "columns."
+            )
+        top = max(self.exponent, other.exponent)
+        old, new = _pow2(self.exponent - top), _pow2(other.exponent - top)
+        self.gram = self.gram * (old * old) + other.gram * (new * new)
+        self.cross = self.cross * old + other.cross * new
+        self.target_sq = self.target_sq + other.target_sq
+        self.exponent = top
+        self.n_samples += other.n_samples
+        return self
+
+
+def _target_exponents(Y, xp):
+    """Per-column powers of two that bring ``Y`` to unit scale (before any square is formed)."""
+    peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[1], dtype=xp.float64)
+    return [_exponent(float(p)) for p in peaks]
+
+
 def _logme(features, Y, *, tol=_LOGME_TOL, max_iter=_LOGME_MAX_ITER):
     """LogME of every target column, with the Bayesian linear head.
 
     ``features`` is a validated 2-D array or tensor (float32 or float64) and ``Y`` a float64
-    array of the same namespace and device, shape (n_samples, n_targets). The Gram matrix is
-    formed in the features' dtype (float32 stays fast on GPUs); its eigendecomposition and
-    the fixed point run in float64.
+    array of the same namespace and device, shape (n_samples, n_targets). The products of the
+    features are formed in float64 (float32 products lose up to ~0.02 of the score on
+    rank-deficient features), after exact power-of-two scaling of the features and of each
+    target column, so the result does not depend on their scale.
 
     Returns a dict of arrays in the input's namespace: ``evidence`` (per-sample log evidence
     of each column), ``coef`` (posterior means, n_targets x n_features), ``alpha``, ``beta``
     (``alpha`` is inf for a column the features do not explain at all) and ``n_iter``.
     """
     xp = get_backend(features, Y).xp
-    f64 = xp.float64
     n, D = features.shape
-    eps = float(np.finfo(np.float32 if features.dtype == xp.float32 else np.float64).eps)
-    Yf = xp.astype(Y, features.dtype)
+    target_exp = _target_exponents(Y, xp)
+    Y = Y * xp.asarray([_pow2(-e) for e in target_exp], dtype=xp.float64, device=Y.device)[None, :]
 
-    # Decompose on the small side; U (n x D) is never formed when n >= D.
     if n >= D:
-        sigma, V = xp.linalg.eigh(xp.astype(features.T @ features, f64))
-        proj = V.T @ xp.astype(features.T @ Yf, f64)  # sigma_i^(1/2) * (U^T y)_i
-    else:
-        sigma, U = xp.linalg.eigh(xp.astype(features @ features.T, f64))
-        proj = U.T @ Y  # (U^T y)_i
+        # Decompose F^T F: U (n x D) is never formed, and F is read one block at a time.
+        stats = _LogMEStatistics()
+        step = max(1, _LOGME_BLOCK_ENTRIES // max(D, 1))
+        for start in range(0, n, step):
+            stats.update(features[start : start + step], Y[start : start + step])
+        return _logme_from_statistics(
+            stats.gram,
+            stats.cross,
+            stats.target_sq,
+            n,
+            feature_exp=stats.exponent,
+            target_exp=target_exp,
+            tol=tol,
+            max_iter=max_iter,
+        )
+
+    F = xp.astype(features, xp.float64)
+    feature_exp = _exponent(float(xp.max(xp.abs(F))))
+    F = F * _pow2(-feature_exp)
+    sigma, U = xp.linalg.eigh(F @ F.T)
+    return _logme_spectral(
+        sigma,
+        U.T @ Y,
+        xp.sum(Y * Y, axis=0),
+        n,
+        D,
+        lambda keep, weights: (F.T @ (U[:, keep] @ weights)).T,
+        feature_exp=feature_exp,
+        target_exp=target_exp,
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def _logme_from_statistics(
+    gram,
+    cross,
+    target_sq,
+    n,
+    *,
+    feature_exp=0,
+    target_exp=None,
+    tol=_LOGME_TOL,
+    max_iter=_LOGME_MAX_ITER,
+):
+    """:func:`_logme` from ``F^T F``, ``F^T Y``, ``diag(Y^T Y)`` and ``n >= D``.
+
+    The statistics are those of ``F * 2**-feature_exp`` and of ``Y`` with column ``j``
+    scaled by ``2**-target_exp[j]``; the results are for the unscaled ``F`` and ``Y``.
+    """
+    xp = get_backend(gram, cross).xp
+    sigma, V = xp.linalg.eigh(gram)
+    # sigma_i^(1/2) (U^T y)_i, with U = F V sigma^(-1/2) never formed.
+    proj = V.T @ cross
+    root = xp.sqrt(xp.clip(sigma, min=0.0))
+    safe = xp.where(root > 0, root, 1.0)
+
+    def coefficients(keep, weights):
+        # m = V diag(1 / (t + sigma)) V^T F^T y, with weights = U^T y / (t + sigma).
+        return (V[:, keep] @ (weights * root[keep][:, None])).T
+
+    return _logme_spectral(
+        sigma,
+        proj / safe[:, None],
+        target_sq,
+        n,
+        gram.shape[0],
+        coefficients,
+        feature_exp=feature_exp,
+        target_exp=target_exp,
+        tol=tol,
+        max_iter=max_iter,
+    )
+
+
+def _logme_spectral(sigma, uty, y2, n, D, coefficients, *, feature_exp, target_exp, tol, max_iter):
+    """MacKay's fixed point and the evidence from the spectrum of the (scaled) features.
+
+    ``sigma`` are the eigenvalues of the small-side Gram matrix, ``uty`` the coordinates
+    ``U^T y`` of every target column on the left singular vectors, ``y2`` the columns'
+    squared norms; ``coefficients(keep, weights)`` maps ``weights = U^T y / (t + sigma)``
+    on the kept directions to the posterior means in feature space. Everything is first
+    brought to unit scale by powers of two (exact), the iteration runs there, and the
+    results are mapped back, so no scale of features or targets over- or underflows.
+    """
+    xp = get_backend(sigma, uty).xp
+    n_targets = uty.shape[1]
+    target_exp = [0] * n_targets if target_exp is None else list(target_exp)
     sigma_max = float(xp.max(sigma)) if sigma.shape[0] else 0.0
-    # Directions below the rounding level of the Gram matrix carry no information; they
-    # act as zero singular values (their evidence term is the same log(alpha)).
+    # Unit scale: sigma_max in [1/4, 1) by an even power of two (features scale by its root)
+    # and each target column to unit mean square.
+    half = (_exponent(sigma_max) + 1) // 2 if sigma_max > 0 else 0
+    col_exp = [_exponent(math.sqrt(float(v) / n)) if v > 0 else 0 for v in y2]
+    col_scale = xp.asarray([_pow2(-e) for e in col_exp], dtype=xp.float64, device=y2.device)
+    sigma = sigma * _pow2(-2 * half)
+    sigma_max *= _pow2(-2 * half)
+    uty = uty * col_scale[None, :]
+    y2 = y2 * col_scale**2
+
+    # Directions below the rounding level of the float64 Gram matrix carry no information;
+    # they act as zero singular values (their evidence term is the same log(alpha)).
+    eps = float(np.finfo(np.float64).eps)
     keep = sigma > sigma_max * min(n, D) * eps
-    sigma, proj = sigma[keep], proj[keep, :]
-    basis = V[:, keep] if n >= D else U[:, keep]
+    sigma, uty = sigma[keep], uty[keep, :]
     r = sigma.shape[0]
-    z2 = proj**2 / sigma[:, None] if n >= D else proj**2
-    y2 = xp.sum(Y**2, axis=0)
-    # ||y||^2 - ||U^T y||^2 cancels badly in float32: clamp at 0.
+    z2 = uty**2
+    # ||y||^2 - ||U^T y||^2 can cancel to slightly below 0: clamp.
     delta = xp.clip(y2 - xp.sum(z2, axis=0), min=0.0)
 
     def moments(t, z2c, delta_c):
@@ -306,13 +509,16 @@ def _logme(features, Y, *, tol=_LOGME_TOL, max_iter=_LOGME_MAX_ITER):
         n_minus_gamma = (n - r) + xp.sum(t[None, :] / den, axis=0)
         return gamma, m2, res2, n_minus_gamma
 
+    # Start from alpha = beta = 1 in the features' own units (t = 1 / s^2 here), as the
+    # textbook iteration does, unless that is beyond what float64 resolves at this scale.
+    t_start = _pow2(min(max(-2 * (feature_exp + half), -_LOGME_T_START_EXP), _LOGME_T_START_EXP))
     ones = xp.ones_like(y2)
-    alpha, beta = xp.asarray(ones, copy=True), xp.asarray(ones, copy=True)
+    alpha, beta = ones * t_start, xp.asarray(ones, copy=True)
     n_iter = xp.zeros_like(y2)
     # Columns the features cannot explain (U^T y = 0) have alpha = inf from the start.
     informative = xp.sum(sigma[:, None] * z2, axis=0) > 0.0
-    t_high = sigma_max / float(np.finfo(np.float64).eps)
-    t_low = (float(xp.min(sigma)) if r else 0.0) * float(np.finfo(np.float64).eps)
+    t_high = sigma_max / eps
+    t_low = (float(xp.min(sigma)) if r else 0.0) * eps
     active = xp.nonzero(informative)[0]
     for _ in range(max_iter):
         if active.shape[0] == 0:
@@ -342,15 +548,35 @@ def _logme(features, Y, *, tol=_LOGME_TOL, max_iter=_LOGME_MAX_ITER):
         - n / 2.0 * math.log(2.0 * math.pi)
     )
     limit = n / 2.0 * xp.log(beta) - n / 2.0 - n / 2.0 * math.log(2.0 * math.pi)
-    evidence = xp.where(vanished, limit, evidence) / n
-    alpha = xp.where(vanished, math.inf, alpha)
+    # Back to the columns' own scale: y = c y' divides the density by c^n.
+    log_c = xp.asarray(
+        [(e + f) * math.log(2.0) for e, f in zip(target_exp, col_exp)],
+        dtype=xp.float64,
+        device=y2.device,
+    )
+    evidence = xp.where(vanished, limit, evidence) / n - log_c
+    if not bool(xp.all(xp.isfinite(evidence))):
+        raise ValueError(
+            "The LogME evidence is not finite in float64 for these features and targets "
+            "(a target column is fitted exactly by features of extreme rank or scale)."
+        )
 
-    # Posterior means m = V diag(1 / (t + sigma)) V^T F^T y, in the basis of the small side.
-    weights = xp.where(vanished[None, :], 0.0, proj / (t[None, :] + sigma[:, None]))
-    if n >= D:
-        coef = (basis @ weights).T
-    else:
-        coef = xp.astype(features.T @ xp.astype(basis @ weights, features.dtype), f64).T
+    weights = xp.where(vanished[None, :], 0.0, uty / (t[None, :] + sigma[:, None]))
+
+    def column_factors(power_c, power_2):
+        # c_j**power_c * 2**power_2 per column, as exact powers of two (saturating).
+        return xp.asarray(
+            [_pow2(power_c * (e + f) + power_2) for e, f in zip(target_exp, col_exp)],
+            dtype=xp.float64,
+            device=y2.device,
+        )
+
+    # Back to the given scales: y = c y' and F = s F' with s = 2**(feature_exp + half), so
+    # w = (c / s) w', alpha = (s / c)^2 alpha' and beta = beta' / c^2. ``coefficients`` maps
+    # the unit-scale weights through features 2**half times larger than the unit-scale ones.
+    coef = coefficients(keep, weights) * column_factors(1, -(feature_exp + 2 * half))[:, None]
+    alpha = xp.where(vanished, math.inf, alpha * column_factors(-2, 2 * (feature_exp + half)))
+    beta = beta * column_factors(-2, 0)
     return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, "n_iter": n_iter}
 
 
@@ -359,12 +585,123 @@ def _logme_fit(features, y, *, task="auto"):
 
     Returns ``(score, result, task)`` where ``result`` is the dict of :func:`_logme`.
     """
+    if is_dask_array(features):
+        return _logme_fit_dask(features, y, task=task)
     features = _check_features(features)
     n = features.shape[0]
     Y, task = _logme_targets(y, n, task)
     nx = get_backend(features)
     result = _logme(features, nx.asarray(Y))
     return float(nx.xp.mean(result["evidence"])), result, task
+
+
+class _LogMEStream:
+    """LogME whose features arrive in blocks of rows (``n >= D``); the targets are known.
+
+    ``update(start, features)`` adds the rows ``start:start + len(features)`` (numpy or a
+    tensor); ``result()`` gives ``(score, result)`` as :func:`_logme_fit` once every row
+    has been added. Memory is that of one block plus ``D x D``.
+    """
+
+    def __init__(self, y, n_samples, *, task="auto", name="features"):
+        self.n_samples = n_samples
+        self.task = _resolve_task(to_numpy(y), task)
+        if self.task == "classification":
+            # One-hot rows are built per block: no n x n_classes matrix is kept.
+            self.codes, n_classes = _encode_labels(y, n_samples)
+            self.Y, self.target_exp = None, [_exponent(1.0)] * n_classes
+        else:
+            Y, _ = _logme_targets(y, n_samples, "regression")
+            self.target_exp = _target_exponents(Y, np)
+            # Not in place: Y may be the caller's array.
+            self.Y = Y * np.array([_pow2(-e) for e in self.target_exp])[None, :]
+        self.stats = _LogMEStatistics(name)
+
+    def update(self, start, features):
+        stop = start + features.shape[0]
+        if self.Y is None:
+            codes = self.codes[start:stop]
+            Y = np.zeros((codes.shape[0], len(self.target_exp)))
+            Y[np.arange(codes.shape[0]), codes] = _pow2(-self.target_exp[0])
+        else:
+            Y = self.Y[start:stop]
+        if is_torch_tensor(features):
+            torch = import_optional("torch")
+            Y = torch.as_tensor(Y, dtype=torch.float64, device=features.device)
+        self.stats.update(features, Y)
+        return self
+
+    def result(self):
+        stats, n = self.stats, self.n_samples
+        if stats.n_samples != n:
+            raise ValueError(
+                f"{stats.name}: statistics of {stats.n_samples} rows were accumulated, but "
+                f"there are {n} targets."
+            )
+        if n < stats.n_features:
+            raise ValueError(
+                f"{stats.name}: {n} rows for {stats.n_features} features; the statistics "
+                "determine LogME only when n_samples >= n_features."
+            )
+        result = _logme_from_statistics(
+            stats.gram,
+            stats.cross,
+            stats.target_sq,
+            n,
+            feature_exp=stats.exponent,
+            target_exp=self.target_exp,
+        )
+        xp = get_backend(result["evidence"]).xp
+        return float(xp.mean(result["evidence"])), result
+
+
+def _chunk_statistics(block, Y):
+    return _LogMEStatistics().update(np.asarray(block), Y)
+
+
+def _logme_fit_dask(features, y, *, task="auto"):
+    """:func:`_logme_fit` for a dask array: statistics per chunk of rows, summed here."""
+    dask = import_optional("dask", purpose="for dask array features")
+    if features.ndim != 2:
+        raise ValueError(
+            f"features must be 2-D (n_samples, n_features), got shape {features.shape}."
+        )
+    if features.dtype.kind not in "fiub":
+        raise ValueError(f"features must be numeric, got a dask array of dtype {features.dtype}.")
+    n, D = features.shape
+    if math.isnan(n):
+        raise ValueError(
+            "features has chunks of unknown size; call features.compute_chunk_sizes() first."
+        )
+    if n < 2:
+        raise ValueError(f"features has {n} sample(s); at least 2 are needed.")
+    if is_dask_array(y):
+        y = y.compute()
+    Y, task = _logme_targets(y, n, task)
+    if n < D:
+        # Fewer rows than features: the statistics do not suffice, and n x D is the small side.
+        return _logme_fit(np.asarray(features.compute()), y, task=task)
+    target_exp = _target_exponents(Y, np)
+    Y = Y * np.array([_pow2(-e) for e in target_exp])[None, :]
+    # One chunk across the columns, so every task sees whole rows.
+    features = features.rechunk({1: -1})
+    bounds = np.cumsum((0, *features.chunks[0]))
+    parts = [
+        dask.delayed(_chunk_statistics)(block, Y[start:stop])
+        for block, start, stop in zip(features.to_delayed().ravel(), bounds[:-1], bounds[1:])
+    ]
+    stats = _LogMEStatistics()
+    for part in dask.compute(*parts):
+        stats.merge(part)
+    result = _logme_from_statistics(
+        stats.gram,
+        stats.cross,
+        stats.target_sq,
+        n,
+        feature_exp=stats.exponent,
+        target_exp=target_exp,
+    )
+    return float(np.mean(result["evidence"])), result, task
 
 
 @_register_score(
@@ -401,9 +738,11 @@ def logme_score(features, y, *, task="auto"):
 
     Parameters
     ----------
-    features : array-like of shape (n_samples, n_features) or torch.Tensor
+    features : array-like of shape (n_samples, n_features), torch.Tensor or dask array
         Features of the target data computed by a pre-trained model. A tensor keeps the
-        computation on its device (CUDA included).
+        computation on its device (CUDA included). A dask array is reduced chunk by chunk
+        to the statistics of :func:`logme_score_from_stats` (its chunks are computed where
+        dask runs them, e.g. on a cluster), so it never has to fit in memory.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Class labels (any labels; the classes present are one-hot encoded) or regression
         targets (one or several outputs).
@@ -427,7 +766,15 @@ def logme_score(features, y, *, task="auto"):
     One eigendecomposition is shared by all target columns: of :math:`F^\top F` when
     :math:`n \ge D` (the left singular vectors are never formed) and of :math:`FF^\top`
     when :math:`n < D`; the fixed point then runs vectorized over all columns at once, each
-    column stopping when :math:`\alpha/\beta` has converged. Unlike the authors' reference
+    column stopping when :math:`\alpha/\beta` has converged. When :math:`n \ge D` the
+    features are read in blocks of rows and only :math:`F^\top F`, :math:`F^\top Y` and the
+    squared norms of the target columns are kept (see :func:`logme_score_from_stats`).
+    These products are always formed in float64, also for float32 features and tensors
+    (a float32 Gram matrix loses up to a few hundredths of the score on rank-deficient
+    features), after exact power-of-two scaling of the features and of each target
+    column, so that no scale from :math:`10^{-300}` to :math:`10^{300}` under- or
+    overflows. A score that still cannot be represented in float64 raises a
+    ``ValueError`` instead of returning NaN. Unlike the authors' reference
     code, the :math:`(D - r)\log\alpha` part of the determinant is kept when the features
     have rank :math:`r < D` (the score is not inflated when :math:`n < D`), no constant is
     added in the updates (the score does not depend on the scale of the features), and
@@ -456,6 +803,125 @@ def logme_score(features, y, *, task="auto"):
     True
     """
     return _logme_fit(features, y, task=task)[0]
+
+
+@validate_params(
+    {
+        "gram": ["array-like"],
+        "cross": ["array-like"],
+        "target_gram": ["array-like", Real],
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def logme_score_from_stats(gram, cross, target_gram, n_samples):
+    r"""LogME from the sufficient statistics :math:`F^\top F`, :math:`F^\top Y`, :math:`Y^\top Y`.
+
+    When there are at least as many samples as features, LogME depends on the features
+    and targets only through these sums over rows, so it can be computed on data that
+    never fits in memory: add up the statistics chunk by chunk (or on several machines)
+    and call this function once. The result equals :func:`logme_score` on the full
+    matrices to rounding error.
+
+    Parameters
+    ----------
+    gram : array-like of shape (n_features, n_features)
+        :math:`F^\top F`, summed over all rows (accumulate it in float64).
+    cross : array-like of shape (n_features, n_targets) or (n_features,)
+        :math:`F^\top Y`, where the columns of :math:`Y` are the one-hot class indicators
+        (classification) or the regression outputs.
+    target_gram : array-like of shape (n_targets, n_targets) or (n_targets,), or float
+        :math:`Y^\top Y`, or only its diagonal (the squared norms of the target columns);
+        a float for a single target.
+    n_samples : int
+        Number of rows summed; at least ``n_features`` (with fewer rows, use
+        :func:`logme_score` on the features themselves).
+
+    Returns
+    -------
+    score : float
+        The average per-sample log maximum evidence, as :func:`logme_score`.
+
+    See Also
+    --------
+    logme_score : The same score from the feature matrix (and labels).
+
+    Notes
+    -----
+    The statistics are brought to unit scale by powers of two before the eigendecomposition
+    of :math:`F^\top F`, so the score does not depend on the scale of the features or of
+    the targets; statistics that over- or underflowed float64 cannot be recovered, hence
+    the error on non-finite input.
+
+    References
+    ----------
+    .. [1] K. You, Y. Liu, J. Wang, M. Long, "LogME: Practical Assessment of Pre-trained
+       Models for Transfer Learning", ICML 2021.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skreuse.transferability import logme_score, logme_score_from_stats
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(0, 3, size=1000)
+    >>> F = np.eye(3)[y] + rng.normal(size=(1000, 3))
+    >>> Y = np.eye(3)[y]
+    >>> gram, cross, target_gram = 0, 0, 0
+    >>> for rows in np.array_split(np.arange(1000), 4):  # e.g. chunks read from disk
+    ...     gram = gram + F[rows].T @ F[rows]
+    ...     cross = cross + F[rows].T @ Y[rows]
+    ...     target_gram = target_gram + Y[rows].T @ Y[rows]
+    >>> bool(np.isclose(logme_score_from_stats(gram, cross, target_gram, 1000),
+    ...                 logme_score(F, y), rtol=1e-10))
+    True
+    """
+    gram = check_array(to_numpy(gram), dtype=np.float64, input_name="gram")
+    D = gram.shape[0]
+    if gram.shape != (D, D):
+        raise ValueError(
+            f"gram must be a square (n_features, n_features) matrix, got {gram.shape}."
+        )
+    cross = check_array(to_numpy(cross), dtype=np.float64, ensure_2d=False, input_name="cross")
+    if cross.ndim == 1:
+        cross = cross.reshape(-1, 1)
+    if cross.ndim != 2 or cross.shape[0] != D:
+        raise ValueError(
+            f"cross must have shape (n_features, n_targets) = ({D}, n_targets), got {cross.shape}."
+        )
+    target_sq = check_array(
+        np.atleast_1d(to_numpy(target_gram)),
+        dtype=np.float64,
+        ensure_2d=False,
+        input_name="target_gram",
+    )
+    if target_sq.ndim == 2:
+        if target_sq.shape[0] != target_sq.shape[1]:
+            raise ValueError(
+                f"target_gram must be square (n_targets, n_targets), got {target_sq.shape}."
+            )
+        target_sq = np.diag(target_sq).copy()
+    if target_sq.shape != (cross.shape[1],):
+        raise ValueError(
+            f"target_gram describes {target_sq.shape[0]} target(s) but cross has "
+            f"{cross.shape[1]}; they must match."
+        )
+    if n_samples < D:
+        raise ValueError(
+            f"n_samples={n_samples} is smaller than n_features={D}: the statistics do not "
+            "determine LogME then; call logme_score on the features."
+        )
+    if np.any(target_sq <= 0):
+        zero = np.flatnonzero(target_sq <= 0).tolist()
+        raise ValueError(
+            f"target_gram: column(s) {zero} have a non-positive squared norm (an identically "
+            "zero target has unbounded evidence)."
+        )
+    if np.any(np.diag(gram) < 0):
+        raise ValueError("gram must be positive semi-definite: its diagonal has negative entries.")
+    # Symmetrize: a sum of chunk products can differ from its transpose by rounding.
+    gram = (gram + gram.T) / 2.0
+    result = _logme_from_statistics(gram, cross, target_sq, int(n_samples))
+    return float(np.mean(result["evidence"]))
 
 
 # -- scores from the source model's outputs ---------------------------------------------------

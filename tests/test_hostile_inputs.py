@@ -59,7 +59,6 @@ _SKLEARN_VALIDATION = (
     os.sep + os.path.join("sklearn", "base.py"),
 )
 
-_XFAIL_SCALE = "fixed on branch i16-scale"
 
 
 class Wrong(AssertionError):
@@ -271,7 +270,7 @@ def _fitted_models(value):
 
 
 # (class name, case name) -> the branch that fixes it (the LogME numerics are rewritten there).
-ESTIMATOR_XFAIL = {("LogMESelector", "scale_1e+150"): _XFAIL_SCALE}
+ESTIMATOR_XFAIL = {}
 
 # Estimators whose pre-trained models depend on the data: extra instances holding them.
 # Keyed by class name; each maker gets the sweep's (X, y) and returns constructor params.
@@ -673,16 +672,12 @@ def _score_cases(name, func):
     if first == "features":
         for scale in (1e-150, 1e-10, 1e150, 1e300):
             has_reference = name in _SCALE_INVARIANT or name == "transrate"
-            xfail = None
-            if name == "logme_score":
-                xfail = _XFAIL_SCALE
             add(
                 f"features_scale_{scale:g}",
                 lambda scale=scale: func(F * scale, y),
                 _close(lambda scale=scale: _scale_reference(name, func, F, y, scale), rtol=1e-4)
                 if has_reference
                 else finite,
-                xfail=xfail,
             )
         add("constant_features", lambda: func(np.ones_like(F), y), finite)
         add(
@@ -698,7 +693,7 @@ def _score_cases(name, func):
         if torch is not None:
             add(
                 "torch_bfloat16_features",
-                xfail=_XFAIL_SCALE if name == "logme_score" else None,
+
                 run=lambda: func(torch.as_tensor(F).to(torch.bfloat16), y),
                 check=_close(
                     lambda: func(torch.as_tensor(F).to(torch.bfloat16).double(), y), rtol=1e-6
@@ -713,7 +708,7 @@ def _score_cases(name, func):
                 f"regression_target_scale_{scale:g}",
                 lambda scale=scale: func(A, t * scale, task="regression"),
                 _close(lambda scale=scale: t_base() - math.log(scale), rtol=1e-6),
-                xfail=_XFAIL_SCALE if name == "logme_score" and scale > 1 else None,
+
             )
         add("continuous_y", lambda: func(A, F[:, 0]), finite)
     else:

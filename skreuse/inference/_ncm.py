@@ -23,6 +23,10 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._validation import check_classification_targets
 
+# Entries (rows x classes) of the similarity matrix of one chunk of rows at prediction: 2**21
+# float32 values are 8 MiB, so memory stays bounded whatever the number of rows.
+_PREDICT_CHUNK_ENTRIES = 2**21
+
 
 @fill_doc
 class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
@@ -100,6 +104,17 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     rounding error. ``"cl2n"`` fixes its centre at the first call (as SimpleShot
     centres with the base classes' mean), so later calls do not change it.
 
+    Prediction runs over chunks of rows (at most about two million row-class
+    similarities at a time), so its memory does not grow with the number of rows
+    beyond the output; float32 features stay float32 there (the means are summed in
+    float64). Data larger than memory is fitted chunk by chunk with :meth:`partial_fit`,
+    which gives the same means as one :meth:`fit`; with a dask array ``X`` (and a
+    numpy ``y``) whose row chunks are ``X.chunks[0]``::
+
+        bounds = np.cumsum((0, *X.chunks[0]))
+        for block, start, stop in zip(X.to_delayed().ravel(), bounds[:-1], bounds[1:]):
+            clf.partial_fit(block.compute(), y[start:stop], classes=all_classes)
+
     References
     ----------
     .. [1] T. Mensink, J. Verbeek, F. Perronnin and G. Csurka, "Distance-based
@@ -164,8 +179,11 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------
 
-    def _features(self, X, device):
-        """Normalized backbone features of X: float64 numpy, or a tensor on ``device``."""
+    def _features(self, X, device, dtype=np.float64):
+        """Normalized backbone features of X: numpy, or a float64 tensor on ``device``.
+
+        ``dtype=None`` keeps float32 features in float32 (prediction), else float64.
+        """
         if self.backbone is None:
             if self.layer is not None:
                 raise ValueError("layer names a submodule of the backbone, but backbone=None.")
@@ -180,7 +198,11 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                 layer=self.layer,
             )
         nx = get_backend(device=device)
-        F = nx.asarray(F)
+        if nx.is_torch:
+            F = nx.asarray(F)
+        else:
+            F = np.asarray(F)
+            F = F.astype(dtype or (F.dtype if F.dtype == np.float32 else np.float64), copy=False)
         finite = bool(nx.xp.all(nx.xp.isfinite(F)))
         if not finite:
             raise ValueError("The backbone produced NaN or infinite features.")
@@ -319,12 +341,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------------------------
 
-    def _similarity(self, X):
-        """Features of X, and ``2 F C^T - ||c||^2`` (euclidean) or ``F C^T / ||c||`` (cosine).
-
-        Both order the classes like the distances do, without the per-row term, which
-        is all :meth:`predict` needs.
-        """
+    def _check_predict(self, X):
         check_is_fitted(self, "centroids_")
         X = validate_data(
             self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=self.backbone is not None
@@ -335,20 +352,55 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                 f"Classes {self.classes_[empty].tolist()} have no samples yet: call "
                 "partial_fit with samples of them before predicting."
             )
+        return X
+
+    def _similarity(self, X):
+        """Per chunk of validated rows: ``(start, stop, F, S)`` with the chunk's features ``F`` and
+        ``S = 2 F C^T - ||c||^2`` (euclidean) or ``F C^T / ||c||`` (cosine).
+
+        Both order the classes like the distances do, without the per-row term, which
+        is all :meth:`predict` needs. A chunk holds at most ``_PREDICT_CHUNK_ENTRIES``
+        similarities, so memory is bounded whatever the number of rows; float32 features
+        stay float32 (the centroids, kept in float64, are rounded to float32 for them).
+        """
         device = self._device(X)
-        F = self._features(X, device)
-        C = _as_backend(self.centroids_, device)
-        c_norm2 = (C * C).sum(axis=1)
-        if self.metric == "euclidean":
-            return F, 2 * (F @ C.T) - c_norm2[None, :]
-        return F, (F @ C.T) / (c_norm2 + (c_norm2 == 0))[None, :] ** 0.5
+        n_classes = len(self.classes_)
+        step = max(1, _PREDICT_CHUNK_ENTRIES // max(n_classes, X.shape[1] if X.ndim == 2 else 1))
+        terms = {}
+        for start in range(0, X.shape[0], step):
+            stop = min(start + step, X.shape[0])
+            F = self._features(X[start:stop], device, dtype=None)
+            if F.dtype not in terms:
+                C = _as_backend(self.centroids_, device)
+                c_norm2 = (C * C).sum(axis=1)
+                if self.metric == "euclidean":
+                    terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, F.dtype))
+                else:
+                    scale = 1 / (c_norm2 + (c_norm2 == 0)) ** 0.5
+                    terms[F.dtype] = (_cast(C * scale[:, None], F.dtype).T, None)
+            CT, offset = terms[F.dtype]
+            S = F @ CT
+            if offset is not None:
+                S -= offset[None, :]
+            yield start, stop, F, S
 
     def _distances(self, X):
-        F, sim = self._similarity(X)
-        f_norm2 = (F * F).sum(axis=1)[:, None]
-        if self.metric == "euclidean":
-            return (f_norm2 - sim).clip(min=0)
-        return 1 - sim / (f_norm2 + (f_norm2 == 0)) ** 0.5
+        """Per chunk of rows: ``(start, stop, distances)``."""
+        for start, stop, F, sim in self._similarity(X):
+            f_norm2 = (F * F).sum(axis=1)[:, None]
+            if self.metric == "euclidean":
+                yield start, stop, (f_norm2 - sim).clip(min=0)
+            else:
+                yield start, stop, 1 - sim / (f_norm2 + (f_norm2 == 0)) ** 0.5
+
+    def _scores(self, X, transform=None):
+        """``-distances / temperature`` (float64), optionally transformed chunk by chunk."""
+        X = self._check_predict(X)
+        out = np.empty((X.shape[0], len(self.classes_)))
+        for start, stop, dist in self._distances(X):
+            z = -np.asarray(to_numpy(dist), dtype=np.float64) / self.temperature
+            out[start:stop] = z if transform is None else transform(z)
+        return out
 
     def decision_function(self, X):
         """Negative distance of each row to each class mean, divided by ``temperature``.
@@ -363,7 +415,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
             For two classes, the score of ``classes_[1]`` minus that of ``classes_[0]``.
         """
-        scores = -to_numpy(self._distances(X)) / self.temperature
+        scores = self._scores(X)
         if len(self.classes_) == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -381,8 +433,10 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        _, sim = self._similarity(X)
-        idx = to_numpy(sim.argmax(axis=1))
+        X = self._check_predict(X)
+        idx = np.empty(X.shape[0], dtype=np.intp)
+        for start, stop, _, sim in self._similarity(X):
+            idx[start:stop] = to_numpy(sim.argmax(axis=1))
         return self.classes_[idx]
 
     def predict_proba(self, X):
@@ -398,7 +452,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, columns in the order of ``classes_``.
         """
-        return softmax(-to_numpy(self._distances(X)) / self.temperature, axis=1)
+        return self._scores(X, lambda z: softmax(z, axis=1))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -413,7 +467,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log class probabilities.
         """
-        return log_softmax(-to_numpy(self._distances(X)) / self.temperature, axis=1)
+        return self._scores(X, lambda z: log_softmax(z, axis=1))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -422,4 +476,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
 
 def _as_backend(a, device):
-    return get_backend(device=device).asarray(a)
+    return a if device is None else get_backend(device=device).asarray(a)
+
+
+def _cast(a, dtype):
+    """``a`` in the dtype of the features (numpy), or as it is (torch, float64)."""
+    return a.astype(dtype, copy=False) if isinstance(a, np.ndarray) else a

@@ -19,16 +19,18 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ..transferability import _logme_fit, get_score_names, get_scorer
-from ..utils._backend import DeviceConstraint, get_backend
+from ..transferability import _logme_fit, _LogMEStream, get_score_names, get_scorer
+from ..utils._backend import DeviceConstraint, get_backend, to_numpy, uses_torch
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import (
     check_candidates,
     check_model_fitted,
     extract_features,
+    iter_feature_batches,
     model_kind,
 )
+from ..utils._optional import import_optional
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -64,25 +66,26 @@ def _class_output_missing(model, needs):
     return f"a {kind} without predict_proba gives no {what}"
 
 
-def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, layer=None):
-    """Transferability score of one candidate on (X, y)."""
-    if scorer.input in ("proba", "labels"):
-        if (
-            scorer.input == "labels"
-            and not hasattr(model, "predict_proba")
-            and (model_kind(model) == "classifier")
-        ):
-            return scorer(model.predict(X), y)
-        proba = extract_features(
-            model, X, output="proba", batch_size=batch_size, device=device, name=name, layer=layer
-        )
-        return scorer(proba if scorer.input == "proba" else np.argmax(proba, axis=1), y)
-    features = extract_features(
-        model, X, batch_size=batch_size, device=device, name=name, layer=layer
-    )
-    if scorer.on_device:
-        features = get_backend(device=device).asarray(features, dtype=None)
-    score = scorer(features, y, task=task) if scorer.takes_task else scorer(features, y)
+# Rows per call to the candidate when its features are streamed: a float64 copy of such a
+# chunk of 512 features is 8 MiB.
+_STREAM_ROWS = 2048
+
+# When the features are streamed, LogME's Bayesian head fits its softmax temperature (one
+# number) on the features of evenly spaced rows, at most 2**21 feature values of them (and
+# never fewer than 4096 rows); its posterior means come from the statistics of all rows.
+_TEMPERATURE_MAX_ENTRIES = 2**21
+_TEMPERATURE_MIN_ROWS = 4096
+
+
+def _temperature_rows(n, n_features):
+    """Evenly spaced rows for the temperature of the Bayesian head (all rows when few)."""
+    m = max(_TEMPERATURE_MIN_ROWS, _TEMPERATURE_MAX_ENTRIES // max(n_features, 1))
+    if n <= m:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, m).round().astype(np.intp))
+
+
+def _finite_score(score, name):
     if not isinstance(score, Real | np.number):
         raise TypeError(
             f"metric must return a real number; it returned {type(score).__name__} for "
@@ -96,6 +99,96 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, lay
             "finite number (check the metric, or leave this candidate out)."
         )
     return float(score)
+
+
+def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, keep, layer=None):
+    """Score one candidate in a single pass of its model over ``X``.
+
+    ``keep`` says what the head will need if the candidate is selected: ``"features"``
+    (all rows of its features) or ``"stats"`` (LogME's posterior, computed from the
+    statistics, plus the features of the temperature rows). Returns ``(score, kept)``
+    where ``kept`` is a dict with ``"features"``, or with ``"logme"`` (the
+    ``(score, result)`` of LogME), ``"rows"`` (those rows' features) and ``"row_ids"``, or
+    is None when the head's features cannot come from this pass (a class-output score on
+    a model whose probabilities are not its features).
+    """
+    n = X.shape[0]
+    kind = model_kind(model)
+    if scorer.input in ("proba", "labels"):
+        no_proba = not hasattr(model, "predict_proba")
+        if scorer.input == "labels" and kind == "classifier" and no_proba:
+            return _finite_score(scorer(model.predict(X), y), name), None
+        if kind not in ("classifier", "torch"):
+            # Their probabilities are not their features (transform / forward): score on the
+            # probabilities; the head's features are extracted if the candidate is selected.
+            proba = extract_features(
+                model, X, output="proba", batch_size=batch_size, device=device, name=name,
+                layer=layer,
+            )  # fmt: skip
+            labels = proba if scorer.input == "proba" else np.argmax(proba, axis=1)
+            return _finite_score(scorer(labels, y), name), None
+    on_device = scorer.on_device and uses_torch(device)
+    nx = get_backend(device=device) if on_device else None
+    stream = stream_rows = None
+    blocks = []
+    rows = None
+    for start, stop, F in iter_feature_batches(
+        model,
+        X,
+        chunk_size=max(batch_size, _STREAM_ROWS),
+        name=name,
+        batch_size=batch_size,
+        device=device,
+        layer=layer,
+    ):
+        if start == 0 and scorer.name == "logme" and n >= F.shape[1]:
+            # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
+            stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
+            stream_rows = []
+            if keep == "stats":
+                rows = _temperature_rows(n, F.shape[1])
+        if stream is not None:
+            stream.update(start, nx.asarray(F, dtype=None) if on_device else F)
+            if keep == "features":
+                blocks.append(F)
+            elif rows is not None:
+                stream_rows.append(F[rows[(rows >= start) & (rows < stop)] - start])
+        else:
+            blocks.append(F)
+    if stream is not None:
+        score, result = stream.result()
+        if keep == "stats":
+            kept = {"logme": (score, result), "rows": np.concatenate(stream_rows), "row_ids": rows}
+        else:
+            kept = {"features": np.concatenate(blocks)}
+        return _finite_score(score, name), kept
+
+    features = np.concatenate(blocks)
+    kept = {"features": features}
+    if scorer.input in ("proba", "labels"):
+        proba = _proba_from_features(kind, features)
+        labels = proba if scorer.input == "proba" else np.argmax(proba, axis=1)
+        return _finite_score(scorer(labels, y), name), kept
+    scored = nx.asarray(features, dtype=None) if on_device else features
+    score = scorer(scored, y, task=task) if scorer.takes_task else scorer(scored, y)
+    return _finite_score(score, name), kept
+
+
+def _proba_from_features(kind, features):
+    """The probabilities ``extract_features(output="proba")`` gives, from the features.
+
+    A classifier's features are its ``predict_proba``; a torch module's probabilities are
+    the softmax of its outputs (computed as :func:`extract_features` does).
+    """
+    if kind == "classifier":
+        return features
+    torch = import_optional("torch")
+    return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
+
+
+def _rank(scores):
+    """Names by decreasing score; NaN last, ties in insertion order (a stable sort)."""
+    return sorted(scores, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -114,15 +207,23 @@ class _BayesianLinearHead(BaseEstimator):
     def fit(self, X, y):
         """Fit the posterior means (and the temperature, for classification)."""
         score, result, task = _logme_fit(X, y, task=self.task)
+        return self._fit_posterior(score, result, task, y, X, np.arange(X.shape[0]))
+
+    def _fit_posterior(self, score, result, task, y, row_features, rows):
+        """Set the head from LogME's ``result`` on all rows of ``y``.
+
+        The temperature is fitted on ``row_features``, the features of the rows ``rows``.
+        """
         self.task_ = task
         self.logme_ = score
-        self.coef_ = np.asarray(result["coef"])
-        self.alpha_ = np.asarray(result["alpha"])
-        self.beta_ = np.asarray(result["beta"])
-        self.n_features_in_ = X.shape[1]
+        self.coef_ = np.asarray(to_numpy(result["coef"]))
+        self.alpha_ = np.asarray(to_numpy(result["alpha"]))
+        self.beta_ = np.asarray(to_numpy(result["beta"]))
+        self.n_features_in_ = self.coef_.shape[1]
         if task == "classification":
             self.classes_, codes = np.unique(y, return_inverse=True)
-            scores = X @ self.coef_.T
+            codes = codes[rows]
+            scores = row_features @ self.coef_.T
 
             def nll(log_t):
                 logp = log_softmax(scores / np.exp(log_t), axis=1)
@@ -290,6 +391,19 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     Notes
     -----
+    :meth:`fit` runs each candidate once over the rows, in chunks of
+    ``max(batch_size, 2048)`` rows. With ``metric="logme"`` and at least as many rows as
+    features, each chunk's features are added to LogME's statistics (``F^T F``,
+    ``F^T Y``, in float64) and dropped, so memory is one chunk plus ``D x D`` per
+    candidate, whatever the number of rows. The head's features come from the same pass:
+    LogME's own head (``top_k=1``) takes its posterior from the statistics and fits its
+    temperature on at most about two million feature values of evenly spaced rows (all
+    rows when there are few); another ``estimator``, or ``top_k > 1``, keeps the features of
+    the best candidates seen so far. With fewer rows than features, or another metric,
+    the candidate's whole feature matrix is scored. A class-output score (LEEP, NCE) on a
+    transformer or a skorch net scores its probabilities, which are not its features: a
+    selected one runs a second time for the head's features.
+
     The task follows ``estimator`` when it is a classifier or a regressor; otherwise ``y``
     of floating dtype (or continuous) is regression, and integer,
     boolean or string labels are classification.
@@ -413,27 +527,30 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 f"only, but the task is {task}; use one of "
                 f"{[n for n in get_score_names() if task in get_scorer(n).tasks]} or a callable."
             )
-        self.skipped_ = {}
+        skipped = {}
         if scorer.input != "features":
             for name, model in candidates:
                 reason = _class_output_missing(model, scorer.input)
                 if reason is not None:
-                    self.skipped_[name] = f"metric={scorer.name!r} needs {scorer.input}: {reason}"
-            if self.skipped_:
+                    skipped[name] = f"metric={scorer.name!r} needs {scorer.input}: {reason}"
+            if skipped:
                 warnings.warn(
-                    f"{len(self.skipped_)} of {len(candidates)} candidates cannot be scored "
+                    f"{len(skipped)} of {len(candidates)} candidates cannot be scored "
                     f"by metric={scorer.name!r} and rank last (see skipped_): "
-                    + "; ".join(f"{n}: {r}" for n, r in self.skipped_.items()),
+                    + "; ".join(f"{n}: {r}" for n, r in skipped.items()),
                     UserWarning,
                     stacklevel=2,
                 )
-            if len(self.skipped_) == len(candidates):
+            if len(skipped) == len(candidates):
                 raise ValueError(
                     f"No candidate can be scored by metric={scorer.name!r}, which needs "
                     f"{scorer.input}; use a features-based metric such as 'logme'."
                 )
-        to_score = [(n, m) for n, m in candidates if n not in self.skipped_]
+        to_score = [(n, m) for n, m in candidates if n not in skipped]
 
+        # The head needs the selected candidates' features; they come from the scoring pass.
+        # LogME's own head on one candidate needs only the statistics of that pass.
+        keep = "stats" if self.estimator is None and self.top_k == 1 else "features"
         jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
             delayed(_score_candidate)(
                 name,
@@ -444,45 +561,73 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 task=task,
                 batch_size=self.batch_size,
                 device=self.device,
+                keep=keep,
                 layer=self._layer(name),
             )
             for name, model in to_score
         )
-        scores = list(
-            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(to_score))
-        )
-        scored = dict(zip([name for name, _ in to_score], scores))
-        names = [name for name, _ in candidates]
-        self.scores_ = {name: scored.get(name, np.nan) for name in names}
-        # NaN ranks last; sorted() is stable, so ties keep the candidates' order.
-        self.ranking_ = sorted(
-            names, key=lambda n: -self.scores_[n] if np.isfinite(self.scores_[n]) else np.inf
-        )
-        self.selected_ = self.ranking_[: self.top_k]
+        # Skipped candidates score NaN and rank last.
+        scores = {name: np.nan for name, _ in candidates}
+        kept = {}
+        for (name, _), (score, payload) in zip(
+            to_score,
+            progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(to_score)),
+        ):
+            scores[name] = score
+            kept[name] = payload
+            # Keep the payloads of the best top_k so far only: a candidate that drops out
+            # cannot come back (the ranking is a stable sort).
+            for dropped in _rank(scores)[self.top_k :]:
+                kept.pop(dropped, None)
+        ranking = _rank(scores)
+        selected = ranking[: self.top_k]
         models = dict(candidates)
-        self.selected_models_ = [(name, copy.deepcopy(models[name])) for name in self.selected_]
+        selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
-        blocks = self._feature_blocks(X)
-        self._block_widths = [block.shape[1] for block in blocks]
-        features = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
-        head = _BayesianLinearHead(task=task) if self.estimator is None else clone(self.estimator)
-        self.estimator_ = head.fit(features, y)
+        payload = kept.get(selected[0]) or {}
+        if keep == "stats" and "logme" in payload:
+            head = _BayesianLinearHead(task=task)._fit_posterior(
+                *payload["logme"], task, y, payload["rows"], payload["row_ids"]
+            )
+            widths = [payload["rows"].shape[1]]
+        else:
+            blocks = [
+                (kept.get(name) or {}).get("features")
+                if "features" in (kept.get(name) or {})
+                else self._candidate_features(name, model, X)
+                for name, model in selected_models
+            ]
+            widths = [block.shape[1] for block in blocks]
+            features = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+            head = (
+                _BayesianLinearHead(task=task) if self.estimator is None else clone(self.estimator)
+            )
+            head.fit(features, y)
+
+        # Nothing is set on self before every step above has succeeded.
+        self.skipped_ = skipped
+        self.scores_ = scores
+        self.ranking_ = ranking
+        self.selected_ = selected
+        self.selected_models_ = selected_models
+        self._block_widths = widths
+        self.estimator_ = head
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
 
+    def _candidate_features(self, name, model, X):
+        return extract_features(
+            model,
+            X,
+            batch_size=self.batch_size,
+            device=self.device,
+            name=name,
+            layer=self._layer(name),
+        )
+
     def _feature_blocks(self, X):
-        return [
-            extract_features(
-                model,
-                X,
-                batch_size=self.batch_size,
-                device=self.device,
-                name=name,
-                layer=self._layer(name),
-            )
-            for name, model in self.selected_models_
-        ]
+        return [self._candidate_features(name, model, X) for name, model in self.selected_models_]
 
     def _features(self, X):
         blocks = self._feature_blocks(X)

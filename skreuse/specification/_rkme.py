@@ -13,10 +13,10 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ..utils._backend import DeviceConstraint, get_backend, to_numpy
+from ..utils._backend import DeviceConstraint, get_backend, to_numpy, uses_torch
 from ..utils._docstrings import fill_doc
 from ..utils._math import sq_dists as _sq_dists
-from ..utils._optional import is_torch_tensor
+from ..utils._optional import import_optional, is_dask_array, is_torch_tensor
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -57,6 +57,8 @@ def _block_rows(n_cols):
 
 def _cross_stats(Z, X, w, gamma, xp, *, with_moments=True):
     """``a = K(Z, X) w`` and ``P = K(Z, X) diag(w) X``, one block of rows of X at a time."""
+    if is_dask_array(X):
+        return _cross_stats_dask(Z, X, w, gamma, with_moments=with_moments)
     a = P = None
     step = _block_rows(Z.shape[0])
     for start in range(0, X.shape[0], step):
@@ -67,6 +69,47 @@ def _cross_stats(Z, X, w, gamma, xp, *, with_moments=True):
         if with_moments:
             P_b = Kb @ Xb
             P = P_b if P is None else P + P_b
+    return a, P
+
+
+def _checked_chunk(X, n_rows, n_features):
+    """A chunk of a dask array as float64 numpy, with the shape its array declared."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape != (n_rows, n_features):
+        raise ValueError(
+            f"A chunk of X has shape {X.shape}, but ({n_rows}, {n_features}) was declared: "
+            "every chunk must have the rows its dask array declares and all the features."
+        )
+    if not np.all(np.isfinite(X)):
+        raise ValueError("Input X contains NaN or infinity.")
+    return X
+
+
+def _chunk_moments(X, n_rows, n_features):
+    """Count, mean and sum of squared deviations of all the entries of a chunk."""
+    X = _checked_chunk(X, n_rows, n_features)
+    mean = float(X.mean()) if X.size else 0.0
+    return X.size, mean, float(((X - mean) ** 2).sum())
+
+
+def _cross_stats_chunk(Z, X, w, gamma, with_moments):
+    X = _checked_chunk(X, w.shape[0], Z.shape[1])
+    return _cross_stats(Z, X, w, gamma, np, with_moments=with_moments)
+
+
+def _cross_stats_dask(Z, X, w, gamma, *, with_moments=True):
+    """:func:`_cross_stats` of a dask array: both are sums over rows, one task per chunk."""
+    dask = import_optional("dask", purpose="for dask array input")
+    Z, w = to_numpy(Z), to_numpy(w)
+    bounds = np.cumsum((0, *X.chunks[0]))
+    parts = dask.compute(
+        *(
+            dask.delayed(_cross_stats_chunk)(Z, block, w[start:stop], gamma, with_moments)
+            for block, start, stop in zip(X.to_delayed().ravel(), bounds[:-1], bounds[1:])
+        )
+    )
+    a = sum(part[0] for part in parts)
+    P = sum(part[1] for part in parts) if with_moments else None
     return a, P
 
 
@@ -123,7 +166,9 @@ def _drop_copied_rows(Z, beta, X, w, rows, gamma):
     nearest = np.full(Z.shape[0], np.inf)
     step = _block_rows(Z.shape[0])
     for start in range(0, rows.shape[0], step):
-        nearest = np.minimum(nearest, _sq_dists(Z, rows[start : start + step]).min(axis=1))
+        # np.asarray computes one block of a dask array at a time (a no-op for numpy).
+        block = np.asarray(rows[start : start + step], dtype=np.float64)
+        nearest = np.minimum(nearest, _sq_dists(Z, block).min(axis=1))
     copied = nearest <= 1e-10 * scale
     if not copied.any():
         return Z, beta
@@ -149,6 +194,7 @@ def _fit_reduced_set(X, w, m, gamma, n_iter, rng, ns):
         X_init, w_init = X[idx], w[idx]
     else:
         X_init, w_init = X, w
+    X_init = np.asarray(X_init)  # a dask array: only these rows are read
     with warnings.catch_warnings():
         # Fewer distinct points than clusters: duplicated centres are merged just below.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -350,8 +396,12 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_samples, n_features)
-            The data to describe.
+        X : array-like, torch.Tensor or dask array of shape (n_samples, n_features)
+            The data to describe. A dask array is never loaded whole: each round's
+            sums over rows (the weights' right-hand side ``K(Z, X) w`` and the reduced
+            points' gradient ``K(Z, X) diag(w) X``) are computed chunk by chunk where
+            dask runs them, and the k-means initialization reads a subsample of at
+            most 20 000 rows.
 
         y : None
             Ignored; present for API consistency.
@@ -361,10 +411,59 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self : RKMESpecification
             The fitted specification.
         """
+        if is_dask_array(X):
+            return self._fit_dask(X)
         X, raw = self._validate_X(X, reset=True)
         return self._fit_weighted(
             X, np.full(X.shape[0], 1.0 / X.shape[0]), X.shape[0], raw, True, X.shape[0]
         )
+
+    def _fit_dask(self, X):
+        """:meth:`fit` on a dask array: every pass over the rows is a sum over its chunks."""
+        dask = import_optional("dask", purpose="for dask array input")
+        if uses_torch(self.device):
+            raise ValueError(
+                f"A dask array X is computed chunk by chunk with numpy; device={self.device!r} "
+                "is not supported with it (use device='cpu')."
+            )
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}.")
+        if X.dtype.kind not in "fiub":
+            raise ValueError(f"X must be numeric, got a dask array of dtype {X.dtype}.")
+        n = X.shape[0]
+        if math.isnan(n):
+            raise ValueError("X has chunks of unknown size; call X.compute_chunk_sizes() first.")
+        if n <= self.n_reduced:
+            # Few rows: they fit in memory.
+            X = X.compute()
+            X_valid, raw = self._validate_X(X, reset=True)
+            return self._fit_weighted(X_valid, np.full(n, 1.0 / n), n, raw, True, n)
+        X = X.rechunk({1: -1})  # whole rows in every chunk
+        d = X.shape[1]
+        state = dict(self.__dict__)
+        try:
+            # A first pass checks every chunk (shape, finite) and gives the variance.
+            moments = dask.compute(
+                *(
+                    dask.delayed(_chunk_moments)(block, rows, d)
+                    for block, rows in zip(X.to_delayed().ravel(), X.chunks[0])
+                )
+            )
+            count = sum(c for c, _, _ in moments)
+            mean = sum(c * m for c, m, _ in moments) / count
+            var = sum(s + c * (m - mean) ** 2 for c, m, s in moments) / count
+            # Feature count (and no feature names), without reading the data again.
+            validate_data(self, np.zeros((1, d)), reset=True)
+            if self.gamma == "scale":
+                self.gamma_ = 1.0 / (d * var) if var > 0 else 1.0
+            else:
+                self.gamma_ = float(self.gamma)
+            return self._fit_weighted(X, np.full(n, 1.0 / n), n, X, False, n)
+        except BaseException:
+            # Nothing half-fitted: the estimator is left as it was before the call.
+            self.__dict__.clear()
+            self.__dict__.update(state)
+            raise
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -92,10 +92,24 @@ def _ridge_toward_zero(Xs, Rs, r):
     if n < d:
         gram = Xs @ Xs.T
         gram.flat[:: n + 1] += r
-        return (Xs.T @ np.linalg.solve(gram, Rs)).T
+        return (Xs.T @ _solve_regularized(gram, Rs)).T
     gram = Xs.T @ Xs
     gram.flat[:: d + 1] += r
-    return np.linalg.solve(gram, Xs.T @ Rs).T
+    return _solve_regularized(gram, Xs.T @ Rs).T
+
+
+def _solve_regularized(gram, rhs):
+    """``gram^{-1} rhs`` for a penalized Gram matrix.
+
+    The penalty makes ``gram`` positive definite, but on features of huge scale (say
+    1e150) it vanishes at float64 precision next to the data's own products, and
+    collinear columns leave ``gram`` singular: then the minimum-norm solution, which is
+    the limit of the penalized one, is returned.
+    """
+    try:
+        return np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(gram, rhs, rcond=None)[0]
 
 
 def fit_biased_ridge(

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from ._optional import import_optional, is_torch_tensor
+from ._optional import import_optional, is_dask_array, is_torch_tensor
 from ._sklearn_compat import HasMethods, array_namespace
 
 __all__ = [
@@ -143,6 +143,9 @@ class Backend:
         if self.is_torch:
             torch = import_optional("torch")
             return to_torch(x, self.device, dtype=None if dtype is None else getattr(torch, dtype))
+        if is_dask_array(x):
+            # Stays lazy: computed chunk by chunk by the code that reduces it.
+            return x if dtype is None else x.astype(dtype)
         return np.asarray(to_numpy(x), dtype=dtype)
 
     to_numpy = staticmethod(to_numpy)

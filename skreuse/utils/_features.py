@@ -392,3 +392,68 @@ def _is_torch_data(X):
     return torch is not None and isinstance(
         X, torch.utils.data.Dataset | torch.utils.data.DataLoader
     )
+
+
+def iter_feature_batches(model, X, *, chunk_size=4096, name="model", **kwargs):
+    """Features of ``X`` computed chunk by chunk: yields ``(start, stop, features)``.
+
+    Each chunk of ``chunk_size`` rows, ``X[start:stop]``, goes through
+    :func:`extract_features` (which runs a torch module in batches of its own
+    ``batch_size`` inside the chunk), so only one chunk's features are in memory at a time.
+
+    Parameters
+    ----------
+    model : estimator, torch.nn.Module, skorch net or callable
+        The pre-trained model, as for :func:`extract_features`.
+    X : array-like of shape (n_samples, ...) or torch.Tensor
+        Input rows; anything that has ``shape`` and slices by rows. An iterator or
+        generator (which can be consumed only once) is refused.
+    chunk_size : int, default=4096
+        Rows per call to :func:`extract_features`.
+    name : str, default="model"
+        Used in error messages.
+    **kwargs : dict
+        Passed on to :func:`extract_features` (``output``, ``batch_size``, ``device``, ...).
+
+    Yields
+    ------
+    start, stop : int
+        The rows ``X[start:stop]`` of this chunk.
+    features : ndarray of shape (stop - start, n_outputs)
+        Their features; every chunk has the same number of columns (else ``ValueError``).
+    """
+    if not isinstance(chunk_size, Integral) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
+    if not (hasattr(X, "shape") and hasattr(X, "__getitem__")):
+        raise TypeError(
+            f"X must be an array-like with rows (numpy array, tensor, ...), got "
+            f"{type(X).__name__}; an iterator can be read only once: make it a list or array."
+        )
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError(f"X has no rows: there is nothing to compute features of with {name!r}.")
+    if model_kind(model) == "torch":
+        # Move (a copy of) the module once, not once per chunk.
+        target = get_torch_device(kwargs.get("device", "cpu"), X)
+        mod_device, _ = _module_device_dtype(model)
+        if mod_device is not None and mod_device != target:
+            model = copy.deepcopy(model).to(target)
+    width = None
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        # A DataFrame is sliced by position (``[]`` on it would select by label).
+        rows = X.iloc[start:stop] if hasattr(X, "iloc") else X[start:stop]
+        out = extract_features(model, rows, name=name, **kwargs)
+        if out.shape[0] != stop - start:
+            raise ValueError(
+                f"{name!r} returned {out.shape[0]} rows of features for the {stop - start} "
+                f"input rows {start}:{stop}; it must return one row per input row."
+            )
+        if width is None:
+            width = out.shape[1]
+        elif out.shape[1] != width:
+            raise ValueError(
+                f"{name!r} changed its output width between batches: {width} features for "
+                f"the rows before {start}, {out.shape[1]} for rows {start}:{stop}."
+            )
+        yield start, stop, out

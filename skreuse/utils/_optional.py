@@ -3,7 +3,13 @@
 import importlib
 import sys
 
-_EXTRAS = {"torch": "deep", "skorch": "deep", "matplotlib": "plot", "skops": "io"}
+_EXTRAS = {
+    "torch": "deep",
+    "skorch": "deep",
+    "matplotlib": "plot",
+    "skops": "io",
+    "dask": "distributed",
+}
 
 
 def import_optional(name, *, purpose=None):
@@ -49,3 +55,9 @@ def is_skorch_net(obj):
     """Whether ``obj`` is a skorch ``NeuralNet``, without importing skorch."""
     skorch = sys.modules.get("skorch")
     return skorch is not None and isinstance(obj, skorch.NeuralNet)
+
+
+def is_dask_array(obj):
+    """Whether ``obj`` is a ``dask.array.Array``, without importing dask."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(obj, da.Array)
