@@ -2,36 +2,16 @@
 
 import numpy as np
 import pytest
+from test_transferability import _slow_logme_column as _slow_logme_column_and_mean
 
 from skreuse.transferability import _logme_fit, logme_score, logme_score_from_stats
 
 # -- an independent, slow LogME (the textbook D x D fixed point) ------------------------------
 
 
-def _slow_logme_column(F, y, tol=1e-8, max_iter=1000):
-    """MacKay's fixed point with solves and slogdet on the D x D system (no eigenbasis)."""
-    n, D = F.shape
-    FtF, Fty = F.T @ F, F.T @ y
-    sigma = np.linalg.eigvalsh(FtF)
-    alpha = beta = 1.0
-    for _ in range(max_iter):
-        m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
-        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
-        t = alpha / beta
-        alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
-        if abs(alpha / beta - t) <= tol * t:
-            break
-    A = alpha * np.eye(D) + beta * FtF
-    m = beta * np.linalg.solve(A, Fty)
-    evidence = (
-        D / 2 * np.log(alpha)
-        + n / 2 * np.log(beta)
-        - 0.5 * np.linalg.slogdet(A)[1]
-        - beta / 2 * np.sum((F @ m - y) ** 2)
-        - alpha / 2 * m @ m
-        - n / 2 * np.log(2 * np.pi)
-    )
-    return evidence / n
+def _slow_logme_column(F, y):
+    """The textbook evidence per sample (D x D solves and slogdet), from the LogME tests."""
+    return _slow_logme_column_and_mean(F, y)[0]
 
 
 def _data(n=600, D=12, n_classes=3, seed=0):
