@@ -222,3 +222,36 @@ def test_array_inputs_unchanged(data):
     for est in (NCMClassifier(backbone=nets[1][1]), LogMESelector(nets)):
         with pytest.raises(ValueError, match="requires y"):
             est.fit(X)
+
+
+@pytest.mark.parametrize("metric", ["logme", "leep"])
+def test_skorch_candidate_with_loader(data, metric):
+    skorch = pytest.importorskip("skorch")
+    X, y, nets, ds = data
+    net = skorch.NeuralNetClassifier(nets[1][1], criterion=torch.nn.CrossEntropyLoss).initialize()
+    cands = [("skorch", net), nets[0]]
+    ref = LogMESelector(cands, metric=metric).fit(X, y)
+    sel = LogMESelector(cands, metric=metric).fit(DataLoader(ds, batch_size=128))
+    assert sel.ranking_ == ref.ranking_
+    for name in ref.scores_:
+        np.testing.assert_allclose(sel.scores_[name], ref.scores_[name], rtol=1e-5)
+    np.testing.assert_array_equal(sel.predict(ds), ref.predict(X))
+    ncm = NCMClassifier(backbone=net).fit(ds)
+    np.testing.assert_array_equal(ncm.predict(ds), NCMClassifier(backbone=net).fit(X, y).predict(X))
+
+
+def test_labels_skipped_candidate_first(data):
+    # the first candidate's pass gives the labels even when a class-output metric skips it
+    X, y, nets, ds = data
+
+    def first_columns(A):
+        # reads a TensorDataset (the loader given to fit) or an array
+        return np.asarray(A.tensors[0] if isinstance(A, TensorDataset) else A)[:, :3]
+
+    cands = [("f", first_columns), nets[1]]
+    with pytest.warns(UserWarning, match="cannot be scored"):
+        sel = LogMESelector(cands, metric="leep").fit(ds)
+    with pytest.warns(UserWarning, match="cannot be scored"):
+        ref = LogMESelector(cands, metric="leep").fit(X, y)
+    assert sel.ranking_ == ref.ranking_ == ["mlp48", "f"]
+    np.testing.assert_allclose(sel.scores_["mlp48"], ref.scores_["mlp48"], rtol=1e-5)

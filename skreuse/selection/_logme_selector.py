@@ -595,6 +595,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                     f"{scorer.input}; use a features-based metric such as 'logme'."
                 )
         to_score = [(n, m) for n, m in candidates if n not in skipped]
+        for name in skipped:
+            passes.pop(name, None)  # its pass gave the labels; its features are not scored
 
         # The head needs the selected candidates' features; they come from the scoring pass.
         # LogME's own head on one candidate needs only the statistics of that pass.
