@@ -11,7 +11,7 @@ from sklearn.utils.validation import column_or_1d
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
-from ..utils._features import extract_features
+from ..utils._features import _is_torch_data, check_loader_input, extract_features, loader_features
 from ..utils._optional import import_optional
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -179,12 +179,15 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     # -- features ---------------------------------------------------------------------------
 
-    def _features(self, X, device, dtype=np.float64):
+    def _features(self, X, device, dtype=np.float64, extracted=False):
         """Normalized backbone features of X: numpy, or a float64 tensor on ``device``.
 
         ``dtype=None`` keeps float32 features in float32 (prediction), else float64.
+        ``extracted``: X already holds the backbone's features (from a torch loader).
         """
-        if self.backbone is None:
+        if extracted:
+            F = X
+        elif self.backbone is None:
             if self.layer is not None:
                 raise ValueError("layer names a submodule of the backbone, but backbone=None.")
             F = X
@@ -222,7 +225,39 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
 
+    def _check_loader(self, X):
+        """Refuse a torch Dataset/DataLoader ``X`` without a backbone that reads it."""
+        if self.backbone is None:
+            raise TypeError(
+                f"X is a torch {type(X).__name__}, but backbone=None uses X itself as the "
+                "features: pass an array, or a torch backbone that reads the loader."
+            )
+        check_loader_input(self.backbone, X, name="backbone")
+
     def _validate_X_y(self, X, y, reset):
+        """``(X, y, extracted)``: a torch loader ``X`` is replaced by its features."""
+        if _is_torch_data(X):
+            self._check_loader(X)
+            F, y = loader_features(
+                self.backbone,
+                X,
+                y=y,
+                name="backbone",
+                batch_size=self.batch_size,
+                device=self.device,
+                layer=self.layer,
+            )
+            if y is None:
+                raise ValueError(
+                    "y is None and the items of the torch loader X have no labels: pass y, "
+                    "or a loader that yields (x, y)."
+                )
+            if reset:
+                # A loader has no tabular features: nothing to check at prediction.
+                for attr in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(attr, None)
+            check_classification_targets(y)
+            return F, column_or_1d(y), True
         X, y = validate_data(
             self,
             X,
@@ -232,12 +267,12 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             allow_nd=self.backbone is not None,
         )
         check_classification_targets(y)
-        return X, column_or_1d(y)
+        return X, column_or_1d(y), False
 
-    def _accumulate(self, X, y, classes):
+    def _accumulate(self, X, y, classes, extracted=False):
         """Add X's features to the running class sums, growing the class set as needed."""
         device = self._device(X)
-        F = self._features(X, device)
+        F = self._features(X, device, extracted=extracted)
         new_classes = np.unique(np.concatenate([self.classes_, classes]))
         if len(new_classes) != len(self.classes_):
             sums = np.zeros((len(new_classes), F.shape[1]))
@@ -275,37 +310,43 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         self.center_ = None
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Compute the class means of the (backbone) features of ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (or backbone inputs).
-        y : array-like of shape (n_samples,)
-            Class labels.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Training data (or backbone inputs). With a torch module or skorch net as
+            ``backbone``, also a ``torch.utils.data`` ``Dataset`` or ``DataLoader`` yielding
+            ``x`` or ``(x, y)``; its features are computed in one pass (``n_features_in_``
+            is then not set).
+        y : array-like of shape (n_samples,), default=None
+            Class labels. None only for a loader yielding ``(x, y)``: the labels of the
+            same pass (which match the rows even when the loader shuffles). Given with a
+            loader, the loader must not shuffle.
 
         Returns
         -------
         self : object
             The fitted classifier.
         """
-        X, y = self._validate_X_y(X, y, reset=True)
+        X, y, extracted = self._validate_X_y(X, y, reset=True)
         classes = np.unique(y)
         self._reset()
         self.classes_ = classes[:0]
-        return self._accumulate(X, y, classes)
+        return self._accumulate(X, y, classes, extracted)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y=None, classes=None):
         """Add samples, and new classes, to the class means without the old data.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            New training data.
-        y : array-like of shape (n_samples,)
-            Their labels; labels not seen before become new classes.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            New training data; a loader as in :meth:`fit`.
+        y : array-like of shape (n_samples,), default=None
+            Their labels; labels not seen before become new classes. None only for a
+            loader yielding ``(x, y)``, as in :meth:`fit`.
         classes : array-like of shape (n_classes,), default=None
             On the first call, the classes that ``y`` may contain (classes with
             no samples yet are allowed but cannot be predicted until samples of
@@ -317,7 +358,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             The updated classifier.
         """
         first = not hasattr(self, "classes_")
-        X, y = self._validate_X_y(X, y, reset=first)
+        X, y, extracted = self._validate_X_y(X, y, reset=first)
         if first:
             self._reset()
         declared = np.unique(np.asarray(classes)) if classes is not None else None
@@ -337,24 +378,43 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                     f"Labels of dtype {wanted.dtype} cannot be mixed with the classes seen so "
                     f"far (dtype {self.classes_.dtype})."
                 )
-        return self._accumulate(X, y, wanted)
+        return self._accumulate(X, y, wanted, extracted)
 
     # -- prediction -------------------------------------------------------------------------
 
     def _check_predict(self, X):
+        """``(X, extracted)``: a torch loader ``X`` is replaced by its features."""
         check_is_fitted(self, "centroids_")
-        X = validate_data(
-            self, X, reset=False, dtype=[np.float64, np.float32], allow_nd=self.backbone is not None
-        )
+        extracted = _is_torch_data(X)
+        if extracted:
+            self._check_loader(X)
+            # The outputs are in the order of the loader's rows: it must have one.
+            check_loader_input(self.backbone, X, name="backbone", ordered=True)
+            X = extract_features(
+                self.backbone,
+                X,
+                batch_size=self.batch_size,
+                device=self.device,
+                name="backbone",
+                layer=self.layer,
+            )
+        else:
+            X = validate_data(
+                self,
+                X,
+                reset=False,
+                dtype=[np.float64, np.float32],
+                allow_nd=self.backbone is not None,
+            )
         empty = self.class_count_ == 0
         if empty.any():
             raise ValueError(
                 f"Classes {self.classes_[empty].tolist()} have no samples yet: call "
                 "partial_fit with samples of them before predicting."
             )
-        return X
+        return X, extracted
 
-    def _similarity(self, X):
+    def _similarity(self, X, extracted=False):
         """Per chunk of validated rows: ``(start, stop, F, S)`` with the chunk's features ``F`` and
         ``S = 2 F C^T - ||c||^2`` (euclidean) or ``F C^T / ||c||`` (cosine).
 
@@ -369,7 +429,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         terms = {}
         for start in range(0, X.shape[0], step):
             stop = min(start + step, X.shape[0])
-            F = self._features(X[start:stop], device, dtype=None)
+            F = self._features(X[start:stop], device, dtype=None, extracted=extracted)
             if F.dtype not in terms:
                 C = _as_backend(self.centroids_, device)
                 c_norm2 = (C * C).sum(axis=1)
@@ -384,9 +444,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                 S -= offset[None, :]
             yield start, stop, F, S
 
-    def _distances(self, X):
+    def _distances(self, X, extracted=False):
         """Per chunk of rows: ``(start, stop, distances)``."""
-        for start, stop, F, sim in self._similarity(X):
+        for start, stop, F, sim in self._similarity(X, extracted):
             f_norm2 = (F * F).sum(axis=1)[:, None]
             if self.metric == "euclidean":
                 yield start, stop, (f_norm2 - sim).clip(min=0)
@@ -395,9 +455,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     def _scores(self, X, transform=None):
         """``-distances / temperature`` (float64), optionally transformed chunk by chunk."""
-        X = self._check_predict(X)
+        X, extracted = self._check_predict(X)
         out = np.empty((X.shape[0], len(self.classes_)))
-        for start, stop, dist in self._distances(X):
+        for start, stop, dist in self._distances(X, extracted):
             z = -np.asarray(to_numpy(dist), dtype=np.float64) / self.temperature
             out[start:stop] = z if transform is None else transform(z)
         return out
@@ -407,8 +467,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Input data; with a torch backbone also a loader (as in :meth:`fit`) that gives
+            its rows in order (no shuffling).
 
         Returns
         -------
@@ -425,17 +486,18 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Input data; with a torch backbone also a loader (as in :meth:`fit`) that gives
+            its rows in order (no shuffling).
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
-        X = self._check_predict(X)
+        X, extracted = self._check_predict(X)
         idx = np.empty(X.shape[0], dtype=np.intp)
-        for start, stop, _, sim in self._similarity(X):
+        for start, stop, _, sim in self._similarity(X, extracted):
             idx[start:stop] = to_numpy(sim.argmax(axis=1))
         return self.classes_[idx]
 
@@ -444,8 +506,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Input data; with a torch backbone also a loader (as in :meth:`fit`) that gives
+            its rows in order (no shuffling).
 
         Returns
         -------
@@ -459,8 +522,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Input data; with a torch backbone also a loader (as in :meth:`fit`) that gives
+            its rows in order (no shuffling).
 
         Returns
         -------

@@ -24,10 +24,14 @@ from ..utils._backend import DeviceConstraint, get_backend, to_numpy, uses_torch
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import (
+    _is_sequential,
+    _is_torch_data,
     check_candidates,
+    check_loader_input,
     check_model_fitted,
     extract_features,
     iter_feature_batches,
+    loader_features,
     model_kind,
 )
 from ..utils._optional import import_optional
@@ -101,8 +105,13 @@ def _finite_score(score, name):
     return float(score)
 
 
-def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, keep, layer=None):
+def _score_candidate(
+    name, model, X, y, *, scorer, task, batch_size, device, keep, layer=None, features=None
+):
     """Score one candidate in a single pass of its model over ``X``.
+
+    ``features``: the candidate's features of all rows, already extracted (from a torch
+    loader, which cannot be sliced by rows); ``X`` is then not read.
 
     ``keep`` says what the head will need if the candidate is selected: ``"features"``
     (all rows of its features) or ``"stats"`` (LogME's posterior, computed from the
@@ -112,13 +121,13 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, kee
     is None when the head's features cannot come from this pass (a class-output score on
     a model whose probabilities are not its features).
     """
-    n = X.shape[0]
+    n = X.shape[0] if features is None else features.shape[0]
     kind = model_kind(model)
     if scorer.input in ("proba", "labels"):
         no_proba = not hasattr(model, "predict_proba")
         if scorer.input == "labels" and kind == "classifier" and no_proba:
             return _finite_score(scorer(model.predict(X), y), name), None
-        if kind not in ("classifier", "torch"):
+        if kind not in ("classifier", "torch") and features is None:
             # Their probabilities are not their features (transform / forward): score on the
             # probabilities; the head's features are extracted if the candidate is selected.
             proba = extract_features(
@@ -132,15 +141,20 @@ def _score_candidate(name, model, X, y, *, scorer, task, batch_size, device, kee
     stream = stream_rows = None
     blocks = []
     rows = None
-    for start, stop, F in iter_feature_batches(
-        model,
-        X,
-        chunk_size=max(batch_size, _STREAM_ROWS),
-        name=name,
-        batch_size=batch_size,
-        device=device,
-        layer=layer,
-    ):
+    batches = (
+        [(0, n, features)]
+        if features is not None
+        else iter_feature_batches(
+            model,
+            X,
+            chunk_size=max(batch_size, _STREAM_ROWS),
+            name=name,
+            batch_size=batch_size,
+            device=device,
+            layer=layer,
+        )
+    )
+    for start, stop, F in batches:
         if start == 0 and scorer.name == "logme" and n >= F.shape[1]:
             # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
             stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
@@ -487,26 +501,37 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         return self.layer.get(name) if isinstance(self.layer, dict) else self.layer
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y=None):
         """Score every candidate on ``(X, y)``, keep the best and fit the head.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Target inputs, in the form the candidate models take.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            Target class labels or regression targets.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Target inputs, in the form the candidate models take. When every candidate is
+            a torch module, a skorch net or a callable that reads it, also a
+            ``torch.utils.data`` ``Dataset`` or ``DataLoader`` yielding ``x`` or
+            ``(x, y)``: each candidate's features of all rows are extracted in one pass and
+            then scored (``n x D`` in memory for one candidate at a time, where arrays are
+            streamed), candidates one after the other (``n_jobs`` is not used), and
+            ``n_features_in_`` is not set.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Target class labels or regression targets. None only for a loader yielding
+            ``(x, y)``: each candidate is scored with the labels of its own pass, which
+            match its rows even when the loader shuffles (with ``top_k > 1`` the loader
+            must not shuffle). Given with a loader, the loader must not shuffle.
 
         Returns
         -------
         self : LogMESelector
             The fitted selector.
         """
-        X_checked, y = validate_data(
-            self, X, y, allow_nd=True, multi_output=True, y_numeric=False, dtype=_dtype_of(X)
-        )
-        # The candidates get a DataFrame as it is: they may select columns by name.
-        X = X if _is_dataframe(X) else X_checked
+        loader = _is_torch_data(X)
+        if not loader:
+            X_checked, y = validate_data(
+                self, X, y, allow_nd=True, multi_output=True, y_numeric=False, dtype=_dtype_of(X)
+            )
+            # The candidates get a DataFrame as it is: they may select columns by name.
+            X = X if _is_dataframe(X) else X_checked
         candidates = check_candidates(self.candidates)
         if self.top_k > len(candidates):
             raise ValueError(
@@ -519,6 +544,29 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 f"layer names candidates that do not exist: "
                 f"{sorted(set(self.layer) - {n for n, _ in candidates})}."
             )
+        passes = {}
+        # With a loader and y None, each pass brings its own labels (y is the first's).
+        y_given = y
+        if loader:
+            for name, model in candidates:
+                check_loader_input(model, X, name=name, ordered=y is not None)
+            if y is None and self.top_k > 1 and not _is_sequential(X):
+                raise ValueError(
+                    f"top_k={self.top_k} concatenates the features of several passes over X, "
+                    "a DataLoader that shuffles its rows: use shuffle=False."
+                )
+            if y is not None:
+                y = np.asarray(y)
+            else:
+                # The task is read from the labels of the first candidate's pass (kept).
+                name, model = candidates[0]
+                passes[name] = self._loader_pass(name, model, X, None)
+                y = passes[name][1]
+                if y is None:
+                    raise ValueError(
+                        "y is None and the items of the torch loader X have no labels: pass "
+                        "y, or a loader that yields (x, y)."
+                    )
         task = infer_task(y, self.estimator)
         scorer = get_scorer(self.metric)
         if task not in scorer.tasks:
@@ -547,24 +595,52 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                     f"{scorer.input}; use a features-based metric such as 'logme'."
                 )
         to_score = [(n, m) for n, m in candidates if n not in skipped]
+        for name in skipped:
+            passes.pop(name, None)  # its pass gave the labels; its features are not scored
 
         # The head needs the selected candidates' features; they come from the scoring pass.
         # LogME's own head on one candidate needs only the statistics of that pass.
         keep = "stats" if self.estimator is None and self.top_k == 1 else "features"
-        jobs = Parallel(n_jobs=self.n_jobs, return_as="generator")(
-            delayed(_score_candidate)(
-                name,
-                model,
-                X,
-                y,
-                scorer=scorer,
-                task=task,
-                batch_size=self.batch_size,
-                device=self.device,
-                keep=keep,
-                layer=self._layer(name),
+        labels = {}
+
+        def loader_jobs():
+            # One pass per candidate, one candidate at a time: a loader is not sliced by rows.
+            for name, model in to_score:
+                F, labels[name] = passes.pop(name, None) or self._loader_pass(
+                    name, model, X, y_given
+                )
+                yield _score_candidate(
+                    name,
+                    model,
+                    None,
+                    labels[name],
+                    scorer=scorer,
+                    task=task,
+                    batch_size=self.batch_size,
+                    device=self.device,
+                    keep=keep,
+                    layer=self._layer(name),
+                    features=F,
+                )
+
+        jobs = (
+            loader_jobs()
+            if loader
+            else Parallel(n_jobs=self.n_jobs, return_as="generator")(
+                delayed(_score_candidate)(
+                    name,
+                    model,
+                    X,
+                    y,
+                    scorer=scorer,
+                    task=task,
+                    batch_size=self.batch_size,
+                    device=self.device,
+                    keep=keep,
+                    layer=self._layer(name),
+                )
+                for name, model in to_score
             )
-            for name, model in to_score
         )
         # Skipped candidates score NaN and rank last.
         scores = {name: np.nan for name, _ in candidates}
@@ -584,6 +660,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
+        # With a shuffling loader each pass has its own row order, and its own labels.
+        y = labels.get(selected[0], y)
         payload = kept.get(selected[0]) or {}
         if keep == "stats" and "logme" in payload:
             head = _BayesianLinearHead(task=task)._fit_posterior(
@@ -605,6 +683,10 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             head.fit(features, y)
 
         # Nothing is set on self before every step above has succeeded.
+        if loader:
+            # A loader has no tabular features: nothing to check at transform.
+            for attr in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(attr, None)
         self.skipped_ = skipped
         self.scores_ = scores
         self.ranking_ = ranking
@@ -615,6 +697,18 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
         return self
+
+    def _loader_pass(self, name, model, X, y):
+        """``(features, labels)`` of candidate ``name`` from one pass over the loader X."""
+        return loader_features(
+            model,
+            X,
+            y=y,
+            name=name,
+            batch_size=self.batch_size,
+            device=self.device,
+            layer=self._layer(name),
+        )
 
     def _candidate_features(self, name, model, X):
         return extract_features(
@@ -671,8 +765,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Inputs; a loader as in :meth:`fit`, which must give its rows in order (no
+            shuffling).
 
         Returns
         -------
@@ -680,6 +775,10 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
             The selected candidates' features, best-ranked first.
         """
         check_is_fitted(self)
+        if _is_torch_data(X):
+            for name, model in self.selected_models_:
+                check_loader_input(model, X, name=name, ordered=True)
+            return self._features(X)
         X_checked = validate_data(self, X, reset=False, allow_nd=True, dtype=_dtype_of(X))
         return self._features(X if _is_dataframe(X) else X_checked)
 
@@ -689,8 +788,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Inputs, as in :meth:`transform`.
 
         Returns
         -------
@@ -706,8 +805,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Inputs, as in :meth:`transform`.
 
         Returns
         -------
@@ -723,8 +822,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Inputs, as in :meth:`transform`.
 
         Returns
         -------
@@ -740,8 +839,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
+        X : array-like of shape (n_samples, n_features), torch Dataset or DataLoader
+            Inputs, as in :meth:`transform`.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             True labels or values.
         sample_weight : array-like of shape (n_samples,), default=None

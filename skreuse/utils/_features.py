@@ -457,3 +457,90 @@ def iter_feature_batches(model, X, *, chunk_size=4096, name="model", **kwargs):
                 f"the rows before {start}, {out.shape[1]} for rows {start}:{stop}."
             )
         yield start, stop, out
+
+
+def _is_sequential(X):
+    """Whether a torch Dataset or DataLoader gives its rows in the dataset's order (a
+    ``Dataset`` is batched here in order; a ``DataLoader`` must use a ``SequentialSampler``,
+    or read an ``IterableDataset``, whose order is its own)."""
+    data = sys.modules["torch"].utils.data
+    if not isinstance(X, data.DataLoader) or isinstance(X.dataset, data.IterableDataset):
+        return True
+    sampler = getattr(X.batch_sampler, "sampler", X.sampler)
+    return isinstance(sampler, data.SequentialSampler)
+
+
+def check_loader_input(model, X, *, name="model", param="X", ordered=False):
+    """Refuse a torch Dataset/DataLoader ``X`` that ``model`` cannot take, or (``ordered``)
+    whose rows come in an order that nothing can match (``shuffle=True``)."""
+    kind = model_kind(model)
+    if kind not in ("torch", "skorch", "callable"):
+        raise TypeError(
+            f"{param} is a torch {type(X).__name__}, which {name!r} (a {type(model).__name__}) "
+            "cannot take: only torch modules, skorch nets and callables read a torch Dataset "
+            "or DataLoader; pass an array instead."
+        )
+    if ordered and not _is_sequential(X):
+        raise ValueError(
+            f"{param} is a DataLoader that does not give its rows in order (shuffle=True or "
+            "a random sampler): its rows cannot be matched to labels passed separately or "
+            "to the outputs; use shuffle=False (order is irrelevant to feature extraction)."
+        )
+
+
+def loader_features(model, X, *, y=None, name="model", param="X", **kwargs):
+    """Features of every row of a torch Dataset or DataLoader ``X``, with their labels.
+
+    One pass of ``model`` over ``X`` (see :func:`extract_features`, which gets
+    ``**kwargs``); its features are materialized, ``n x D``. When ``y`` is None and the
+    items are ``(x, y)``, the labels are collected in the same pass, so they match the rows
+    whatever the order (a shuffling ``DataLoader`` included); a callable reads ``X`` itself,
+    so its labels come from a second pass over ``X``, which must then be in order. A given
+    ``y`` needs ``X`` in order and is checked to have one entry per row.
+
+    Returns
+    -------
+    features : ndarray of shape (n_samples, n_outputs)
+    y : ndarray or None
+        ``y`` as given, else the labels of the pass (None when the items have none).
+    """
+    torch = import_optional("torch")
+    data = torch.utils.data
+    check_loader_input(model, X, name=name, param=param, ordered=y is not None)
+    labels = []
+
+    def items(source):
+        for batch in source:
+            if isinstance(batch, tuple | list):
+                if len(batch) > 1:
+                    labels.append(to_numpy(batch[1]))
+                yield batch[0]
+            else:
+                yield batch
+
+    source = X
+    if isinstance(X, data.Dataset) and not isinstance(X, data.IterableDataset):
+        source = data.DataLoader(X, batch_size=kwargs.get("batch_size", 256), shuffle=False)
+    if model_kind(model) == "callable":
+        F = extract_features(model, X, name=name, **kwargs)
+        if y is None:
+            check_loader_input(model, X, name=name, param=param, ordered=True)
+            for _ in items(source):
+                pass
+    else:
+
+        class _Inputs(data.IterableDataset):
+            # The inputs of each batch; the labels are kept on the way.
+            def __iter__(self):
+                return items(source)
+
+        F = extract_features(model, _Inputs(), name=name, **kwargs)
+    if y is None:
+        y = np.concatenate([np.asarray(b) for b in labels]) if labels else None
+    else:
+        y = np.asarray(y)
+    if y is not None and len(y) != F.shape[0]:
+        raise ValueError(
+            f"y has {len(y)} entries but {param} gave {F.shape[0]} rows of features of {name!r}."
+        )
+    return F, y
