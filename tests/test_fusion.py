@@ -427,3 +427,9 @@ def test_ground_cost_is_squared_distance_scaled_to_one():
     # identical neurons: zero cost everywhere, not 0 / 0
     same = np.ones((3, 2))
     np.testing.assert_array_equal(_ground_cost(same, same), np.zeros((3, 3)))
+
+
+def test_target_is_required_exactly_when_fit_trains(mlp):
+    for prefit, epochs, required in [(True, 0, False), (True, 1, True), (False, 0, True)]:
+        fusion = OTFusion([mlp, mlp], prefit=prefit, finetune_epochs=epochs)
+        assert fusion.__sklearn_tags__().target_tags.required is required
