@@ -416,3 +416,19 @@ def test_default_head_fitted_attributes_and_weighted_score(digits):
         for j in range(2)
     ]
     assert regression.score(X, Y, sample_weight=w) == pytest.approx(np.mean(r2), rel=1e-10)
+
+
+def test_tags_follow_the_head(digits):
+    from sklearn.linear_model import Ridge
+    from sklearn.utils import get_tags
+
+    _, _, candidates = digits
+    default = get_tags(LogMESelector(candidates))
+    assert default.target_tags.required is True
+    assert default.input_tags.allow_nan is False
+    for head in (LogisticRegression(), Ridge()):
+        tags, expected = get_tags(LogMESelector(candidates, estimator=head)), get_tags(head)
+        assert tags.estimator_type == expected.estimator_type
+        assert tags.classifier_tags == expected.classifier_tags
+        assert tags.regressor_tags == expected.regressor_tags
+        assert (tags.classifier_tags is None) is (head.__class__ is Ridge)
