@@ -189,6 +189,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
     },
     ("LogMESelector.__init__", "self.n_jobs = None"): ("survived", _SELECTION),
+    # inference/_ncm.py: centre and centroids are float64 numpy arrays
+    **{
+        ("_as_backend", f"return torch.as_tensor(a, {args})"): (
+            "equivalent",
+            _CPU if "device=device" not in args else "torch keeps the float64 of the numpy array",
+        )
+        for args in (
+            "dtype=None, device=device",
+            "device=device",
+            "dtype=torch.float64, device=None",
+            "dtype=torch.float64, ",
+        )
+    },
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }
