@@ -225,3 +225,25 @@ def test_squared_distance_of_a_class_mean_to_itself_is_not_negative():
     means = np.array([X[y == k].mean(axis=0) for k in range(3)])
     scores = ncm.decision_function(np.repeat(means, 20, axis=0) + rng.normal(size=(60, 5)) * 1e-7)
     assert np.all(scores <= 0.0)
+
+
+def test_cosine_distance_to_unit_norm_class_means():
+    # Class means of norm exactly 1: the cosine distance of a row along a mean is 0.
+    X = np.repeat(np.eye(3), 4, axis=0)
+    y = np.repeat([0, 1, 2], 4)
+    ncm = NCMClassifier(metric="cosine").fit(X, y)
+    queries = np.array([[2.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 3.0]])
+    expected = -cdist(queries, np.eye(3), "cosine")
+    np.testing.assert_allclose(ncm.decision_function(queries), expected, atol=1e-12)
+
+
+def test_backbone_takes_multidimensional_input():
+    # Images (n, 2, 3) through a flattening backbone: fit and predict accept n-d input.
+    rng = np.random.RandomState(0)
+    images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
+    y = np.repeat([0, 1, 2], 10)
+    ncm = NCMClassifier(backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1)).fit(images, y)
+    flat = NCMClassifier().fit(images.reshape(30, -1), y)
+    np.testing.assert_allclose(
+        ncm.predict_proba(images), flat.predict_proba(images.reshape(30, -1)), rtol=1e-12
+    )
