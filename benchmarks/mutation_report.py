@@ -4,6 +4,9 @@ Run from the repository root after ``mutmut run`` (``make mutation`` does both):
 
     python benchmarks/mutation_report.py [--output benchmarks/mutation.md]
 
+The notes above the marker line of an existing report are kept; the tables below it are
+rewritten.
+
 For each core module: the mutants generated, how many were checked, killed (a test failed,
 or the mutant timed out), survived, had no covering test; the score is
 ``killed / (checked - equivalent)``. Every survivor is listed with its one-line diff, and
@@ -205,35 +208,31 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }
-# Arguments of extract_features: a dropped batch_size is its default 256 (batching does not
-# change features), a dropped device its default "cpu", a dropped name only the error text.
-for _call, _fn in (
-    (
-        'model, X, output="proba", batch_size=batch_size, device=device, name=name',
-        "_score_candidate",
-    ),
-    (
-        "features = extract_features(model, X, batch_size=batch_size, device=device, name=name)",
-        "_score_candidate",
-    ),
-    (
-        "extract_features(model, X, batch_size=self.batch_size, device=self.device, name=name)",
-        "LogMESelector._features",
-    ),
-):
-    for _arg, _mark in (
-        ("batch_size=", ("equivalent", "batching does not change the features")),
-        ("device=", ("equivalent", _CPU)),
-        ("name=", ("cosmetic", "the name appears only in error messages")),
-    ):
-        _value = _call.split(_arg)[1].split(",")[0].rstrip(")")
-        _dropped = _call.replace(f"{_arg}{_value}, ", "").replace(f", {_arg}{_value}", ", ")
-        MARKED[(_fn, _dropped)] = _mark
-        MARKED[(_fn, _call.replace(f"{_arg}{_value}", f"{_arg}None"))] = _mark
-
-
 _STRING = re.compile(r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)""")
 _DISPLAY_ARG = re.compile(r"\b(?:verbose|desc|purpose)=[^,()]*(?:\([^()]*\))?[^,()]*,?\s*")
+
+
+# A change confined to one keyword argument that only chooses how work is done: a dropped or
+# None batch size or device falls back to its default ("cpu", batches of 256), which on a
+# machine without a GPU gives the same numbers; a name only appears in error messages.
+_ARGUMENT_RULES = {
+    "batch_size": ("equivalent", "batching does not change the features"),
+    "device": ("equivalent", None),  # _CPU, set below
+    "name": ("cosmetic", "the name appears only in error messages"),
+}
+
+
+def argument_only(old, new):
+    """``(kind, reason)`` when the mutant changes only one of ``_ARGUMENT_RULES``' arguments."""
+    for arg, (kind, reason) in _ARGUMENT_RULES.items():
+        pattern = re.compile(rf"\b{arg}=[^,()]*(?:\([^()]*\))?[^,()]*,?\s*")
+
+        def squash(line, pattern=pattern):
+            return re.sub(r",\s*\)", ")", re.sub(r"\s+", " ", pattern.sub("", line))).strip()
+
+        if pattern.search(old) and squash(old) == squash(new):
+            return kind, reason or _CPU
+    return None, None
 
 
 def cosmetic(old, new):
@@ -302,6 +301,8 @@ def collect(root):
                 old, new = _changed_lines(mutant, path)
                 kind, reason = MARKED.get((_function(mutant), new.replace(" ,", ",")), (None, None))
                 if kind is None:
+                    kind, reason = argument_only(old, new)
+                if kind is None:
                     reason = cosmetic(old, new)
                     kind = "cosmetic" if reason else "survived"
                 counts[kind] += 1
@@ -330,11 +331,15 @@ def _score(c, *, numerical=False):
     return None if live == 0 else 100.0 * c["killed"] / live
 
 
-def render(modules, header=""):
-    out = ["# Mutation testing of the numerical core", ""]
-    if header:
-        out += [header.strip(), ""]
+MARKER = "<!-- everything below is written by benchmarks/mutation_report.py -->"
+
+
+def render(modules, notes=""):
+    """The report: the hand-written notes kept as they are, then the generated tables."""
+    out = [notes.rstrip(), "", MARKER, ""] if notes else ["# Mutation testing", "", MARKER, ""]
     out += [
+        "## Scores",
+        "",
         "*score* = killed / (checked - equivalent), a mutant without a covering test counting",
         "as a survivor; *numerical* leaves out the cosmetic survivors too (they change only a",
         "message or a progress display). Goal: at least 90 % in every module.",
@@ -357,7 +362,7 @@ def render(modules, header=""):
     for m in modules:
         if not m["survivors"]:
             continue
-        out += ["", f"## `{m['path']}`: survivors", ""]
+        out += ["", f"### `{m['path']}`: survivors", ""]
         for mutant, function, old, new, kind, reason in m["survivors"]:
             number = mutant.rpartition("__mutmut_")[2]
             mark = {"equivalent": "**equivalent**", "cosmetic": "cosmetic", "survived": "survived"}
@@ -369,11 +374,13 @@ def render(modules, header=""):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmarks/mutation.md")
-    parser.add_argument("--header", default="", help="text put under the title")
     args = parser.parse_args()
-    root = Path.cwd()
-    modules = collect(root)
-    Path(args.output).write_text(render(modules, args.header), encoding="utf-8")
+    output = Path(args.output)
+    # The notes above the marker are written by hand and kept across runs.
+    previous = output.read_text(encoding="utf-8") if output.exists() else ""
+    notes = previous.split(MARKER)[0] if MARKER in previous else ""
+    modules = collect(Path.cwd())
+    output.write_text(render(modules, notes), encoding="utf-8")
     for m in modules:
         score = _score(m["counts"])
         print(f"{m['path']:45s} {'not run' if score is None else f'{score:5.1f} %'}")
