@@ -247,3 +247,13 @@ def test_backbone_takes_multidimensional_input():
     np.testing.assert_allclose(
         ncm.predict_proba(images), flat.predict_proba(images.reshape(30, -1)), rtol=1e-12
     )
+
+
+def test_l2_normalization_keeps_unit_rows_and_zero_rows():
+    # Rows already of norm 1 are unchanged by normalize="l2", and a zero row stays zero.
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 0.0], [3.0, 4.0], [0.0, 2.0]])
+    y = np.array([0, 1, 0, 1, 0, 1])
+    ncm = NCMClassifier(normalize="l2").fit(X, y)
+    unit = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    expected = np.array([unit[y == k].mean(axis=0) for k in (0, 1)])
+    np.testing.assert_allclose(ncm.centroids_, expected, atol=1e-12)
