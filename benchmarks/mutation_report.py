@@ -205,6 +205,28 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "dtype=torch.float64, ",
         )
     },
+    **{
+        ("NCMClassifier._similarity", line): ("equivalent", reason)
+        for line, reason in (
+            ("check_is_fitted(self, None)", "centroids_ is set with every other fitted attribute"),
+            ("check_is_fitted(self, )", "centroids_ is set with every other fitted attribute"),
+            ("device = None", _CPU),
+            ("device = self._device(None)", _CPU),
+            (
+                "self, X, reset=None, dtype=[np.float64, np.float32], "
+                "allow_nd=self.backbone is not None",
+                "None is false, like False",
+            ),
+            (
+                "self, X, reset=False, dtype=None, allow_nd=self.backbone is not None",
+                "integer input is promoted by the product with the float64 centroids",
+            ),
+            (
+                "self, X, reset=False, allow_nd=self.backbone is not None",
+                "integer input is promoted by the product with the float64 centroids",
+            ),
+        )
+    },
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }
