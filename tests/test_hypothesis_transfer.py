@@ -532,3 +532,31 @@ def test_learned_source_weights_classifier_minimize_the_stated_objective(lam, so
     np.testing.assert_allclose(clf.coef_.ravel(), res.x[:d], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(clf.source_weights_.ravel(), res.x[d:-1], rtol=1e-4, atol=1e-5)
     assert clf.intercept_[0] == pytest.approx(res.x[-1], rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_outputs_agree_with_its_decision_function(n_classes):
+    # predict, predict_proba and predict_log_proba are the logistic model of the decision
+    # scores: sigmoid / threshold 0 for two classes, softmax / argmax otherwise.
+    from scipy.special import expit, softmax
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    keep = y < n_classes
+    X, y = X[keep], np.array(["a", "b", "c"])[y[keep]]
+    source = LogisticRegression(C=0.05).fit(X[::2], y[::2])
+    for mode in ("biased", "residual"):
+        clf = HypothesisTransferClassifier(source, mode=mode, lam=0.5).fit(X[1::2], y[1::2])
+        scores = clf.decision_function(X)
+        if n_classes == 2:
+            assert scores.shape == (len(X),)
+            proba = np.column_stack([1 - expit(scores), expit(scores)])
+            pred = clf.classes_[(scores > 0).astype(int)]
+            assert np.abs(scores).min() < 1.0  # rows near the boundary are checked too
+        else:
+            proba = softmax(scores, axis=1)
+            pred = clf.classes_[scores.argmax(axis=1)]
+        np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
+        np.testing.assert_array_equal(clf.predict(X), pred)
+        assert 0 < np.mean(pred == y) <= 1
