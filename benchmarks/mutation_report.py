@@ -276,6 +276,17 @@ def cosmetic(old, new):
         changed = [m.group() for m in _STRING.finditer(old) if m.group() not in new]
         if changed and all(" " in text for text in changed):
             return "message text only"
+    # a message (f-)string replaced by None, or a message line removed
+    messages = [m.group() for m in _STRING.finditer(old) if " " in m.group()]
+    if messages:
+        bare = old
+        for text in messages:
+            bare = bare.replace(text, "", 1)
+        bare = re.sub(r"\bf(?=\s|$|[),])", "", bare).strip(" /")
+        if new in ("(removed)", "None") and not bare.strip("(), "):
+            return "message text only"
+        if squash(new.replace("None", "")) == squash(bare):
+            return "message text only"
     return None
 
 
