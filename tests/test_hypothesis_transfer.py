@@ -560,3 +560,16 @@ def test_classifier_outputs_agree_with_its_decision_function(n_classes):
         np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
         np.testing.assert_array_equal(clf.predict(X), pred)
         assert 0 < np.mean(pred == y) <= 1
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_residual_mode_without_source_is_ridge(as_list):
+    # No source: the base scores are an empty block, and the model is Ridge(alpha=lam);
+    # a list of rows (no .shape) takes the same path.
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:80], y[:80]
+    rows = X.tolist() if as_list else X
+    reg = HypothesisTransferRegressor(None, mode="residual", lam=0.7).fit(rows, y)
+    ridge = Ridge(alpha=0.7).fit(X, y)
+    np.testing.assert_allclose(reg.coef_, ridge.coef_, rtol=1e-8)
+    np.testing.assert_allclose(reg.predict(rows[:5]), ridge.predict(X[:5]), rtol=1e-8)
