@@ -573,3 +573,29 @@ def test_residual_mode_without_source_is_ridge(as_list):
     ridge = Ridge(alpha=0.7).fit(X, y)
     np.testing.assert_allclose(reg.coef_, ridge.coef_, rtol=1e-8)
     np.testing.assert_allclose(reg.predict(rows[:5]), ridge.predict(X[:5]), rtol=1e-8)
+
+
+def test_two_sources_default_to_their_average_and_refit_forgets_the_old_mode():
+    X, y = load_diabetes(return_X_y=True)
+    sources = [Ridge(alpha=a).fit(X[:200], y[:200]) for a in (0.1, 10.0)]
+    mean = (
+        np.mean([s.coef_ for s in sources], axis=0),
+        np.mean([s.intercept_ for s in sources]),
+    )
+    Xt, yt = X[200:260], y[200:260]
+    # biased mode: W_src is the average of the two sources' weights
+    both = HypothesisTransferRegressor(sources, lam=2.0).fit(Xt, yt)
+    averaged = HypothesisTransferRegressor(mean, lam=2.0).fit(Xt, yt)
+    np.testing.assert_allclose(both.coef_, averaged.coef_, rtol=1e-10)
+    np.testing.assert_allclose(both.source_coef_, mean[0][None, :], rtol=1e-12)
+    # residual mode: the base score is the average of the two predictions
+    reg = HypothesisTransferRegressor(sources, mode="residual", lam=2.0).fit(Xt, yt)
+    np.testing.assert_allclose(reg.source_weights_, [[0.5, 0.5]])
+    # refitting in another mode leaves no attribute of the previous one
+    reg.set_params(mode="biased").fit(Xt, yt)
+    assert not hasattr(reg, "sources_")
+    assert not hasattr(reg, "source_weights_")
+    np.testing.assert_allclose(reg.predict(Xt), both.predict(Xt), rtol=1e-12)
+    reg.set_params(mode="residual").fit(Xt, yt)
+    assert not hasattr(reg, "source_coef_")
+    assert not hasattr(reg, "source_intercept_")
