@@ -599,3 +599,36 @@ def test_two_sources_default_to_their_average_and_refit_forgets_the_old_mode():
     reg.set_params(mode="residual").fit(Xt, yt)
     assert not hasattr(reg, "source_coef_")
     assert not hasattr(reg, "source_intercept_")
+
+
+@pytest.mark.parametrize("source_weights", [None, "learn"])
+def test_residual_mode_sample_weight_equals_repeated_rows(source_weights):
+    X, y = load_diabetes(return_X_y=True)
+    source = Ridge(alpha=1.0).fit(X[:200], y[:200])
+    Xt, yt = X[200:240], y[200:240]
+    counts = np.arange(len(yt)) % 3 + 1
+    params = dict(mode="residual", source_weights=source_weights, lam=0.3, source_reg=3.0)
+    weighted = HypothesisTransferRegressor(source, **params).fit(Xt, yt, sample_weight=counts)
+    repeated = HypothesisTransferRegressor(source, **params).fit(
+        np.repeat(Xt, counts, axis=0), np.repeat(yt, counts)
+    )
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(weighted.predict(Xt), repeated.predict(Xt), rtol=1e-10)
+
+
+def test_biased_intercept_pull_and_no_intercept_with_two_sources():
+    X, y = load_diabetes(return_X_y=True)
+    sources = [Ridge(alpha=a).fit(X[:200] + s, y[:200]) for a, s in ((0.1, 0.0), (10.0, 0.05))]
+    mean = (
+        np.mean([s.coef_ for s in sources], axis=0),
+        np.mean([s.intercept_ for s in sources]),
+    )
+    Xt, yt = X[200:230], y[200:230]
+    for params in ({"lam_intercept": 50.0}, {"fit_intercept": False}):
+        both = HypothesisTransferRegressor(sources, lam=2.0, **params).fit(Xt, yt)
+        averaged = HypothesisTransferRegressor(mean, lam=2.0, **params).fit(Xt, yt)
+        np.testing.assert_allclose(both.coef_, averaged.coef_, rtol=1e-10)
+        assert both.intercept_ == pytest.approx(averaged.intercept_, rel=1e-10, abs=1e-12)
+    assert both.intercept_ == 0.0
+    pulled = HypothesisTransferRegressor(sources, lam=2.0, lam_intercept=1e9).fit(Xt, yt)
+    assert pulled.intercept_ == pytest.approx(mean[1], rel=1e-5)
