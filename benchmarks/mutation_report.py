@@ -254,9 +254,35 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for value in ("None", "True", "False")
     },
+    **{
+        ("_num_rows", f"return X.shape[0] if {cond} else len(X)"): (
+            "equivalent",
+            "len(X) is X.shape[0] for arrays and data frames",
+        )
+        for cond in (
+            '(hasattr(X, "shape")) and False',
+            'hasattr(None, "shape")',
+            'hasattr(X, "XXshapeXX")',
+            'hasattr(X, "SHAPE")',
+        )
+    },
+    ("_source_name", 'return "source" if (n_sources == 1) or True else f"source[{i}]"'): (
+        "cosmetic",
+        "the name appears only in error messages",
+    ),
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }
+# Functions that run only at import time (decorator factories): the module is imported before
+# mutmut forks the test process, so their mutants are never active and always "survive".
+# They are left out of the score; the reason says how they were checked instead.
+IMPORT_TIME = {
+    "_estimator_has": (
+        "runs at import time (available_if); killed when applied by hand: "
+        "test_logme_selector.py::test_methods_exist_exactly_when_the_head_has_them"
+    ),
+}
+
 _STRING = re.compile(r"""(?P<q>["'])(?:\\.|(?!(?P=q)).)*(?P=q)""")
 _DISPLAY_ARG = re.compile(r"\b(?:verbose|desc|purpose)=[^,()]*(?:\([^()]*\))?[^,()]*,?\s*")
 
@@ -359,6 +385,18 @@ def collect(root):
                 counts["killed"] += 1
             elif code in SURVIVED:
                 old, new = _changed_lines(mutant, path)
+                if _function(mutant) in IMPORT_TIME:
+                    counts["import time"] += 1
+                    survivors.append(
+                        (
+                            mutant,
+                            _function(mutant),
+                            *_changed_lines(mutant, path),
+                            "import time",
+                            IMPORT_TIME[_function(mutant)],
+                        )
+                    )
+                    continue
                 kind, reason = MARKED.get((_function(mutant), new.replace(" ,", ",")), (None, None))
                 if kind is None:
                     kind, reason = argument_only(old, new)
@@ -405,8 +443,8 @@ def render(modules, notes=""):
         "message or a progress display). Goal: at least 90 % in every module.",
         "",
         "| module | mutants | checked | killed | survived | cosmetic | equivalent | no tests "
-        "| score | numerical |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| import time | score | numerical |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in modules:
         c = m["counts"]
@@ -417,7 +455,8 @@ def render(modules, notes=""):
             scores = f"{_score(c):.1f} % | {_score(c, numerical=True):.1f} %"
         out.append(
             f"| `{m['path']}` | {m['total']} | {checked} | {c['killed']} | {c['survived']} | "
-            f"{c['cosmetic']} | {c['equivalent']} | {c['no tests']} | {scores} |"
+            f"{c['cosmetic']} | {c['equivalent']} | {c['no tests']} | {c['import time']} | "
+            f"{scores} |"
         )
     for m in modules:
         if not m["survivors"]:
@@ -425,7 +464,12 @@ def render(modules, notes=""):
         out += ["", f"### `{m['path']}`: survivors", ""]
         for mutant, function, old, new, kind, reason in m["survivors"]:
             number = mutant.rpartition("__mutmut_")[2]
-            mark = {"equivalent": "**equivalent**", "cosmetic": "cosmetic", "survived": "survived"}
+            mark = {
+                "equivalent": "**equivalent**",
+                "cosmetic": "cosmetic",
+                "survived": "survived",
+                "import time": "not measurable",
+            }
             note = f"{mark[kind]}: {reason}" if reason else mark[kind]
             out.append(f"- `{function}` #{number}: `{old}` → `{new}` — {note}")
     return "\n".join(out) + "\n"
