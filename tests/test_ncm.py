@@ -257,3 +257,17 @@ def test_l2_normalization_keeps_unit_rows_and_zero_rows():
     unit = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     expected = np.array([unit[y == k].mean(axis=0) for k in (0, 1)])
     np.testing.assert_allclose(ncm.centroids_, expected, atol=1e-12)
+
+
+def test_partial_fit_with_declared_classes_and_single_samples():
+    # Declared classes without rows yet have a zero centroid (and no NaN); a class seen
+    # once has that row as its centroid; a later fit starts again from scratch.
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
+    y = np.array([0, 0, 1])
+    ncm = NCMClassifier().partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(ncm.centroids_, [[2.0, 3.0], [5.0, 7.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(ncm.class_count_, [2, 1, 0])
+    ncm.fit(X[1:], y[1:])
+    np.testing.assert_array_equal(ncm.classes_, [0, 1])
+    np.testing.assert_array_equal(ncm.centroids_, [[3.0, 4.0], [5.0, 7.0]])
+    np.testing.assert_array_equal(ncm.class_count_, [1, 1])
