@@ -579,3 +579,9 @@ def test_conv_fusion_of_skorch_nets_trained_in_fit(digits):
         np.mean(fusion.fused_.predict(img_test) == y_test)
     )
     assert not any(getattr(n, "initialized_", False) for n in nets)  # templates untouched
+
+
+def test_target_is_required_exactly_when_fit_trains(mlp):
+    for prefit, epochs, required in [(True, 0, False), (True, 1, True), (False, 0, True)]:
+        fusion = OTFusion([mlp, mlp], prefit=prefit, finetune_epochs=epochs)
+        assert fusion.__sklearn_tags__().target_tags.required is required

@@ -718,3 +718,103 @@ def test_auto_learns_a_class_the_source_does_not_know():
                 - LogisticRegression().fit(X[shots], y[shots]).score(X[test], y[test])
             )
     assert np.mean(scores) > -0.03
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_outputs_agree_with_its_decision_function(n_classes):
+    # predict, predict_proba and predict_log_proba are the logistic model of the decision
+    # scores: sigmoid / threshold 0 for two classes, softmax / argmax otherwise.
+    from scipy.special import expit, softmax
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    keep = y < n_classes
+    X, y = X[keep], np.array(["a", "b", "c"])[y[keep]]
+    source = LogisticRegression(C=0.05).fit(X[::2], y[::2])
+    for mode in ("biased", "residual"):
+        clf = HypothesisTransferClassifier(source, mode=mode, lam=0.5).fit(X[1::2], y[1::2])
+        scores = clf.decision_function(X)
+        if n_classes == 2:
+            assert scores.shape == (len(X),)
+            proba = np.column_stack([1 - expit(scores), expit(scores)])
+            pred = clf.classes_[(scores > 0).astype(int)]
+            assert np.abs(scores).min() < 1.0  # rows near the boundary are checked too
+        else:
+            proba = softmax(scores, axis=1)
+            pred = clf.classes_[scores.argmax(axis=1)]
+        np.testing.assert_allclose(clf.predict_proba(X), proba, rtol=1e-10, atol=1e-15)
+        np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba), rtol=1e-10)
+        np.testing.assert_array_equal(clf.predict(X), pred)
+        assert 0 < np.mean(pred == y) <= 1
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_residual_mode_without_source_is_ridge(as_list):
+    # No source: the base scores are an empty block, and the model is Ridge(alpha=lam);
+    # a list of rows (no .shape) takes the same path.
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:80], y[:80]
+    rows = X.tolist() if as_list else X
+    reg = HypothesisTransferRegressor(None, mode="residual", lam=0.7).fit(rows, y)
+    ridge = Ridge(alpha=0.7).fit(X, y)
+    np.testing.assert_allclose(reg.coef_, ridge.coef_, rtol=1e-8)
+    np.testing.assert_allclose(reg.predict(rows[:5]), ridge.predict(X[:5]), rtol=1e-8)
+
+
+def test_two_sources_default_to_their_average_and_refit_forgets_the_old_mode():
+    X, y = load_diabetes(return_X_y=True)
+    sources = [Ridge(alpha=a).fit(X[:200], y[:200]) for a in (0.1, 10.0)]
+    mean = (
+        np.mean([s.coef_ for s in sources], axis=0),
+        np.mean([s.intercept_ for s in sources]),
+    )
+    Xt, yt = X[200:260], y[200:260]
+    # biased mode: W_src is the average of the two sources' weights
+    both = HypothesisTransferRegressor(sources, lam=2.0).fit(Xt, yt)
+    averaged = HypothesisTransferRegressor(mean, lam=2.0).fit(Xt, yt)
+    np.testing.assert_allclose(both.coef_, averaged.coef_, rtol=1e-10)
+    np.testing.assert_allclose(both.source_coef_, mean[0][None, :], rtol=1e-12)
+    # residual mode: the base score is the average of the two predictions
+    reg = HypothesisTransferRegressor(sources, mode="residual", lam=2.0).fit(Xt, yt)
+    np.testing.assert_allclose(reg.source_weights_, [[0.5, 0.5]])
+    # refitting in another mode leaves no attribute of the previous one
+    reg.set_params(mode="biased").fit(Xt, yt)
+    assert not hasattr(reg, "sources_")
+    assert not hasattr(reg, "source_weights_")
+    np.testing.assert_allclose(reg.predict(Xt), both.predict(Xt), rtol=1e-12)
+    reg.set_params(mode="residual").fit(Xt, yt)
+    assert not hasattr(reg, "source_coef_")
+    assert not hasattr(reg, "source_intercept_")
+
+
+@pytest.mark.parametrize("source_weights", [None, "learn"])
+def test_residual_mode_sample_weight_equals_repeated_rows(source_weights):
+    X, y = load_diabetes(return_X_y=True)
+    source = Ridge(alpha=1.0).fit(X[:200], y[:200])
+    Xt, yt = X[200:240], y[200:240]
+    counts = np.arange(len(yt)) % 3 + 1
+    params = dict(mode="residual", source_weights=source_weights, lam=0.3, source_reg=3.0)
+    weighted = HypothesisTransferRegressor(source, **params).fit(Xt, yt, sample_weight=counts)
+    repeated = HypothesisTransferRegressor(source, **params).fit(
+        np.repeat(Xt, counts, axis=0), np.repeat(yt, counts)
+    )
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(weighted.predict(Xt), repeated.predict(Xt), rtol=1e-10)
+
+
+def test_biased_intercept_pull_and_no_intercept_with_two_sources():
+    X, y = load_diabetes(return_X_y=True)
+    sources = [Ridge(alpha=a).fit(X[:200] + s, y[:200]) for a, s in ((0.1, 0.0), (10.0, 0.05))]
+    mean = (
+        np.mean([s.coef_ for s in sources], axis=0),
+        np.mean([s.intercept_ for s in sources]),
+    )
+    Xt, yt = X[200:230], y[200:230]
+    for params in ({"lam_intercept": 50.0}, {"fit_intercept": False}):
+        both = HypothesisTransferRegressor(sources, lam=2.0, **params).fit(Xt, yt)
+        averaged = HypothesisTransferRegressor(mean, lam=2.0, **params).fit(Xt, yt)
+        np.testing.assert_allclose(both.coef_, averaged.coef_, rtol=1e-10)
+        assert both.intercept_ == pytest.approx(averaged.intercept_, rel=1e-10, abs=1e-12)
+    assert both.intercept_ == 0.0
+    pulled = HypothesisTransferRegressor(sources, lam=2.0, lam_intercept=1e9).fit(Xt, yt)
+    assert pulled.intercept_ == pytest.approx(mean[1], rel=1e-5)

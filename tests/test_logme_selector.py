@@ -351,3 +351,87 @@ def test_candidate_with_nan_score_is_never_ranked_first(digits, position):
     assert np.isnan(selector.scores_["broken"])
     assert selector.ranking_ == ["pca20", "random10", "broken"]
     assert selector.selected_ == ["pca20"]
+
+
+def test_methods_exist_exactly_when_the_head_has_them(digits):
+    # available_if: before fit from the configured head, after fit from the fitted one.
+    from sklearn.linear_model import Ridge
+
+    from skreuse.selection._logme_selector import _BayesianLinearHead
+
+    X, y, candidates = digits
+    candidates = [c for c in candidates if c[0] in ("pca3", "pca20")]
+    ridge = LogMESelector(candidates, estimator=Ridge())
+    logistic = LogMESelector(candidates, estimator=LogisticRegression(max_iter=300))
+    default = LogMESelector(candidates)
+    for selector in (ridge, logistic, default):
+        for fitted in (False, True):
+            if fitted:
+                selector.fit(X, y)
+            has = selector is not ridge
+            assert hasattr(selector, "predict_proba") is has
+            assert hasattr(selector, "decision_function") is has
+            assert hasattr(selector, "predict")
+            assert hasattr(selector, "score")
+    # the default head: classification methods until fitted on a regression target
+    assert hasattr(_BayesianLinearHead(), "predict_proba")
+    regression = LogMESelector(candidates).fit(X, y.astype(float))
+    assert not hasattr(regression, "predict_proba")
+    assert not hasattr(regression, "decision_function")
+
+
+def test_regressor_head_makes_integer_targets_a_regression(digits):
+    from sklearn.linear_model import Ridge
+
+    X, y, candidates = digits
+    candidates = [c for c in candidates if c[0] in ("pca3", "pca20")]
+    selector = LogMESelector(candidates, estimator=Ridge()).fit(X, y)
+    expected = {n: logme_score(_features(m, X), y, task="regression") for n, m in candidates}
+    assert selector.scores_ == pytest.approx(expected, rel=1e-12)
+
+
+def test_default_head_fitted_attributes_and_weighted_score(digits):
+    from skreuse.transferability import _logme_fit
+
+    X, y, candidates = digits
+    candidates = [c for c in candidates if c[0] in ("pca3", "pca20")]
+    selector = LogMESelector(candidates).fit(X, y)
+    head, F = selector.estimator_, selector.transform(X)
+    score, result, task = _logme_fit(F, y)
+    assert task == head.task_ == "classification"
+    assert head.logme_ == pytest.approx(score, rel=1e-12)
+    assert head.logme_ == pytest.approx(selector.scores_[selector.selected_[0]], rel=1e-12)
+    np.testing.assert_allclose(head.alpha_, result["alpha"], rtol=1e-12)
+    np.testing.assert_allclose(head.beta_, result["beta"], rtol=1e-12)
+    assert head.n_features_in_ == F.shape[1]
+    w = np.linspace(0.1, 2.0, len(y))
+    expected = np.sum(w * (selector.predict(X) == y)) / np.sum(w)
+    assert selector.score(X, y, sample_weight=w) == pytest.approx(expected, rel=1e-12)
+    # regression, two outputs
+    Y = np.c_[y, y**2].astype(float)
+    regression = LogMESelector(candidates).fit(X, Y)
+    assert regression.estimator_.n_outputs_ == 2
+    pred = regression.predict(X)
+    r2 = [
+        1
+        - np.sum(w * (Y[:, j] - pred[:, j]) ** 2)
+        / np.sum(w * (Y[:, j] - np.average(Y[:, j], weights=w)) ** 2)
+        for j in range(2)
+    ]
+    assert regression.score(X, Y, sample_weight=w) == pytest.approx(np.mean(r2), rel=1e-10)
+
+
+def test_tags_follow_the_head(digits):
+    from sklearn.linear_model import Ridge
+    from sklearn.utils import get_tags
+
+    _, _, candidates = digits
+    default = get_tags(LogMESelector(candidates))
+    assert default.target_tags.required is True
+    assert default.input_tags.allow_nan is False
+    for head in (LogisticRegression(), Ridge()):
+        tags, expected = get_tags(LogMESelector(candidates, estimator=head)), get_tags(head)
+        assert tags.estimator_type == expected.estimator_type
+        assert tags.classifier_tags == expected.classifier_tags
+        assert tags.regressor_tags == expected.regressor_tags
+        assert (tags.classifier_tags is None) is (head.__class__ is Ridge)

@@ -83,9 +83,7 @@ def test_proba_and_decision_against_brute_force(digits, metric, normalize):
     np.testing.assert_allclose(clf.centroids_, means, atol=1e-12)
     np.testing.assert_allclose(clf.decision_function(X_test), -d / 7.0, atol=1e-8)
     np.testing.assert_allclose(clf.predict_proba(X_test), _softmax(-d / 7.0), atol=1e-10)
-    np.testing.assert_allclose(
-        clf.predict_log_proba(X_test), np.log(_softmax(-d / 7.0)), atol=1e-8
-    )
+    np.testing.assert_allclose(clf.predict_log_proba(X_test), np.log(_softmax(-d / 7.0)), atol=1e-8)
     np.testing.assert_array_equal(clf.predict(X_test), d.argmin(axis=1))
 
 
@@ -193,6 +191,83 @@ def test_fitted_classifier_backbone_uses_its_probabilities(digits):
     source.fit(X_train[y_train < 5], y_train[y_train < 5])
     clf = NCMClassifier(backbone=source).fit(X_train, y_train)
     manual = NearestCentroid().fit(source.predict_proba(X_train), y_train)
-    np.testing.assert_array_equal(
-        clf.predict(X_test), manual.predict(source.predict_proba(X_test))
+    np.testing.assert_array_equal(clf.predict(X_test), manual.predict(source.predict_proba(X_test)))
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+def test_probabilities_stay_exact_far_from_every_class_mean():
+    # Rows whose squared distances to the means are ~1e6 (exp underflows) next to a row
+    # close to the means: the softmax must be stabilized row by row.
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.normal(size=(20, 3)), rng.normal(size=(20, 3)) + 4.0]
+    y = np.repeat([0, 1], 20)
+    ncm = NCMClassifier().fit(X, y)
+    queries = np.array([[1.0, 1.0, 1.0], [900.0, 1000.0, 1100.0], [-1000.0, 0.0, 5.0]])
+    means = np.array([X[y == k].mean(axis=0) for k in (0, 1)])
+    z = -cdist(queries, means, "sqeuclidean")
+    expected = _softmax(z)
+    proba = ncm.predict_proba(queries)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba, expected, rtol=1e-6, atol=1e-12)
+    log_expected = z - z.max(axis=1, keepdims=True)
+    log_expected -= np.log(np.exp(log_expected).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(ncm.predict_log_proba(queries), log_expected, rtol=1e-6)
+
+
+def test_squared_distance_of_a_class_mean_to_itself_is_not_negative():
+    # |f|^2 - 2 f.m + |m|^2 cancels to round-off at f = m; a distance is never negative.
+    rng = np.random.RandomState(0)
+    X = 1e4 + rng.normal(size=(60, 5))
+    y = np.repeat([0, 1, 2], 20)
+    ncm = NCMClassifier().fit(X, y)
+    means = np.array([X[y == k].mean(axis=0) for k in range(3)])
+    scores = ncm.decision_function(np.repeat(means, 20, axis=0) + rng.normal(size=(60, 5)) * 1e-7)
+    assert np.all(scores <= 0.0)
+
+
+def test_cosine_distance_to_unit_norm_class_means():
+    # Class means of norm exactly 1: the cosine distance of a row along a mean is 0.
+    X = np.repeat(np.eye(3), 4, axis=0)
+    y = np.repeat([0, 1, 2], 4)
+    ncm = NCMClassifier(metric="cosine").fit(X, y)
+    queries = np.array([[2.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 3.0]])
+    expected = -cdist(queries, np.eye(3), "cosine")
+    np.testing.assert_allclose(ncm.decision_function(queries), expected, atol=1e-12)
+
+
+def test_backbone_takes_multidimensional_input():
+    # Images (n, 2, 3) through a flattening backbone: fit and predict accept n-d input.
+    rng = np.random.RandomState(0)
+    images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
+    y = np.repeat([0, 1, 2], 10)
+    ncm = NCMClassifier(backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1)).fit(images, y)
+    flat = NCMClassifier().fit(images.reshape(30, -1), y)
+    np.testing.assert_allclose(
+        ncm.predict_proba(images), flat.predict_proba(images.reshape(30, -1)), rtol=1e-12
     )
+
+
+def test_l2_normalization_keeps_unit_rows_and_zero_rows():
+    # Rows already of norm 1 are unchanged by normalize="l2", and a zero row stays zero.
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 0.0], [3.0, 4.0], [0.0, 2.0]])
+    y = np.array([0, 1, 0, 1, 0, 1])
+    ncm = NCMClassifier(normalize="l2").fit(X, y)
+    unit = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [0.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    expected = np.array([unit[y == k].mean(axis=0) for k in (0, 1)])
+    np.testing.assert_allclose(ncm.centroids_, expected, atol=1e-12)
+
+
+def test_partial_fit_with_declared_classes_and_single_samples():
+    # Declared classes without rows yet have a zero centroid (and no NaN); a class seen
+    # once has that row as its centroid; a later fit starts again from scratch.
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
+    y = np.array([0, 0, 1])
+    ncm = NCMClassifier().partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(ncm.centroids_, [[2.0, 3.0], [5.0, 7.0], [0.0, 0.0]])
+    np.testing.assert_array_equal(ncm.class_count_, [2, 1, 0])
+    ncm.fit(X[1:], y[1:])
+    np.testing.assert_array_equal(ncm.classes_, [0, 1])
+    np.testing.assert_array_equal(ncm.centroids_, [[3.0, 4.0], [5.0, 7.0]])
+    np.testing.assert_array_equal(ncm.class_count_, [1, 1])

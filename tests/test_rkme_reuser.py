@@ -361,3 +361,26 @@ def test_max_models_greedy_subset_matches_brute_force():
         assert sorted(np.flatnonzero(w).tolist()) == subset, max_models
         assert w.sum() == pytest.approx(1.0)
         assert _objective(w, G, c) <= best + 1e-9
+
+
+def test_route_names_the_best_or_the_heaviest_model():
+    rng = np.random.RandomState(0)
+    zoo = []
+    for name, center in (("west", -2.0), ("mid", 0.0), ("east", 2.0)):
+        X = center + 0.5 * rng.normal(size=(80, 3))
+        spec = RKMESpecification(n_reduced=8, gamma=0.5, random_state=0).fit(X)
+        zoo.append((name, Ridge().fit(X, X.sum(axis=1) + center), spec))
+    # mostly "mid" rows, some "east" rows: mid is the closest, and the heaviest weight
+    Xu = np.r_[0.5 * rng.normal(size=(40, 3)), 2.0 + 0.5 * rng.normal(size=(15, 3))]
+    best = RKMEReuser(zoo, method="best").fit(Xu)
+    assert best.best_ == min(best.distances_, key=best.distances_.get)
+    np.testing.assert_array_equal(best.route(Xu), np.full(len(Xu), best.best_, dtype=object))
+    average = RKMEReuser(zoo, method="average").fit(Xu)
+    heaviest = max(average.mixture_weights_, key=average.mixture_weights_.get)
+    np.testing.assert_array_equal(average.route(Xu), np.full(len(Xu), heaviest, dtype=object))
+    # the single closest specification alone: best's prediction is that model's
+    single = RKMEReuser(zoo, method="best").fit(Xu[40:])
+    assert single.best_ == "east"
+    np.testing.assert_allclose(
+        single.predict(Xu[40:]), dict((n, m) for n, m, _ in zoo)["east"].predict(Xu[40:])
+    )

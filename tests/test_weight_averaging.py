@@ -748,3 +748,20 @@ def test_residual_module_with_layernorm(images):
     for name, got in _params(soup.fused_).items():
         np.testing.assert_allclose(got, 0.75 * pa[name] + 0.25 * pb[name], rtol=1e-6, atol=1e-7)
     assert isinstance(soup.fused_, _ResidualNet)
+
+
+def test_regmean_default_ridge_is_a_tiny_regularization(data):
+    # The default ridge (1e-6 of the mean Gram diagonal) only stabilizes the solve: on
+    # well-conditioned linear models the merge is the least-squares merge of ridge=0.
+    X, _, _, _ = data
+    X = X[:, X.std(axis=0) > 0.1][:, ::4]
+    targets = [X @ np.linspace(-1, 1, X.shape[1]), X[:, :3].sum(axis=1) - 1.0]
+    models = [
+        _fit(MLPRegressor(hidden_layer_sizes=(), solver="lbfgs", random_state=0), X, t)
+        for t in targets
+    ]
+    exact = WeightAveraging(models, method="regmean", ridge=0.0).fit(X)
+    default = WeightAveraging(models, method="regmean").fit(X)
+    assert default.ridge == 1e-6
+    np.testing.assert_allclose(default.fused_.coefs_[0], exact.fused_.coefs_[0], atol=1e-3)
+    np.testing.assert_allclose(default.predict(X), exact.predict(X), atol=1e-3)
