@@ -185,8 +185,9 @@ class WeightAveraging(_MLPMergeBase):
         get the plain weighted average.
 
     ridge : float, default=1e-6
-        ``"regmean"``: ``ridge * mean(diag(sum_i G_i))`` is added to every model's Gram
-        matrix. It keeps the solve stable, and pulls the weights of input directions the
+        ``"regmean"``: ``ridge * mean(diag(sum_i w_i G_i))`` (``w_i`` the normalized model
+        weights, so with uniform weights the mean Gram matrix's diagonal) is added to
+        every model's Gram matrix. It keeps the solve stable, and pulls the weights of input directions the
         data do not excite (e.g. always-inactive ReLU units) toward the plain weighted
         average instead of leaving them undetermined.
 
