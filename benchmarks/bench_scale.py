@@ -202,7 +202,7 @@ def bench_dask(n_logme, n_rkme, workers=(1, 2)):
 def main():
     n_sel = 50_000 if QUICK else 200_000
     n_ncm = 100_000 if QUICK else 1_000_000
-    rkme_sizes = (10_000, 30_000, 100_000) if QUICK else (10_000, 30_000, 100_000, 300_000)
+    rkme_sizes = (10_000, 30_000, 100_000) if QUICK else (10_000, 100_000, 1_000_000)
     lines = ["## Scaling: streaming statistics, chunked prediction, Dask", ""]
     lines += bench_selector(n_sel)
     lines += bench_ncm(n_ncm)
