@@ -7,10 +7,11 @@ import zipfile
 
 import numpy as np
 import pytest
-from sklearn.base import clone, is_regressor
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from test_common import _data_for, _outputs
 
 from skreuse.io import dump, load
 from skreuse.utils._test_common.instance_generator import _fit_params, _tested_estimators
@@ -18,25 +19,6 @@ from skreuse.utils._test_common.instance_generator import _fit_params, _tested_e
 pytest.importorskip("skops")
 
 ESTIMATORS = list(_tested_estimators())
-
-
-def _data_for(estimator):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(80, 5))
-    if is_regressor(estimator):
-        y = X[:, 0] - 2 * X[:, 1] + 0.1 * rng.normal(size=80)
-    else:
-        y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    return X, y
-
-
-def _outputs(estimator, X):
-    outs = []
-    for meth in ("predict", "predict_proba", "decision_function", "transform"):
-        if hasattr(estimator, meth):
-            outs.append(np.asarray(getattr(estimator, meth)(X)))
-    assert outs
-    return outs
 
 
 def _round_trip(obj):

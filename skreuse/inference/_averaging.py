@@ -187,9 +187,9 @@ class WeightAveraging(_MLPMergeBase):
     ridge : float, default=1e-6
         ``"regmean"``: ``ridge * mean(diag(sum_i w_i G_i))`` (``w_i`` the normalized model
         weights, so with uniform weights the mean Gram matrix's diagonal) is added to
-        every model's Gram matrix. It keeps the solve stable, and pulls the weights of input directions the
-        data do not excite (e.g. always-inactive ReLU units) toward the plain weighted
-        average instead of leaving them undetermined.
+        every model's Gram matrix. It keeps the solve stable, and pulls the weights of
+        input directions the data do not excite (e.g. always-inactive ReLU units) toward
+        the plain weighted average instead of leaving them undetermined.
 
     base : model, default=None
         The common pre-trained model the ``models`` were fine-tuned from, of the same
