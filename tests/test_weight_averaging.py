@@ -175,9 +175,9 @@ def test_fisher_of_identical_models_is_the_model(data, family):
     np.testing.assert_allclose(merged.predict_proba(X_test), base.predict_proba(X_test))
 
 
-def test_regmean_on_linear_models_is_the_least_squares_merge(data):
-    X, y, _, _ = data
-    X = X[:, ::4]
+def _two_linear_models(data):
+    """Two linear regressors (MLPs without hidden layer), each fitted on its own rows."""
+    X = data[0][:, ::4]
     targets = [X @ np.linspace(-1, 1, X.shape[1]), X[:, :3].sum(axis=1) - 1.0]
     groups = (np.arange(len(X)) >= 150).astype(int)
     models = [
@@ -188,6 +188,11 @@ def test_regmean_on_linear_models_is_the_least_squares_merge(data):
         )
         for k in range(2)
     ]
+    return X, groups, models
+
+
+def test_regmean_on_linear_models_is_the_least_squares_merge(data):
+    X, groups, models = _two_linear_models(data)
     merged = WeightAveraging(models, method="regmean", ridge=0.0).fit(X, groups=groups)
     # least squares: one linear model reproducing every model's outputs on its own data
     A = np.hstack([X, np.ones((len(X), 1))])
@@ -291,18 +296,7 @@ def test_regmean_ridge_matches_the_documented_formula(data):
     # With the models' weights w_i (normalized to sum 1) and Gram matrices G_i of their
     # inputs (with a column of ones), lam = ridge * mean(diag(sum_i w_i G_i)) is added to
     # every G_i; on linear models the merge is then one regularized solve.
-    X, _, _, _ = data
-    X = X[:, ::4]
-    targets = [X @ np.linspace(-1, 1, X.shape[1]), X[:, :3].sum(axis=1) - 1.0]
-    groups = (np.arange(len(X)) >= 150).astype(int)
-    models = [
-        _fit(
-            MLPRegressor(hidden_layer_sizes=(), solver="lbfgs", random_state=0),
-            X[groups == k],
-            targets[k][groups == k],
-        )
-        for k in range(2)
-    ]
+    X, groups, models = _two_linear_models(data)
     A = [np.c_[X[groups == k], np.ones(np.sum(groups == k))] for k in range(2)]
     G = [a.T @ a for a in A]
     theta = [np.r_[m.coefs_[0], m.intercepts_[0][None]] for m in models]
