@@ -423,3 +423,79 @@ def test_logme_keeps_a_near_collinear_direction_above_the_rank_cutoff():
     expected, coef = _slow_logme_column(F, y)
     assert score == pytest.approx(expected, rel=1e-9)
     np.testing.assert_allclose(result["coef"][0], coef, rtol=1e-5)
+
+
+# -- dask arrays without a cluster (issue 20: the chunked path under mutation testing) --------
+# tests/test_distributed.py runs these on a real cluster; here dask's synchronous scheduler
+# keeps them cheap enough for every mutant of the chunked path.
+
+
+@pytest.fixture
+def synchronous_dask():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.array")
+    with dask.config.set(scheduler="synchronous"):
+        yield dask
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_logme_dask_chunks_equal_in_memory_statistics(synchronous_dask, task):
+    import dask.array as da
+
+    F, y = _classification_data(90, 6, n_classes=3, seed=4)
+    if task == "regression":
+        y = F[:, :2] @ np.array([[1.0, -2.0], [0.5, 3.0]]) + np.random.RandomState(5).normal(
+            size=(90, 2)
+        )
+    # rows of very different magnitudes: chunks get different power-of-two exponents
+    F[:30] *= 1e250
+    F[30:60] *= 1e-250
+    expected_score, expected, expected_task = _logme_fit(F, y)
+    for chunks in [(30, 6), (17, 4), (90, 6)]:
+        score, result, got_task = _logme_fit(da.from_array(F, chunks=chunks), y)
+        assert got_task == expected_task == task
+        assert score == pytest.approx(expected_score, rel=1e-10)
+        for key in ("coef", "beta"):
+            np.testing.assert_allclose(result[key], expected[key], rtol=1e-8)
+        assert score == pytest.approx(logme_score(da.from_array(F, chunks=chunks), y), rel=0)
+    # a dask y is computed first
+    score = _logme_fit(da.from_array(F, chunks=(30, 6)), da.from_array(np.asarray(y)))[0]
+    assert score == pytest.approx(expected_score, rel=1e-10)
+    # the caller's dask array is not modified
+    assert np.all(da.from_array(F, chunks=(30, 6)).compute() == F)
+
+
+def test_logme_dask_with_fewer_rows_than_features_equals_in_memory(synchronous_dask):
+    import dask.array as da
+
+    F, y = _classification_data(20, 50, seed=2)
+    expected = _slow_logme(F, np.eye(4)[y])[0]
+    score, _, task = _logme_fit(da.from_array(F, chunks=(7, 50)), y, task="classification")
+    assert task == "classification"
+    assert score == pytest.approx(expected, rel=1e-6)
+    # the task is resolved once: float labels asked as classification stay classification
+    got = logme_score(da.from_array(F, chunks=(7, 50)), y.astype(float), task="classification")
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_logme_dask_errors(synchronous_dask):
+    import dask.array as da
+
+    F, y = _classification_data(40, 3, n_classes=3)
+    with pytest.raises(ValueError, match=r"features must be 2-D \(n_samples, n_features\)"):
+        logme_score(da.from_array(F[:, 0], chunks=10), y)
+    with pytest.raises(ValueError, match="features must be numeric, got a dask array of dtype"):
+        logme_score(da.from_array(F.astype(complex), chunks=(10, 3)), y)
+    unknown = da.from_array(F, chunks=(10, 3))
+    unknown = unknown[unknown[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match="unknown size; call features.compute_chunk_sizes"):
+        logme_score(unknown, y)
+    with pytest.raises(ValueError, match="features has 1 sample\\(s\\); at least 2 are needed"):
+        logme_score(da.from_array(F[:1], chunks=(1, 3)), y[:1])
+    with pytest.raises(ValueError, match="y has 39 samples but features has 40"):
+        logme_score(da.from_array(F, chunks=(10, 3)), y[:39])
+    # integer and boolean features are numeric
+    as_int = np.rint(4 * F).astype(np.int64)
+    assert logme_score(da.from_array(as_int, chunks=(10, 3)), y) == pytest.approx(
+        logme_score(as_int.astype(float), y), rel=1e-10
+    )
