@@ -1225,7 +1225,11 @@ def _coding_rate(Z, eps, scale=1.0):
     """
     n = Z.shape[0]
     gram = Z.T @ Z if Z.shape[1] <= n else Z @ Z.T
-    eigenvalues = np.clip(linalg.eigvalsh(gram), 0.0, None)
+    eigenvalues = linalg.eigvalsh(gram)
+    # Eigenvalues at the rounding level of the Gram matrix are zeros (centring alone makes
+    # one when n <= D): as noise they would add log(noise / (n eps)), not small for large
+    # features (off by 5.7 at features of magnitude 1e8).
+    eigenvalues[eigenvalues <= eigenvalues.max() * max(Z.shape) * np.finfo(np.float64).eps] = 0.0
     if scale == 1.0:
         return 0.5 * float(np.sum(np.log1p(eigenvalues / (n * eps))))
     with np.errstate(divide="ignore"):

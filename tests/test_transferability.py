@@ -499,3 +499,43 @@ def test_logme_dask_errors(synchronous_dask):
     assert logme_score(da.from_array(as_int, chunks=(10, 3)), y) == pytest.approx(
         logme_score(as_int.astype(float), y), rel=1e-10
     )
+
+
+@pytest.mark.parametrize("scale", [1e4, 1e8, 2.0**600, 2.0**-600])
+def test_transrate_of_large_features_matches_exact_arithmetic(scale):
+    # The coding rates in 800-digit arithmetic (exact centring and determinants: the
+    # identity must survive next to Gram entries of 2**1200).
+    # With n <= D (here every class, and the centred whole) some eigenvalues are exact
+    # zeros: rounding noise in their place must add nothing, which matters once the
+    # features are large (1e8: 5.7 too high before the fix). At 2**+-600 the Gram matrices
+    # under- or overflow float64: the scaled path must give the value too, without a warning.
+    import warnings
+
+    mpmath = pytest.importorskip("mpmath")
+
+    def exact_transrate(F, y, eps=1e-4):
+        with mpmath.workdps(800):
+            n, D = F.shape
+            rows = [[mpmath.mpf(float(v)) for v in row] for row in F]
+            mean = [mpmath.fsum(row[j] for row in rows) / n for j in range(D)]
+            Z = [[row[j] - mean[j] for j in range(D)] for row in rows]
+
+            def rate(Z):
+                M, m = mpmath.matrix(Z), len(Z)
+                gram = M.T * M if D <= m else M * M.T
+                return mpmath.log(mpmath.det(mpmath.eye(gram.rows) + gram / (m * eps))) / 2
+
+            classes = np.unique(y)
+            per_class = [rate([Z[i] for i in np.flatnonzero(y == c)]) for c in classes]
+            return float(rate(Z) - mpmath.fsum(per_class) / len(classes))
+
+    rng = np.random.RandomState(1)
+    F, y = scale * rng.normal(size=(12, 30)), np.repeat([0, 1, 2], 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = transrate(F, y)
+    assert got == pytest.approx(exact_transrate(F, y), rel=1e-7)
+    # more rows than features, with a duplicated column (a zero eigenvalue)
+    F, y = _classification_data(90, 3, n_classes=3, seed=3)
+    F = scale * np.c_[F, F[:, 1]]
+    assert transrate(F, y) == pytest.approx(exact_transrate(F, y), rel=1e-7)
