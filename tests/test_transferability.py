@@ -539,3 +539,16 @@ def test_transrate_of_large_features_matches_exact_arithmetic(scale):
     F, y = _classification_data(90, 3, n_classes=3, seed=3)
     F = scale * np.c_[F, F[:, 1]]
     assert transrate(F, y) == pytest.approx(exact_transrate(F, y), rel=1e-7)
+
+
+def test_sfda_features_constant_within_every_class_are_rejected_by_name():
+    from skreuse.transferability import sfda_score
+
+    y = np.repeat([0, 1, 2], 5)
+    centres = np.array([[0.0, 1.0], [2.0, -1.0], [1.0, 3.0]])
+    with pytest.raises(ValueError, match="features do not vary within any class"):
+        sfda_score(centres[y], y)
+    # one row of noise is a within-class scatter: a finite score in (0, 1]
+    X = centres[y]
+    X[0] += [1e-3, -2e-3]
+    assert 0.0 < sfda_score(X, y) <= 1.0
