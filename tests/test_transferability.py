@@ -552,3 +552,29 @@ def test_sfda_features_constant_within_every_class_are_rejected_by_name():
     X = centres[y]
     X[0] += [1e-3, -2e-3]
     assert 0.0 < sfda_score(X, y) <= 1.0
+
+
+def test_registry_table_of_the_scores():
+    # The registry as documented: what each score needs, the tasks it supports, its
+    # label on plots; only LogME computes on a requested device and takes a task.
+    from skreuse.transferability import get_scorer
+
+    table = {
+        "logme": ("features", {"classification", "regression"}, "LogME", True),
+        "leep": ("proba", {"classification"}, "LEEP", False),
+        "nce": ("labels", {"classification"}, "NCE", False),
+        "hscore": ("features", {"classification"}, "H-score", False),
+        "regularized_hscore": ("features", {"classification"}, "Regularized H-score", False),
+        "transrate": ("features", {"classification"}, "TransRate", False),
+        "gbc": ("features", {"classification"}, "GBC", False),
+        "nleep": ("features", {"classification"}, "N-LEEP", False),
+        "sfda": ("features", {"classification"}, "SFDA", False),
+        "parc": ("features", {"classification"}, "PARC", False),
+    }
+    for name, (needs, tasks, label, on_device) in table.items():
+        scorer = get_scorer(name)
+        assert scorer.name == name
+        assert (scorer.input, scorer.tasks, scorer.label) == (needs, frozenset(tasks), label)
+        assert scorer.on_device is on_device
+        assert scorer.takes_task is (name == "logme")
+        assert get_scorer(scorer) is scorer
