@@ -578,3 +578,59 @@ def test_registry_table_of_the_scores():
         assert scorer.on_device is on_device
         assert scorer.takes_task is (name == "logme")
         assert get_scorer(scorer) is scorer
+    # keyword arguments reach the score: integer labels scored as regression values
+    F, labels = _classification_data(50, 3, n_classes=3)
+    as_values = get_scorer("logme")(F, labels, task="regression")
+    assert as_values == logme_score(F, labels, task="regression") != logme_score(F, labels)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e200])
+def test_logme_stream_in_blocks_equals_the_full_matrix(scale):
+    # The selector's streamed LogME: rows arrive in blocks, with as many rows as features
+    # (the smallest n it streams) and features whose squares overflow float64.
+    from skreuse.transferability import _LogMEStream
+
+    F, y = _classification_data(12, 12, n_classes=3, seed=6)
+    F = scale * F
+    t = F[:, :2] @ np.array([[1.0, 0.5], [-1.0, 2.0]]) / scale + 0.1
+    for target, task in ((y, "classification"), (t, "regression")):
+        expected, full, _ = _logme_fit(F, target, task=task)
+        stream = _LogMEStream(target, 12, task=task)
+        for start in (0, 5, 9):
+            stream.update(start, F[start : {0: 5, 5: 9, 9: 12}[start]])
+        score, result = stream.result()
+        assert score == pytest.approx(expected, rel=1e-9)
+        np.testing.assert_allclose(result["coef"], full["coef"], rtol=1e-7)
+        np.testing.assert_allclose(result["alpha"], full["alpha"], rtol=1e-7)
+    # rows missing, or fewer rows than features: refused by name
+    stream = _LogMEStream(y, 12, task="classification", name="features of 'm'")
+    stream.update(0, F[:11])
+    with pytest.raises(ValueError, match="features of 'm': statistics of 11 rows"):
+        stream.result()
+    stream = _LogMEStream(y[:11], 11, task="classification")
+    stream.update(0, F[:11])
+    with pytest.raises(ValueError, match="11 rows for 12 features"):
+        stream.result()
+
+
+@pytest.mark.parametrize("scale", [2.0**-700, 1e-200, 1e200])
+def test_covariance_scores_of_extreme_features_equal_those_of_ordinary_ones(scale):
+    # H-scores and GBC do not depend on a global scale: squares that under- or overflow
+    # float64 must not change them (the features are rescaled by a power of two first).
+    F, y = _classification_data(60, 4, n_classes=3, seed=7)
+    for score in (hscore, regularized_hscore, gbc_score):
+        assert score(scale * F, y) == pytest.approx(score(F, y), rel=1e-9)
+
+
+@pytest.mark.parametrize("largest", [1e-3, 1e-30, 1e30])
+def test_sfda_of_features_in_the_ordinary_range_is_not_rescaled(largest):
+    # SFDA's shrinkage depends on the scale of the features: within [1e-30, 1e30] they
+    # are used as given, so the score is the slow definition's on the given features.
+    from test_new_scores import _slow_sfda, _task
+
+    from skreuse.transferability import sfda_score
+
+    X, y = _task(2, n=80, d=4, n_classes=3)
+    X = X / np.abs(X).max() * largest
+    assert np.abs(X).max() == largest
+    assert sfda_score(X, y) == pytest.approx(_slow_sfda(X, y), rel=1e-7)
