@@ -634,3 +634,16 @@ def test_sfda_of_features_in_the_ordinary_range_is_not_rescaled(largest):
     X = X / np.abs(X).max() * largest
     assert np.abs(X).max() == largest
     assert sfda_score(X, y) == pytest.approx(_slow_sfda(X, y), rel=1e-7)
+
+
+def test_sfda_of_extreme_features_is_that_of_the_features_brought_to_unit_scale():
+    # Outside [1e-30, 1e30] the features are divided by the power of two just above their
+    # largest magnitude (exact): 2**+-700 times features in [0.5, 1) score as those.
+    from test_new_scores import _task
+
+    from skreuse.transferability import sfda_score
+
+    X, y = _task(4, n=60, d=3, n_classes=3)
+    X = X / np.abs(X).max() * 0.75
+    for exponent in (700, -700):
+        assert sfda_score(2.0**exponent * X, y) == sfda_score(X, y)
