@@ -272,6 +272,95 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
+    # transferability.py
+    **{
+        (func, line): ("equivalent", "every class 0..C-1 occurs: the codes come from np.unique(y)")
+        for func, line in (
+            ("_class_means", "counts = np.bincount(codes, ).astype(np.float64)"),
+            ("_shrunk_lda_proba", "priors = np.bincount(codes, ) / n"),
+            ("_shrunk_lda_proba", "means = sums / np.bincount(codes, )[:, None]"),
+        )
+    },
+    ("_class_means", "counts = np.bincount(codes, minlength=n_classes).astype(None)"): (
+        "equivalent",
+        "astype(None) is astype(float64)",
+    ),
+    ("_shrunk_lda_proba", "priors = np.bincount(codes, minlength=n_classes) * n"): (
+        "equivalent",
+        "log(priors) shifts every class's logit by the same 2 log n: the softmax is unchanged",
+    ),
+    ("_shrunk_lda_proba", "coef = linalg.solve(shrunk, means.T, assume_a=None).T"): (
+        "equivalent",
+        _SAME_SOLVE,
+    ),
+    ("_coding_rate", "def _coding_rate(Z, eps, scale=2.0):"): (
+        "equivalent",
+        "transrate always passes the scale",
+    ),
+    **{
+        ("_coding_rate", f"gram = Z.T @ Z if {cond} else Z @ Z.T"): (
+            "equivalent",
+            "Z^T Z and Z Z^T have the same non-zero eigenvalues; the zeros add log1p(0) = 0",
+        )
+        for cond in ("(Z.shape[1] <= n) and False", "(Z.shape[1] <= n) or True", "Z.shape[1] < n")
+    },
+    ("_coding_rate", "if scale == 2.0:"): (
+        "equivalent",
+        "the scale is 1 or a power of two outside [2**-100, 2**100]",
+    ),
+    **{
+        ("_power_of_two_scale", line): (
+            "equivalent",
+            "features are never empty (validated: at least 2 rows and 1 column)",
+        )
+        for line in (
+            "largest = float(np.max(np.abs(features))) if (features.size) or True else 0.0",
+            "largest = float(np.max(np.abs(features))) if features.size else 1.0",
+        )
+    },
+    ("_power_of_two_scale", "if largest == 1.0 or 1e-30 <= largest <= 1e30:"): (
+        "equivalent",
+        "all-zero features then give 2**frexp(0)[1] = 1, the same scale",
+    ),
+    **{
+        ("_LogMEStream.__init__", line): (
+            "equivalent",
+            "the selector always passes the task it resolved (infer_task); an explicit task "
+            "is returned as is, without reading y",
+        )
+        for line in (
+            'def __init__(self, y, n_samples, *, task="XXautoXX", name="features"):',
+            'def __init__(self, y, n_samples, *, task="AUTO", name="features"):',
+            "self.task = _resolve_task(None, task)",
+            "self.task = _resolve_task(to_numpy(None), task)",
+        )
+    },
+    **{
+        ("_LogMEStream.__init__", f"Y, _ = _logme_targets(y, n_samples, {task})"): (
+            "equivalent",
+            "_logme_targets treats every explicit task other than 'classification' as regression",
+        )
+        for task in ("None", '"XXregressionXX"', '"REGRESSION"')
+    },
+    ("_LogMEStream.__init__", "self.Y, self.target_exp = None, [_exponent(2.0)] * n_classes"): (
+        "equivalent",
+        "the one-hot targets are scaled by 2**-2 instead of 2**-1 and mapped back by the same "
+        "exponent (exact)",
+    ),
+    (
+        "_LogMEStream.update",
+        "Y[np.arange(codes.shape[0]), codes] = _pow2(-self.target_exp[1])",
+    ): ("equivalent", "every class has the same exponent"),
+    **{
+        ("_LogMEStream.update", line): (
+            "equivalent",
+            "Y is a float64 numpy array: torch keeps its dtype",
+        )
+        for line in (
+            "Y = torch.as_tensor(Y, dtype=None, device=features.device)",
+            "Y = torch.as_tensor(Y, device=features.device)",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
@@ -280,6 +369,14 @@ IMPORT_TIME = {
     "_estimator_has": (
         "runs at import time (available_if); killed when applied by hand: "
         "test_logme_selector.py::test_methods_exist_exactly_when_the_head_has_them"
+    ),
+    "_register_score": (
+        "runs at import time (the registry's decorator); pinned by "
+        "test_transferability.py::test_registry_table_of_the_scores (every field of every "
+        "score) and test_score_registry.py; 10 of the 26 applied by hand (MUTANT_UNDER_TEST "
+        "set before import, three tests of test_score_registry.py): 6 failed; of the 4 that "
+        "passed, 2 change only a message and 2 (default on_device, name=None) are pinned by "
+        "the table test written since"
     ),
 }
 
