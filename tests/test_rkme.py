@@ -341,3 +341,87 @@ def test_one_sample_or_one_distinct_row_is_refused(rng):
         RKMESpecification().fit(rng.normal(size=(1, 3)))
     with pytest.raises(ValueError, match="fewer than 2 distinct rows"):
         RKMESpecification().fit(np.repeat(rng.normal(size=(1, 3)), 5, axis=0))
+
+
+# -- dask arrays without a cluster (issue 20: the chunked path under mutation testing) --------
+# tests/test_distributed.py fits on a real cluster; dask's synchronous scheduler keeps these
+# cheap enough to run for every mutant of the chunked path.
+
+
+@pytest.fixture
+def synchronous_dask():
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.array")
+    with dask.config.set(scheduler="synchronous"):
+        yield dask
+
+
+def _two_blobs(rng, n):
+    return np.r_[rng.normal(size=(n // 2, 3)), rng.normal(size=(n - n // 2, 3)) + 2.5]
+
+
+@pytest.mark.parametrize("gamma", ["scale", 0.3])
+def test_dask_fit_equals_the_in_memory_fit(rng, synchronous_dask, gamma):
+    import dask.array as da
+
+    X = _two_blobs(rng, 300)
+    memory = RKMESpecification(n_reduced=12, gamma=gamma, n_iter=4, random_state=0).fit(X)
+    for chunks in [(70, 3), (300, 2)]:
+        lazy = RKMESpecification(n_reduced=12, gamma=gamma, n_iter=4, random_state=0)
+        lazy.fit(da.from_array(X, chunks=chunks))
+        assert lazy.gamma_ == pytest.approx(memory.gamma_, rel=1e-12)
+        assert lazy.n_features_in_ == 3
+        assert not hasattr(lazy, "feature_names_in_")
+        assert lazy.n_samples_seen_ == 300
+        assert lazy.n_iter_ == memory.n_iter_
+        np.testing.assert_allclose(lazy.reduced_points_, memory.reduced_points_, rtol=1e-6)
+        np.testing.assert_allclose(lazy.weights_, memory.weights_, rtol=1e-6, atol=1e-12)
+    # no more rows than reduced points: computed and fitted in memory, the same fit
+    small = X[::25]
+    lazy = RKMESpecification(n_reduced=12, gamma=gamma, random_state=0)
+    lazy.fit(da.from_array(small, chunks=(5, 3)))
+    expected = RKMESpecification(n_reduced=12, gamma=gamma, random_state=0).fit(small)
+    np.testing.assert_array_equal(lazy.reduced_points_, expected.reduced_points_)
+    assert lazy.gamma_ == expected.gamma_
+
+
+def test_dask_fit_of_integer_features(rng, synchronous_dask):
+    import dask.array as da
+
+    # integer entries are numeric; the variance over all entries gives gamma="scale"
+    X = rng.randint(0, 5, size=(200, 2))
+    lazy = RKMESpecification(n_reduced=8, n_iter=2, random_state=0)
+    lazy.fit(da.from_array(X, chunks=(45, 2)))
+    assert lazy.gamma_ == pytest.approx(1.0 / (2 * X.astype(float).var()), rel=1e-12)
+
+
+def test_dask_bad_input_names_the_problem_and_leaves_nothing_fitted(rng, synchronous_dask):
+    import dask.array as da
+    from dask import delayed
+
+    X = _two_blobs(rng, 200)
+    spec = RKMESpecification(n_reduced=10, n_iter=2, random_state=0)
+    cases = [
+        (da.from_array(X[:, 0], chunks=50), r"X must be 2-D \(n_samples, n_features\)"),
+        (da.from_array(X.astype(complex), chunks=(50, 3)), "X must be numeric, got a dask"),
+        (da.from_array(np.where(np.eye(200, 3, -150) > 0, np.nan, X), chunks=(50, 3)), "NaN"),
+        (
+            da.concatenate(
+                [
+                    da.from_delayed(delayed(np.ones)((100, 3)), shape=(100, 3), dtype=float),
+                    da.from_delayed(delayed(np.zeros)((90, 3)), shape=(100, 3), dtype=float),
+                ]
+            ),
+            r"A chunk of X has shape \(90, 3\), but \(100, 3\) was declared",
+        ),
+    ]
+    unknown = da.from_array(X, chunks=(50, 3))
+    cases.append((unknown[unknown[:, 0] > -np.inf], "unknown size; call X.compute_chunk_sizes"))
+    for X_bad, match in cases:
+        with pytest.raises(ValueError, match=match):
+            spec.fit(X_bad)
+        assert not hasattr(spec, "reduced_points_")
+        assert not hasattr(spec, "gamma_")
+        assert not hasattr(spec, "n_features_in_")
+    with pytest.raises(ValueError, match="device='cuda' is not supported with it"):
+        RKMESpecification(device="cuda").fit(da.from_array(X, chunks=(50, 3)))
