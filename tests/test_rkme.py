@@ -425,3 +425,37 @@ def test_dask_bad_input_names_the_problem_and_leaves_nothing_fitted(rng, synchro
         assert not hasattr(spec, "n_features_in_")
     with pytest.raises(ValueError, match="device='cuda' is not supported with it"):
         RKMESpecification(device="cuda").fit(da.from_array(X, chunks=(50, 3)))
+
+
+def test_json_edge_values_and_messages_that_name_the_field(rng):
+    # The smallest legal values round-trip: one feature, n_iter_ = 0, one sample seen,
+    # no random_state.
+    spec = RKMESpecification(n_reduced=3, random_state=None).fit(rng.normal(size=(20, 1)))
+    back = RKMESpecification.from_json(
+        _payload(spec, n_iter_=0, n_samples_seen_=1, **{"params.random_state": None})
+    )
+    assert (back.n_iter_, back.n_samples_seen_, back.random_state) == (0, 1, None)
+    np.testing.assert_array_equal(back.reduced_points_, spec.reduced_points_)
+    assert back.reduced_points_.dtype == back.weights_.dtype == np.float64
+    # malformed fields are named, each with its own message
+    cases = [
+        (_payload(spec, reduced_points_=[]), "'reduced_points_' must be a non-empty list of lists"),
+        (_payload(spec, reduced_points_=5), "'reduced_points_' must be a non-empty list of lists"),
+        (_payload(spec, reduced_points_=[[0.0], 1.0]), "'reduced_points_' must be a non-empty"),
+        (_payload(spec, reduced_points_=[[]]), "'reduced_points_' rows must all have the same"),
+        (_payload(spec, reduced_points_=[["x"]]), "'reduced_points_' must be a number"),
+        (_payload(spec, weights_=[]), "'weights_' must be a non-empty list of numbers"),
+        (_payload(spec, weights_=5), "'weights_' must be a non-empty list of numbers"),
+        (_payload(spec, weights_=[None]), "'weights_' must be a number"),
+        (_payload(spec, n_iter_=-1), "'n_iter_' must be an int >= 0"),
+        (_payload(spec, n_samples_seen_=0), "'n_samples_seen_' must be an int >= 1"),
+        (
+            json.dumps({**json.loads(spec.to_json()), "params": {"n_reduced": 3}}),
+            r"'params' must be an object with the keys \['device', 'gamma', 'n_iter', 'n_re",
+        ),
+        (spec.to_json().replace('"weights_": [', '"weights_": [NaN, '), "must not contain NaN"),
+        (spec.to_json().replace('"gamma_": ', '"gamma_": -Infinity, "x": '), "not contain -Inf"),
+    ]
+    for text, match in cases:
+        with pytest.raises(ValueError, match=match):
+            RKMESpecification.from_json(text)

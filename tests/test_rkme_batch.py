@@ -102,3 +102,26 @@ def test_reuser_scales_to_many_specifications():
     d = np.array(list(reuser.distances_.values()))
     assert reuser.best_ == f"m{int(np.argmin(d))}"
     assert sum(reuser.mixture_weights_.values()) == pytest.approx(1.0)
+
+
+def test_mmd2_to_many_uses_stored_self_terms_and_is_never_negative(monkeypatch):
+    # A spec against itself: the three terms cancel to a rounding error that can fall
+    # below zero (-5.6e-17 here); the squared MMD is clipped at exactly 0.
+    rng = np.random.RandomState(0)
+    Z, w = rng.normal(size=(5, 3)), rng.dirichlet(np.ones(5))
+    raw = _batch.query_self(Z, w, 0.7) - 2 * _batch.cross_to_many(Z, w, [Z], [w], 0.7)
+    raw += _batch.self_terms([Z], [w], 0.7)
+    assert raw[0] < 0
+    assert _batch.mmd2_to_many(Z, w, [Z], [w], 0.7)[0] == 0.0
+    # stored self terms (a market's) are used as given, not recomputed
+    points = [rng.normal(size=(k, 3)) for k in (2, 4)]
+    weights = [np.full(k, 1.0 / k) for k in (2, 4)]
+    expected = _batch.mmd2_to_many(Z, w, points, weights, 0.7)
+    stored = _batch.self_terms(points, weights, 0.7)
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("self terms recomputed")
+
+    monkeypatch.setattr(_batch, "self_terms", no_recompute)
+    got = _batch.mmd2_to_many(Z, w, points, weights, 0.7, spec_self=list(stored))
+    np.testing.assert_array_equal(got, expected)
