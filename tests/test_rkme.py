@@ -448,6 +448,17 @@ def test_json_edge_values_and_messages_that_name_the_field(rng):
         (_payload(spec, weights_=5), "'weights_' must be a non-empty list of numbers"),
         (_payload(spec, weights_=[None]), "'weights_' must be a number"),
         (_payload(spec, n_iter_=-1), "'n_iter_' must be an int >= 0"),
+        (_payload(spec, n_features_in_=0), "'n_features_in_' must be an int >= 1"),
+        (_payload(spec, gamma_="x"), "'gamma_' must be a number"),
+        (_payload(spec, gamma_=0.0), "'gamma_' must be positive, got 0.0"),
+        (
+            _payload(spec, reduced_points_=[[0.0]] * 4, weights_=[0.25] * 4),
+            "has 4 reduced points but n_reduced is 3",
+        ),
+        (
+            _payload(spec, **{"params.n_reduced": 0}),
+            "invalid 'params': The 'n_reduced' parameter of RKMESpecification must be",
+        ),
         (_payload(spec, n_samples_seen_=0), "'n_samples_seen_' must be an int >= 1"),
         (
             json.dumps({**json.loads(spec.to_json()), "params": {"n_reduced": 3}}),
