@@ -361,6 +361,38 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "Y = torch.as_tensor(Y, device=features.device)",
         )
     },
+    # specification/_rkme.py
+    **{
+        (func, line): ("equivalent", "_json_number returns Python floats: the array is float64")
+        for func, line in (
+            (
+                "_json_matrix",
+                "return np.array([[_json_number(v, field) for v in r] for r in value], dtype=None)",
+            ),
+            (
+                "_json_matrix",
+                "return np.array([[_json_number(v, field) for v in r] for r in value], )",
+            ),
+            (
+                "_json_vector",
+                "return np.array([_json_number(v, field) for v in value], dtype=None)",
+            ),
+            ("_json_vector", "return np.array([_json_number(v, field) for v in value], )"),
+        )
+    },
+    ("RKMESpecification.from_json", 'text = text.decode("UTF-8")'): (
+        "equivalent",
+        "codec names are case-insensitive",
+    ),
+    (
+        "RKMESpecification._from_payload",
+        'n_points = len(data["reduced_points_"]) '
+        'if isinstance(data["reduced_points_"], list) else 1',
+    ): (
+        "equivalent",
+        "n_reduced >= 1 is validated first, so 1 never exceeds it; a non-list is then refused "
+        "by _json_matrix",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
