@@ -393,6 +393,30 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "n_reduced >= 1 is validated first, so 1 never exceeds it; a non-list is then refused "
         "by _json_matrix",
     ),
+    (
+        "RKMESpecification.to_json",
+        "device = self.device if (isinstance(self.device, str)) and False else str(self.device)",
+    ): ("equivalent", "str() of a str is the str itself"),
+    **{
+        ("RKMESpecification.to_json", f"return json.dumps(payload, {arg})"): (
+            "equivalent",
+            "a fitted specification holds no NaN or infinity (finite input, gamma_ > 0 "
+            "validated, k-means centres and NNLS weights finite), so allow_nan never matters",
+        )
+        for arg in ("allow_nan=None", "", "allow_nan=True")
+    },
+    # specification/_labelled_reuse.py
+    **{
+        (
+            "_ensemble_score",
+            f"return -float(np.mean((mean_output - y.reshape(len(y), {k})) ** 2))",
+        ): (
+            "equivalent",
+            "y is 1-D (column_or_1d): reshape(n, 1) is reshape(n, -1), and numpy reads any "
+            "negative size as the unknown one",
+        )
+        for k in ("+1", "-2")
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

@@ -470,3 +470,21 @@ def test_json_edge_values_and_messages_that_name_the_field(rng):
     for text, match in cases:
         with pytest.raises(ValueError, match=match):
             RKMESpecification.from_json(text)
+
+
+def test_json_of_parameters_given_as_objects(rng):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(rng.normal(size=(30, 2)), columns=["a", "b"])
+    spec = RKMESpecification(n_reduced=3, gamma=np.float32(0.5)).fit(X)
+    # a RandomState instance has no JSON form: it is written as null
+    spec.set_params(random_state=np.random.RandomState(0))
+    payload = json.loads(spec.to_json())
+    assert payload["params"]["random_state"] is None
+    assert payload["params"]["gamma"] == 0.5
+    back = RKMESpecification.from_json(spec.to_json())
+    assert back.feature_names_in_.dtype == object
+    np.testing.assert_array_equal(back.feature_names_in_, ["a", "b"])
+    assert back.mmd(X) == spec.mmd(X)
+    torch = pytest.importorskip("torch")
+    spec.set_params(device=torch.device("cpu"))
+    assert json.loads(spec.to_json())["params"]["device"] == "cpu"
