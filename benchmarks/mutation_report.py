@@ -405,7 +405,41 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for arg in ("allow_nan=None", "", "allow_nan=True")
     },
+    ("RKMESpecification.transform", "X, raw = self._validate_X(X, reset=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    **{
+        ("RKMESpecification.transform", line): (
+            "equivalent",
+            "the backend only chooses where the kernel is computed; the result is converted "
+            "to a float64 numpy array (X is validated to float64): the same numbers on the CPU",
+        )
+        for line in (
+            "ns = get_backend(None, device=self.device)",
+            "ns = get_backend(device=self.device)",
+            "dtype=None,",
+            ")",
+        )
+    },
     # specification/_labelled_reuse.py
+    ("_selected_mean", "outs = Parallel(n_jobs=None)("): (
+        "equivalent",
+        "n_jobs only spreads the same predictions over workers",
+    ),
+    **{
+        ("predict_labelled", f"out = np.asarray(out).reshape(X.shape[0], {k})"): (
+            "equivalent",
+            "the ridge head is fitted on a 1-D y (column_or_1d): one output column, and numpy "
+            "reads any negative size as the unknown one",
+        )
+        for k in ("+1", "-2")
+    },
+    ("predict_labelled", "return out[:, 0] if (out.shape[1] == 1) or True else out"): (
+        "survived",
+        "multi-output regression models are not tested: y is 1-D, so the labelled methods "
+        "only see single-output tasks",
+    ),
     **{
         (
             "_ensemble_score",

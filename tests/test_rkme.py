@@ -488,3 +488,14 @@ def test_json_of_parameters_given_as_objects(rng):
     torch = pytest.importorskip("torch")
     spec.set_params(device=torch.device("cpu"))
     assert json.loads(spec.to_json())["params"]["device"] == "cpu"
+
+
+def test_transform_checks_the_width_against_the_fit_and_keeps_it(rng):
+    spec = RKMESpecification(n_reduced=4, random_state=0).fit(rng.normal(size=(30, 2)))
+    X = rng.normal(size=(5, 2))
+    np.testing.assert_allclose(
+        spec.transform(X), rbf_kernel(X, spec.reduced_points_, gamma=spec.gamma_), rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="X has 3 features, but RKMESpecification is expecting 2"):
+        spec.transform(rng.normal(size=(5, 3)))
+    assert spec.n_features_in_ == 2
