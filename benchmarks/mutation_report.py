@@ -435,6 +435,24 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for k in ("+1", "-2")
     },
+    **{
+        ("_output", f"return np.asarray(model.predict(X), {arg}).reshape(X.shape[0], -1)"): (
+            "equivalent",
+            "regression models predict floats; integer predictions would give the same means "
+            "and the same augmented features (numpy promotes them)",
+        )
+        for arg in ("dtype=None", "")
+    },
+    **{
+        (
+            "_output",
+            f"return np.asarray(model.predict(X), dtype=np.float64).reshape(X.shape[0], {k})",
+        ): (
+            "survived",
+            "multi-output regression models are not tested (reshape(n, 1) fails only on them)",
+        )
+        for k in ("+1", "-2")
+    },
     ("predict_labelled", "return out[:, 0] if (out.shape[1] == 1) or True else out"): (
         "survived",
         "multi-output regression models are not tested: y is 1-D, so the labelled methods "
