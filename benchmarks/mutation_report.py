@@ -451,8 +451,12 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "survived",
             "multi-output regression models are not tested (reshape(n, 1) fails only on them)",
         )
-        for k in ("+1", "-2")
+        for k in ("+1",)
     },
+    (
+        "_output",
+        "return np.asarray(model.predict(X), dtype=np.float64).reshape(X.shape[0], -2)",
+    ): ("equivalent", "numpy reads any negative size as the unknown one"),
     ("predict_labelled", "return out[:, 0] if (out.shape[1] == 1) or True else out"): (
         "survived",
         "multi-output regression models are not tested: y is 1-D, so the labelled methods "
