@@ -423,6 +423,31 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
     },
     # specification/_labelled_reuse.py
+    **{
+        ("fit_labelled", line): (
+            "equivalent",
+            "a dtype kind is one letter: it is in 'XXbiufXX' exactly when it is in 'biuf'",
+        )
+        for line in (
+            'if (model_classes.dtype.kind in "XXbiufXX") != (y.dtype.kind in "biuf"):',
+            'if (model_classes.dtype.kind in "biuf") != (y.dtype.kind in "XXbiufXX"):',
+        )
+    },
+    ("fit_labelled", "y = y.astype(None)"): ("equivalent", "astype(None) is astype(float64)"),
+    **{
+        ("fit_labelled", line): (
+            "survived",
+            "the head's hyper-parameters (iteration cap, ridge grid) are not documented and no "
+            "test pins them; the tests' data choose the same fit",
+        )
+        for line in (
+            "LogisticRegression(max_iter=1001)",
+            "else RidgeCV(alphas=np.logspace(-3, 13))",
+            "else RidgeCV(alphas=np.logspace(-3, 3, ))",
+            "else RidgeCV(alphas=np.logspace(-3, 4, 13))",
+            "else RidgeCV(alphas=np.logspace(-3, 3, 14))",
+        )
+    },
     ("_selected_mean", "outs = Parallel(n_jobs=None)("): (
         "equivalent",
         "n_jobs only spreads the same predictions over workers",

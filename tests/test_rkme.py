@@ -499,3 +499,15 @@ def test_transform_checks_the_width_against_the_fit_and_keeps_it(rng):
     with pytest.raises(ValueError, match="X has 3 features, but RKMESpecification is expecting 2"):
         spec.transform(rng.normal(size=(5, 3)))
     assert spec.n_features_in_ == 2
+
+
+def test_auto_noise_of_two_reduced_points_in_one_dimension(rng):
+    # The median nearest-neighbour distance of two points is their distance (over
+    # sqrt(n_features) = 1): "auto" is that jitter, not none.
+    X = np.r_[rng.normal(size=(10, 1)), 5.0 + rng.normal(size=(10, 1))]
+    spec = RKMESpecification(n_reduced=2, random_state=0).fit(X)
+    assert spec.reduced_points_.shape == (2, 1)
+    gap = abs(spec.reduced_points_[0, 0] - spec.reduced_points_[1, 0])
+    auto = spec.sample(50, random_state=1, noise="auto")
+    np.testing.assert_allclose(auto, spec.sample(50, random_state=1, noise=gap), rtol=1e-12)
+    assert not np.array_equal(auto, spec.sample(50, random_state=1))

@@ -166,3 +166,46 @@ def test_gridsearch_over_labelled_methods(method):
     ).fit(X, y01)
     assert search.best_params_["method"] in ("feature_augment", "ensemble_pruning")
     assert len(list(itertools.chain(search.cv_results_["mean_test_score"]))) == 2
+
+
+def _offset_zoo(offsets, seed=0):
+    """Linear models predicting the user's y = X @ w shifted by a constant each."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(60, 3))
+    y = X @ [1.0, -1.0, 0.5]
+    spec = RKMESpecification(5, random_state=0).fit(X)
+    return [(name, LinearRegression().fit(X, y + c), spec) for name, c in offsets.items()]
+
+
+def test_ensemble_pruning_regression_grows_sums_and_stops_at_ties():
+    X = np.random.RandomState(7).normal(size=(40, 3))
+    y = X @ [1.0, -1.0, 0.5]
+    # b alone (MSE 1), then a ((b + a) / 2 = y + 0.5), then c ((b + a + c) / 3 = y):
+    # three models, each step needs the running sum of every model selected so far
+    zoo = _offset_zoo({"a": 2.0, "b": -1.0, "c": -1.0})
+    reuser = RKMEReuser(zoo, method="ensemble_pruning").fit(X, y)
+    assert reuser.selected_models_ == ["b", "a", "c"]
+    assert reuser.ensemble_score_ == pytest.approx(0.0, abs=1e-20)
+    np.testing.assert_allclose(reuser.predict(X), y, atol=1e-9)
+    # an exact model first; its copy does not improve the ensemble: ties keep it smaller
+    zoo = _offset_zoo({"exact": 0.0, "copy": 0.0, "off": 1.0})
+    assert RKMEReuser(zoo, method="ensemble_pruning").fit(X, y).selected_models_ == ["exact"]
+    # a zoo of one model
+    one = RKMEReuser(_offset_zoo({"only": 0.5}), method="ensemble_pruning").fit(X, y)
+    assert one.selected_models_ == ["only"]
+    assert one.ensemble_score_ == pytest.approx(-0.25)
+
+
+@pytest.mark.parametrize("method", ["feature_augment", "ensemble_pruning"])
+def test_labelled_fit_checks_y(method):
+    from sklearn.exceptions import DataConversionWarning
+
+    zoo = _zoo("classification")
+    X, y = _user("classification")
+    y01 = (y == "pos").astype(int)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        RKMEReuser(zoo, method=method).fit(X, y01[:-1])
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        column = RKMEReuser(zoo, method=method).fit(X, y01[:, None])
+    expected = RKMEReuser(zoo, method=method).fit(X, y01)
+    np.testing.assert_array_equal(column.predict(X), expected.predict(X))
