@@ -511,3 +511,27 @@ def test_auto_noise_of_two_reduced_points_in_one_dimension(rng):
     auto = spec.sample(50, random_state=1, noise="auto")
     np.testing.assert_allclose(auto, spec.sample(50, random_state=1, noise=gap), rtol=1e-12)
     assert not np.array_equal(auto, spec.sample(50, random_state=1))
+
+
+def test_sample_checks_its_arguments_and_the_memory_first(rng, monkeypatch):
+    from skreuse.utils import _validation
+
+    spec = RKMESpecification(n_reduced=4, random_state=0).fit(rng.normal(size=(30, 2)))
+    assert spec.sample(0).shape == (0, 2)
+    for bad in (2.5, True, -1):
+        with pytest.raises(ValueError, match="n_samples must be a non-negative int"):
+            spec.sample(bad)
+    for bad in (-1.0, True, "large"):
+        with pytest.raises(ValueError, match="noise must be a non-negative float or 'auto'"):
+            spec.sample(5, noise=bad)
+    # The draw holds int64 indices and float64 rows (and, with a jitter, the jitter and the
+    # jittered rows): 8 + 8 * 2 bytes a row without noise, 8 + 3 * 8 * 2 with it.
+    monkeypatch.setattr(_validation, "available_memory", lambda: 2400)
+    assert spec.sample(100).shape == (100, 2)
+    assert spec.sample(42, noise=0.1).shape == (42, 2)
+    with pytest.raises(ValueError, match=r"sample\(n_samples=101\) would need"):
+        spec.sample(101)
+    with pytest.raises(ValueError, match=r"sample\(n_samples=43\) would need"):
+        spec.sample(43, noise=0.1)
+    with pytest.raises(ValueError, match=r"sample\(n_samples=43\) would need"):
+        spec.sample(43, noise=2.0)

@@ -209,3 +209,26 @@ def test_labelled_fit_checks_y(method):
         column = RKMEReuser(zoo, method=method).fit(X, y01[:, None])
     expected = RKMEReuser(zoo, method=method).fit(X, y01)
     np.testing.assert_array_equal(column.predict(X), expected.predict(X))
+
+
+def test_a_classifier_without_probabilities_adds_its_one_hot_labels():
+    from sklearn.linear_model import RidgeClassifier
+
+    zoo = _zoo("classification")
+    name, _, spec = zoo[0]
+    rng = np.random.RandomState(0)
+    X_src = rng.normal(size=(150, 3)) - 1.0
+    hard = RidgeClassifier().fit(X_src, (X_src[:, 0] + X_src[:, 1] > -2).astype(int))
+    zoo[0] = (name, hard, spec)
+    X, y = _user("classification")
+    y01 = (y == "pos").astype(int)
+    reuser = RKMEReuser(zoo, method="feature_augment").fit(X, y01)
+    one_hot = np.eye(2)[hard.predict(X)]
+    augmented = np.hstack([X, one_hot] + [m.predict_proba(X) for _, m, _ in zoo[1:]])
+    expected = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    np.testing.assert_allclose(
+        reuser.predict_proba(X), expected.fit(augmented, y01).predict_proba(augmented)
+    )
+    # alone in an ensemble, its probabilities are its one-hot labels
+    alone = RKMEReuser([zoo[0]], method="ensemble_pruning").fit(X, y01)
+    np.testing.assert_array_equal(alone.predict_proba(X), one_hot)
