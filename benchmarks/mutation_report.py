@@ -448,10 +448,13 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "else RidgeCV(alphas=np.logspace(-3, 3, 14))",
         )
     },
-    ("_selected_mean", "outs = Parallel(n_jobs=None)("): (
-        "equivalent",
-        "n_jobs only spreads the same predictions over workers",
-    ),
+    **{
+        (func, line): ("equivalent", "n_jobs only spreads the same predictions over workers")
+        for func, line in (
+            ("_selected_mean", "outs = Parallel(n_jobs=None)("),
+            ("_outputs", "return Parallel(n_jobs=None)("),
+        )
+    },
     **{
         ("predict_labelled", f"out = np.asarray(out).reshape(X.shape[0], {k})"): (
             "equivalent",
