@@ -281,6 +281,33 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ("_shrunk_lda_proba", "means = sums / np.bincount(codes, )[:, None]"),
         )
     },
+    **{
+        ("_logme_fit_dask", line): ("equivalent", "_logme_fit always passes the task")
+        for line in (
+            'def _logme_fit_dask(features, y, *, task="XXautoXX"):',
+            'def _logme_fit_dask(features, y, *, task="AUTO"):',
+        )
+    },
+    ("_logme_fit_dask", 'if features.dtype.kind not in "XXfiubXX":'): (
+        "equivalent",
+        "a dtype kind is one letter: it is in 'XXfiubXX' exactly when it is in 'fiub'",
+    ),
+    ("_logme_fit_dask", "if n <= D:"): (
+        "equivalent",
+        "at n = D the in-memory path computes the same LogME (to rounding) as the statistics",
+    ),
+    ("_power_of_two_scale", "if largest == 0.0 or 1e-30 <= largest <= 1e+30:"): (
+        "equivalent",
+        "1e+30 is the literal 1e30",
+    ),
+    ("_shrunk_lda_proba", "coef = linalg.solve(shrunk, means.T, ).T"): ("equivalent", _SAME_SOLVE),
+    (
+        "_shrunk_lda_proba",
+        'intercept = -0.5 * np.einsum("CD,CD->C", means, coef) + np.log(priors)',
+    ): (
+        "equivalent",
+        "einsum reads upper-case subscripts too: the same contraction",
+    ),
     ("_class_means", "counts = np.bincount(codes, minlength=n_classes).astype(None)"): (
         "equivalent",
         "astype(None) is astype(float64)",

@@ -647,3 +647,23 @@ def test_sfda_of_extreme_features_is_that_of_the_features_brought_to_unit_scale(
     X = X / np.abs(X).max() * 0.75
     for exponent in (700, -700):
         assert sfda_score(2.0**exponent * X, y) == sfda_score(X, y)
+
+
+def test_sfda_of_tight_well_separated_classes_is_one():
+    # Tiny within-class scatter: discriminant scores of order 1e8 that differ between
+    # rows by far more than exp can span; each row's softmax must still be taken
+    # relative to its own largest score.
+    from skreuse.transferability import sfda_score
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 10)
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [-1.0, -1.0]])[y] + 1e-4 * rng.normal(size=(30, 2))
+    assert sfda_score(X, y) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_logme_dask_with_two_rows(synchronous_dask):
+    import dask.array as da
+
+    F = np.array([[1.0, 0.5, -1.0], [0.2, -0.3, 2.0]])
+    expected = _slow_logme(F, np.eye(2))[0]
+    assert logme_score(da.from_array(F, chunks=(1, 3)), [0, 1]) == pytest.approx(expected, rel=1e-6)
