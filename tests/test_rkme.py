@@ -382,7 +382,9 @@ def test_dask_fit_equals_the_in_memory_fit(rng, synchronous_dask, gamma):
     lazy.fit(da.from_array(small, chunks=(5, 3)))
     expected = RKMESpecification(n_reduced=12, gamma=gamma, random_state=0).fit(small)
     np.testing.assert_array_equal(lazy.reduced_points_, expected.reduced_points_)
+    np.testing.assert_array_equal(lazy.weights_, expected.weights_)
     assert lazy.gamma_ == expected.gamma_
+    assert lazy.n_features_in_ == 3
 
 
 def test_dask_fit_of_integer_features(rng, synchronous_dask):
@@ -535,3 +537,31 @@ def test_sample_checks_its_arguments_and_the_memory_first(rng, monkeypatch):
         spec.sample(43, noise=0.1)
     with pytest.raises(ValueError, match=r"sample\(n_samples=43\) would need"):
         spec.sample(43, noise=2.0)
+
+
+def test_dask_fit_with_an_empty_chunk_an_isolated_row_and_small_variance(rng, synchronous_dask):
+    import dask.array as da
+
+    # Entries of variance < 1, an isolated row (its k-means centre would publish it) and
+    # a chunk of no rows: the same fit as in memory, and no training row published.
+    X = 0.3 * _two_blobs(rng, 200)
+    X[0] = 15.0
+    memory = RKMESpecification(n_reduced=10, n_iter=3, random_state=0).fit(X)
+    lazy = RKMESpecification(n_reduced=10, n_iter=3, random_state=0)
+    lazy.fit(da.from_array(X, chunks=((100, 0, 100), (3,))))
+    assert lazy.gamma_ == pytest.approx(1.0 / (3 * X.var()), rel=1e-12)
+    np.testing.assert_allclose(lazy.reduced_points_, memory.reduced_points_, rtol=1e-6)
+    np.testing.assert_allclose(lazy.weights_, memory.weights_, rtol=1e-6, atol=1e-12)
+    dists = ((lazy.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    assert dists.min() > 1e-10 * X.var() * 3
+    # every entry equal: refused, whatever the chunks
+    with pytest.raises(ValueError, match="fewer than 2 distinct rows"):
+        RKMESpecification(n_reduced=3).fit(da.from_array(np.ones((40, 2)), chunks=(15, 2)))
+
+
+def test_auto_noise_of_a_single_reduced_point_is_none(rng):
+    spec = RKMESpecification(n_reduced=1, random_state=0).fit(rng.normal(size=(20, 2)))
+    assert spec.reduced_points_.shape[0] == 1
+    np.testing.assert_array_equal(
+        spec.sample(5, random_state=0, noise="auto"), spec.sample(5, random_state=0)
+    )

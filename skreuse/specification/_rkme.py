@@ -438,7 +438,9 @@ class RKMESpecification(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             X = X.compute()
             X_valid, raw = self._validate_X(X, reset=True)
             return self._fit_weighted(X_valid, np.full(n, 1.0 / n), n, raw, True, n)
-        X = X.rechunk({1: -1})  # whole rows in every chunk
+        # Whole rows in every chunk, and no chunk of no rows: the sums over rows have none
+        # to add, and dask's var() of such an array is NaN (which hid copied rows).
+        X = X.rechunk({0: tuple(c for c in X.chunks[0] if c), 1: -1})
         d = X.shape[1]
         state = dict(self.__dict__)
         try:
