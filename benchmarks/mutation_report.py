@@ -407,6 +407,73 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ("_json_vector", "return np.array([_json_number(v, field) for v in value], )"),
         )
     },
+    **{
+        ("_checked_chunk", line): (
+            "equivalent",
+            "a chunk of a float array is float64; integer entries are promoted by every "
+            "product with the float64 reduced points and weights",
+        )
+        for line in ("X = np.asarray(X, dtype=None)", "X = np.asarray(X, )")
+    },
+    **{
+        ("_chunk_moments", line): (
+            "equivalent",
+            "chunks of no rows are dropped before (and one would be weighted by its count 0)",
+        )
+        for line in (
+            "mean = float(X.mean()) if (X.size) or True else 0.0",
+            "mean = float(X.mean()) if X.size else 1.0",
+        )
+    },
+    ("_cross_stats_chunk", "return _cross_stats(Z, X, w, gamma, np, )"): (
+        "equivalent",
+        "the moments are then computed and not used: extra work only",
+    ),
+    ("_cross_stats_dask", "def _cross_stats_dask(Z, X, w, gamma, *, with_moments=False):"): (
+        "equivalent",
+        "its only caller, _cross_stats, always passes with_moments",
+    ),
+    ("RKMESpecification._fit_dask", 'if X.dtype.kind not in "XXfiubXX":'): (
+        "equivalent",
+        "a dtype kind is one letter: it is in 'XXfiubXX' exactly when it is in 'fiub'",
+    ),
+    **{
+        ("RKMESpecification._fit_dask", line): (
+            "equivalent",
+            "raw only selects the backend: a computed array, a dask array and None all select "
+            "numpy on the CPU",
+        )
+        for line in (
+            "return self._fit_weighted(X_valid, np.full(n, 1.0 / n), n, None, True, n)",
+            "return self._fit_weighted(X, np.full(n, 1.0 / n), n, None, False, n)",
+        )
+    },
+    ("RKMESpecification._fit_dask", "validate_data(self, np.zeros((1, d)), )"): (
+        "equivalent",
+        "reset defaults to True",
+    ),
+    ("RKMESpecification._fit_dask", "validate_data(self, np.zeros((2, d)), reset=True)"): (
+        "equivalent",
+        "only the width of the dummy rows is read",
+    ),
+    ("RKMESpecification._fit_dask", "self.gamma_ = 1.0 / (d * var) if var > 0 else 2.0"): (
+        "equivalent",
+        "every entry equal: the fit is refused (fewer than 2 distinct rows) whatever gamma_",
+    ),
+    (
+        "RKMESpecification._fit_dask",
+        "return self._fit_weighted(X, np.full(n, 1.0 / n), n, X, None, n)",
+    ): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    (
+        "RKMESpecification._fit_dask",
+        "return self._fit_weighted(X, np.full(n, 1.0 / n), n, X, True, n)",
+    ): (
+        "equivalent",
+        "gamma_ is recomputed from dask's var() of the same entries: the same value to rounding",
+    ),
     ("RKMESpecification.from_json", 'text = text.decode("UTF-8")'): (
         "equivalent",
         "codec names are case-insensitive",
