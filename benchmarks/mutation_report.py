@@ -288,6 +288,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             'def _logme_fit_dask(features, y, *, task="AUTO"):',
         )
     },
+    ("_logme_fit_dask", "if is_dask_array(None):"): (
+        "equivalent",
+        "_logme_targets reads y with np.asarray (to_numpy), which computes a dask y anyway",
+    ),
     ("_logme_fit_dask", 'if features.dtype.kind not in "XXfiubXX":'): (
         "equivalent",
         "a dtype kind is one letter: it is in 'XXfiubXX' exactly when it is in 'fiub'",
