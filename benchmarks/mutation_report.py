@@ -300,6 +300,14 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "at n = D the in-memory path computes the same LogME (to rounding) as the statistics",
     ),
+    (
+        "_coding_rate",
+        "eigenvalues[eigenvalues < eigenvalues.max() * max(Z.shape) * "
+        "np.finfo(np.float64).eps] = 0.0",
+    ): (
+        "equivalent",
+        "differs only for an eigenvalue exactly at the threshold (exact zeros are 0 already)",
+    ),
     ("_power_of_two_scale", "if largest == 0.0 or 1e-30 <= largest <= 1e+30:"): (
         "equivalent",
         "1e+30 is the literal 1e30",
@@ -478,6 +486,40 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "gamma_ is recomputed from dask's var() of the same entries: the same value to rounding",
     ),
+    ("_self_inner", "step = _block_rows(X.shape[1])"): (
+        "equivalent",
+        "another block size: the same sum over blocks",
+    ),
+    ("RKMESpecification._embedding", "Y, raw = self._validate_X(other, reset=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    **{
+        ("RKMESpecification.mmd", line): (
+            "equivalent",
+            "the backend only chooses where the sums are computed: the same numbers on the CPU",
+        )
+        for line in (
+            "ns = get_backend(None, device=self.device)",
+            "ns = get_backend(device=self.device)",
+        )
+    },
+    **{
+        ("RKMESpecification.mmd", f"a, _ = _cross_stats(Z, Yt, vt, self.gamma_, ns.xp, {arg})"): (
+            "equivalent",
+            "the moments are then computed and not used: extra work only",
+        )
+        for arg in ("with_moments=None", "", "with_moments=True")
+    },
+    ("RKMESpecification.sample", "if noise >= 0:"): (
+        "equivalent",
+        "a jitter of 0 adds exact zeros",
+    ),
+    ("RKMESpecification.sample", "X = X - noise * rng.standard_normal(X.shape)"): (
+        "equivalent",
+        "the jitter is a centred Gaussian: its negative has the same distribution (only the "
+        "draw for a given seed changes, which nothing documents)",
+    ),
     ("RKMESpecification.from_json", 'text = text.decode("UTF-8")'): (
         "equivalent",
         "codec names are case-insensitive",
@@ -520,6 +562,41 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ")",
         )
     },
+    # specification/_batch.py
+    ("_groups", "if rows and rows - size > max_rows:"): (
+        "equivalent",
+        "groups only bound the memory (a group larger than a block is still cut into row "
+        "blocks): every spec's sum is the same",
+    ),
+    **{
+        ("_kernel_block", line): (
+            "equivalent",
+            "the norms passed are those of the same rows (and B's are always passed): "
+            "recomputing them gives the same values",
+        )
+        for line in (
+            "A_norms = _sq_norms(A) if (A_norms is None) or True else A_norms",
+            "B_norms = _sq_norms(B) if (B_norms is None) and False else B_norms",
+            "B_norms = _sq_norms(B) if (B_norms is None) or True else B_norms",
+            "B_norms = _sq_norms(None) if B_norms is None else B_norms",
+            "B_norms = _sq_norms(B) if B_norms is not None else B_norms",
+        )
+    },
+    **{
+        ("_kernel_block", f"D = A @ (2.0 * gamma * B).T if {cond} else (2.0 * gamma * A) @ B.T"): (
+            "equivalent",
+            "which operand is scaled by 2 gamma: the same product (to rounding)",
+        )
+        for cond in (
+            "(len(B) <= len(A)) and False",
+            "(len(B) <= len(A)) or True",
+            "len(B) < len(A)",
+        )
+    },
+    ("_sq_norms", 'return np.einsum("IJ,IJ->I", A, A)'): (
+        "equivalent",
+        "einsum reads upper-case subscripts too: the same contraction",
+    ),
     # specification/_labelled_reuse.py
     **{
         ("fit_labelled", line): (

@@ -565,3 +565,12 @@ def test_auto_noise_of_a_single_reduced_point_is_none(rng):
     np.testing.assert_array_equal(
         spec.sample(5, random_state=0, noise="auto"), spec.sample(5, random_state=0)
     )
+
+
+def test_blocked_mmd_to_data_matches_brute_force(rng, monkeypatch):
+    # Blocks of one row: every block of w^T K(Y, Y) w must be added up.
+    X, Y = rng.normal(size=(60, 3)), rng.normal(size=(25, 3)) + 0.5
+    spec = RKMESpecification(n_reduced=6, random_state=0).fit(X)
+    monkeypatch.setattr(_rkme, "_BLOCK_ENTRIES", 7)
+    expected = _brute_mmd2(spec.reduced_points_, spec.weights_, Y, _uniform(25), spec.gamma_)
+    assert spec.mmd(Y) == pytest.approx(expected, rel=1e-10)
