@@ -563,11 +563,47 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
     },
     # specification/_batch.py
-    ("_groups", "if rows and rows - size > max_rows:"): (
+    **{
+        ("_groups", line): (
+            "equivalent",
+            "groups only bound the memory: any cut into consecutive ranges that cover every "
+            "spec once (a group larger than a block is still cut into row blocks) gives the "
+            "same sums",
+        )
+        for line in (
+            "if rows and rows - size > max_rows:",
+            "if rows and rows + size >= max_rows:",
+            "start, rows = j, 1",
+            "rows = size",
+            "rows -= size",
+            "if rows and start < len(sizes):",
+            "if rows or start <= len(sizes):",
+        )
+    },
+    **{
+        ("cross_to_many", line): (
+            "equivalent",
+            "the callers pass float64 arrays (reduced sets, and weights 1/n or beta)",
+        )
+        for line in (
+            "Zq = np.asarray(query_points, dtype=None)",
+            "Zq = np.asarray(query_points, )",
+            "wq = np.asarray(query_weights, dtype=None)",
+            "wq = np.asarray(query_weights, )",
+        )
+    },
+    ("cross_to_many", "q_norms = None"): (
         "equivalent",
-        "groups only bound the memory (a group larger than a block is still cut into row "
-        "blocks): every spec's sum is the same",
+        "the kernel block then computes the same norms itself",
     ),
+    **{
+        ("cross_to_many", line): ("equivalent", "another block size: the same sums")
+        for line in (
+            "max_rows = max(2, _BLOCK_ENTRIES // max(Zq.shape[0], 1))",
+            "max_rows = max(1, _BLOCK_ENTRIES // max(Zq.shape[1], 1))",
+            "max_rows = max(1, _BLOCK_ENTRIES // max(Zq.shape[0], 2))",
+        )
+    },
     **{
         ("_kernel_block", line): (
             "equivalent",
