@@ -592,6 +592,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "wq = np.asarray(query_weights, )",
         )
     },
+    **{
+        ("cross_to_many", f"{var} = np.{op}({arg}[start:stop]).astype({args})"): (
+            "equivalent",
+            "astype(None) is astype(float64); copy only decides whether the fresh array that "
+            "vstack or concatenate made is copied once more",
+        )
+        for var, op, arg in (("Z", "vstack", "points"), ("w", "concatenate", "weights"))
+        for args in (
+            "None, copy=False",
+            "np.float64, copy=None",
+            "np.float64, ",
+            "np.float64, copy=True",
+        )
+    },
     ("cross_to_many", "q_norms = None"): (
         "equivalent",
         "the kernel block then computes the same norms itself",
