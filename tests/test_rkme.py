@@ -545,10 +545,11 @@ def test_dask_fit_with_an_empty_chunk_an_isolated_row_and_small_variance(rng, sy
     # Entries of variance < 1, an isolated row (its k-means centre would publish it) and
     # a chunk of no rows: the same fit as in memory, and no training row published.
     X = 0.3 * _two_blobs(rng, 200)
-    X[0] = 15.0
+    X[0] = 4.0
     memory = RKMESpecification(n_reduced=10, n_iter=3, random_state=0).fit(X)
     lazy = RKMESpecification(n_reduced=10, n_iter=3, random_state=0)
     lazy.fit(da.from_array(X, chunks=((100, 0, 100), (3,))))
+    assert X.var() < 1
     assert lazy.gamma_ == pytest.approx(1.0 / (3 * X.var()), rel=1e-12)
     np.testing.assert_allclose(lazy.reduced_points_, memory.reduced_points_, rtol=1e-6)
     np.testing.assert_allclose(lazy.weights_, memory.weights_, rtol=1e-6, atol=1e-12)
