@@ -606,6 +606,76 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "np.float64, copy=True",
         )
     },
+    **{
+        (func, line): (
+            "equivalent",
+            "the norms are then recomputed from the same rows: the same values",
+        )
+        for func, line in (
+            (
+                "cross_to_many",
+                "a[row : row + max_rows] = _kernel_block(Zb, Zq, gamma, B_norms=None) @ wq",
+            ),
+            ("cross_to_many", "a[row : row + max_rows] = _kernel_block(Zb, Zq, gamma, ) @ wq"),
+            ("query_self", "points[start : start + step], points, gamma, None, norms"),
+            (
+                "query_self",
+                "points[start : start + step], points, gamma, norms[start : start + step], None",
+            ),
+            (
+                "query_self",
+                "points[start : start + step], points, gamma, norms[start : start + step], )",
+            ),
+        )
+    },
+    ("cross_to_many", "out[start:stop] = np.bincount(owner, weights=a * w, )"): (
+        "equivalent",
+        "every spec has at least one reduced point, so every owner index occurs",
+    ),
+    **{
+        ("query_self", line): (
+            "equivalent",
+            "the callers pass float64 arrays (the user's validated rows, reduced sets, weights)",
+        )
+        for line in (
+            "points = np.asarray(points, dtype=None)",
+            "points = np.asarray(points, )",
+            "weights = np.asarray(weights, dtype=None)",
+            "weights = np.asarray(weights, )",
+        )
+    },
+    **{
+        ("query_self", line): ("equivalent", "another block size: the same sum")
+        for line in (
+            "step = max(2, _BLOCK_ENTRIES // max(points.shape[0], 1))",
+            "step = max(1, _BLOCK_ENTRIES // max(points.shape[1], 1))",
+            "step = max(1, _BLOCK_ENTRIES // max(points.shape[0], 2))",
+        )
+    },
+    **{
+        ("self_terms", line): (
+            "equivalent",
+            "the order only groups specs into batches; each result is stored at its own index",
+        )
+        for line in (
+            "order = np.argsort(sizes, kind=None)",
+            "order = np.argsort(sizes, )",
+            'order = np.argsort(sizes, kind="STABLE")',
+        )
+    },
+    **{
+        ("self_terms", f"if {cond} > _BLOCK_ENTRIES and stop > start:"): (
+            "equivalent",
+            "the batch-size rule only bounds the memory: every spec's self term is the same",
+        )
+        for cond in (
+            "(stop - start + 1) * k_max / max(k_max, d)",
+            "(stop - start + 1) / k_max * max(k_max, d)",
+            "(stop - start - 1) * k_max * max(k_max, d)",
+            "(stop + start + 1) * k_max * max(k_max, d)",
+            "(stop - start + 2) * k_max * max(k_max, d)",
+        )
+    },
     ("cross_to_many", "q_norms = None"): (
         "equivalent",
         "the kernel block then computes the same norms itself",
