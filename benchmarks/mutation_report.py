@@ -520,6 +520,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "the jitter is a centred Gaussian: its negative has the same distribution (only the "
         "draw for a given seed changes, which nothing documents)",
     ),
+    ("_solve_weights", "m = K.shape[1]"): ("equivalent", "K is square"),
+    **{
+        ("_solve_weights", f"for jitter in {jitters}:"): (
+            "survived",
+            "the larger fallback jitters are used only when K + 1e-12 I is not positive "
+            "definite, which no test's kernel matrix is",
+        )
+        for jitters in (
+            "(1e-12, 1.0000000001, 1e-8, 1e-6, 1e-4)",
+            "(1e-12, 1e-10, 1.00000001, 1e-6, 1e-4)",
+            "(1e-12, 1e-10, 1e-8, 1.000001, 1e-4)",
+            "(1e-12, 1e-10, 1e-8, 1e-6, 1.0001)",
+        )
+    },
     ("RKMESpecification.from_json", 'text = text.decode("UTF-8")'): (
         "equivalent",
         "codec names are case-insensitive",
@@ -674,6 +688,27 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "(stop - start - 1) * k_max * max(k_max, d)",
             "(stop + start + 1) * k_max * max(k_max, d)",
             "(stop - start + 2) * k_max * max(k_max, d)",
+        )
+    },
+    (
+        "self_terms",
+        "if (stop - start + 1) * k_max * max(k_max, d) >= _BLOCK_ENTRIES and stop > start:",
+    ): (
+        "equivalent",
+        "the batch-size rule only bounds the memory: every spec's self term is the same",
+    ),
+    ("self_terms", "stop += 2"): (
+        "equivalent",
+        "batches of other sizes (k_max is recomputed over each batch): the same self terms",
+    ),
+    **{
+        ("self_terms", line): (
+            "equivalent",
+            "einsum reads upper-case subscripts too: the same contraction",
+        )
+        for line in (
+            'norms = np.einsum("BKD,BKD->BK", Zb, Zb)',
+            'out[idx] = np.einsum("BI,BIJ,BJ->B", wb, D, wb)',
         )
     },
     ("cross_to_many", "q_norms = None"): (
