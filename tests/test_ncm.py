@@ -100,8 +100,8 @@ def test_transformer_and_callable_backbone_unchanged(digits):
     X_train, X_test, y_train, _ = digits
     pca = PCA(n_components=20, random_state=0).fit(X_train)
     components = pca.components_.copy()
-    by_pca = NCMClassifier(backbone=pca).fit(X_train, y_train)
-    by_callable = NCMClassifier(backbone=pca.transform).fit(X_train, y_train)
+    by_pca = NCMClassifier(backbone=pca, features="backbone").fit(X_train, y_train)
+    by_callable = NCMClassifier(backbone=pca.transform, features="backbone").fit(X_train, y_train)
     manual = NearestCentroid().fit(pca.transform(X_train), y_train)
     np.testing.assert_array_equal(by_pca.predict(X_test), manual.predict(pca.transform(X_test)))
     np.testing.assert_array_equal(by_callable.predict(X_test), by_pca.predict(X_test))
@@ -124,7 +124,9 @@ def test_torch_module_backbone(digits, backend):
     net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5))
     net.train()
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    clf = NCMClassifier(backbone=net, device=backend, batch_size=100).fit(X_train, y_train)
+    clf = NCMClassifier(backbone=net, features="backbone", device=backend, batch_size=100).fit(
+        X_train, y_train
+    )
     with torch.no_grad():
         net.eval()
         f_train = net(torch.as_tensor(X_train, dtype=torch.float32)).numpy()
@@ -189,7 +191,7 @@ def test_fitted_classifier_backbone_uses_its_probabilities(digits):
     X_train, X_test, y_train, _ = digits
     source = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     source.fit(X_train[y_train < 5], y_train[y_train < 5])
-    clf = NCMClassifier(backbone=source).fit(X_train, y_train)
+    clf = NCMClassifier(backbone=source, features="backbone").fit(X_train, y_train)
     manual = NearestCentroid().fit(source.predict_proba(X_train), y_train)
     np.testing.assert_array_equal(clf.predict(X_test), manual.predict(source.predict_proba(X_test)))
 
@@ -242,7 +244,9 @@ def test_backbone_takes_multidimensional_input():
     rng = np.random.RandomState(0)
     images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
     y = np.repeat([0, 1, 2], 10)
-    ncm = NCMClassifier(backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1)).fit(images, y)
+    ncm = NCMClassifier(
+        backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1), features="backbone"
+    ).fit(images, y)
     flat = NCMClassifier().fit(images.reshape(30, -1), y)
     np.testing.assert_allclose(
         ncm.predict_proba(images), flat.predict_proba(images.reshape(30, -1)), rtol=1e-12
