@@ -233,7 +233,7 @@ def test_logme_selector_and_ncm_with_layer(digits):
     )
     with pytest.raises(ValueError, match=r"do not exist: \['c'\]"):
         LogMESelector(zoo, layer={"c": "4"}).fit(X, y)
-    ncm = NCMClassifier(backbone=zoo[0][1], layer="5").fit(X, y)
+    ncm = NCMClassifier(backbone=zoo[0][1], layer="5", features="backbone").fit(X, y)
     ref = NCMClassifier().fit(penultimate["a"], y)
     np.testing.assert_array_equal(ncm.predict(X), ref.predict(penultimate["a"]))
     np.testing.assert_allclose(ncm.centroids_, ref.centroids_, rtol=1e-6)

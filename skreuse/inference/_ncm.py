@@ -215,12 +215,8 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     # -- features ---------------------------------------------------------------------------
 
     def _backbone_features(self, X, extracted):
-        """The backbone's features of X (X itself without a backbone)."""
+        """The backbone's features of X (X itself when extracted from a loader)."""
         if extracted:
-            return X
-        if self.backbone is None:
-            if self.layer is not None:
-                raise ValueError("layer names a submodule of the backbone, but backbone=None.")
             return X
         return extract_features(
             self.backbone,
@@ -319,6 +315,8 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     def _spaces(self, extracted):
         """The spaces ``features`` allows, in the order that breaks ties of ``"auto"``."""
         if self.backbone is None:
+            if self.layer is not None:
+                raise ValueError("layer names a submodule of the backbone, but backbone=None.")
             if self.features == "both":
                 raise ValueError(
                     "features='both' puts the backbone's features beside the inputs, but "
