@@ -275,3 +275,151 @@ def test_partial_fit_with_declared_classes_and_single_samples():
     np.testing.assert_array_equal(ncm.classes_, [0, 1])
     np.testing.assert_array_equal(ncm.centroids_, [[3.0, 4.0], [5.0, 7.0]])
     np.testing.assert_array_equal(ncm.class_count_, [1, 1])
+
+
+# -- features="auto": the backbone, the inputs or both, by leave-one-out ---------------------
+
+
+def _brute_force_loo(F, y, metric):
+    """Leave-one-out accuracy by refitting the rule n times; a row alone in its class is an
+    error (its class has no mean without it)."""
+    hits = []
+    for i in range(len(y)):
+        rest = np.arange(len(y)) != i
+        if not np.any(y[rest] == y[i]):
+            hits.append(False)
+            continue
+        if metric == "euclidean":
+            pred = NearestCentroid().fit(F[rest], y[rest]).predict(F[i : i + 1])[0]
+        else:
+            classes = np.unique(y[rest])
+            means = np.array([F[rest][y[rest] == c].mean(axis=0) for c in classes])
+            pred = classes[np.argmin(cdist(F[i : i + 1], means, metric="cosine"))]
+        hits.append(pred == y[i])
+    return np.mean(hits)
+
+
+def _task(n_per_class, seed=0, informative=2, noise_dims=8, spread=1.0):
+    """Three classes apart in the first ``informative`` columns; the others are noise."""
+    means = 3.0 * np.random.RandomState(42).normal(size=(3, informative))
+    rng = np.random.RandomState(seed)
+    y = np.repeat([0, 1, 2], n_per_class)
+    X = np.hstack(
+        [means[y] + rng.normal(size=(len(y), informative)),
+         spread * rng.normal(size=(len(y), noise_dims))]
+    )  # fmt: skip
+    return X, y
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_auto_leave_one_out_matches_refitting(metric):
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(14, 5)) + np.repeat(np.eye(5)[:4] * 2, [1, 2, 4, 7], axis=0)
+    y = np.repeat([3, 5, 7, 9], [1, 2, 4, 7])  # one class with a single row
+    W = rng.normal(size=(5, 3))
+    clf = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric).fit(X, y)
+    spaces = {"backbone": X @ W, "inputs": X, "both": np.hstack([X @ W, X])}
+    assert set(clf.loo_accuracy_) == set(spaces)
+    for space, F in spaces.items():
+        assert clf.loo_accuracy_[space] == pytest.approx(_brute_force_loo(F, y, metric))
+    best = max(clf.loo_accuracy_.values())
+    assert clf.loo_accuracy_[clf.features_] == best
+    ref = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric, features=clf.features_)
+    np.testing.assert_allclose(clf.centroids_, ref.fit(X, y).centroids_, rtol=1e-12)
+
+
+def test_auto_falls_back_to_the_inputs_with_an_irrelevant_backbone():
+    X, y = _task(5)
+    X_test, y_test = _task(100, seed=1)
+    # The backbone's features are loud pseudo-random numbers: its class means say nothing.
+    W = np.random.RandomState(3).normal(size=(10, 6))
+
+    def noise(Z):
+        return 5 * np.sin(100 * Z @ W)
+
+    clf = NCMClassifier(backbone=noise).fit(X, y)
+    assert clf.features_ == "inputs"
+    assert clf.loo_accuracy_["inputs"] > max(
+        clf.loo_accuracy_["backbone"], clf.loo_accuracy_["both"]
+    )
+    target_only = NearestCentroid().fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X_test), target_only.predict(X_test))
+    forced = NCMClassifier(backbone=noise, features="backbone").fit(X, y)
+    assert forced.score(X_test, y_test) < clf.score(X_test, y_test) - 0.3
+
+
+def test_auto_keeps_a_perfect_backbone():
+    # Inputs drowned in loud noise columns; the backbone keeps the informative ones.
+    X, y = _task(5, noise_dims=40, spread=4.0)
+    X_test, y_test = _task(100, seed=1, noise_dims=40, spread=4.0)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2]).fit(X, y)
+    assert clf.features_ == "backbone"
+    assert clf.loo_accuracy_["backbone"] > clf.loo_accuracy_["inputs"]
+    reference = NearestCentroid().fit(X[:, :2], y)
+    np.testing.assert_array_equal(clf.predict(X_test), reference.predict(X_test[:, :2]))
+    assert clf.score(X_test, y_test) > NearestCentroid().fit(X, y).score(X_test, y_test) + 0.1
+
+
+def test_auto_with_one_row_per_class_takes_both():
+    # Nothing can be left out: every space scores 0 and the tie goes to "both".
+    X, y = _task(1)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2]).fit(X, y)
+    assert clf.loo_accuracy_ == {"both": 0.0, "backbone": 0.0, "inputs": 0.0}
+    assert clf.features_ == "both"
+    np.testing.assert_allclose(clf.centroids_, np.hstack([X[:, :2], X]))
+
+
+@pytest.mark.parametrize("normalize", [None, "cl2n"])
+def test_auto_partial_fit_keeps_the_space_of_the_first_call(normalize):
+    X, y = _task(20, noise_dims=40, spread=4.0)
+    first = np.isin(y, [0, 1])
+    inc = NCMClassifier(backbone=lambda Z: Z[:, :2], normalize=normalize)
+    inc.partial_fit(X[first], y[first])
+    chosen = inc.features_
+    inc.partial_fit(X[~first], y[~first])  # a new class, in the same space
+    assert inc.features_ == chosen == "backbone"
+    ref = NCMClassifier(backbone=lambda Z: Z[:, :2], normalize=normalize, features=chosen)
+    ref.partial_fit(X[first], y[first]).partial_fit(X[~first], y[~first])
+    np.testing.assert_allclose(inc.centroids_, ref.centroids_, rtol=1e-12)
+    if normalize == "cl2n":
+        np.testing.assert_allclose(inc.center_, X[first][:, :2].mean(axis=0), rtol=1e-12)
+
+
+def test_inputs_of_more_than_two_dimensions_are_flattened():
+    rng = np.random.RandomState(0)
+    images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
+    y = np.repeat([0, 1, 2], 10)
+    flat = images.reshape(30, -1)
+    clf = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, 0, :], features="both")
+    clf.fit(images, y)
+    ref = NearestCentroid().fit(np.hstack([images[:, 0, :], flat]), y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    inputs = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, 0, :], features="inputs")
+    np.testing.assert_allclose(
+        inputs.fit(images, y).centroids_, NearestCentroid().fit(flat, y).centroids_
+    )
+
+
+def test_features_without_backbone_and_errors():
+    X, y = load_iris(return_X_y=True)
+    for features in ("auto", "backbone", "inputs"):
+        clf = NCMClassifier(features=features).fit(X, y)
+        assert clf.features_ == "inputs"
+        assert clf.loo_accuracy_ == {}
+        np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X, y).centroids_)
+    with pytest.raises(ValueError, match="features='both' .* backbone=None"):
+        NCMClassifier(features="both").fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        NCMClassifier(features="raw").fit(X, y)
+
+
+def test_loader_keeps_the_backbone():
+    torch = pytest.importorskip("torch")
+    X, y = _task(10)
+    net = torch.nn.Linear(10, 4).double()
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    clf = NCMClassifier(backbone=net).fit(ds)
+    assert clf.features_ == "backbone"
+    for features in ("inputs", "both"):
+        with pytest.raises(ValueError, match=f"features='{features}' needs the inputs"):
+            NCMClassifier(backbone=net, features=features).fit(ds)
