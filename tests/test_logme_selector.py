@@ -447,3 +447,94 @@ def test_tags_follow_the_head(digits):
         assert tags.classifier_tags == expected.classifier_tags
         assert tags.regressor_tags == expected.regressor_tags
         assert (tags.classifier_tags is None) is (head.__class__ is Ridge)
+
+
+# -- LogME's ranking of a classification: intercept column, class evidences capped at 0 ------
+
+
+def _class_subset_task(seed=0, shots=10):
+    """The ``classes`` scenario of the reuse-gain benchmark: the source knows 60 % of the
+    digits; the candidates are its LDA, its classifier and the raw features."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skreuse.datasets import _scenarios as sc
+
+    s = sc.class_subsets("digits", random_state=seed)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+    candidates = [
+        ("source LDA", LinearDiscriminantAnalysis().fit(s.X_source, s.y_source)),
+        ("source LR", source),
+        ("raw features", FunctionTransformer().fit(s.X_source)),
+    ]
+    shots, test = sc.draw_shots(s.y_target, shots, np.random.RandomState(seed), 300)
+    return candidates, s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
+
+
+def test_source_that_knows_some_classes_does_not_outrank_raw_features():
+    candidates, X, y, X_test, y_test = _class_subset_task()
+    models = dict(candidates)
+    # The paper's LogME prefers the source's probabilities: the classes it knows are
+    # predicted almost exactly, and their unbounded evidence outweighs the others.
+    plain = {n: logme_score(_features(m, X), y) for n, m in candidates}
+    assert max(plain, key=plain.get) == "source LR"
+    evidence = {n: _ranking_logme(_features(m, X), y) for n, m in candidates}
+    selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000)).fit(X, y)
+    assert selector.scores_ == pytest.approx({n: e[0] for n, e in evidence.items()}, rel=1e-9)
+    assert selector.selected_ == ["raw features"]
+    # Selecting the raw features is exactly training on the target alone.
+    target_only = LogisticRegression(max_iter=1000).fit(X, y)
+    np.testing.assert_array_equal(selector.predict(X_test), target_only.predict(X_test))
+    source_acc = np.mean(models["source LR"].predict(X_test) == y_test)
+    assert selector.score(X_test, y_test) > source_acc + 0.2
+
+
+def test_irrelevant_candidates_fall_back_to_raw_features(digits):
+    X, y, _ = digits
+    W = np.random.RandomState(0).normal(size=(64, 12))
+    candidates = [
+        ("noise", lambda Z: np.sin(100 * np.asarray(Z) @ W)),
+        ("raw", lambda Z: np.asarray(Z) * 1.0),
+    ]
+    selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000))
+    selector.fit(X[:100], y[:100])
+    assert selector.selected_ == ["raw"]
+    target_only = LogisticRegression(max_iter=1000).fit(X[:100], y[:100])
+    np.testing.assert_array_equal(selector.predict(X[100:]), target_only.predict(X[100:]))
+
+
+def test_perfect_candidate_is_kept_and_ties_at_the_cap_go_to_plain_logme(digits):
+    X, y, _ = digits
+    onehot = np.eye(10)[y]
+    rng = np.random.RandomState(0)
+    # Two candidates that give the labels up to small noise, at different noise levels;
+    # the top rows of pixels explain the classes less well.
+    exact = onehot + 0.01 * rng.normal(size=onehot.shape)
+    close = onehot + 0.05 * rng.normal(size=onehot.shape)
+    table = {"close": close, "exact": exact}
+    candidates = [
+        ("top", lambda Z: np.asarray(Z)[:, :16] * 1.0),
+        ("close", lambda Z: table["close"][: len(Z)]),
+        ("exact", lambda Z: table["exact"][: len(Z)]),
+    ]
+    selector = LogMESelector(candidates).fit(X, y)
+    # Both near-perfect candidates reach the cap in every class: they tie at 0, and the
+    # plain mean of the class evidences orders them.
+    assert selector.scores_["close"] == selector.scores_["exact"] == 0.0
+    assert selector.scores_["top"] < 0.0
+    assert _ranking_logme(exact, y)[1] > _ranking_logme(close, y)[1]
+    assert selector.ranking_ == ["exact", "close", "top"]
+
+
+def test_as_many_rows_as_features_scores_the_whole_matrix():
+    from skreuse.transferability import _logme_fit
+
+    # n == D: with the constant column the statistics no longer determine LogME.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 12))
+    y = np.arange(12) % 3
+    selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
+    assert selector.scores_["id"] == pytest.approx(_ranking_logme(X, y)[0], rel=1e-9)
+    head = selector.estimator_
+    _, result, _ = _logme_fit(X, y)
+    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
