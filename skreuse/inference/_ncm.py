@@ -73,7 +73,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     features : {"auto", "backbone", "inputs", "both"}, default="auto"
         The space of the class means when there is a ``backbone``: its features
-        (``"backbone"``, the rule of [1]_), the inputs ``X`` themselves (``"inputs"``, no
+        (``"backbone"``, Mensink et al.'s rule), the inputs ``X`` themselves (``"inputs"``, no
         reuse; inputs of more than two dimensions, e.g. images, are flattened), or both
         side by side (``"both"``). ``"auto"`` chooses among the three by leave-one-out
         accuracy on the rows of the first call to :meth:`fit` or :meth:`partial_fit`

@@ -469,14 +469,16 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     LogME's own head (``top_k=1``) takes its posterior from the statistics and fits its
     temperature on at most about two million feature values of evenly spaced rows (all
     rows when there are few); another ``estimator``, or ``top_k > 1``, keeps the features of
-    the best candidates seen so far. With fewer rows than features, or another metric,
-    the candidate's whole feature matrix is scored. A class-output score (LEEP, NCE) on a
+    the best candidates seen so far. With fewer rows than features (than features plus
+    one for the constant column of a classification, below), or another metric, the
+    candidate's whole feature matrix is scored. A class-output score (LEEP, NCE) on a
     transformer or a skorch net scores its probabilities, which are not its features: a
     selected one runs a second time for the head's features.
 
     With ``metric="logme"`` on a classification task, the candidates are ranked by a
-    LogME made comparable across kinds of features, with :func:`~skreuse.transferability.
-    logme_score` itself unchanged (it still gives the paper's value):
+    LogME made comparable across kinds of features, with
+    :func:`~skreuse.transferability.logme_score` itself unchanged (it still gives the
+    paper's value):
 
     - every candidate's features get a constant column (an intercept). One-hot targets
       have mean ``1 / n_classes``; class probabilities sum to 1, so they carry that
