@@ -423,3 +423,44 @@ def test_loader_keeps_the_backbone():
     for features in ("inputs", "both"):
         with pytest.raises(ValueError, match=f"features='{features}' needs the inputs"):
             NCMClassifier(backbone=net, features=features).fit(ds)
+
+
+def test_auto_ties_between_backbone_and_inputs_go_to_the_backbone():
+    # Found by search: the backbone and the inputs tie, the concatenation is worse.
+    rng = np.random.RandomState(26)
+    X = rng.normal(size=(9, 2))
+    y = np.repeat([0, 1, 2], 3)
+    W = rng.normal(size=(2, 2))
+    clf = NCMClassifier(backbone=lambda Z: Z @ W).fit(X, y)
+    loo = clf.loo_accuracy_
+    assert loo["backbone"] == loo["inputs"] > loo["both"]
+    assert clf.features_ == "backbone"
+
+
+def test_auto_leave_one_out_cosine_with_a_zero_row_matches_refitting():
+    # A zero feature vector has cosine 0 with every mean, in prediction as in the choice.
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(12, 3))
+    X[4] = 0.0
+    y = np.repeat([0, 1, 2], 4)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0, metric="cosine").fit(X, y)
+    for space, F in {"backbone": X[:, :2], "inputs": X}.items():
+        hits = [
+            NCMClassifier(metric="cosine")
+            .fit(F[np.arange(12) != i], y[np.arange(12) != i])
+            .predict(F[i : i + 1])[0]
+            == y[i]
+            for i in range(12)
+        ]
+        assert clf.loo_accuracy_[space] == pytest.approx(np.mean(hits))
+
+
+def test_both_on_the_torch_path_matches_numpy(backend):
+    X, y = _task(6)
+    ref = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, :2] * 2.0, features="both")
+    ref.fit(X, y)
+    clf = NCMClassifier(
+        backbone=lambda Z: np.asarray(Z)[:, :2] * 2.0, features="both", device=backend
+    ).fit(X, y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
