@@ -360,13 +360,25 @@ def test_auto_keeps_a_perfect_backbone():
     assert clf.score(X_test, y_test) > NearestCentroid().fit(X, y).score(X_test, y_test) + 0.1
 
 
-def test_auto_with_one_row_per_class_takes_both():
-    # Nothing can be left out: every space scores 0 and the tie goes to "both".
+def test_auto_with_one_row_per_class_keeps_the_backbone():
+    # Nothing can be left out: every space scores 0, and the backbone is kept.
     X, y = _task(1)
-    clf = NCMClassifier(backbone=lambda Z: Z[:, :2]).fit(X, y)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, 2:] * 1.0).fit(X, y)
     assert clf.loo_accuracy_ == {"both": 0.0, "backbone": 0.0, "inputs": 0.0}
+    assert clf.features_ == "backbone"
+    np.testing.assert_allclose(clf.centroids_, X[:, 2:])
+
+
+def test_auto_ties_go_to_both():
+    # Two rows per class, far apart in every space: every space is right, "both" wins.
+    y = np.repeat([0, 1, 2], 2)
+    X = 100.0 * y[:, None] + np.random.RandomState(0).normal(size=(6, 3))
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
+    assert set(clf.loo_accuracy_.values()) == {1.0}
     assert clf.features_ == "both"
-    np.testing.assert_allclose(clf.centroids_, np.hstack([X[:, :2], X]))
+    np.testing.assert_allclose(
+        clf.centroids_, NearestCentroid().fit(np.hstack([X[:, :1], X]), y).centroids_
+    )
 
 
 @pytest.mark.parametrize("normalize", [None, "cl2n"])

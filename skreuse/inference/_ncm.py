@@ -125,13 +125,14 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     itself, in closed form: without row ``x`` its class mean is
     ``c' = (n c - x) / (n - 1)`` (``n`` rows in the class), and the other means do not
     move. A row that is alone in its class cannot be predicted once left out: it counts
-    as an error in every space, so it does not change the choice. Ties, and so every
-    fit with one row per class (where nothing can be left out), go to ``"both"``, then
-    ``"backbone"``: the concatenation hedges between the backbone and the inputs, where
-    either alone can be far off (a backbone trained on other classes, or inputs too few
-    to estimate means from). The choice is made once, on the rows of the first call
-    (like the centre of ``"cl2n"``): later calls to :meth:`partial_fit` add to the
-    means of that space, so they stay equal to those of a single :meth:`fit`.
+    as an error in every space, so it does not change the choice. With one row per class
+    nothing can be left out, and the backbone is kept (the reuse the user asked for).
+    Otherwise ties go to ``"both"``, then ``"backbone"``: the concatenation hedges
+    between the backbone and the inputs, where either alone can be far off (a backbone
+    trained on other classes, or inputs too few to estimate means from). The choice is
+    made once, on the rows of the first call (like the centre of ``"cl2n"``): later calls
+    to :meth:`partial_fit` add to the means of that space, so they stay equal to those of
+    a single :meth:`fit`.
     The sums are kept in float64, so incremental and batch means agree to
     rounding error. ``"cl2n"`` fixes its centre at the first call (as SimpleShot
     centres with the base classes' mean), so later calls do not change it.
@@ -352,7 +353,12 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             self.loo_accuracy_[space] = _loo_accuracy(to_numpy(F), codes, self.metric)
-        self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
+        if np.bincount(codes).max() == 1:
+            # One row per class: nothing could be left out, so nothing speaks against the
+            # backbone the user chose.
+            self.features_ = "backbone"
+        else:
+            self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
         F, self.center_ = found[self.features_]
         return F
 
