@@ -432,6 +432,11 @@ def test_loader_keeps_the_backbone():
     ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
     clf = NCMClassifier(backbone=net).fit(ds)
     assert clf.features_ == "backbone"
+    # Prediction reads the loader through the backbone too, in the loader's row order.
+    ref = NCMClassifier(backbone=net, features="backbone").fit(X, y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(ds), ref.predict_proba(X), rtol=1e-9)
+    np.testing.assert_array_equal(clf.predict(ds), ref.predict(X))
     for features in ("inputs", "both"):
         with pytest.raises(ValueError, match=f"features='{features}' needs the inputs"):
             NCMClassifier(backbone=net, features=features).fit(ds)
