@@ -481,3 +481,73 @@ def test_both_on_the_torch_path_matches_numpy(backend):
     ).fit(X, y)
     np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
     np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
+
+
+def test_cosine_leave_one_out_with_a_zero_row_in_a_two_row_class():
+    # Row 0's class mean without it is the zero vector: cosine 0, distance 1, so the
+    # nearer class (cosine > 0) wins, in the choice as in a refitted classifier.
+    X = np.array([[1.0, 0.1], [0.0, 0.0], [1.0, 0.3], [0.9, 0.2], [-1.0, 5.0], [-1.2, 4.0]])
+    y = np.array([0, 0, 1, 1, 2, 2])
+    clf = NCMClassifier(backbone=lambda Z: Z * 2.0, metric="cosine").fit(X, y)
+    hits = [
+        NCMClassifier(metric="cosine")
+        .fit(X[np.arange(6) != i], y[np.arange(6) != i])
+        .predict(X[i : i + 1])[0]
+        == y[i]
+        for i in range(6)
+    ]
+    assert hits[0] is np.False_
+    assert clf.loo_accuracy_["inputs"] == pytest.approx(np.mean(hits))
+
+
+def test_loader_paths_match_the_array_paths():
+    torch = pytest.importorskip("torch")
+    X, y = _task(10)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(), torch.nn.Linear(6, 4))
+    net = net.double()
+    inputs_only = torch.utils.data.TensorDataset(torch.as_tensor(X))
+    labelled = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    for layer in (None, "1"):
+        ref = NCMClassifier(backbone=net, layer=layer, features="backbone").fit(X, y)
+        # y given with a loader of inputs; then a loader that brings its labels
+        clf = NCMClassifier(backbone=net, layer=layer).fit(X, y).fit(inputs_only, y)
+        assert not hasattr(clf, "n_features_in_")
+        assert clf.features_ == "backbone"
+        np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+        np.testing.assert_allclose(clf.decision_function(labelled), ref.decision_function(X))
+        # class-incremental sessions from loaders
+        first, second = y < 2, y == 2
+        inc = NCMClassifier(backbone=net, layer=layer)
+        inc.partial_fit(torch.utils.data.TensorDataset(torch.as_tensor(X[first])), y[first])
+        inc.partial_fit(torch.utils.data.TensorDataset(torch.as_tensor(X[second])), y[second])
+        np.testing.assert_allclose(inc.centroids_, ref.centroids_, rtol=1e-12)
+    with pytest.raises(ValueError, match="y is None"):
+        NCMClassifier(backbone=net).fit(inputs_only)
+    # the layer's features differ from the output's
+    out = NCMClassifier(backbone=net, features="backbone").fit(X, y)
+    assert out.centroids_.shape[1] == 4
+    assert (
+        NCMClassifier(backbone=net, layer="1", features="backbone").fit(X, y).centroids_.shape[1]
+        == 6
+    )
+
+
+def test_prediction_in_small_chunks_equals_one_chunk(monkeypatch):
+    from skreuse.inference import _ncm
+
+    X, y = _task(30)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :4] * 1.0).fit(X, y)
+    whole = clf.predict_proba(X), clf.predict(X)
+    monkeypatch.setattr(_ncm, "_PREDICT_CHUNK_ENTRIES", 10 * 7)  # 7 rows per chunk
+    np.testing.assert_allclose(clf.predict_proba(X), whole[0], rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), whole[1])
+
+
+def test_partial_fit_checks_the_number_of_features_and_nan_tag():
+    from sklearn.utils import get_tags
+
+    X, y = _task(5)
+    clf = NCMClassifier().partial_fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], y)
+    assert get_tags(clf).input_tags.allow_nan is False
