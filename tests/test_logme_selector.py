@@ -538,3 +538,26 @@ def test_as_many_rows_as_features_scores_the_whole_matrix():
     head = selector.estimator_
     _, result, _ = _logme_fit(X, y)
     np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
+
+
+def test_fewer_rows_than_features_fits_the_head_on_the_features():
+    # n < D: the head is fitted on the whole feature matrix, with LogME's posterior and a
+    # maximum-likelihood temperature.
+    from skreuse.transferability import _logme_fit
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(10, 14))
+    y = np.arange(10) % 3
+    selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
+    head = selector.estimator_
+    score, result, _ = _logme_fit(X, y)
+    assert head.logme_ == pytest.approx(score, rel=1e-12)
+    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
+    scores = X @ head.coef_.T
+
+    def nll(temperature):
+        z = scores / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        return -np.mean(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
+
+    assert nll(head.temperature_) <= min(nll(head.temperature_ * 1.1), nll(head.temperature_ / 1.1))
