@@ -336,6 +336,26 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                     "return get_backend(device=self.device).device",
                 )
             ),
+            *(
+                ("_class_evidence", line, "LogME's evidence is already float64")
+                for line in (
+                    'evidence = np.asarray(to_numpy(result["evidence"]), dtype=None)',
+                    'evidence = np.asarray(to_numpy(result["evidence"]), )',
+                )
+            ),
+            *(
+                ("_with_constant", line, "LogME forms its products in float64 either way")
+                for line in (
+                    "return np.hstack([F, np.ones((F.shape[0], 1), dtype=None)])",
+                    "return np.hstack([F, np.ones((F.shape[0], 1), )])",
+                )
+            ),
+            (
+                "_rank",
+                "key=lambda n: (-scores[n], -tie_break.get(n, 1.0)) if np.isfinite(scores[n]) "
+                "else (np.inf,),",
+                "tie_break has every finite-scored candidate, or none (then a constant)",
+            ),
         )
     },
     # training/_hypothesis_transfer.py
