@@ -231,6 +231,133 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
         )
     },
+    # inference/_ncm.py and selection/_logme_selector.py (issue 13: features="auto", ranking LogME)
+    **{
+        (function, line): ("equivalent", reason)
+        for function, line, reason in (
+            *(
+                ("_loo_accuracy", line, "the codes are 0..K-1 and the rows 0..n-1, all present")
+                for line in (
+                    "counts = np.bincount(codes, )",
+                    "onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), shape=None)",
+                    "onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), )",
+                )
+            ),
+            (
+                "NCMClassifier._features",
+                "parts.append(self._backbone_features(X, extracted) if (B is None) or True else B)",
+                "B is the backbone's features of the same X: computing them again gives B",
+            ),
+            (
+                "NCMClassifier._features",
+                "parts.append(X.reshape(X.shape[0], -2))",
+                "numpy reads any negative size as the unknown one",
+            ),
+            (
+                "NCMClassifier._features",
+                "F = parts[0] if (len(parts) == 1) and False else nx.xp.concat(parts, axis=1)",
+                "the concatenation of one block is that block",
+            ),
+            (
+                "NCMClassifier._features",
+                "F = parts[0] if (len(parts) == 1) and False else "
+                "np.hstack([np.asarray(P) for P in parts])",
+                "the concatenation of one block is that block",
+            ),
+            *(
+                (f"NCMClassifier.{method}", line, "every caller passes extracted")
+                for method, line in (
+                    (
+                        "_features",
+                        "def _features(self, X, device, dtype=np.float64, extracted=True, "
+                        "space=None, B=None):",
+                    ),
+                    (
+                        "_accumulate",
+                        "def _accumulate(self, X, y, classes, extracted=True, F=None):",
+                    ),
+                    ("_similarity", "def _similarity(self, X, extracted=True):"),
+                    ("_distances", "def _distances(self, X, extracted=True):"),
+                )
+            ),
+            *(
+                ("NCMClassifier._choose_features", line, reason)
+                for line, reason in (
+                    ("B = None", "each space then computes the backbone's features itself"),
+                    (
+                        "F = self._features(X, device, extracted=extracted, space=space, B=None)",
+                        "each space then computes the backbone's features itself",
+                    ),
+                    (
+                        "F = self._features(X, device, extracted=extracted, space=space, )",
+                        "each space then computes the backbone's features itself",
+                    ),
+                    (
+                        "B = self._backbone_features(X, None)",
+                        "several spaces only for arrays, where extracted is False",
+                    ),
+                    (
+                        "F = self._features(X, device, extracted=None, space=space, B=B)",
+                        "several spaces only for arrays, where extracted is False",
+                    ),
+                    (
+                        "F = self._features(X, device, space=space, B=B)",
+                        "several spaces only for arrays, where extracted is False",
+                    ),
+                    ("device = self._device(None)", _CPU),
+                    ("F = self._features(X, None, extracted=extracted, space=space, B=B)", _CPU),
+                )
+            ),
+            *(
+                (
+                    "NCMClassifier._reset",
+                    line,
+                    "fit and the first partial_fit grow the class "
+                    "set from empty, which replaces these arrays",
+                )
+                for line in (
+                    "self.classes_ = None",
+                    "self.classes_ = np.array(None)",
+                    "self.class_sums_ = None",
+                    "self.class_sums_ = np.zeros((1, 0))",
+                    "self.class_sums_ = np.zeros((0, 1))",
+                    "self.class_count_ = None",
+                    "self.class_count_ = np.zeros(1)",
+                )
+            ),
+            *(
+                (
+                    "NCMClassifier._device",
+                    line,
+                    "X is a validated numpy array here: only device selects torch",
+                )
+                for line in (
+                    "return get_backend(None, device=self.device).device",
+                    "return get_backend(device=self.device).device",
+                )
+            ),
+            *(
+                ("_class_evidence", line, "LogME's evidence is already float64")
+                for line in (
+                    'evidence = np.asarray(to_numpy(result["evidence"]), dtype=None)',
+                    'evidence = np.asarray(to_numpy(result["evidence"]), )',
+                )
+            ),
+            *(
+                ("_with_constant", line, "LogME forms its products in float64 either way")
+                for line in (
+                    "return np.hstack([F, np.ones((F.shape[0], 1), dtype=None)])",
+                    "return np.hstack([F, np.ones((F.shape[0], 1), )])",
+                )
+            ),
+            (
+                "_rank",
+                "key=lambda n: (-scores[n], -tie_break.get(n, 1.0)) if np.isfinite(scores[n]) "
+                "else (np.inf,),",
+                "tie_break has every finite-scored candidate, or none (then a constant)",
+            ),
+        )
+    },
     # training/_hypothesis_transfer.py
     ("_BaseHypothesisTransfer._linear_scores", "X = validate_data(self, X, reset=None)"): (
         "equivalent",
@@ -841,6 +968,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
 # mutmut forks the test process, so their mutants are never active and always "survive".
 # They are left out of the score; the reason says how they were checked instead.
 IMPORT_TIME = {
+    "_metric_names_doc": (
+        "runs at import time to write the metric list of LogMESelector's docstring; "
+        "only the documentation reads it"
+    ),
     "_estimator_has": (
         "runs at import time (available_if); killed when applied by hand: "
         "test_logme_selector.py::test_methods_exist_exactly_when_the_head_has_them"

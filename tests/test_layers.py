@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from test_logme_selector import _ranking_logme
 
 from skreuse.inference import NCMClassifier
 from skreuse.selection import LogMESelector
-from skreuse.transferability import logme_score
 from skreuse.utils import extract_features
 
 torch = pytest.importorskip("torch")
@@ -222,18 +222,18 @@ def test_logme_selector_and_ncm_with_layer(digits):
     penultimate = {n: extract_features(m, X, layer="5") for n, m in zoo}
     sel = LogMESelector(zoo, layer="5").fit(X, y)
     for n, _ in zoo:
-        assert sel.scores_[n] == pytest.approx(logme_score(penultimate[n], y), rel=1e-6)
+        assert sel.scores_[n] == pytest.approx(_ranking_logme(penultimate[n], y)[0], rel=1e-6)
     np.testing.assert_allclose(sel.transform(X), penultimate[sel.selected_[0]])
     per = LogMESelector(zoo, layer={"a": "4"}).fit(X, y)
     assert per.scores_["a"] == pytest.approx(
-        logme_score(extract_features(zoo[0][1], X, layer="4"), y), rel=1e-6
+        _ranking_logme(extract_features(zoo[0][1], X, layer="4"), y)[0], rel=1e-6
     )
     assert per.scores_["b"] == pytest.approx(
-        logme_score(extract_features(zoo[1][1], X), y), rel=1e-6
+        _ranking_logme(extract_features(zoo[1][1], X), y)[0], rel=1e-6
     )
     with pytest.raises(ValueError, match=r"do not exist: \['c'\]"):
         LogMESelector(zoo, layer={"c": "4"}).fit(X, y)
-    ncm = NCMClassifier(backbone=zoo[0][1], layer="5").fit(X, y)
+    ncm = NCMClassifier(backbone=zoo[0][1], layer="5", features="backbone").fit(X, y)
     ref = NCMClassifier().fit(penultimate["a"], y)
     np.testing.assert_array_equal(ncm.predict(X), ref.predict(penultimate["a"]))
     np.testing.assert_allclose(ncm.centroids_, ref.centroids_, rtol=1e-6)
@@ -263,4 +263,4 @@ def test_cuda_layer_features_and_loaders(digits):
     np.testing.assert_allclose(extract_features(on_gpu, X, layer="5"), want, rtol=1e-4, atol=1e-5)
     assert _no_hooks(on_gpu)
     sel = LogMESelector([("a", net)], layer="5", device="cuda").fit(X, y)
-    assert sel.scores_["a"] == pytest.approx(logme_score(want, y), rel=1e-4)
+    assert sel.scores_["a"] == pytest.approx(_ranking_logme(want, y)[0], rel=1e-4)

@@ -115,7 +115,7 @@ def test_shuffled_loader_takes_labels_from_the_same_pass(data):
     # the head is fitted on the shuffled rows with their own labels
     assert (sel.predict(X) == ref.predict(X)).mean() > 0.99
     ncm = NCMClassifier(backbone=nets[1][1]).fit(shuffled)
-    ncm_ref = NCMClassifier(backbone=nets[1][1]).fit(X, y)
+    ncm_ref = NCMClassifier(backbone=nets[1][1], features="backbone").fit(X, y)
     np.testing.assert_allclose(ncm.centroids_, ncm_ref.centroids_, rtol=1e-6, atol=1e-7)
 
 
@@ -184,7 +184,9 @@ def test_callable_candidate_reads_the_loader(data):
 def test_ncm_loader_matches_array(data, normalize, metric):
     X, y, nets, ds = data
     backbone = nets[1][1]
-    ref = NCMClassifier(backbone=backbone, normalize=normalize, metric=metric).fit(X, y)
+    ref = NCMClassifier(
+        backbone=backbone, normalize=normalize, metric=metric, features="backbone"
+    ).fit(X, y)
     for loader, y_arg in _inputs(ds, y):
         ncm = NCMClassifier(backbone=backbone, normalize=normalize, metric=metric)
         ncm.fit(loader, y_arg)
@@ -200,7 +202,7 @@ def test_ncm_loader_matches_array(data, normalize, metric):
 def test_ncm_partial_fit_with_loaders(data):
     X, y, nets, ds = data
     backbone = nets[1][1]
-    ref = NCMClassifier(backbone=backbone).fit(X, y)
+    ref = NCMClassifier(backbone=backbone, features="backbone").fit(X, y)
     first, second = y < 5, y >= 5
     inc = NCMClassifier(backbone=backbone)
     inc.partial_fit(TensorDataset(torch.from_numpy(X[first]), torch.from_numpy(y[first])))
@@ -237,7 +239,9 @@ def test_skorch_candidate_with_loader(data, metric):
         np.testing.assert_allclose(sel.scores_[name], ref.scores_[name], rtol=1e-5)
     np.testing.assert_array_equal(sel.predict(ds), ref.predict(X))
     ncm = NCMClassifier(backbone=net).fit(ds)
-    np.testing.assert_array_equal(ncm.predict(ds), NCMClassifier(backbone=net).fit(X, y).predict(X))
+    np.testing.assert_array_equal(
+        ncm.predict(ds), NCMClassifier(backbone=net, features="backbone").fit(X, y).predict(X)
+    )
 
 
 def test_labels_skipped_candidate_first(data):

@@ -34,6 +34,15 @@ def _bayesian_ridge_coef(F, y):
     return br.coef_, br.scores_[-1] / F.shape[0]
 
 
+def _ranking_logme(F, y):
+    """The selector's LogME of a classification, the slow way: each class indicator scored
+    by the paper's LogME on the features with a column of ones, capped at 0, averaged;
+    and the plain average (the tie-break)."""
+    F1 = np.hstack([F, np.ones((len(F), 1))])
+    per_class = [logme_score(F1, (y == c).astype(float), task="regression") for c in np.unique(y)]
+    return np.mean(np.minimum(per_class, 0.0)), np.mean(per_class)
+
+
 def _square(X):
     return np.asarray(X, dtype=float) ** 2
 
@@ -64,10 +73,10 @@ def _features(model, X):
 def test_scores_ranking_selected_are_consistent(digits):
     X, y, candidates = digits
     selector = LogMESelector(candidates, top_k=2).fit(X, y)
-    expected = {name: logme_score(_features(m, X), y) for name, m in candidates}
+    expected = {name: _ranking_logme(_features(m, X), y) for name, m in candidates}
     assert selector.scores_.keys() == expected.keys()
     for name in expected:
-        assert selector.scores_[name] == pytest.approx(expected[name], rel=1e-12)
+        assert selector.scores_[name] == pytest.approx(expected[name][0], rel=1e-9, abs=1e-12)
     assert selector.ranking_ == sorted(expected, key=expected.get, reverse=True)
     assert selector.selected_ == selector.ranking_[:2]
     models = dict(candidates)
@@ -214,7 +223,7 @@ def test_torch_module_candidate(backend):
         [("net", module), ("pca", PCA(5).fit(X))], device=backend, batch_size=64
     ).fit(X, y)
     with torch.no_grad():
-        expected = logme_score(module(torch.as_tensor(X)).numpy(), y)
+        expected, _ = _ranking_logme(module(torch.as_tensor(X)).numpy(), y)
     assert selector.scores_["net"] == pytest.approx(expected, rel=1e-8)
     assert module.training
     assert torch.equal(module[0].weight, weights)
@@ -230,8 +239,8 @@ def test_callable_candidate_and_feature_names():
     selector = LogMESelector([("sq", _square), ("half", lambda Z: np.asarray(Z)[:, :32])])
     selector.fit(df, y)
     np.testing.assert_array_equal(selector.feature_names_in_, df.columns.to_numpy(dtype=object))
-    expected = {"sq": logme_score(X**2, y), "half": logme_score(X[:, :32], y)}
-    assert selector.scores_ == pytest.approx(expected, rel=1e-12)
+    expected = {"sq": _ranking_logme(X**2, y)[0], "half": _ranking_logme(X[:, :32], y)[0]}
+    assert selector.scores_ == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_errors(digits):
@@ -399,8 +408,11 @@ def test_default_head_fitted_attributes_and_weighted_score(digits):
     head, F = selector.estimator_, selector.transform(X)
     score, result, task = _logme_fit(F, y)
     assert task == head.task_ == "classification"
+    # The head is LogME's own (the paper's value, without the constant column of the ranking).
     assert head.logme_ == pytest.approx(score, rel=1e-12)
-    assert head.logme_ == pytest.approx(selector.scores_[selector.selected_[0]], rel=1e-12)
+    assert selector.scores_[selector.selected_[0]] == pytest.approx(
+        _ranking_logme(F, y)[0], rel=1e-9
+    )
     np.testing.assert_allclose(head.alpha_, result["alpha"], rtol=1e-12)
     np.testing.assert_allclose(head.beta_, result["beta"], rtol=1e-12)
     assert head.n_features_in_ == F.shape[1]
@@ -435,3 +447,117 @@ def test_tags_follow_the_head(digits):
         assert tags.classifier_tags == expected.classifier_tags
         assert tags.regressor_tags == expected.regressor_tags
         assert (tags.classifier_tags is None) is (head.__class__ is Ridge)
+
+
+# -- LogME's ranking of a classification: intercept column, class evidences capped at 0 ------
+
+
+def _class_subset_task(seed=0, shots=10):
+    """The ``classes`` scenario of the reuse-gain benchmark: the source knows 60 % of the
+    digits; the candidates are its LDA, its classifier and the raw features."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skreuse.datasets import _scenarios as sc
+
+    s = sc.class_subsets("digits", random_state=seed)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+    candidates = [
+        ("source LDA", LinearDiscriminantAnalysis().fit(s.X_source, s.y_source)),
+        ("source LR", source),
+        ("raw features", FunctionTransformer().fit(s.X_source)),
+    ]
+    shots, test = sc.draw_shots(s.y_target, shots, np.random.RandomState(seed), 300)
+    return candidates, s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
+
+
+def test_source_that_knows_some_classes_does_not_outrank_raw_features():
+    candidates, X, y, X_test, y_test = _class_subset_task()
+    models = dict(candidates)
+    # The paper's LogME prefers the source's probabilities: the classes it knows are
+    # predicted almost exactly, and their unbounded evidence outweighs the others.
+    plain = {n: logme_score(_features(m, X), y) for n, m in candidates}
+    assert max(plain, key=plain.get) == "source LR"
+    evidence = {n: _ranking_logme(_features(m, X), y) for n, m in candidates}
+    selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000)).fit(X, y)
+    assert selector.scores_ == pytest.approx({n: e[0] for n, e in evidence.items()}, rel=1e-9)
+    assert selector.selected_ == ["raw features"]
+    # Selecting the raw features is exactly training on the target alone.
+    target_only = LogisticRegression(max_iter=1000).fit(X, y)
+    np.testing.assert_array_equal(selector.predict(X_test), target_only.predict(X_test))
+    source_acc = np.mean(models["source LR"].predict(X_test) == y_test)
+    assert selector.score(X_test, y_test) > source_acc + 0.2
+
+
+def test_irrelevant_candidates_fall_back_to_raw_features(digits):
+    X, y, _ = digits
+    W = np.random.RandomState(0).normal(size=(64, 12))
+    candidates = [
+        ("noise", lambda Z: np.sin(100 * np.asarray(Z) @ W)),
+        ("raw", lambda Z: np.asarray(Z) * 1.0),
+    ]
+    selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000))
+    selector.fit(X[:100], y[:100])
+    assert selector.selected_ == ["raw"]
+    target_only = LogisticRegression(max_iter=1000).fit(X[:100], y[:100])
+    np.testing.assert_array_equal(selector.predict(X[100:]), target_only.predict(X[100:]))
+
+
+def test_perfect_candidate_is_kept_and_ties_at_the_cap_go_to_plain_logme(digits):
+    X, y, _ = digits
+    onehot = np.eye(10)[y]
+    rng = np.random.RandomState(0)
+    # Two candidates that give the labels up to small noise, at different noise levels;
+    # the top rows of pixels explain the classes less well.
+    exact = onehot + 0.01 * rng.normal(size=onehot.shape)
+    close = onehot + 0.05 * rng.normal(size=onehot.shape)
+    table = {"close": close, "exact": exact}
+    candidates = [
+        ("top", lambda Z: np.asarray(Z)[:, :16] * 1.0),
+        ("close", lambda Z: table["close"][: len(Z)]),
+        ("exact", lambda Z: table["exact"][: len(Z)]),
+    ]
+    selector = LogMESelector(candidates).fit(X, y)
+    # Both near-perfect candidates reach the cap in every class: they tie at 0, and the
+    # plain mean of the class evidences orders them.
+    assert selector.scores_["close"] == selector.scores_["exact"] == 0.0
+    assert selector.scores_["top"] < 0.0
+    assert _ranking_logme(exact, y)[1] > _ranking_logme(close, y)[1]
+    assert selector.ranking_ == ["exact", "close", "top"]
+
+
+def test_as_many_rows_as_features_scores_the_whole_matrix():
+    from skreuse.transferability import _logme_fit
+
+    # n == D: with the constant column the statistics no longer determine LogME.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 12))
+    y = np.arange(12) % 3
+    selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
+    assert selector.scores_["id"] == pytest.approx(_ranking_logme(X, y)[0], rel=1e-9)
+    head = selector.estimator_
+    _, result, _ = _logme_fit(X, y)
+    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
+
+
+def test_fewer_rows_than_features_fits_the_head_on_the_features():
+    # n < D: the head is fitted on the whole feature matrix, with LogME's posterior and a
+    # maximum-likelihood temperature.
+    from skreuse.transferability import _logme_fit
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(10, 14))
+    y = np.arange(10) % 3
+    selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
+    head = selector.estimator_
+    score, result, _ = _logme_fit(X, y)
+    assert head.logme_ == pytest.approx(score, rel=1e-12)
+    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
+    scores = X @ head.coef_.T
+
+    def nll(temperature):
+        z = scores / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        return -np.mean(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
+
+    assert nll(head.temperature_) <= min(nll(head.temperature_ * 1.1), nll(head.temperature_ / 1.1))

@@ -100,8 +100,8 @@ def test_transformer_and_callable_backbone_unchanged(digits):
     X_train, X_test, y_train, _ = digits
     pca = PCA(n_components=20, random_state=0).fit(X_train)
     components = pca.components_.copy()
-    by_pca = NCMClassifier(backbone=pca).fit(X_train, y_train)
-    by_callable = NCMClassifier(backbone=pca.transform).fit(X_train, y_train)
+    by_pca = NCMClassifier(backbone=pca, features="backbone").fit(X_train, y_train)
+    by_callable = NCMClassifier(backbone=pca.transform, features="backbone").fit(X_train, y_train)
     manual = NearestCentroid().fit(pca.transform(X_train), y_train)
     np.testing.assert_array_equal(by_pca.predict(X_test), manual.predict(pca.transform(X_test)))
     np.testing.assert_array_equal(by_callable.predict(X_test), by_pca.predict(X_test))
@@ -124,7 +124,9 @@ def test_torch_module_backbone(digits, backend):
     net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5))
     net.train()
     state = {k: v.clone() for k, v in net.state_dict().items()}
-    clf = NCMClassifier(backbone=net, device=backend, batch_size=100).fit(X_train, y_train)
+    clf = NCMClassifier(backbone=net, features="backbone", device=backend, batch_size=100).fit(
+        X_train, y_train
+    )
     with torch.no_grad():
         net.eval()
         f_train = net(torch.as_tensor(X_train, dtype=torch.float32)).numpy()
@@ -189,7 +191,7 @@ def test_fitted_classifier_backbone_uses_its_probabilities(digits):
     X_train, X_test, y_train, _ = digits
     source = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     source.fit(X_train[y_train < 5], y_train[y_train < 5])
-    clf = NCMClassifier(backbone=source).fit(X_train, y_train)
+    clf = NCMClassifier(backbone=source, features="backbone").fit(X_train, y_train)
     manual = NearestCentroid().fit(source.predict_proba(X_train), y_train)
     np.testing.assert_array_equal(clf.predict(X_test), manual.predict(source.predict_proba(X_test)))
 
@@ -242,7 +244,9 @@ def test_backbone_takes_multidimensional_input():
     rng = np.random.RandomState(0)
     images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
     y = np.repeat([0, 1, 2], 10)
-    ncm = NCMClassifier(backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1)).fit(images, y)
+    ncm = NCMClassifier(
+        backbone=lambda Z: np.asarray(Z).reshape(len(Z), -1), features="backbone"
+    ).fit(images, y)
     flat = NCMClassifier().fit(images.reshape(30, -1), y)
     np.testing.assert_allclose(
         ncm.predict_proba(images), flat.predict_proba(images.reshape(30, -1)), rtol=1e-12
@@ -271,3 +275,279 @@ def test_partial_fit_with_declared_classes_and_single_samples():
     np.testing.assert_array_equal(ncm.classes_, [0, 1])
     np.testing.assert_array_equal(ncm.centroids_, [[3.0, 4.0], [5.0, 7.0]])
     np.testing.assert_array_equal(ncm.class_count_, [1, 1])
+
+
+# -- features="auto": the backbone, the inputs or both, by leave-one-out ---------------------
+
+
+def _brute_force_loo(F, y, metric):
+    """Leave-one-out accuracy by refitting the rule n times; a row alone in its class is an
+    error (its class has no mean without it)."""
+    hits = []
+    for i in range(len(y)):
+        rest = np.arange(len(y)) != i
+        if not np.any(y[rest] == y[i]):
+            hits.append(False)
+            continue
+        if metric == "euclidean":
+            pred = NearestCentroid().fit(F[rest], y[rest]).predict(F[i : i + 1])[0]
+        else:
+            classes = np.unique(y[rest])
+            means = np.array([F[rest][y[rest] == c].mean(axis=0) for c in classes])
+            pred = classes[np.argmin(cdist(F[i : i + 1], means, metric="cosine"))]
+        hits.append(pred == y[i])
+    return np.mean(hits)
+
+
+def _task(n_per_class, seed=0, informative=2, noise_dims=8, spread=1.0):
+    """Three classes apart in the first ``informative`` columns; the others are noise."""
+    means = 3.0 * np.random.RandomState(42).normal(size=(3, informative))
+    rng = np.random.RandomState(seed)
+    y = np.repeat([0, 1, 2], n_per_class)
+    X = np.hstack(
+        [means[y] + rng.normal(size=(len(y), informative)),
+         spread * rng.normal(size=(len(y), noise_dims))]
+    )  # fmt: skip
+    return X, y
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_auto_leave_one_out_matches_refitting(metric):
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(14, 5)) + np.repeat(np.eye(5)[:4] * 2, [1, 2, 4, 7], axis=0)
+    y = np.repeat([3, 5, 7, 9], [1, 2, 4, 7])  # one class with a single row
+    W = rng.normal(size=(5, 3))
+    clf = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric).fit(X, y)
+    spaces = {"backbone": X @ W, "inputs": X, "both": np.hstack([X @ W, X])}
+    assert set(clf.loo_accuracy_) == set(spaces)
+    for space, F in spaces.items():
+        assert clf.loo_accuracy_[space] == pytest.approx(_brute_force_loo(F, y, metric))
+    best = max(clf.loo_accuracy_.values())
+    assert clf.loo_accuracy_[clf.features_] == best
+    ref = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric, features=clf.features_)
+    np.testing.assert_allclose(clf.centroids_, ref.fit(X, y).centroids_, rtol=1e-12)
+
+
+def test_auto_falls_back_to_the_inputs_with_an_irrelevant_backbone():
+    X, y = _task(5)
+    X_test, y_test = _task(100, seed=1)
+    # The backbone's features are loud pseudo-random numbers: its class means say nothing.
+    W = np.random.RandomState(3).normal(size=(10, 6))
+
+    def noise(Z):
+        return 5 * np.sin(100 * Z @ W)
+
+    clf = NCMClassifier(backbone=noise).fit(X, y)
+    assert clf.features_ == "inputs"
+    assert clf.loo_accuracy_["inputs"] > max(
+        clf.loo_accuracy_["backbone"], clf.loo_accuracy_["both"]
+    )
+    target_only = NearestCentroid().fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X_test), target_only.predict(X_test))
+    forced = NCMClassifier(backbone=noise, features="backbone").fit(X, y)
+    assert forced.score(X_test, y_test) < clf.score(X_test, y_test) - 0.3
+
+
+def test_auto_keeps_a_perfect_backbone():
+    # Inputs drowned in loud noise columns; the backbone keeps the informative ones.
+    X, y = _task(5, noise_dims=40, spread=4.0)
+    X_test, y_test = _task(100, seed=1, noise_dims=40, spread=4.0)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2]).fit(X, y)
+    assert clf.features_ == "backbone"
+    assert clf.loo_accuracy_["backbone"] > clf.loo_accuracy_["inputs"]
+    reference = NearestCentroid().fit(X[:, :2], y)
+    np.testing.assert_array_equal(clf.predict(X_test), reference.predict(X_test[:, :2]))
+    assert clf.score(X_test, y_test) > NearestCentroid().fit(X, y).score(X_test, y_test) + 0.1
+
+
+def test_auto_with_one_row_per_class_keeps_the_backbone():
+    # Nothing can be left out: every space scores 0, and the backbone is kept.
+    X, y = _task(1)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, 2:] * 1.0).fit(X, y)
+    assert clf.loo_accuracy_ == {"both": 0.0, "backbone": 0.0, "inputs": 0.0}
+    assert clf.features_ == "backbone"
+    np.testing.assert_allclose(clf.centroids_, X[:, 2:])
+
+
+def test_auto_ties_go_to_both():
+    # Two rows per class, far apart in every space: every space is right, "both" wins.
+    y = np.repeat([0, 1, 2], 2)
+    X = 100.0 * y[:, None] + np.random.RandomState(0).normal(size=(6, 3))
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
+    assert set(clf.loo_accuracy_.values()) == {1.0}
+    assert clf.features_ == "both"
+    np.testing.assert_allclose(
+        clf.centroids_, NearestCentroid().fit(np.hstack([X[:, :1], X]), y).centroids_
+    )
+
+
+@pytest.mark.parametrize("normalize", [None, "cl2n"])
+def test_auto_partial_fit_keeps_the_space_of_the_first_call(normalize):
+    X, y = _task(20, noise_dims=40, spread=4.0)
+    first = np.isin(y, [0, 1])
+    inc = NCMClassifier(backbone=lambda Z: Z[:, :2], normalize=normalize)
+    inc.partial_fit(X[first], y[first])
+    chosen = inc.features_
+    inc.partial_fit(X[~first], y[~first])  # a new class, in the same space
+    assert inc.features_ == chosen == "backbone"
+    ref = NCMClassifier(backbone=lambda Z: Z[:, :2], normalize=normalize, features=chosen)
+    ref.partial_fit(X[first], y[first]).partial_fit(X[~first], y[~first])
+    np.testing.assert_allclose(inc.centroids_, ref.centroids_, rtol=1e-12)
+    if normalize == "cl2n":
+        np.testing.assert_allclose(inc.center_, X[first][:, :2].mean(axis=0), rtol=1e-12)
+
+
+def test_inputs_of_more_than_two_dimensions_are_flattened():
+    rng = np.random.RandomState(0)
+    images = rng.normal(size=(30, 2, 3)) + np.repeat([0.0, 3.0, 6.0], 10)[:, None, None]
+    y = np.repeat([0, 1, 2], 10)
+    flat = images.reshape(30, -1)
+    clf = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, 0, :], features="both")
+    clf.fit(images, y)
+    ref = NearestCentroid().fit(np.hstack([images[:, 0, :], flat]), y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    inputs = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, 0, :], features="inputs")
+    np.testing.assert_allclose(
+        inputs.fit(images, y).centroids_, NearestCentroid().fit(flat, y).centroids_
+    )
+
+
+def test_features_without_backbone_and_errors():
+    X, y = load_iris(return_X_y=True)
+    for features in ("auto", "backbone", "inputs"):
+        clf = NCMClassifier(features=features).fit(X, y)
+        assert clf.features_ == "inputs"
+        assert clf.loo_accuracy_ == {}
+        np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X, y).centroids_)
+    with pytest.raises(ValueError, match="features='both' .* backbone=None"):
+        NCMClassifier(features="both").fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        NCMClassifier(features="raw").fit(X, y)
+
+
+def test_loader_keeps_the_backbone():
+    torch = pytest.importorskip("torch")
+    X, y = _task(10)
+    net = torch.nn.Linear(10, 4).double()
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    clf = NCMClassifier(backbone=net).fit(ds)
+    assert clf.features_ == "backbone"
+    # Prediction reads the loader through the backbone too, in the loader's row order.
+    ref = NCMClassifier(backbone=net, features="backbone").fit(X, y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(ds), ref.predict_proba(X), rtol=1e-9)
+    np.testing.assert_array_equal(clf.predict(ds), ref.predict(X))
+    for features in ("inputs", "both"):
+        with pytest.raises(ValueError, match=f"features='{features}' needs the inputs"):
+            NCMClassifier(backbone=net, features=features).fit(ds)
+
+
+def test_auto_ties_between_backbone_and_inputs_go_to_the_backbone():
+    # Found by search: the backbone and the inputs tie, the concatenation is worse.
+    rng = np.random.RandomState(26)
+    X = rng.normal(size=(9, 2))
+    y = np.repeat([0, 1, 2], 3)
+    W = rng.normal(size=(2, 2))
+    clf = NCMClassifier(backbone=lambda Z: Z @ W).fit(X, y)
+    loo = clf.loo_accuracy_
+    assert loo["backbone"] == loo["inputs"] > loo["both"]
+    assert clf.features_ == "backbone"
+
+
+def test_auto_leave_one_out_cosine_with_a_zero_row_matches_refitting():
+    # A zero feature vector has cosine 0 with every mean, in prediction as in the choice.
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(12, 3))
+    X[4] = 0.0
+    y = np.repeat([0, 1, 2], 4)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0, metric="cosine").fit(X, y)
+    for space, F in {"backbone": X[:, :2], "inputs": X}.items():
+        hits = [
+            NCMClassifier(metric="cosine")
+            .fit(F[np.arange(12) != i], y[np.arange(12) != i])
+            .predict(F[i : i + 1])[0]
+            == y[i]
+            for i in range(12)
+        ]
+        assert clf.loo_accuracy_[space] == pytest.approx(np.mean(hits))
+
+
+def test_both_on_the_torch_path_matches_numpy(backend):
+    X, y = _task(6)
+    ref = NCMClassifier(backbone=lambda Z: np.asarray(Z)[:, :2] * 2.0, features="both")
+    ref.fit(X, y)
+    clf = NCMClassifier(
+        backbone=lambda Z: np.asarray(Z)[:, :2] * 2.0, features="both", device=backend
+    ).fit(X, y)
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
+
+
+def test_cosine_leave_one_out_with_a_zero_row_in_a_two_row_class():
+    # Row 0's class mean without it is the zero vector: cosine 0, distance 1, so the
+    # nearer class (cosine > 0) wins, in the choice as in a refitted classifier.
+    X = np.array([[1.0, 0.1], [0.0, 0.0], [1.0, 0.3], [0.9, 0.2], [-1.0, 5.0], [-1.2, 4.0]])
+    y = np.array([0, 0, 1, 1, 2, 2])
+    clf = NCMClassifier(backbone=lambda Z: Z * 2.0, metric="cosine").fit(X, y)
+    hits = [
+        NCMClassifier(metric="cosine")
+        .fit(X[np.arange(6) != i], y[np.arange(6) != i])
+        .predict(X[i : i + 1])[0]
+        == y[i]
+        for i in range(6)
+    ]
+    assert hits[0] is np.False_
+    assert clf.loo_accuracy_["inputs"] == pytest.approx(np.mean(hits))
+
+
+def test_loader_paths_match_the_array_paths():
+    torch = pytest.importorskip("torch")
+    X, y = _task(10)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(), torch.nn.Linear(6, 4))
+    net = net.double()
+    inputs_only = torch.utils.data.TensorDataset(torch.as_tensor(X))
+    labelled = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    for layer in (None, "1"):
+        ref = NCMClassifier(backbone=net, layer=layer, features="backbone").fit(X, y)
+        # y given with a loader of inputs; then a loader that brings its labels
+        clf = NCMClassifier(backbone=net, layer=layer).fit(X, y).fit(inputs_only, y)
+        assert not hasattr(clf, "n_features_in_")
+        assert clf.features_ == "backbone"
+        np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+        np.testing.assert_allclose(clf.decision_function(labelled), ref.decision_function(X))
+        # class-incremental sessions from loaders
+        first, second = y < 2, y == 2
+        inc = NCMClassifier(backbone=net, layer=layer)
+        inc.partial_fit(torch.utils.data.TensorDataset(torch.as_tensor(X[first])), y[first])
+        inc.partial_fit(torch.utils.data.TensorDataset(torch.as_tensor(X[second])), y[second])
+        np.testing.assert_allclose(inc.centroids_, ref.centroids_, rtol=1e-12)
+    with pytest.raises(ValueError, match="y is None"):
+        NCMClassifier(backbone=net).fit(inputs_only)
+    # the layer's features differ from the output's
+    out = NCMClassifier(backbone=net, features="backbone").fit(X, y)
+    assert out.centroids_.shape[1] == 4
+    assert (
+        NCMClassifier(backbone=net, layer="1", features="backbone").fit(X, y).centroids_.shape[1]
+        == 6
+    )
+
+
+def test_prediction_in_small_chunks_equals_one_chunk(monkeypatch):
+    from skreuse.inference import _ncm
+
+    X, y = _task(30)
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :4] * 1.0).fit(X, y)
+    whole = clf.predict_proba(X), clf.predict(X)
+    monkeypatch.setattr(_ncm, "_PREDICT_CHUNK_ENTRIES", 10 * 7)  # 7 rows per chunk
+    np.testing.assert_allclose(clf.predict_proba(X), whole[0], rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), whole[1])
+
+
+def test_partial_fit_checks_the_number_of_features_and_nan_tag():
+    from sklearn.utils import get_tags
+
+    X, y = _task(5)
+    clf = NCMClassifier().partial_fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], y)
+    assert get_tags(clf).input_tags.allow_nan is False

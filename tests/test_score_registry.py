@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from test_logme_selector import _ranking_logme
 
 from skreuse import transferability
 from skreuse.datasets import make_model_zoo
@@ -64,6 +65,8 @@ def _direct_score(scorer, model, X, y):
     if scorer.input == "labels":
         return scorer.func(np.argmax(model.predict_proba(X), axis=1), y)
     out = model.transform(X) if hasattr(model, "transform") else model.predict_proba(X)
+    if scorer.name == "logme":  # the selector's ranking LogME of a classification
+        return _ranking_logme(out, y)[0]
     return scorer.func(out, y)
 
 

@@ -71,6 +71,17 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         (as in ``backbone.named_modules()``) whose output gives the features, taken by
         a forward hook (e.g. the penultimate layer). None: the backbone's output.
 
+    features : {"auto", "backbone", "inputs", "both"}, default="auto"
+        The space of the class means when there is a ``backbone``: its features
+        (``"backbone"``, Mensink et al.'s rule), the inputs ``X`` themselves (``"inputs"``, no
+        reuse; inputs of more than two dimensions, e.g. images, are flattened), or both
+        side by side (``"both"``). ``"auto"`` chooses among the three by leave-one-out
+        accuracy on the rows of the first call to :meth:`fit` or :meth:`partial_fit`
+        (see Notes), so that a backbone whose features do not separate the target's
+        classes is not forced on it. With ``backbone=None`` the inputs are the only
+        space (``"both"`` is then an error); with a torch ``Dataset`` or ``DataLoader``
+        ``X`` there are no inputs to fall back to, and ``"auto"`` keeps the backbone.
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -84,6 +95,13 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     center_ : ndarray of shape (n_features_out,) or None
         The centring vector of ``normalize="cl2n"``, else None.
+
+    features_ : {"backbone", "inputs", "both"}
+        The space of the class means (``features``, or the one ``"auto"`` chose).
+
+    loo_accuracy_ : dict of str to float
+        With ``features="auto"`` and a choice to make: the leave-one-out accuracy of each
+        space on the rows of the first call. Empty otherwise.
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
@@ -99,7 +117,22 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     Notes
     -----
     With ``backbone=None``, ``metric="euclidean"`` and ``normalize=None`` the
-    predictions equal those of :class:`~sklearn.neighbors.NearestCentroid`.
+    predictions equal those of :class:`~sklearn.neighbors.NearestCentroid`; with a
+    backbone they equal those of ``NearestCentroid`` on the backbone's features when
+    ``features="backbone"``.
+
+    ``features="auto"`` scores each space by the leave-one-out accuracy of the rule
+    itself, in closed form: without row ``x`` its class mean is
+    ``c' = (n c - x) / (n - 1)`` (``n`` rows in the class), and the other means do not
+    move. A row that is alone in its class cannot be predicted once left out: it counts
+    as an error in every space, so it does not change the choice. With one row per class
+    nothing can be left out, and the backbone is kept (the reuse the user asked for).
+    Otherwise ties go to ``"both"``, then ``"backbone"``: the concatenation hedges
+    between the backbone and the inputs, where either alone can be far off (a backbone
+    trained on other classes, or inputs too few to estimate means from). The choice is
+    made once, on the rows of the first call (like the centre of ``"cl2n"``): later calls
+    to :meth:`partial_fit` add to the means of that space, so they stay equal to those of
+    a single :meth:`fit`.
     The sums are kept in float64, so incremental and batch means agree to
     rounding error. ``"cl2n"`` fixes its centre at the first call (as SimpleShot
     centres with the base classes' mean), so later calls do not change it.
@@ -156,6 +189,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "device": [DeviceConstraint()],
         "layer": [str, None],
+        "features": [StrOptions({"auto", "backbone", "inputs", "both"})],
     }
 
     def __init__(
@@ -168,6 +202,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         batch_size=1024,
         device="cpu",
         layer=None,
+        features="auto",
     ):
         self.backbone = backbone
         self.metric = metric
@@ -176,34 +211,43 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.device = device
         self.layer = layer
+        self.features = features
 
     # -- features ---------------------------------------------------------------------------
 
-    def _features(self, X, device, dtype=np.float64, extracted=False):
-        """Normalized backbone features of X: numpy, or a float64 tensor on ``device``.
+    def _backbone_features(self, X, extracted):
+        """The backbone's features of X (X itself when extracted from a loader)."""
+        if extracted:
+            return X
+        return extract_features(
+            self.backbone,
+            X,
+            batch_size=self.batch_size,
+            device=self.device,
+            name="backbone",
+            layer=self.layer,
+        )
+
+    def _features(self, X, device, dtype=np.float64, extracted=False, space=None, B=None):
+        """Normalized features of X in ``space`` (default ``features_``): numpy, or a float64
+        tensor on ``device``.
 
         ``dtype=None`` keeps float32 features in float32 (prediction), else float64.
         ``extracted``: X already holds the backbone's features (from a torch loader).
+        ``B``: the backbone's features of X, when already computed.
         """
-        if extracted:
-            F = X
-        elif self.backbone is None:
-            if self.layer is not None:
-                raise ValueError("layer names a submodule of the backbone, but backbone=None.")
-            F = X
-        else:
-            F = extract_features(
-                self.backbone,
-                X,
-                batch_size=self.batch_size,
-                device=self.device,
-                name="backbone",
-                layer=self.layer,
-            )
+        space = space or self.features_
+        parts = []
+        if space != "inputs":
+            parts.append(self._backbone_features(X, extracted) if B is None else B)
+        if space != "backbone":
+            parts.append(X.reshape(X.shape[0], -1))
         nx = get_backend(device=device)
         if nx.is_torch:
-            F = nx.asarray(F)
+            parts = [nx.asarray(P) for P in parts]
+            F = parts[0] if len(parts) == 1 else nx.xp.concat(parts, axis=1)
         else:
+            F = parts[0] if len(parts) == 1 else np.hstack([np.asarray(P) for P in parts])
             F = np.asarray(F)
             F = F.astype(dtype or (F.dtype if F.dtype == np.float32 else np.float64), copy=False)
         finite = bool(nx.xp.all(nx.xp.isfinite(F)))
@@ -269,10 +313,61 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         return X, column_or_1d(y), False
 
-    def _accumulate(self, X, y, classes, extracted=False):
-        """Add X's features to the running class sums, growing the class set as needed."""
+    def _spaces(self, extracted):
+        """The spaces ``features`` allows, in the order that breaks ties of ``"auto"``."""
+        if self.backbone is None:
+            if self.layer is not None:
+                raise ValueError("layer names a submodule of the backbone, but backbone=None.")
+            if self.features == "both":
+                raise ValueError(
+                    "features='both' puts the backbone's features beside the inputs, but "
+                    "backbone=None: use features='auto' or 'inputs', or pass a backbone."
+                )
+            return ["inputs"]
+        if extracted:
+            if self.features in ("inputs", "both"):
+                raise ValueError(
+                    f"features={self.features!r} needs the inputs themselves, but X is a "
+                    "torch Dataset or DataLoader: pass an array, or use features='backbone'."
+                )
+            return ["backbone"]
+        if self.features == "auto":
+            return ["both", "backbone", "inputs"]
+        return [self.features]
+
+    def _choose_features(self, X, y, extracted):
+        """Set ``features_`` (and ``loo_accuracy_``, ``center_``) from the rows of the first
+        call; return their normalized features in that space."""
+        spaces = self._spaces(extracted)
         device = self._device(X)
-        F = self._features(X, device, extracted=extracted)
+        self.loo_accuracy_ = {}
+        if len(spaces) == 1:
+            self.features_ = spaces[0]
+            return self._features(X, device, extracted=extracted)
+        # One pass of the backbone serves every space.
+        B = self._backbone_features(X, extracted)
+        codes = np.unique(y, return_inverse=True)[1]
+        found = {}
+        for space in spaces:
+            self.center_ = None  # each space has its own "cl2n" centre
+            F = self._features(X, device, extracted=extracted, space=space, B=B)
+            found[space] = (F, self.center_)
+            self.loo_accuracy_[space] = _loo_accuracy(to_numpy(F), codes, self.metric)
+        if np.bincount(codes).max() == 1:
+            # One row per class: nothing could be left out, so nothing speaks against the
+            # backbone the user chose.
+            self.features_ = "backbone"
+        else:
+            self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
+        F, self.center_ = found[self.features_]
+        return F
+
+    def _accumulate(self, X, y, classes, extracted=False, F=None):
+        """Add X's features (``F`` when already computed) to the running class sums, growing
+        the class set as needed."""
+        device = self._device(X)
+        if F is None:
+            F = self._features(X, device, extracted=extracted)
         new_classes = np.unique(np.concatenate([self.classes_, classes]))
         if len(new_classes) != len(self.classes_):
             sums = np.zeros((len(new_classes), F.shape[1]))
@@ -334,7 +429,8 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         classes = np.unique(y)
         self._reset()
         self.classes_ = classes[:0]
-        return self._accumulate(X, y, classes, extracted)
+        F = self._choose_features(X, y, extracted)
+        return self._accumulate(X, y, classes, extracted, F)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, classes=None):
@@ -378,7 +474,8 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                     f"Labels of dtype {wanted.dtype} cannot be mixed with the classes seen so "
                     f"far (dtype {self.classes_.dtype})."
                 )
-        return self._accumulate(X, y, wanted, extracted)
+        F = self._choose_features(X, y, extracted) if first else None
+        return self._accumulate(X, y, wanted, extracted, F)
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -537,6 +634,37 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _loo_accuracy(F, codes, metric):
+    """Leave-one-out accuracy of the nearest class mean on the rows ``F`` (numpy), in
+    closed form: without row ``x`` its class mean is ``(n c - x) / (n - 1)``, the other
+    means do not move. A row alone in its class counts as an error."""
+    n_classes = codes.max() + 1
+    counts = np.bincount(codes, minlength=n_classes)
+    rows = np.arange(len(codes))
+    onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), shape=(n_classes, len(codes)))
+    sums = onehot @ F
+    C = sums / counts[:, None]
+    n = counts[codes]
+    own = (sums[codes] - F) / np.maximum(n - 1, 1)[:, None]
+    f2, c2 = _norm2(F), _norm2(C)
+    if metric == "euclidean":
+        D = f2[:, None] - 2 * F @ C.T + c2[None, :]
+        D[rows, codes] = _norm2(F - own)
+    else:
+        D = -(F @ C.T) / _safe(f2[:, None] * c2[None, :]) ** 0.5
+        D[rows, codes] = -(F * own).sum(axis=1) / _safe(f2 * _norm2(own)) ** 0.5
+    return float(np.mean((D.argmin(axis=1) == codes) & (n > 1)))
+
+
+def _norm2(a):
+    return (a * a).sum(axis=1)
+
+
+def _safe(a):
+    """``a`` with zeros replaced by 1: a zero vector has cosine 0 with everything."""
+    return a + (a == 0)
 
 
 def _as_backend(a, device):

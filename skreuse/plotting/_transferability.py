@@ -109,5 +109,7 @@ class TransferabilityDisplay:
         metric = selector.metric
         # Registered scores carry their display label; a callable is named by itself.
         label = get_scorer(metric).label if isinstance(metric, str) else "score"
-        display = cls(selector.scores_, selected=selector.selected_, metric_name=label)
+        # Worst first: ties of scores_ (broken in ranking_) are then drawn in ranking order.
+        scores = {name: selector.scores_[name] for name in reversed(selector.ranking_)}
+        display = cls(scores, selected=selector.selected_, metric_name=label)
         return display.plot(ax=ax)

@@ -19,7 +19,13 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
-from ..transferability import _logme_fit, _LogMEStream, get_score_names, get_scorer
+from ..transferability import (
+    _logme_fit,
+    _logme_from_statistics,
+    _LogMEStream,
+    get_score_names,
+    get_scorer,
+)
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy, uses_torch
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
@@ -34,7 +40,7 @@ from ..utils._features import (
     loader_features,
     model_kind,
 )
-from ..utils._optional import import_optional
+from ..utils._optional import import_optional, is_torch_tensor
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
     HasMethods,
@@ -105,6 +111,24 @@ def _finite_score(score, name):
     return float(score)
 
 
+def _with_constant(F):
+    """``F`` with a column of ones appended (numpy array or torch tensor, same dtype)."""
+    if is_torch_tensor(F):
+        torch = import_optional("torch")
+        return torch.cat([F, F.new_ones((F.shape[0], 1))], dim=1)
+    return np.hstack([F, np.ones((F.shape[0], 1), dtype=F.dtype)])
+
+
+def _class_evidence(result, name):
+    """``(score, tie-break)`` of LogME on a classification: the mean of the class evidences
+    each capped at 0, and their plain mean (see the Notes of :class:`LogMESelector`)."""
+    evidence = np.asarray(to_numpy(result["evidence"]), dtype=np.float64)
+    return (
+        _finite_score(np.mean(np.minimum(evidence, 0.0)), name),
+        _finite_score(np.mean(evidence), name),
+    )
+
+
 def _score_candidate(
     name, model, X, y, *, scorer, task, batch_size, device, keep, layer=None, features=None
 ):
@@ -136,6 +160,9 @@ def _score_candidate(
             )  # fmt: skip
             labels = proba if scorer.input == "proba" else np.argmax(proba, axis=1)
             return _finite_score(scorer(labels, y), name), None
+    # LogME ranks the candidates of a classification with an intercept and bounded class
+    # evidences (Notes of LogMESelector); the head's posterior stays LogME's own.
+    ranked = scorer.name == "logme" and task == "classification"
     on_device = scorer.on_device and uses_torch(device)
     nx = get_backend(device=device) if on_device else None
     stream = stream_rows = None
@@ -155,14 +182,15 @@ def _score_candidate(
         )
     )
     for start, stop, F in batches:
-        if start == 0 and scorer.name == "logme" and n >= F.shape[1]:
+        if start == 0 and scorer.name == "logme" and n >= F.shape[1] + ranked:
             # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
             stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
             stream_rows = []
             if keep == "stats":
                 rows = _temperature_rows(n, F.shape[1])
         if stream is not None:
-            stream.update(start, nx.asarray(F, dtype=None) if on_device else F)
+            block = nx.asarray(F, dtype=None) if on_device else F
+            stream.update(start, _with_constant(block) if ranked else block)
             if keep == "features":
                 blocks.append(F)
             elif rows is not None:
@@ -170,12 +198,32 @@ def _score_candidate(
         else:
             blocks.append(F)
     if stream is not None:
-        score, result = stream.result()
+        head_score, result = stream.result()
+        score = _finite_score(head_score, name)
+        if ranked:
+            score = _class_evidence(result, name)
+            if keep == "stats":
+                # The head has no intercept: its posterior is that of the features alone, from
+                # the same statistics without the constant column.
+                stats = stream.stats
+                result = _logme_from_statistics(
+                    stats.gram[:-1, :-1],
+                    stats.cross[:-1],
+                    stats.target_sq,
+                    n,
+                    feature_exp=stats.exponent,
+                    target_exp=stream.target_exp,
+                )
+                head_score = float(np.mean(to_numpy(result["evidence"])))
         if keep == "stats":
-            kept = {"logme": (score, result), "rows": np.concatenate(stream_rows), "row_ids": rows}
+            kept = {
+                "logme": (head_score, result),
+                "rows": np.concatenate(stream_rows),
+                "row_ids": rows,
+            }
         else:
             kept = {"features": np.concatenate(blocks)}
-        return _finite_score(score, name), kept
+        return score, kept
 
     features = np.concatenate(blocks)
     kept = {"features": features}
@@ -184,6 +232,8 @@ def _score_candidate(
         labels = proba if scorer.input == "proba" else np.argmax(proba, axis=1)
         return _finite_score(scorer(labels, y), name), kept
     scored = nx.asarray(features, dtype=None) if on_device else features
+    if ranked:
+        return _class_evidence(_logme_fit(_with_constant(scored), y, task=task)[1], name), kept
     score = scorer(scored, y, task=task) if scorer.takes_task else scorer(scored, y)
     return _finite_score(score, name), kept
 
@@ -200,9 +250,13 @@ def _proba_from_features(kind, features):
     return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
 
 
-def _rank(scores):
-    """Names by decreasing score; NaN last, ties in insertion order (a stable sort)."""
-    return sorted(scores, key=lambda n: -scores[n] if np.isfinite(scores[n]) else np.inf)
+def _rank(scores, tie_break):
+    """Names by decreasing score, then decreasing ``tie_break`` (0 when absent); NaN last,
+    remaining ties in insertion order (a stable sort)."""
+    return sorted(
+        scores,
+        key=lambda n: (-scores[n], -tie_break.get(n, 0.0)) if np.isfinite(scores[n]) else (np.inf,),
+    )
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -371,7 +425,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     Attributes
     ----------
     scores_ : dict of str to float
-        Transferability score of every candidate (NaN for a skipped one).
+        Transferability score of every candidate (NaN for a skipped one). With
+        ``metric="logme"`` on a classification task, the LogME of the features with a
+        constant column, each class's evidence capped at 0 (see Notes).
 
     skipped_ : dict of str to str
         Candidates that ``metric`` could not score, with the reason (empty when all
@@ -413,10 +469,36 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     LogME's own head (``top_k=1``) takes its posterior from the statistics and fits its
     temperature on at most about two million feature values of evenly spaced rows (all
     rows when there are few); another ``estimator``, or ``top_k > 1``, keeps the features of
-    the best candidates seen so far. With fewer rows than features, or another metric,
-    the candidate's whole feature matrix is scored. A class-output score (LEEP, NCE) on a
+    the best candidates seen so far. With fewer rows than features (than features plus
+    one for the constant column of a classification, below), or another metric, the
+    candidate's whole feature matrix is scored. A class-output score (LEEP, NCE) on a
     transformer or a skorch net scores its probabilities, which are not its features: a
     selected one runs a second time for the head's features.
+
+    With ``metric="logme"`` on a classification task, the candidates are ranked by a
+    LogME made comparable across kinds of features, with
+    :func:`~skreuse.transferability.logme_score` itself unchanged (it still gives the
+    paper's value):
+
+    - every candidate's features get a constant column (an intercept). One-hot targets
+      have mean ``1 / n_classes``; class probabilities sum to 1, so they carry that
+      constant direction and explain the mean, while centred features (standardized raw
+      inputs, a PCA or LDA embedding) do not and pay for it in the evidence. With the
+      column, every candidate explains the mean alike (and so does the head, when it
+      has an intercept).
+    - each class's evidence is capped at 0 before the mean over classes (ties, e.g.
+      candidates whose classes are all at the cap, are broken by the plain mean). A 0/1 label
+      vector is discrete: its probability is at most 1, i.e. at most 0 per sample in log,
+      whereas the Gaussian density LogME evaluates grows without bound when a column is
+      predicted almost exactly. Without the cap, one class that a source classifier
+      knows (its probability is nearly the indicator) outweighs every class it does not
+      know, and a model trained on a subset of the classes outranks features that
+      separate all of them.
+
+    On the ``classes`` family of ``benchmarks/bench_reuse_gain.py`` (sources that know 60 %
+    of the classes) this is what lets the raw features be selected over the source's
+    probabilities once there are 5-10 labelled rows per class. LogME's own head and the
+    ``logme_`` it reports are the paper's, on the features alone.
 
     The task follows ``estimator`` when it is a classifier or a regressor; otherwise ``y``
     of floating dtype (or continuous) is regression, and integer,
@@ -645,17 +727,21 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         # Skipped candidates score NaN and rank last.
         scores = {name: np.nan for name, _ in candidates}
         kept = {}
+        # LogME on a classification breaks ties of its capped score by the plain LogME.
+        tie_break = {}
         for (name, _), (score, payload) in zip(
             to_score,
             progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(to_score)),
         ):
+            if isinstance(score, tuple):
+                score, tie_break[name] = score
             scores[name] = score
             kept[name] = payload
             # Keep the payloads of the best top_k so far only: a candidate that drops out
             # cannot come back (the ranking is a stable sort).
-            for dropped in _rank(scores)[self.top_k :]:
+            for dropped in _rank(scores, tie_break)[self.top_k :]:
                 kept.pop(dropped, None)
-        ranking = _rank(scores)
+        ranking = _rank(scores, tie_break)
         selected = ranking[: self.top_k]
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
