@@ -5,7 +5,8 @@ import pickle
 import numpy as np
 import pytest
 import sklearn
-from sklearn.datasets import load_iris
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.datasets import load_iris, load_wine
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.naive_bayes import GaussianNB
@@ -139,7 +140,8 @@ def test_budget_respected_exactly(budget):
 def test_stops_when_no_row_has_a_non_positive_margin():
     X, y, groups = _iris_two_parties()
     parties = [("a", DecisionTreeClassifier(random_state=0)), ("b", GaussianNB())]
-    hmr = HMRCalibrator(parties, budget=500, random_state=0).fit(X, y, groups=groups)
+    hmr = HMRCalibrator(parties, budget=500, min_margin=0, random_state=0)
+    hmr.fit(X, y, groups=groups)
     assert hmr.n_communicated_ < 500
     assert np.all(hmr.margin(X, y) > 0)
     assert hmr.history_[-1] == 1.0
@@ -357,3 +359,157 @@ def test_budget_counts_rounds_where_a_row_leaves_its_owner(budget):
     owner = np.where(groups == "a", 0, 1)
     foreign = sum(int(np.sum(owner[received] != k)) for k, received in enumerate(hmr._received))
     assert hmr.n_communicated_ == foreign == budget
+
+
+# -- calibration by the margin threshold (issue 13) ------------------------------------------
+
+
+class _TableClassifier(ClassifierMixin, BaseEstimator):
+    """Fixed scores: ``table[c][r]`` is the score of class ``c`` on the row ``x = r``.
+
+    Refitting only updates ``classes_`` (a class learned from received rows only gets
+    score 0), so the margins stay what the table says and the rounds can be followed
+    by hand.
+    """
+
+    def __init__(self, table=None):
+        self.table = table
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        r = np.asarray(X)[:, 0].astype(int)
+        zero = np.zeros(4)
+        return np.column_stack([np.asarray(self.table.get(c, zero))[r] for c in self.classes_])
+
+
+def _table_parties(a_on_row2=(0.3, 0.7)):
+    """Rows x = 0..3 with classes 0, 1, 2, 1; party "A" owns rows 0-1, "B" rows 2-3.
+
+    A knows classes {0, 1}, B knows {1, 2}. Margins by hand (pos - neg):
+    row 0 (y=0): A0 = 0.9 against max(A1 .1, B1 .2, B2 .8) = B2: 0.1, i+ = A, i- = B;
+    row 1 (y=1): max(A1 .6, B1 .55) = A1 against max(A0 .4, B2 .45) = B2: 0.15, A, B;
+    row 2 (y=2): B2 .75 against max(A0 .3, A1 .7, B1 .25) = A1: 0.05, i+ = B, i- = A;
+    row 3 (y=1): max(A1 .9, B1 .95) = B1 against max(A0 .1, B2 .05) = A0: 0.85, B, A.
+    """
+    a0, a1 = a_on_row2
+    table_a = {0: [0.9, 0.4, a0, 0.1], 1: [0.1, 0.6, a1, 0.9]}
+    table_b = {1: [0.2, 0.55, 0.25, 0.95], 2: [0.8, 0.45, 0.75, 0.05]}
+    X = np.arange(4.0)[:, None]
+    y = np.array([0, 1, 2, 1])
+    groups = np.array(["A", "A", "B", "B"])
+    parties = [("A", _TableClassifier(table_a)), ("B", _TableClassifier(table_b))]
+    return X, y, groups, parties
+
+
+def test_margins_of_a_hand_computed_example():
+    X, y, groups, parties = _table_parties()
+    hmr = HMRCalibrator(parties, budget=0).fit(X, y, groups=groups)
+    np.testing.assert_allclose(hmr.margin(X, y), [0.1, 0.15, 0.05, 0.85])
+    scores = np.stack([[[0.9, 0.1, -np.inf], [0.4, 0.6, -np.inf], [0.3, 0.7, -np.inf],
+                        [0.1, 0.9, -np.inf]],
+                       [[-np.inf, 0.2, 0.8], [-np.inf, 0.55, 0.45], [-np.inf, 0.25, 0.75],
+                        [-np.inf, 0.95, 0.05]]])  # fmt: skip
+    rho, i_pos, i_neg, c_neg = _mpmc_margin(scores, y)
+    np.testing.assert_allclose(rho, [0.1, 0.15, 0.05, 0.85])
+    np.testing.assert_array_equal(i_pos, [0, 0, 1, 1])
+    np.testing.assert_array_equal(i_neg, [1, 1, 0, 0])
+    np.testing.assert_array_equal(c_neg, [2, 2, 1, 0])
+
+
+def test_algorithm_1_sends_nothing_when_every_margin_is_positive():
+    X, y, groups, parties = _table_parties()
+    hmr = HMRCalibrator(parties, budget=10, min_margin=0, random_state=0)
+    hmr.fit(X, y, groups=groups)
+    assert hmr.n_iter_ == hmr.n_communicated_ == 0
+    assert hmr._received == [[], []]
+    np.testing.assert_array_equal(hmr.history_, [1.0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rows_below_min_margin_go_once_to_the_parties_setting_the_margin(seed):
+    # min_margin = 0.12 selects rows 0 (0.1) and 2 (0.05), not 1 (0.15) or 3 (0.85).
+    # Each goes to both parties (i+ and i-, one of them its owner), once: two rounds, both
+    # charged (a row leaves its owner), then nothing is left to send.
+    X, y, groups, parties = _table_parties()
+    hmr = HMRCalibrator(parties, budget=10, min_margin=0.12, random_state=seed)
+    hmr.fit(X, y, groups=groups)
+    assert hmr.n_iter_ == hmr.n_communicated_ == 2
+    assert [sorted(r) for r in hmr._received] == [[0, 2], [0, 2]]
+    # the order is the random draw; both parties got the rows in the same order
+    assert hmr._received[0] == hmr._received[1]
+    # B learned class 0 from row 0 as a reserved output, A class 2 from row 2
+    assert [r.tolist() for r in hmr.reserved_classes_] == [[2], [0]]
+    # one more row above the threshold: row 1 (i+ = A, its owner; i- = B)
+    wider = HMRCalibrator(parties, budget=10, min_margin=0.2, random_state=seed)
+    wider.fit(X, y, groups=groups)
+    assert wider.n_iter_ == wider.n_communicated_ == 3
+    assert [sorted(r) for r in wider._received] == [[0, 1, 2], [0, 1, 2]]
+    # the default reaches every row: row 3 (margin 0.85) too
+    full = HMRCalibrator(parties, budget=10, random_state=seed).fit(X, y, groups=groups)
+    assert full.n_communicated_ == 4
+    assert [sorted(r) for r in full._received] == [[0, 1, 2, 3], [0, 1, 2, 3]]
+    # a smaller budget stops first
+    short = HMRCalibrator(parties, budget=1, random_state=seed).fit(X, y, groups=groups)
+    assert short.n_communicated_ == short.n_iter_ == 1
+
+
+def test_misclassified_rows_come_first_and_may_be_sent_again():
+    # A scores row 2 as 0.8 for its class 1: margin 0.75 - 0.8 = -0.05, misclassified. The
+    # fixed table never repairs it, so, as in Algorithm 1, it is drawn again and again
+    # (a copy each time) and row 0, whose margin 0.1 is positive, never gets a turn.
+    X, y, groups, parties = _table_parties(a_on_row2=(0.3, 0.8))
+    hmr = HMRCalibrator(parties, budget=3, random_state=0).fit(X, y, groups=groups)
+    np.testing.assert_allclose(hmr.margin(X, y), [0.1, 0.15, -0.05, 0.85])
+    assert hmr.n_iter_ == hmr.n_communicated_ == 3
+    assert hmr._received == [[2, 2, 2], [2, 2, 2]]
+    np.testing.assert_array_equal(hmr.history_, [0.75, 0.75, 0.75, 0.75])
+
+
+def test_few_shot_parties_reach_the_pooled_model():
+    # One labelled row per class of the wine data, parties knowing classes {0, 1} and
+    # {1, 2} (as in the benchmark's parties family). Every local model fits its rows, all
+    # margins are positive, so Algorithm 1 (min_margin=0) sends nothing; the default sends
+    # rows with small margins until every party has them, and the global rule then
+    # predicts like one logistic regression trained on the pooled rows.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    party_classes = [{0, 1}, {1, 2}]
+    results = []
+    for seed in range(6):
+        rng = np.random.RandomState(seed)
+        shots = np.concatenate(
+            [rng.choice(np.flatnonzero(y == c), 1, replace=False) for c in range(3)]
+        )
+        test = np.setdiff1d(np.arange(len(y)), shots)
+        # a row of a class both parties know is owned by both (a copy each)
+        copies = [(r, k) for r in shots for k, c in enumerate(party_classes) if y[r] in c]
+        rows, groups = map(np.array, zip(*copies))
+        alone = HMRCalibrator(_lr_parties(2), budget=100, min_margin=0, random_state=0)
+        alone.fit(X[rows], y[rows], groups=groups)
+        hmr = HMRCalibrator(_lr_parties(2), budget=100, random_state=0)
+        hmr.fit(X[rows], y[rows], groups=groups)
+        pooled = LogisticRegression().fit(X[shots], y[shots])
+        assert alone.n_communicated_ == 0
+        # each of the 4 rows went to the other party once, then nothing was left
+        assert hmr.n_communicated_ == 4
+        results.append(
+            [
+                np.mean(hmr.predict(X[test]) == pooled.predict(X[test])),
+                hmr.score(X[test], y[test]),
+                pooled.score(X[test], y[test]),
+                alone.score(X[test], y[test]),
+            ]
+        )
+    agree, acc_hmr, acc_pooled, acc_alone = np.mean(results, axis=0)
+    assert agree >= 0.9
+    assert acc_hmr >= acc_pooled - 0.02
+    assert acc_hmr >= acc_alone + 0.05
+
+
+def test_min_margin_is_validated():
+    X, y, groups = _three_party_blobs()
+    with pytest.raises(ValueError, match="min_margin"):
+        HMRCalibrator(_lr_parties(), min_margin="big").fit(X, y, groups=groups)
