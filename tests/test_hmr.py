@@ -513,3 +513,77 @@ def test_min_margin_is_validated():
     X, y, groups = _three_party_blobs()
     with pytest.raises(ValueError, match="min_margin"):
         HMRCalibrator(_lr_parties(), min_margin="big").fit(X, y, groups=groups)
+
+
+def test_a_margin_of_exactly_zero_is_calibrated_by_algorithm_1():
+    # A scores row 2 as 0.75 for class 1, B as 0.75 for its true class 2: margin exactly 0.
+    X, y, groups, parties = _table_parties(a_on_row2=(0.3, 0.75))
+    hmr = HMRCalibrator(parties, budget=1, min_margin=0, random_state=0)
+    hmr.fit(X, y, groups=groups)
+    assert hmr.margin(X, y)[2] == 0.0
+    assert hmr._received == [[2], [2]]
+    assert hmr.n_communicated_ == 1
+
+
+def test_warm_start_remembers_which_rows_each_party_received():
+    # min_margin=0.12 sends rows 0 and 2 once each; continuing from a budget of 1 must not
+    # send the first row again.
+    X, y, groups, parties = _table_parties()
+    direct = HMRCalibrator(parties, budget=10, min_margin=0.12, random_state=0)
+    direct.fit(X, y, groups=groups)
+    warm = HMRCalibrator(parties, budget=1, min_margin=0.12, random_state=0, warm_start=True)
+    warm.fit(X, y, groups=groups)
+    warm.set_params(budget=10).fit(X, y, groups=groups)
+    assert warm._received == direct._received
+    assert warm.n_communicated_ == warm.n_iter_ == 2
+    # the same budget again is a valid no-op
+    warm.fit(X, y, groups=groups)
+    assert warm.n_iter_ == 2
+    with pytest.raises(ValueError, match="warm_start=True continues the previous calibration"):
+        warm.fit(X[:3], y[:3], groups=groups[:3])
+
+
+def test_decision_values_use_the_unit_margin_by_default():
+    # Decision values are not bounded by 1: margins 0.5 (row 0) and 1.5 (row 1); the
+    # default min_margin=1 sends row 0 only, min_margin=2 both.
+    # row 0 (y=0): A0 2 against max(A1 0, B1 1, B2 1.5) = 0.5; row 1 (y=1): A1 2 against
+    # max(A0 0, B2 0.5) = 1.5; rows 2 and 3: 3.
+    table_a = {0: [2.0, 0.0, 0.0, 0.0], 1: [0.0, 2.0, 0.0, 3.0]}
+    table_b = {1: [1.0, 0.0, 0.0, 3.0], 2: [1.5, 0.5, 3.0, 0.0]}
+    X = np.arange(4.0)[:, None]
+    y = np.array([0, 1, 2, 1])
+    groups = np.array(["A", "A", "B", "B"])
+
+    class _Decision(_TableClassifier):
+        def decision_function(self, X):
+            return self.predict_proba(X)
+
+    parties = [("A", _Decision(table_a)), ("B", _Decision(table_b))]
+    kw = dict(budget=10, response_method="decision_function", random_state=0)
+    hmr = HMRCalibrator(parties, **kw).fit(X, y, groups=groups)
+    np.testing.assert_allclose(hmr.margin(X, y), [0.5, 1.5, 3.0, 3.0])
+    assert [sorted(r) for r in hmr._received] == [[0], [0]]
+    wide = HMRCalibrator(parties, min_margin=2, **kw).fit(X, y, groups=groups)
+    assert [sorted(r) for r in wide._received] == [[0, 1], [0, 1]]
+
+
+def test_sparse_rows_give_the_dense_results():
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y, groups = _three_party_blobs()
+    dense = HMRCalibrator(_lr_parties(), budget=3, random_state=0).fit(X, y, groups=groups)
+    csr = HMRCalibrator(_lr_parties(), budget=3, random_state=0)
+    csr.fit(sparse.csr_matrix(X), y, groups=groups)
+    Xs = sparse.csr_matrix(X)
+    np.testing.assert_allclose(csr.predict_proba(Xs), dense.predict_proba(X), atol=1e-6)
+    np.testing.assert_allclose(csr.margin(Xs, y), dense.margin(X, y), atol=1e-6)
+    np.testing.assert_allclose(dense.predict_proba(Xs), dense.predict_proba(X))
+    np.testing.assert_allclose(dense.margin(Xs, y), dense.margin(X, y))
+
+
+def test_margin_rejects_bad_labels_with_a_clear_message():
+    X, y, groups = _three_party_blobs()
+    hmr = HMRCalibrator(_lr_parties(), budget=1, random_state=0).fit(X, y, groups=groups)
+    with pytest.raises(ValueError, match=r"y must have shape \(2,\), got \(3,\)"):
+        hmr.margin(X[:2], y[:3])
+    with pytest.raises(ValueError, match=r"y holds classes \[10, 11, 12, 13, 14\] not in"):
+        hmr.margin(X[:6], np.arange(10, 16))
