@@ -587,3 +587,69 @@ def test_margin_rejects_bad_labels_with_a_clear_message():
         hmr.margin(X[:2], y[:3])
     with pytest.raises(ValueError, match=r"y holds classes \[10, 11, 12, 13, 14\] not in"):
         hmr.margin(X[:6], np.arange(10, 16))
+
+
+def test_prediction_checks_the_fitted_width_without_resetting_it():
+    X, y, groups = _three_party_blobs()
+    hmr = HMRCalibrator(_lr_parties(), budget=1, random_state=0).fit(X, y, groups=groups)
+    for method in (hmr.predict, hmr.predict_proba, lambda Z: hmr.margin(Z, y[:5])):
+        with pytest.raises(ValueError, match="HMRCalibrator is expecting 4 features"):
+            method(X[:5, :3])
+        assert hmr.n_features_in_ == 4
+
+
+class _RecordingNB(GaussianNB):
+    """Gaussian naive Bayes that records whether it was refitted or updated."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.calls_ = [*getattr(self, "calls_", []), "fit"]
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        self.calls_ = [*getattr(self, "calls_", []), "partial_fit"]
+        return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize("update", ["partial_fit", "refit"])
+def test_update_uses_partial_fit_only_for_classes_the_party_knows(update):
+    X, y, groups = _three_party_blobs()
+    parties = [(f"nb{k}", _RecordingNB()) for k in range(3)]
+    hmr = HMRCalibrator(parties, budget=12, update=update, random_state=0)
+    hmr.fit(X, y, groups=groups)
+    n_new = 0
+    for k, model in enumerate(hmr.estimators_):
+        # replay the rows party k received: a class it has not seen yet needs a refit
+        known, expected = set(hmr.party_classes_[k].tolist()), ["fit"]
+        for row in hmr._received[k]:
+            if update == "partial_fit" and y[row] in known:
+                expected.append("partial_fit")
+            else:
+                n_new += y[row] not in known
+                expected.append("fit")
+                known.add(y[row])
+        assert model.calls_ == expected
+    assert n_new > 0  # some rows taught a party a new (reserved) class
+
+
+def test_models_with_unsorted_classes_are_read_by_label():
+    # A model may list its classes in any order: its scores are matched by label.
+    class _Reversed(_TableClassifier):
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)[::-1]
+            return self
+
+    X, y, groups, parties = _table_parties()
+    sorted_ = HMRCalibrator(parties, budget=0).fit(X, y, groups=groups)
+    parties = [(name, _Reversed(model.table)) for name, model in parties]
+    hmr = HMRCalibrator(parties, budget=0).fit(X, y, groups=groups)
+    assert hmr.estimators_[0].classes_.tolist() == [1, 0]
+    np.testing.assert_allclose(hmr.margin(X, y), [0.1, 0.15, 0.05, 0.85])
+    np.testing.assert_allclose(hmr.predict_proba(X), sorted_.predict_proba(X))
+
+
+def test_bad_estimators_name_the_parameter():
+    X, y, groups = _three_party_blobs()
+    with pytest.raises(ValueError, match=r"estimators must be a non-empty list"):
+        HMRCalibrator([]).fit(X, y, groups=groups)
+    with pytest.raises(TypeError, match=r"estimators\[0\] must be a \(name, model\) tuple"):
+        HMRCalibrator([LogisticRegression()]).fit(X, y, groups=groups)
