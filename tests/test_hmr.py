@@ -653,3 +653,16 @@ def test_bad_estimators_name_the_parameter():
         HMRCalibrator([]).fit(X, y, groups=groups)
     with pytest.raises(TypeError, match=r"estimators\[0\] must be a \(name, model\) tuple"):
         HMRCalibrator([LogisticRegression()]).fit(X, y, groups=groups)
+
+
+def test_groups_errors_say_how_to_fix_them():
+    X, y, groups = _three_party_blobs()
+    hmr = HMRCalibrator(_lr_parties())
+    with pytest.raises(ValueError, match=r"call fit\(X, y, groups=party\) with the party \(a name"):
+        hmr.fit(X, y)
+    with pytest.raises(ValueError, match=r"or its position\) owning each row\.$"):
+        hmr.fit(X, y)
+    with pytest.raises(ValueError, match=r"groups must be 1-D, got an array of shape \(200, 1\)"):
+        hmr.fit(X, y, groups=groups[:, None])
+    with pytest.raises(ValueError, match=r"rows; give one party per row\.$"):
+        hmr.fit(X, y, groups=groups[:-1])
