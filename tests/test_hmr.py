@@ -666,3 +666,14 @@ def test_groups_errors_say_how_to_fix_them():
         hmr.fit(X, y, groups=groups[:, None])
     with pytest.raises(ValueError, match=r"rows; give one party per row\.$"):
         hmr.fit(X, y, groups=groups[:-1])
+
+
+def test_prefit_models_updated_in_place_by_partial_fit_stay_untouched():
+    # GaussianNB.partial_fit writes into its arrays: a shallow copy would share them.
+    X, y, groups = _three_party_blobs()
+    fitted = [(f"nb{k}", GaussianNB().fit(X[groups == k], y[groups == k])) for k in range(3)]
+    before = [pickle.dumps(m) for _, m in fitted]
+    hmr = HMRCalibrator(fitted, budget=8, prefit=True, update="partial_fit", random_state=0)
+    hmr.fit(X, y, groups=groups)
+    assert any(len(r) for r in hmr._received)
+    assert [pickle.dumps(m) for _, m in fitted] == before
