@@ -422,6 +422,14 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
             self._check_warm_start(X, y, owner)
         else:
             self._start(pairs, X, y, owner)
+        self._calibrate(X, y, owner)
+        return self
+
+    def _calibrate(self, X, y, owner):
+        """Run Algorithm 1 from the current calibration state up to ``budget``.
+
+        Kept out of ``fit``: mutmut does not mutate decorated functions.
+        """
         classes = self.classes_
         y_idx = np.searchsorted(classes, y)
         claimed = [np.searchsorted(classes, c) for c in self.party_classes_]
@@ -511,7 +519,6 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
             np.setdiff1d(np.asarray(m.classes_), c)
             for m, c in zip(self.estimators_, self.party_classes_)
         ]
-        return self
 
     def _start(self, pairs, X, y, owner):
         """Local models (trained or copied) and an empty calibration state."""
