@@ -565,6 +565,9 @@ def test_decision_values_use_the_unit_margin_by_default():
     assert [sorted(r) for r in hmr._received] == [[0], [0]]
     wide = HMRCalibrator(parties, min_margin=2, **kw).fit(X, y, groups=groups)
     assert [sorted(r) for r in wide._received] == [[0, 1], [0, 1]]
+    # a margin equal to min_margin counts (exact in binary floating point)
+    edge = HMRCalibrator(parties, min_margin=1.5, **kw).fit(X, y, groups=groups)
+    assert [sorted(r) for r in edge._received] == [[0, 1], [0, 1]]
 
 
 def test_sparse_rows_give_the_dense_results():
@@ -677,3 +680,30 @@ def test_prefit_models_updated_in_place_by_partial_fit_stay_untouched():
     hmr.fit(X, y, groups=groups)
     assert any(len(r) for r in hmr._received)
     assert [pickle.dumps(m) for _, m in fitted] == before
+
+
+def test_verbose_bar_counts_communicated_rows_against_the_budget(capsys):
+    X, y, groups, parties = _table_parties()
+    hmr = HMRCalibrator(parties, budget=1, min_margin=0.12, warm_start=True, random_state=0)
+    hmr.fit(X, y, groups=groups)
+    capsys.readouterr()
+    # continuing from 1 row: the bar starts at 1 and ends at the 2 rows sent, of 10
+    hmr.set_params(budget=10, verbose=2).fit(X, y, groups=groups)  # 2: the bar stays
+    err = capsys.readouterr().err
+    assert "HMR calibration" in err
+    assert "2/10" in err
+    assert "row/s" in err or "s/row" in err
+
+
+def test_max_iter_bounds_rounds_across_warm_starts():
+    X, y, _ = _three_party_blobs()
+    hmr = HMRCalibrator(
+        [("only", LogisticRegression(C=0.01))], max_iter=3, warm_start=True, random_state=0
+    )
+    hmr.fit(X, y)
+    hmr.fit(X, y)  # the 3 rounds are spent: nothing more
+    assert hmr.n_iter_ == 3
+    assert len(hmr._received[0]) == 3
+    hmr.set_params(max_iter=5).fit(X, y)
+    assert hmr.n_iter_ == 5
+    assert len(hmr.history_) == 6
