@@ -707,3 +707,48 @@ def test_max_iter_bounds_rounds_across_warm_starts():
     hmr.set_params(max_iter=5).fit(X, y)
     assert hmr.n_iter_ == 5
     assert len(hmr.history_) == 6
+
+
+class _ChangingTable(_TableClassifier):
+    """Scores from ``table`` until the model is refitted on more than ``n_own`` rows,
+    then from ``after``."""
+
+    def __init__(self, table=None, after=None, n_own=0):
+        self.table = table
+        self.after = after
+        self.n_own = n_own
+
+    def fit(self, X, y):
+        self.n_rows_ = len(y)
+        return super().fit(X, y)
+
+    def predict_proba(self, X):
+        r = np.asarray(X)[:, 0].astype(int)
+        table = self.after if self.n_rows_ > self.n_own else self.table
+        return np.column_stack([np.asarray(table.get(c, np.zeros(4)))[r] for c in self.classes_])
+
+
+def test_a_row_reaches_a_party_that_sets_its_margin_later():
+    # Row 0 (class 0, owned by A): A scores it 0.9 for class 0 and 0.5 for class 1, B at
+    # most 0.3, so A is both i+ and i- (margin 0.4) and the row only goes back to A (a
+    # second copy, not charged). Refitted, A scores class 1 at 0.1 there: now B's 0.3 sets
+    # the margin (0.6), and the row, which B has not received, goes to B alone (charged).
+    # Rows 1-3 have margins 0.85-0.9, above min_margin=0.7.
+    table_a = {0: [0.9, 0.05, 0.05, 0.05], 1: [0.5, 0.95, 0.1, 0.1]}
+    after_a = {0: [0.9, 0.05, 0.05, 0.05], 1: [0.1, 0.95, 0.1, 0.1]}
+    table_b = {1: [0.2, 0.1, 0.05, 0.95], 2: [0.3, 0.05, 0.95, 0.05]}
+    X = np.arange(4.0)[:, None]
+    y = np.array([0, 1, 2, 1])
+    groups = np.array(["A", "A", "B", "B"])
+    parties = [
+        ("A", _ChangingTable(table_a, after_a, n_own=2)),
+        ("B", _ChangingTable(table_b, table_b, n_own=2)),
+    ]
+    still = HMRCalibrator(parties, budget=0).fit(X, y, groups=groups)
+    np.testing.assert_allclose(still.margin(X, y), [0.4, 0.9, 0.85, 0.9])
+    hmr = HMRCalibrator(parties, budget=10, min_margin=0.7, random_state=0)
+    hmr.fit(X, y, groups=groups)
+    assert hmr._received == [[0], [0]]
+    assert hmr.n_iter_ == 2
+    assert hmr.n_communicated_ == 1
+    np.testing.assert_array_equal(hmr.history_n_communicated_, [0, 0, 1])
