@@ -752,3 +752,61 @@ def test_a_row_reaches_a_party_that_sets_its_margin_later():
     assert hmr.n_iter_ == 2
     assert hmr.n_communicated_ == 1
     np.testing.assert_array_equal(hmr.history_n_communicated_, [0, 0, 1])
+
+
+def test_documented_defaults():
+    hmr = HMRCalibrator(_lr_parties())
+    params = hmr.get_params(deep=False)
+    del params["estimators"]
+    assert params == dict(
+        budget=100,
+        prefit=False,
+        response_method="predict_proba",
+        update="refit",
+        min_margin=1.0,
+        max_iter=1000,
+        warm_start=False,
+        random_state=None,
+        n_jobs=None,
+        verbose=0,
+    )
+    assert hmr.__sklearn_tags__().input_tags.sparse is True
+
+
+def test_groups_positions_and_kinds_are_checked():
+    X, y, groups = _three_party_blobs()
+    hmr = HMRCalibrator(_lr_parties())
+    # position 3 does not exist with 3 parties
+    with pytest.raises(ValueError, match=r"unknown parties \[3\]; .* or the positions 0\.\.2\.$"):
+        hmr.fit(X, y, groups=np.where(groups == 0, 3, groups))
+    # six unknown names: the first five are listed
+    bad = np.array(["u", "v", "w", "x", "y", "z"])[np.arange(len(y)) % 6]
+    with pytest.raises(ValueError, match=r"unknown parties \['u', 'v', 'w', 'x', 'y'\]; use"):
+        hmr.fit(X, y, groups=bad)
+    # neither names nor positions
+    with pytest.raises(ValueError, match=r"groups holds unknown parties \[0\.0, 1\.0, 2\.0\]"):
+        hmr.fit(X, y, groups=groups.astype(float))
+
+
+def test_prefit_models_must_know_the_classes_of_y():
+    X, y, groups = _three_party_blobs()
+    other = LogisticRegression().fit(X[:60], y[:60] + 10)  # classes 10, 11: none in y
+    knows_one = LogisticRegression().fit(X[y < 2], np.where(y[y < 2] == 0, 0, 99))
+    everything = LogisticRegression().fit(X, y)
+    with pytest.raises(
+        ValueError,
+        match=r"The model of party 'b' knows none of the classes in y \(its classes_ start "
+        r"with \[10, 11\]\)\.",
+    ):
+        HMRCalibrator([("a", everything), ("b", other)], prefit=True).fit(X, y, groups=groups % 2)
+    # a model that knows a single class of y votes for it
+    hmr = HMRCalibrator([("a", everything), ("b", knows_one)], prefit=True, budget=0)
+    hmr.fit(X, y, groups=groups % 2)
+    assert hmr.party_classes_[1].tolist() == [0]
+    few = [(f"p{k}", LogisticRegression().fit(X[y < 2], y[y < 2])) for k in range(2)]
+    with pytest.raises(
+        ValueError,
+        match=r"No party's model knows the classes \[2, 3, 4\] of y, so the global model "
+        r"could never predict them\.$",
+    ):
+        HMRCalibrator(few, prefit=True).fit(X, y, groups=groups % 2)
