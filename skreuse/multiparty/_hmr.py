@@ -442,7 +442,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         )
         rho, i_pos, i_neg, _ = _mpmc_margin(scores, y_idx)
         rows = np.arange(X.shape[0])
-        # sent[k, r]: party k has received row r (a row goes to each party at most once).
+        # sent[k, r]: party k has received row r (once for a row with a positive margin).
         sent = np.zeros((len(self.estimators_), X.shape[0]), dtype=bool)
         for k, received in enumerate(self._received):
             sent[k, received] = True
