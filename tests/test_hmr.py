@@ -518,11 +518,12 @@ def test_min_margin_is_validated():
 def test_a_margin_of_exactly_zero_is_calibrated_by_algorithm_1():
     # A scores row 2 as 0.75 for class 1, B as 0.75 for its true class 2: margin exactly 0.
     X, y, groups, parties = _table_parties(a_on_row2=(0.3, 0.75))
-    hmr = HMRCalibrator(parties, budget=1, min_margin=0, random_state=0)
+    hmr = HMRCalibrator(parties, budget=3, min_margin=0, random_state=0)
     hmr.fit(X, y, groups=groups)
     assert hmr.margin(X, y)[2] == 0.0
-    assert hmr._received == [[2], [2]]
-    assert hmr.n_communicated_ == 1
+    # counted as misclassified: sent again while it stays at 0, as in Algorithm 1
+    assert hmr._received == [[2, 2, 2], [2, 2, 2]]
+    assert hmr.n_communicated_ == 3
 
 
 def test_warm_start_remembers_which_rows_each_party_received():
@@ -536,8 +537,8 @@ def test_warm_start_remembers_which_rows_each_party_received():
     warm.set_params(budget=10).fit(X, y, groups=groups)
     assert warm._received == direct._received
     assert warm.n_communicated_ == warm.n_iter_ == 2
-    # the same budget again is a valid no-op
-    warm.fit(X, y, groups=groups)
+    # a budget equal to the rows already sent is a valid no-op
+    warm.set_params(budget=2).fit(X, y, groups=groups)
     assert warm.n_iter_ == 2
     with pytest.raises(ValueError, match="warm_start=True continues the previous calibration"):
         warm.fit(X[:3], y[:3], groups=groups[:3])
