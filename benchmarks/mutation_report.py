@@ -963,6 +963,99 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for k in ("+1", "-2")
     },
+    # multiparty/_hmr.py
+    **{
+        ("_party_scores", new): (
+            "equivalent",
+            "class labels are unique: every sort kind gives one order",
+        )
+        for new in (
+            "order = np.argsort(model_classes, kind=None)",
+            "order = np.argsort(model_classes, )",
+            'order = np.argsort(model_classes, kind="STABLE")',
+        )
+    },
+    **{
+        ("_raw_scores", new): (
+            "equivalent",
+            "_party_scores copies the scores into a float array (filled with -inf) at once",
+        )
+        for new in (
+            "return np.asarray(model.predict_proba(X), dtype=None)",
+            "return np.asarray(model.predict_proba(X), )",
+            "out = np.asarray(model.decision_function(X), dtype=None)",
+            "out = np.asarray(model.decision_function(X), )",
+        )
+    },
+    **{
+        (
+            "HMRCalibrator._check_groups",
+            f"mapped = [position.get(v, {d}) for v in values.tolist()]",
+        ): (
+            "equivalent",
+            "the default is read only for an unknown name, which raises before `mapped` is used",
+        )
+        for d in ("None", "", "+1", "-2")
+    },
+    ("HMRCalibrator._check_groups", 'elif groups.dtype.kind in "XXiuXX":'): (
+        "equivalent",
+        "a substring test: the one-letter kinds 'i' and 'u' are still found",
+    ),
+    **{
+        (function, new): (
+            "equivalent",
+            "a list of Python or numpy ints is int64, numpy's intp on 64-bit",
+        )
+        for function, new in (
+            ("HMRCalibrator._check_groups", "owner = np.asarray(mapped, dtype=None)[inverse]"),
+            ("HMRCalibrator._check_groups", "owner = np.asarray(mapped, )[inverse]"),
+            (
+                "HMRCalibrator._calibrate",
+                "self.history_n_communicated_ = np.asarray(history_comm, dtype=None)",
+            ),
+            (
+                "HMRCalibrator._calibrate",
+                "self.history_n_communicated_ = np.asarray(history_comm, )",
+            ),
+        )
+    },
+    **{
+        ("HMRCalibrator._start", new): (
+            "equivalent",
+            "an empty array, only ever turned into a list and back into intp by _calibrate",
+        )
+        for new in (
+            "self.history_n_communicated_ = np.empty(0, dtype=None)",
+            "self.history_n_communicated_ = np.empty(0, )",
+        )
+    },
+    **{
+        ("HMRCalibrator._calibrate", new): ("equivalent", "a list of numpy float64 accuracies")
+        for new in (
+            "self.history_ = np.asarray(history, dtype=None)",
+            "self.history_ = np.asarray(history, )",
+        )
+    },
+    **{
+        (function, new): (
+            "equivalent",
+            "n_jobs only spreads the same fits over workers "
+            "(test_n_jobs_gives_the_same_calibration)",
+        )
+        for function, new in (
+            ("HMRCalibrator.__init__", "self.n_jobs = None"),
+            ("HMRCalibrator._start", "models = Parallel(n_jobs=None)("),
+            ("HMRCalibrator._calibrate", "Parallel(n_jobs=None)("),
+            ("HMRCalibrator._calibrate", "results = Parallel(n_jobs=None)("),
+        )
+    },
+    **{
+        (function, 'X = validate_data(self, X, accept_sparse="csr", reset=None)'): (
+            "equivalent",
+            "validate_data treats a falsy reset as False",
+        )
+        for function in ("HMRCalibrator._global_scores", "HMRCalibrator.margin")
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

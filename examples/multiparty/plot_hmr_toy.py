@@ -51,7 +51,7 @@ test_curve = [(0, hmr.score(X_test, y_test))]
 for budget in range(1, 51):
     hmr.set_params(budget=budget).fit(X_train, y_train, groups=groups)
     if hmr.n_communicated_ < budget:
-        break  # no training row has a non-positive margin any more
+        break  # no training row is left to send
     test_curve.append((hmr.n_communicated_, hmr.score(X_test, y_test)))
 
 rows, accs = map(np.array, zip(*test_curve))

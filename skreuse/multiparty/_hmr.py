@@ -7,7 +7,7 @@ calibrated by exchanging a few training rows chosen by the multiparty multiclass
 """
 
 import copy
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -133,6 +133,11 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
     output whose column is dropped at prediction time, which pulls its scores down
     where that class lives (the reference code's "reserved class").
 
+    Once no row has a non-positive margin, rows whose margin is at most ``min_margin``
+    (correct but not by a clear margin) are calibrated the same way, while the budget
+    lasts: with few local rows every local model fits its own rows, so that no training
+    row is misclassified and Algorithm 1 alone would send nothing (see Notes).
+
     Read more in the :ref:`User Guide <multiparty>`.
 
     Parameters
@@ -157,6 +162,13 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         data plus every row received so far. ``"partial_fit"`` calls the model's
         ``partial_fit`` on the row when it has one and already knows the row's class
         (a new output needs a refit).
+    min_margin : float, default=1.0
+        Rows whose margin is at most ``min_margin`` are calibrated once no row has a
+        non-positive margin (misclassified rows always come first). ``0`` is
+        Algorithm 1 as published: only rows the global rule gets wrong or ties are
+        sent. With probabilities a margin is at most 1, so the default lets every row
+        be sent, each to each party at most once, until the budget is spent; with
+        decision values it is the unit margin of the hinge loss.
     max_iter : int, default=1000
         Most calibration rounds, counting also rounds where the row stays with its
         owner (``i⁺ = i⁻ =`` the owner, no communication); bounds the loop when the
@@ -209,16 +221,37 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
     so drawing uniformly among the rows with a non-positive margin, as done here,
     gives the same distribution without the wasted draws. All margins are
     recomputed, vectorized over rows, after each round, which also tells when no
-    row has a non-positive margin: the loop then stops before the budget.
+    row is left to send: the loop then stops before the budget.
 
     As in the reference code, a receiver that already owns the row (``i⁺`` or ``i⁻`` is
     the owner) adds a second copy of it, which weighs it more in the refit. A round where
     both receivers are the owner communicates nothing and is not charged to the budget
     (Algorithm 1, lines 12-13); ``max_iter`` bounds such rounds.
 
+    ``min_margin`` extends Algorithm 1 (``min_margin=0``) for parties with few rows. A
+    local model trained on a few rows fits them, so every training margin is positive
+    from the start (with logistic regressions on 1 labelled row per class, nothing was
+    ever sent) even though the parties' scores are not calibrated against each other
+    on new rows. A margin bound charges every row whose margin is below a positive
+    threshold, not only the misclassified ones, so such rows are sent once no row is
+    misclassified. A misclassified row may be sent again and again, as in the reference
+    code, each copy weighing it more; a row with a positive margin goes to each party
+    at most once (it is drawn only while ``i⁺`` or ``i⁻`` has not received it, and only
+    the one that has not receives it), or the same few rows, keeping their small
+    margins, would pile up copies. When every party has received every
+    row and all parties use the same kind of model, each model is trained on all rows
+    (other parties' classes as reserved outputs, own rows once more) and the global
+    rule is close to the model trained on the pooled rows: calibration approaches
+    that model as the budget grows, and cannot be expected to beat it.
+
+    Retraining refits a local model on its rows plus the received ones; the reference
+    code instead runs one more epoch of its network from the current weights. For
+    convex models (logistic regression) the two reach the same model.
+
     ``groups`` is required when there are two or more parties. A single party owns
     every row, so it may be left out; HMR then retrains that model on its own
-    rows with a non-positive margin (nothing is communicated).
+    rows with a non-positive margin, then once each on those with a margin at most
+    ``min_margin`` (nothing is communicated).
 
     References
     ----------
@@ -244,7 +277,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
     >>> [c.tolist() for c in hmr.party_classes_]
     [[0, 1], [1, 2]]
     >>> print(f"{hmr.history_[0]:.2f} -> {hmr.history_[-1]:.2f}, {hmr.n_communicated_} rows")
-    0.60 -> 1.00, 7 rows
+    0.60 -> 1.00, 10 rows
     """
 
     _shared_params = ("estimators",)
@@ -255,6 +288,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         "prefit": ["boolean"],
         "response_method": [StrOptions({"predict_proba", "decision_function"})],
         "update": [StrOptions({"refit", "partial_fit"})],
+        "min_margin": [Interval(Real, None, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -270,6 +304,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         prefit=False,
         response_method="predict_proba",
         update="refit",
+        min_margin=1.0,
         max_iter=1000,
         warm_start=False,
         random_state=None,
@@ -281,6 +316,7 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         self.prefit = prefit
         self.response_method = response_method
         self.update = update
+        self.min_margin = min_margin
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.random_state = random_state
@@ -386,6 +422,14 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
             self._check_warm_start(X, y, owner)
         else:
             self._start(pairs, X, y, owner)
+        self._calibrate(X, y, owner)
+        return self
+
+    def _calibrate(self, X, y, owner):
+        """Run Algorithm 1 from the current calibration state up to ``budget``.
+
+        Kept out of ``fit``: mutmut does not mutate decorated functions.
+        """
         classes = self.classes_
         y_idx = np.searchsorted(classes, y)
         claimed = [np.searchsorted(classes, c) for c in self.party_classes_]
@@ -397,6 +441,11 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
             )
         )
         rho, i_pos, i_neg, _ = _mpmc_margin(scores, y_idx)
+        rows = np.arange(X.shape[0])
+        # sent[k, r]: party k has received row r (once for a row with a positive margin).
+        sent = np.zeros((len(self.estimators_), X.shape[0]), dtype=bool)
+        for k, received in enumerate(self._received):
+            sent[k, received] = True
         history = list(self.history_)
         history_comm = list(self.history_n_communicated_)
         if not history:
@@ -414,15 +463,24 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
         for _ in range(self.n_iter_, self.max_iter):
             if self.n_communicated_ >= self.budget:
                 break
-            # Draw a training row whose MPMC-margin (`_mpmc_margin`) is not positive: the global
-            # rule misclassifies it or is not sure of it (see Notes on the sampling).
-            candidates = np.flatnonzero(rho <= 0)
+            # Draw a training row whose MPMC-margin (`_mpmc_margin`) is not positive (the
+            # global rule misclassifies it or ties); when there is none, a row whose margin
+            # is at most min_margin that one of the two parties setting it has not received.
+            violated = rho <= min(self.min_margin, 0)
+            if violated.any():
+                candidates = np.flatnonzero(violated)
+            else:
+                fresh = ~sent[i_pos, rows] | ~sent[i_neg, rows]
+                candidates = np.flatnonzero(fresh & (rho <= self.min_margin))
             if candidates.size == 0:
                 break
             row = candidates[self._rng.randint(candidates.size)]
             # It goes to i+, the party with the best score for its true class, and to i-,
             # the party with the best score for a wrong class: the two that set the margin.
             receivers = np.unique([i_pos[row], i_neg[row]])
+            if not violated[row]:
+                receivers = receivers[~sent[receivers, row]]
+            sent[receivers, row] = True
             for k in receivers:
                 self._received[k].append(row)
             results = Parallel(n_jobs=self.n_jobs)(
@@ -461,7 +519,6 @@ class HMRCalibrator(ClassifierMixin, MetaEstimatorMixin, SharedModelsMixin, Base
             np.setdiff1d(np.asarray(m.classes_), c)
             for m, c in zip(self.estimators_, self.party_classes_)
         ]
-        return self
 
     def _start(self, pairs, X, y, owner):
         """Local models (trained or copied) and an empty calibration state."""
