@@ -34,6 +34,8 @@ from ..utils._validation import check_classification_targets
 __all__ = ["TwiceLearningTree", "TwiceLearningTreeClassifier", "TwiceLearningTreeRegressor"]
 
 _SMOTE_NEIGHBORS = 5
+# Generated rows of the largest amount the validation tries (see ``_candidates``).
+_MANY_EXTRA = 2000
 _MAX_SEED = np.iinfo(np.int32).max
 
 
@@ -140,6 +142,10 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
     def _agreement(self, teacher_pred, tree_pred):
         """Fidelity of ``tree_pred`` to ``teacher_pred``."""
 
+    @abstractmethod
+    def _row_scores(self, tree, X, y, y_all):
+        """Score of ``tree`` on each held-out row of ``(X, y)``; ``y_all``: all targets."""
+
     def _teacher_predict(self, X, teacher=None):
         teacher = self.teacher_ if teacher is None else teacher
         # A prefit teacher fitted on a DataFrame expects its column names back.
@@ -181,25 +187,31 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                 teacher.set_params(random_state=seed)
         return teacher.fit(X, y)
 
-    def _candidates(self):
-        """``(keep_original_labels, extra_ratio)`` pairs the validation compares.
+    def _candidates(self, n_samples):
+        """``(keep_original_labels, extra_ratio, sampling)`` triples, most preferred first.
 
-        The plain tree comes first, so that it wins ties; then the configured tree,
-        then the other label sources and amounts of generated data.
+        The order is the tie-break of the validation (see ``_select``): the teacher's
+        labels before the rows' own, more generated rows before fewer, ``"kde"``
+        before the configured kind, and the plain tree last.
         """
-        configured = (self.keep_original_labels, float(self.extra_ratio))
-        if self.cv is None:
-            return [configured]
-        amounts = sorted({0.0, float(self.extra_ratio), 4.0 * self.extra_ratio})
-        pairs = [(True, 0.0), configured]
-        pairs += [(keep, a) for keep in (False, True) for a in amounts]
-        return list(dict.fromkeys(pairs))
+        # With a handful of rows, even 4 x n generated rows are too few for the tree
+        # to follow the teacher: the largest amount is at least _MANY_EXTRA rows.
+        many = max(4.0 * self.extra_ratio, _MANY_EXTRA / n_samples)
+        amounts = sorted({float(self.extra_ratio), 4.0 * self.extra_ratio, many} - {0.0})
+        # "kde" spreads the rows beyond the convex hull of a few training rows, which
+        # an interpolating scheme (the default "smote") cannot.
+        kinds = list(dict.fromkeys(["kde", self.sampling]))
+        triples = [
+            (keep, a, k) for keep in (False, True) for a in reversed(amounts) for k in kinds
+        ]
+        triples += [(False, 0.0, self.sampling), (True, 0.0, self.sampling)]
+        return triples
 
-    def _grow(self, X, y, teacher, keep_original_labels, extra_ratio, rng, tree_seed):
+    def _grow(self, X, y, teacher, keep_original_labels, extra_ratio, sampling, rng, tree_seed):
         """A tree with this estimator's size limits, learned from ``(X, y)`` and
         ``extra_ratio * n`` generated rows labelled by ``teacher``."""
         n_extra = int(round(extra_ratio * X.shape[0]))
-        X_extra = _sample_like(X, n_extra, self.sampling, rng)
+        X_extra = _sample_like(X, n_extra, sampling, rng)
         if keep_original_labels:
             y_rows = y
             y_extra = self._teacher_predict(X_extra, teacher) if n_extra else y[:0]
@@ -211,11 +223,12 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         return self._make_tree(tree_seed).fit(X_tree, y_tree), y_tree
 
     def _validate(self, X, y, candidates, teacher_seed, tree_seed, rng):
-        """Out-of-fold score of every candidate (``None`` when there are too few rows)."""
+        """Out-of-fold score of every candidate on every row, shape
+        ``(n_candidates, n_samples)`` (``None`` for a single row)."""
         splits = self._splits(X, y, rng)
         if splits is None:
             return None
-        scores = np.zeros(len(candidates))
+        scores = np.zeros((len(candidates), X.shape[0]))
         for train, test in splits:
             # An unfitted teacher is refitted without the held-out rows: a teacher that
             # saw them would make its own labels look better than they are.
@@ -225,13 +238,36 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                 else self._new_teacher(X[train], y[train], teacher_seed)
             )
             seed = rng.randint(_MAX_SEED)
-            for i, (keep, ratio) in enumerate(candidates):
-                # The same generated rows for every candidate of a fold.
+            for i, (keep, ratio, sampling) in enumerate(candidates):
+                # The same random draws for every candidate of a fold.
                 tree, _ = self._grow(
-                    X[train], y[train], teacher, keep, ratio, np.random.RandomState(seed), tree_seed
+                    X[train],
+                    y[train],
+                    teacher,
+                    keep,
+                    ratio,
+                    sampling,
+                    np.random.RandomState(seed),
+                    tree_seed,
                 )
-                scores[i] += self._fold_score(y[test], tree.predict(X[test]))
-        return scores / len(splits)
+                scores[i, test] = self._row_scores(tree, X[test], y[test], y)
+        return scores
+
+    @staticmethod
+    def _select(scores):
+        """Index of the first candidate within one standard error of the best.
+
+        ``scores`` holds each candidate's out-of-fold score on each row. The standard
+        error is that of the mean paired difference with the best candidate. With a
+        few rows, the best mean is mostly luck (the more candidates, the luckier):
+        the preferred candidate is kept unless validation says, beyond its own noise,
+        that it is worse (Breiman's one-standard-error rule). The plain tree is last,
+        so it is returned only when every other candidate is clearly worse than it.
+        """
+        mean = scores.mean(axis=1)
+        diff = scores[np.argmax(mean)] - scores
+        std_error = diff.std(axis=1, ddof=1) / np.sqrt(scores.shape[1])
+        return int(np.flatnonzero(diff.mean(axis=1) <= std_error)[0])
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
@@ -242,30 +278,33 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             tree_seed = self.random_state
         self._fit_teacher(X, y, teacher_seed)
 
-        candidates = self._candidates()
         scores = None
-        if len(candidates) > 1:
+        if self.cv is not None:
+            candidates = self._candidates(X.shape[0])
             # Its own generator, so that the draws below do not depend on ``cv``.
             val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
             scores = self._validate(X, y, candidates, teacher_seed, tree_seed, val_rng)
-        # Without validation (cv=None, or too few rows) the configured tree is grown;
-        # otherwise the best candidate, the plain tree on ties.
+        # Without validation (cv=None, or a single row) the configured tree is grown.
         if scores is None:
             self.cv_results_ = None
-            keep, ratio = self.keep_original_labels, float(self.extra_ratio)
+            keep, ratio, sampling = self.keep_original_labels, self.extra_ratio, self.sampling
         else:
+            best = self._select(scores)
             self.cv_results_ = {
                 "keep_original_labels": np.array([c[0] for c in candidates]),
                 "extra_ratio": np.array([c[1] for c in candidates]),
-                "score": scores,
+                "sampling": np.array([c[2] for c in candidates]),
+                "score": scores.mean(axis=1),
+                "chosen": np.arange(len(candidates)) == best,
             }
-            keep, ratio = candidates[int(np.argmax(scores))]
+            keep, ratio, sampling = candidates[best]
         self.keep_original_labels_, self.extra_ratio_ = bool(keep), float(ratio)
+        self.sampling_ = sampling
 
         n_samples = X.shape[0]
         n_extra = int(round(ratio * n_samples))
         n_held_out = max(n_samples, n_extra)
-        X_new = _sample_like(X, n_extra + n_held_out, self.sampling, rng)
+        X_new = _sample_like(X, n_extra + n_held_out, sampling, rng)
         y_all = self._teacher_predict(np.vstack([X, X_new]))
         y_teacher, y_extra, y_held_out = np.split(y_all, [n_samples, n_samples + n_extra])
         X_extra, X_held_out = X_new[:n_extra], X_new[n_extra:]
@@ -283,8 +322,8 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         """Hook for the classifier to record ``classes_``."""
 
     def _splits(self, X, y, rng):
-        """Folds of the inner validation, or ``None`` below 4 rows."""
-        if X.shape[0] < 4:
+        """Folds of the inner validation, or ``None`` for a single row."""
+        if X.shape[0] < 2:
             return None
         folds = KFold(min(self.cv, X.shape[0]), shuffle=True, random_state=rng.randint(_MAX_SEED))
         return list(folds.split(X))
@@ -650,8 +689,13 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
     def _agreement(self, teacher_pred, tree_pred):
         return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 1.0
 
-    def _fold_score(self, y_true, y_pred):
-        return np.mean(y_true == y_pred)
+    def _row_scores(self, tree, X, y, y_all):
+        # A held-out row of a class the candidate's training data lacked (one row per
+        # class) counts as a guess among the classes: the plain tree grown on all rows
+        # will know that class, so a zero would unfairly favour the teacher's trees.
+        unseen = ~np.isin(y, tree.classes_)
+        guess = 1.0 / np.unique(y_all).size
+        return np.where(unseen, guess, tree.predict(X) == y)
 
     def _splits(self, X, y, rng):
         # Stratified when every class has two rows; with one row per class a held-out
@@ -853,8 +897,8 @@ default="squared_error"
             return float(np.allclose(teacher_pred, tree_pred))
         return r2_score(teacher_pred, tree_pred)
 
-    def _fold_score(self, y_true, y_pred):
-        return -np.mean((y_true - y_pred) ** 2)
+    def _row_scores(self, tree, X, y, y_all):
+        return -((y - tree.predict(X)) ** 2)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
