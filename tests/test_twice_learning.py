@@ -71,6 +71,7 @@ def test_no_extra_data_and_own_labels_is_a_plain_tree(wine, max_depth):
         keep_original_labels=True,
         max_depth=max_depth,
         criterion="gini",
+        cv=None,
         random_state=3,
     ).fit(X, y)
     plain = DecisionTreeClassifier(max_depth=max_depth, random_state=3).fit(X, y)
@@ -89,6 +90,7 @@ def test_regressor_no_extra_data_and_own_labels_is_a_plain_tree(regression_data)
         extra_ratio=0,
         keep_original_labels=True,
         min_samples_leaf=4,
+        cv=None,
         random_state=1,
     ).fit(X, y)
     plain = DecisionTreeRegressor(min_samples_leaf=4, random_state=1).fit(X, y)
@@ -268,7 +270,9 @@ def test_tree_reproduces_the_teacher_on_generated_data():
         n_samples=200, n_features=4, n_informative=3, n_redundant=0, random_state=0
     )
     teacher = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=5, random_state=0)
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, extra_ratio=5, cv=None, random_state=0
+    )
     assert est.fit(X, y).fidelity_ > 0.99
     # An oblique boundary needs many axis-aligned cuts: more extra data over the whole
     # square, closer copy.
@@ -278,7 +282,7 @@ def test_tree_reproduces_the_teacher_on_generated_data():
     teacher = LogisticRegression().fit(X, y)
     fidelity = [
         TwiceLearningTreeClassifier(
-            teacher, prefit=True, extra_ratio=mu, sampling="uniform", random_state=0
+            teacher, prefit=True, extra_ratio=mu, sampling="uniform", cv=None, random_state=0
         )
         .fit(X, y)
         .fidelity_
@@ -482,27 +486,94 @@ def test_number_of_generated_rows_is_rounded_not_truncated(wine, extra_ratio, ex
 # -- cv: what the tree learns from ----------------------------------------------------------
 
 
-def test_cv_plain_score_is_the_out_of_fold_accuracy_of_a_plain_tree(wine):
+def _one_se_choice(scores):
+    """The one-standard-error rule, the slow way: ``scores[c][i]`` is candidate c's
+    out-of-fold score on row i; the first candidate whose mean is at most one standard
+    error of the paired difference below the best mean."""
+    n = len(scores[0])
+    means = [sum(row) / n for row in scores]
+    best = max(range(len(scores)), key=lambda c: (means[c], -c))
+    for c, row in enumerate(scores):
+        d = [scores[best][i] - row[i] for i in range(n)]
+        mean_d = sum(d) / n
+        se = (sum((v - mean_d) ** 2 for v in d) / (n - 1)) ** 0.5 / n**0.5
+        if mean_d <= se + 1e-12:
+            return c
+
+
+def _replay_validation(est, X, y, n_folds):
+    """Candidates, per-row out-of-fold accuracies and folds, recomputed by hand."""
+    n = len(y)
+    many = max(4.0 * est.extra_ratio, 2000 / n)
+    amounts = sorted({float(est.extra_ratio), 4.0 * est.extra_ratio, many} - {0.0})[::-1]
+    kinds = ["kde"] if est.sampling == "kde" else ["kde", est.sampling]
+    candidates = [(keep, a, k) for keep in (False, True) for a in amounts for k in kinds]
+    candidates += [(False, 0.0, est.sampling), (True, 0.0, est.sampling)]
+    # The documented folds: a generator seeded from the teacher's seed + 1.
+    teacher_seed = np.random.RandomState(est.random_state).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    scores = np.zeros((len(candidates), n))
+    for tr, te in folds.split(X, y):
+        seed = val_rng.randint(_MAX_SEED)
+        for c, (keep, ratio, kind) in enumerate(candidates):
+            n_extra = int(round(ratio * len(tr)))
+            X_extra = _sample_like(X[tr], n_extra, kind, np.random.RandomState(seed))
+            y_rows = y[tr] if keep else est.teacher.predict(X[tr])
+            y_extra = est.teacher.predict(X_extra) if n_extra else y[:0]
+            tree = DecisionTreeClassifier(
+                criterion=est.criterion, max_depth=est.max_depth, random_state=est.random_state
+            ).fit(np.vstack([X[tr], X_extra]), np.r_[y_rows, y_extra])
+            scores[c, te] = tree.predict(X[te]) == y[te]
+    return candidates, scores
+
+
+def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
     X, y = wine
     teacher = _logreg().fit(X, y)
     est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
     est.fit(X, y)
-    # Replay the documented folds: a generator seeded from the teacher's seed + 1.
-    teacher_seed = np.random.RandomState(3).randint(_MAX_SEED, size=2)[0]
-    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
-    folds = StratifiedKFold(4, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
-    plain = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
-    expected = np.mean(
-        [plain.fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in folds.split(X, y)]
+    candidates, scores = _replay_validation(est, X, y, 4)
+    res = est.cv_results_
+    assert list(zip(res["keep_original_labels"], res["extra_ratio"], res["sampling"])) == (
+        candidates
     )
-    assert est.cv_results_["keep_original_labels"][0]
-    assert est.cv_results_["extra_ratio"][0] == 0
-    assert est.cv_results_["score"][0] == pytest.approx(expected)
-    # The returned tree is the best candidate, never one validated below the plain tree.
-    best = np.argmax(est.cv_results_["score"])
-    assert est.cv_results_["score"][best] >= est.cv_results_["score"][0]
-    assert est.keep_original_labels_ == est.cv_results_["keep_original_labels"][best]
-    assert est.extra_ratio_ == est.cv_results_["extra_ratio"][best]
+    # The plain tree is the last candidate; its score is its out-of-fold accuracy.
+    assert candidates[-1] == (True, 0.0, "smote")
+    np.testing.assert_allclose(res["score"], scores.mean(axis=1))
+    chosen = _one_se_choice(scores.tolist())
+    np.testing.assert_array_equal(res["chosen"], np.arange(len(candidates)) == chosen)
+    keep, ratio, kind = candidates[chosen]
+    assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (keep, ratio, kind)
+    # The returned tree is the chosen candidate grown on all rows.
+    same = TwiceLearningTreeClassifier(
+        teacher,
+        prefit=True,
+        max_depth=2,
+        keep_original_labels=keep,
+        extra_ratio=ratio,
+        sampling=kind,
+        cv=None,
+        random_state=3,
+    ).fit(X, y)
+    _same_tree(est.tree_, same.tree_)
+
+
+def test_select_keeps_the_preferred_candidate_unless_clearly_worse():
+    select = TwiceLearningTreeClassifier._select
+    rng = np.random.RandomState(0)
+    for _ in range(200):
+        n_rows = rng.randint(2, 12)
+        scores = (rng.uniform(size=(4, n_rows)) < rng.uniform(size=(4, 1))).astype(float)
+        assert select(scores) == _one_se_choice(scores.tolist())
+    # The plain tree (last) better on every row: the others are clearly worse.
+    scores = np.array([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
+    assert select(scores) == 2
+    # The plain tree better on one row of four only: within noise, the first is kept.
+    scores = np.array([[1, 1, 0, 1], [1, 1, 1, 1]], dtype=float)
+    assert select(scores) == 0
+    # Equal on every row: a tie goes to the first.
+    assert select(np.ones((3, 5))) == 0
 
 
 def test_cv_returns_the_plain_tree_when_the_teacher_is_useless(wine):
