@@ -143,8 +143,12 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         """Fidelity of ``tree_pred`` to ``teacher_pred``."""
 
     @abstractmethod
-    def _row_scores(self, tree, X, y, y_all):
-        """Score of ``tree`` on each held-out row of ``(X, y)``; ``y_all``: all targets."""
+    def _row_scores(self, y_pred, y, trained_on, y_all):
+        """Score of the predictions ``y_pred`` of each held-out row of true target ``y``.
+
+        ``trained_on``: the targets the predicting model learned from (``None`` for a
+        prefit teacher); ``y_all``: the targets of all rows.
+        """
 
     def _teacher_predict(self, X, teacher=None):
         teacher = self.teacher_ if teacher is None else teacher
@@ -190,9 +194,10 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
     def _candidates(self, n_samples):
         """``(keep_original_labels, extra_ratio, sampling)`` triples, most preferred first.
 
-        The order is the tie-break of the validation (see ``_select``): the teacher's
-        labels before the rows' own, more generated rows before fewer, ``"kde"``
-        before the configured kind, and the plain tree last.
+        The order is the tie-break of the validation (see ``_select``): first the
+        trees that learn the teacher's labels only, more generated rows before fewer
+        and ``"kde"`` before the configured kind; then the plain tree; then the trees
+        that mix the rows' own labels with teacher-labelled generated rows.
         """
         # With a handful of rows, even 4 x n generated rows are too few for the tree
         # to follow the teacher: the largest amount is at least _MANY_EXTRA rows.
@@ -201,11 +206,10 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         # "kde" spreads the rows beyond the convex hull of a few training rows, which
         # an interpolating scheme (the default "smote") cannot.
         kinds = list(dict.fromkeys(["kde", self.sampling]))
-        triples = [
-            (keep, a, k) for keep in (False, True) for a in reversed(amounts) for k in kinds
-        ]
-        triples += [(False, 0.0, self.sampling), (True, 0.0, self.sampling)]
-        return triples
+        teacher_only, mixed = (
+            [(keep, a, k) for a in reversed(amounts) for k in kinds] for keep in (False, True)
+        )
+        return teacher_only + [(False, 0.0, self.sampling), (True, 0.0, self.sampling)] + mixed
 
     def _grow(self, X, y, teacher, keep_original_labels, extra_ratio, sampling, rng, tree_seed):
         """A tree with this estimator's size limits, learned from ``(X, y)`` and
@@ -223,12 +227,13 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         return self._make_tree(tree_seed).fit(X_tree, y_tree), y_tree
 
     def _validate(self, X, y, candidates, teacher_seed, tree_seed, rng):
-        """Out-of-fold score of every candidate on every row, shape
-        ``(n_candidates, n_samples)`` (``None`` for a single row)."""
+        """Out-of-fold scores on every row: of every candidate, shape
+        ``(n_candidates, n_samples)``, and of the teacher (``None`` for a single row)."""
         splits = self._splits(X, y, rng)
         if splits is None:
             return None
         scores = np.zeros((len(candidates), X.shape[0]))
+        teacher_scores = np.zeros(X.shape[0])
         for train, test in splits:
             # An unfitted teacher is refitted without the held-out rows: a teacher that
             # saw them would make its own labels look better than they are.
@@ -250,8 +255,14 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                     np.random.RandomState(seed),
                     tree_seed,
                 )
-                scores[i, test] = self._row_scores(tree, X[test], y[test], y)
-        return scores
+                scores[i, test] = self._row_scores(
+                    tree.predict(X[test]), y[test], getattr(tree, "classes_", None), y
+                )
+            trained_on = None if self.prefit else y[train]
+            teacher_scores[test] = self._row_scores(
+                self._teacher_predict(X[test], teacher), y[test], trained_on, y
+            )
+        return scores, teacher_scores
 
     @staticmethod
     def _select(scores):
@@ -288,10 +299,19 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             scores = self._validate(X, y, candidates, teacher_seed, tree_seed, val_rng)
         # Without validation (cv=None, or a single row) the configured tree is grown.
         if scores is None:
-            self.cv_results_ = None
+            self.cv_results_ = self.teacher_cv_score_ = None
             keep, ratio, sampling = self.keep_original_labels, self.extra_ratio, self.sampling
         else:
-            best = self._select(scores)
+            scores, teacher_scores = scores
+            plain = candidates.index((True, 0.0, self.sampling))
+            self.teacher_cv_score_ = float(teacher_scores.mean())
+            # The teacher's labels are learned only when the teacher itself validates
+            # better than the plain tree: with a few rows, a tree of a useless teacher
+            # is too often within noise of the plain one.
+            if self.teacher_cv_score_ > scores[plain].mean():
+                best = self._select(scores)
+            else:
+                best = plain
             self.cv_results_ = {
                 "keep_original_labels": np.array([c[0] for c in candidates]),
                 "extra_ratio": np.array([c[1] for c in candidates]),
@@ -691,13 +711,13 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
     def _agreement(self, teacher_pred, tree_pred):
         return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 1.0
 
-    def _row_scores(self, tree, X, y, y_all):
-        # A held-out row of a class the candidate's training data lacked (one row per
+    def _row_scores(self, y_pred, y, trained_on, y_all):
+        # A held-out row of a class the model's training data lacked (one row per
         # class) counts as a guess among the classes: the plain tree grown on all rows
         # will know that class, so a zero would unfairly favour the teacher's trees.
-        unseen = ~np.isin(y, tree.classes_)
+        unseen = np.zeros(len(y), bool) if trained_on is None else ~np.isin(y, trained_on)
         guess = 1.0 / np.unique(y_all).size
-        return np.where(unseen, guess, tree.predict(X) == y)
+        return np.where(unseen, guess, y_pred == y)
 
     def _splits(self, X, y, rng):
         # Stratified when every class has two rows; with one row per class a held-out
@@ -899,8 +919,8 @@ default="squared_error"
             return float(np.allclose(teacher_pred, tree_pred))
         return r2_score(teacher_pred, tree_pred)
 
-    def _row_scores(self, tree, X, y, y_all):
-        return -((y - tree.predict(X)) ** 2)
+    def _row_scores(self, y_pred, y, trained_on, y_all):
+        return -((y - y_pred) ** 2)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
