@@ -28,6 +28,7 @@ from skreuse.interpretable import (
     TwiceLearningTreeClassifier,
     TwiceLearningTreeRegressor,
 )
+from skreuse.datasets import _scenarios as sc
 from skreuse.interpretable._twice_learning import _MAX_SEED, _sample_like
 
 
@@ -502,19 +503,23 @@ def _one_se_choice(scores):
 
 
 def _replay_validation(est, X, y, n_folds):
-    """Candidates, per-row out-of-fold accuracies and folds, recomputed by hand."""
+    """Candidates, per-row out-of-fold accuracies of each and of the (prefit) teacher,
+    recomputed by hand."""
     n = len(y)
     many = max(4.0 * est.extra_ratio, 2000 / n)
     amounts = sorted({float(est.extra_ratio), 4.0 * est.extra_ratio, many} - {0.0})[::-1]
     kinds = ["kde"] if est.sampling == "kde" else ["kde", est.sampling]
-    candidates = [(keep, a, k) for keep in (False, True) for a in amounts for k in kinds]
-    candidates += [(False, 0.0, est.sampling), (True, 0.0, est.sampling)]
+    teacher_only = [(False, a, k) for a in amounts for k in kinds]
+    mixed = [(True, a, k) for a in amounts for k in kinds]
+    candidates = teacher_only + [(False, 0.0, est.sampling), (True, 0.0, est.sampling)] + mixed
     # The documented folds: a generator seeded from the teacher's seed + 1.
     teacher_seed = np.random.RandomState(est.random_state).randint(_MAX_SEED, size=2)[0]
     val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
     folds = StratifiedKFold(n_folds, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
     scores = np.zeros((len(candidates), n))
+    teacher_scores = np.zeros(n)
     for tr, te in folds.split(X, y):
+        teacher_scores[te] = est.teacher.predict(X[te]) == y[te]
         seed = val_rng.randint(_MAX_SEED)
         for c, (keep, ratio, kind) in enumerate(candidates):
             n_extra = int(round(ratio * len(tr)))
@@ -525,7 +530,7 @@ def _replay_validation(est, X, y, n_folds):
                 criterion=est.criterion, max_depth=est.max_depth, random_state=est.random_state
             ).fit(np.vstack([X[tr], X_extra]), np.r_[y_rows, y_extra])
             scores[c, te] = tree.predict(X[te]) == y[te]
-    return candidates, scores
+    return candidates, scores, teacher_scores
 
 
 def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
@@ -533,14 +538,16 @@ def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
     teacher = _logreg().fit(X, y)
     est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
     est.fit(X, y)
-    candidates, scores = _replay_validation(est, X, y, 4)
+    candidates, scores, teacher_scores = _replay_validation(est, X, y, 4)
     res = est.cv_results_
     assert list(zip(res["keep_original_labels"], res["extra_ratio"], res["sampling"])) == (
         candidates
     )
-    # The plain tree is the last candidate; its score is its out-of-fold accuracy.
-    assert candidates[-1] == (True, 0.0, "smote")
+    plain = candidates.index((True, 0.0, "smote"))
     np.testing.assert_allclose(res["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    # A teacher that validates above the plain tree: the one-standard-error choice.
+    assert teacher_scores.mean() > scores[plain].mean()
     chosen = _one_se_choice(scores.tolist())
     np.testing.assert_array_equal(res["chosen"], np.arange(len(candidates)) == chosen)
     keep, ratio, kind = candidates[chosen]
@@ -625,3 +632,83 @@ def test_cv_refits_an_unfitted_teacher_per_fold(wine):
     # One fit on all rows, one per training fold (the grown trees are not counted:
     # they are plain DecisionTreeClassifier).
     assert _CountingTree.n_fit_calls == 1 + 3
+
+
+def test_cv_useless_teacher_is_gated_out_before_any_tree_is_compared(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, np.random.RandomState(0).permutation(y))
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
+    est.fit(X, y)
+    candidates, scores, teacher_scores = _replay_validation(est, X, y, 4)
+    plain = candidates.index((True, 0.0, "smote"))
+    # Replayed by hand: the teacher validates below the plain tree, so the plain tree
+    # is returned whatever the other candidates scored.
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    assert teacher_scores.mean() <= scores[plain].mean()
+    assert np.flatnonzero(est.cv_results_["chosen"]).tolist() == [plain]
+    plain_tree = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    _same_tree(est.tree_, plain_tree.fit(X, y))
+
+
+def test_cv_with_one_row_per_class_credits_an_unseen_class_as_a_guess(wine):
+    X, y = wine
+    rows = [np.flatnonzero(y == c)[0] for c in (0, 1, 2)]
+    teacher = _logreg().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X[rows], y[rows])
+    res = est.cv_results_
+    plain = np.flatnonzero(res["keep_original_labels"] & (res["extra_ratio"] == 0))[0]
+    # Three rows, three leave-one-out folds: the plain tree never knows the held-out
+    # row's class, and is credited with a guess among the 3 classes on every row.
+    assert res["score"][plain] == pytest.approx(1 / 3)
+    # The prefit teacher is scored on what it predicts (it gets these rows right).
+    assert est.teacher_cv_score_ == np.mean(teacher.predict(X[rows]) == y[rows]) == 1
+    assert not est.keep_original_labels_
+
+
+def test_cv_with_two_rows_validates_and_one_row_grows_the_configured_tree(regression_data):
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, extra_ratio=2, random_state=0)
+    assert est.fit(X[:2], y[:2]).cv_results_["score"].shape == (14,)
+    est.fit(X[:1], y[:1])
+    assert est.cv_results_ is None and est.teacher_cv_score_ is None
+    assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (False, 2.0, "smote")
+    assert est.n_extra_samples_ == 2
+
+
+def _shift_trial(seed, n_shots, shuffle_source):
+    """Twice-learned and plain trees on the benchmark's shifted-covariates wine task."""
+    s = sc.shifted_covariates("wine", random_state=seed)
+    y_source = s.y_source
+    if shuffle_source:
+        y_source = np.random.RandomState(seed).permutation(y_source)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, y_source)
+    shots, test = sc.draw_shots(s.y_target, n_shots, seed)
+    Xl, yl = s.X_target[shots], s.y_target[shots]
+    Xt, yt = s.X_target[test], s.y_target[test]
+    est = TwiceLearningTreeClassifier(source, prefit=True, max_depth=3, random_state=seed)
+    est.fit(Xl, yl)
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=seed)
+    plain.fit(Xl, yl)
+    return est, est.score(Xt, yt), plain.score(Xt, yt), source.score(Xt, yt)
+
+
+def test_cv_irrelevant_source_falls_back_to_the_plain_tree():
+    for seed in range(3):
+        est, acc, plain_acc, _ = _shift_trial(seed, 5, shuffle_source=True)
+        # Fifteen rows are enough to see that a shuffled-label teacher is useless.
+        assert est.keep_original_labels_ and est.extra_ratio_ == 0
+        assert acc == plain_acc
+
+
+def test_cv_good_source_is_kept_and_beats_the_plain_tree():
+    accs, plain_accs = [], []
+    for seed in range(3):
+        est, acc, plain_acc, source_acc = _shift_trial(seed, 3, shuffle_source=False)
+        assert source_acc > 0.9
+        assert not est.keep_original_labels_
+        accs.append(acc)
+        plain_accs.append(plain_acc)
+    # Nine rows: the tree of the teacher's labels on many generated rows is far better.
+    assert np.mean(accs) > np.mean(plain_accs) + 0.05, (accs, plain_accs)
