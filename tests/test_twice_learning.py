@@ -23,12 +23,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from skreuse.datasets import _scenarios as sc
 from skreuse.interpretable import (
     TwiceLearningTree,
     TwiceLearningTreeClassifier,
     TwiceLearningTreeRegressor,
 )
-from skreuse.datasets import _scenarios as sc
 from skreuse.interpretable._twice_learning import _MAX_SEED, _sample_like
 
 
@@ -271,9 +271,7 @@ def test_tree_reproduces_the_teacher_on_generated_data():
         n_samples=200, n_features=4, n_informative=3, n_redundant=0, random_state=0
     )
     teacher = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
-    est = TwiceLearningTreeClassifier(
-        teacher, prefit=True, extra_ratio=5, cv=None, random_state=0
-    )
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=5, cv=None, random_state=0)
     assert est.fit(X, y).fidelity_ > 0.99
     # An oblique boundary needs many axis-aligned cuts: more extra data over the whole
     # square, closer copy.
@@ -672,7 +670,8 @@ def test_cv_with_two_rows_validates_and_one_row_grows_the_configured_tree(regres
     est = TwiceLearningTreeRegressor(teacher, prefit=True, extra_ratio=2, random_state=0)
     assert est.fit(X[:2], y[:2]).cv_results_["score"].shape == (14,)
     est.fit(X[:1], y[:1])
-    assert est.cv_results_ is None and est.teacher_cv_score_ is None
+    assert est.cv_results_ is None
+    assert est.teacher_cv_score_ is None
     assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (False, 2.0, "smote")
     assert est.n_extra_samples_ == 2
 
@@ -698,7 +697,8 @@ def test_cv_irrelevant_source_falls_back_to_the_plain_tree():
     for seed in range(3):
         est, acc, plain_acc, _ = _shift_trial(seed, 5, shuffle_source=True)
         # Fifteen rows are enough to see that a shuffled-label teacher is useless.
-        assert est.keep_original_labels_ and est.extra_ratio_ == 0
+        assert est.keep_original_labels_
+        assert est.extra_ratio_ == 0
         assert acc == plain_acc
 
 

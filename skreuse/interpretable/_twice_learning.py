@@ -457,7 +457,7 @@ _SHARED_PARAMS = """teacher : estimator, default=None
     extra_ratio : float, default=1.0
         Number of generated examples as a multiple of the number of training
         samples (μ in the paper). ``0`` trains the tree on the training rows only.
-        With ``cv`` set, one of the candidates the validation compares (see ``cv``).
+        With ``cv`` set, it sets the amounts the validation compares (see ``cv``).
 
     sampling : {"uniform", "gaussian", "kde", "smote"}, default="smote"
         How the extra examples are generated from the training rows:
@@ -475,12 +475,13 @@ _SHARED_PARAMS = """teacher : estimator, default=None
 
         The default is ``"smote"``, not the paper's ``"uniform"``: rows near the data
         are where the teacher is reliable and where the tree is used, so the tree
-        spends its leaves there. See the Notes.
+        spends its leaves there. See the Notes. With ``cv`` set, the validation
+        compares it with ``"kde"``.
 
     keep_original_labels : bool, default=False
         Whether the training rows keep their own labels. The paper replaces them by
         the teacher's predictions (``False``), which removes label noise. With
-        ``cv`` set, the validation compares both.
+        ``cv`` set, the validation compares both (this value is then unused).
 """
 
 _TREE_PARAMS = """max_depth : int, default=None
@@ -498,17 +499,27 @@ _TREE_PARAMS = """max_depth : int, default=None
 
     cv : int or None, default=5
         Folds of the inner validation that chooses what the tree learns from, at the
-        size limits above: the training rows with their own labels only (the plain
-        tree), or with the teacher's labels, each with ``0``, ``extra_ratio`` and
-        ``4 * extra_ratio`` times ``n_samples`` generated rows labelled by the teacher.
-        The candidate with the best out-of-fold score on the true labels (accuracy,
-        or mean squared error for a regressor) is grown on all rows; the plain tree
-        wins ties, so validation never prefers the returned tree less than the plain
-        one. A teacher trained here (``prefit=False``) is refitted on every training
-        fold (``cv + 1`` teacher fits in all); a prefit teacher is used as it is.
-        Folds are stratified when every class has two rows (at most as many folds as
-        the smallest class has rows), plain k-fold otherwise. ``None``, or fewer than
-        4 rows, grows the tree configured by ``extra_ratio`` and
+        size limits above. The candidates: the teacher's labels on the rows plus
+        ``extra_ratio``, ``4 * extra_ratio`` or many (at least 2000 in all) times
+        ``n_samples`` generated rows, of kind ``"kde"`` or ``sampling``; the teacher's
+        labels on the rows alone; the plain tree (the rows' own labels only); the
+        rows' own labels plus the same amounts and kinds of teacher-labelled
+        generated rows. Every candidate and the teacher are scored out of fold on
+        the true labels of the held-out rows (accuracy, or squared error for a
+        regressor; with one row per class, a held-out row of a class its fold lacks
+        counts as a guess among the classes, ``1 / n_classes``). If the teacher
+        itself scores no better than the plain tree, the plain tree is grown.
+        Otherwise the chosen candidate is the first, in the order above, whose mean
+        score is within one standard error (of the paired per-row difference) of
+        the best mean: with a few rows the best mean is mostly luck, so a
+        candidate is passed over only when validation says, beyond its own noise,
+        that it is worse. The tree is then grown on all rows. A teacher trained
+        here (``prefit=False``) is refitted on every training fold (``cv + 1``
+        teacher fits in all); a prefit teacher is used as it is, so it must not
+        have been trained on these rows. Folds are stratified when every class has
+        two rows (at most as many folds as the smallest class has rows), plain
+        k-fold (leave-one-out below ``cv`` rows) otherwise. ``None``, or a single
+        row, grows the tree configured by ``extra_ratio``, ``sampling`` and
         ``keep_original_labels`` without validation.
 
     random_state : int, RandomState instance or None, default=None
@@ -540,10 +551,20 @@ _FITTED_ATTRS = """teacher_ : estimator
         Generated rows per training row the tree learned from (chosen by the
         validation, else ``extra_ratio``).
 
+    sampling_ : str
+        How those rows were generated (chosen by the validation, else ``sampling``).
+
+    teacher_cv_score_ : float or None
+        The teacher's mean out-of-fold score on the true labels (accuracy, or minus
+        the mean squared error), to which the plain tree's is compared. ``None``
+        without validation.
+
     cv_results_ : dict or None
-        The validation: arrays ``"keep_original_labels"``, ``"extra_ratio"`` and
-        ``"score"`` (mean out-of-fold accuracy, or minus the mean squared error), one
-        entry per candidate, the plain tree first. ``None`` without validation.
+        The validation: arrays ``"keep_original_labels"``, ``"extra_ratio"``,
+        ``"sampling"``, ``"score"`` (mean out-of-fold accuracy, or minus the mean
+        squared error) and ``"chosen"`` (``True`` for the grown candidate), one
+        entry per candidate, in the order of preference described under ``cv``.
+        ``None`` without validation.
 
     n_features_in_ : int
         Number of features seen during ``fit``.
@@ -636,22 +657,22 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
     >>> clf = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2,
     ...                                   random_state=0).fit(X, y)
     >>> print(clf.export_text())
-    |--- worst perimeter <= 114.44
-    |   |--- worst concave points <= 0.13
+    |--- worst radius <= 17.23
+    |   |--- worst concave points <= 0.14
     |   |   |--- class: 1
-    |   |--- worst concave points >  0.13
+    |   |--- worst concave points >  0.14
     |   |   |--- class: 0
-    |--- worst perimeter >  114.44
-    |   |--- mean concave points <= 0.05
+    |--- worst radius >  17.23
+    |   |--- worst concave points <= 0.14
     |   |   |--- class: 0
-    |   |--- mean concave points >  0.05
+    |   |--- worst concave points >  0.14
     |   |   |--- class: 0
     <BLANKLINE>
-    >>> # What the inner validation chose: the teacher's labels, 4 x n generated rows.
-    >>> clf.keep_original_labels_, clf.extra_ratio_
-    (False, 4.0)
+    >>> # What the inner validation chose: the teacher's labels, 4 x n "kde" rows.
+    >>> clf.keep_original_labels_, clf.extra_ratio_, clf.sampling_
+    (False, 4.0, 'kde')
     >>> print(f"{clf.fidelity_:.2f}")
-    0.96
+    0.82
     """
 
     _parameter_constraints: dict = {
