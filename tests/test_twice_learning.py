@@ -712,3 +712,40 @@ def test_cv_good_source_is_kept_and_beats_the_plain_tree():
         plain_accs.append(plain_acc)
     # Nine rows: the tree of the teacher's labels on many generated rows is far better.
     assert np.mean(accs) > np.mean(plain_accs) + 0.05, (accs, plain_accs)
+
+
+def test_cv_teacher_tied_with_the_plain_tree_is_used():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [10.0], [11.0], [12.0], [13.0]])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    teacher = LogisticRegression().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=1, cv=2, random_state=0)
+    est.fit(X, y)
+    # Both perfect out of fold: a tie is not "worse than the plain tree".
+    assert est.teacher_cv_score_ == 1
+    assert est.cv_results_["score"].max() == 1
+    assert not est.keep_original_labels_
+    assert est.cv_results_["chosen"][0]
+
+
+def test_cv_teacher_no_better_than_a_guess_gives_the_plain_tree(wine, regression_data):
+    X, y = wine
+    rows = [np.flatnonzero(y == c)[0] for c in (0, 1, 2)]
+    # Always class 0: right on one row of three, as a guess among three classes is.
+    teacher = DecisionTreeClassifier(max_depth=1).fit(X[:5], y[:5])
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X[rows], y[rows])
+    assert est.teacher_cv_score_ == pytest.approx(1 / 3)
+    assert est.keep_original_labels_
+    assert est.extra_ratio_ == 0
+    # A regressor's guess is the mean: a teacher predicting a constant far from it
+    # has a larger squared error than the variance of y.
+    X, y = regression_data
+    far = DecisionTreeRegressor(max_depth=1).fit(X[:3], np.full(3, 10.0))
+    reg = TwiceLearningTreeRegressor(far, prefit=True, max_depth=3, random_state=0)
+    reg.fit(X[:30], y[:30])
+    assert reg.teacher_cv_score_ == pytest.approx(-np.mean((y[:30] - 10.0) ** 2))
+    assert reg.teacher_cv_score_ < -np.var(y[:30])
+    assert reg.keep_original_labels_
+    assert reg.extra_ratio_ == 0
+    plain = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X[:30], y[:30])
+    _same_tree(reg.tree_, plain)

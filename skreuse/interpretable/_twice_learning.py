@@ -143,6 +143,10 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         """Fidelity of ``tree_pred`` to ``teacher_pred``."""
 
     @abstractmethod
+    def _guess_score(self, y):
+        """Score of a guess that ignores the features, on targets ``y``."""
+
+    @abstractmethod
     def _row_scores(self, y_pred, y, trained_on, y_all):
         """Score of the predictions ``y_pred`` of each held-out row of true target ``y``.
 
@@ -306,9 +310,11 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             plain = candidates.index((True, 0.0, self.sampling))
             self.teacher_cv_score_ = float(teacher_scores.mean())
             # The teacher's labels are learned only when the teacher itself validates
-            # better than the plain tree: with a few rows, a tree of a useless teacher
-            # is too often within noise of the plain one.
-            if self.teacher_cv_score_ > scores[plain].mean():
+            # at least as well as the plain tree, and better than a guess: with a few
+            # rows, a tree of a useless teacher is too often within noise of the plain
+            # one (with one row per class, the plain tree's score is itself a guess).
+            teacher = self.teacher_cv_score_
+            if teacher >= scores[plain].mean() and teacher > self._guess_score(y):
                 best = self._select(scores)
             else:
                 best = plain
@@ -508,15 +514,17 @@ _TREE_PARAMS = """max_depth : int, default=None
         the true labels of the held-out rows (accuracy, or squared error for a
         regressor; with one row per class, a held-out row of a class its fold lacks
         counts as a guess among the classes, ``1 / n_classes``). If the teacher
-        itself scores no better than the plain tree, the plain tree is grown.
+        itself scores below the plain tree, or no better than a guess (``1 /
+        n_classes``, or the variance of ``y`` for a regressor), the plain tree is
+        grown.
         Otherwise the chosen candidate is the first, in the order above, whose mean
         score is within one standard error (of the paired per-row difference) of
         the best mean: with a few rows the best mean is mostly luck, so a
         candidate is passed over only when validation says, beyond its own noise,
         that it is worse. The tree is then grown on all rows. A teacher trained
         here (``prefit=False``) is refitted on every training fold (``cv + 1``
-        teacher fits in all); a prefit teacher is used as it is, so it must not
-        have been trained on these rows. Folds are stratified when every class has
+        teacher fits in all); a prefit teacher is used as it is (one trained on
+        these same rows looks better in validation than it is). Folds are stratified when every class has
         two rows (at most as many folds as the smallest class has rows), plain
         k-fold (leave-one-out below ``cv`` rows) otherwise. ``None``, or a single
         row, grows the tree configured by ``extra_ratio``, ``sampling`` and
@@ -732,13 +740,15 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
     def _agreement(self, teacher_pred, tree_pred):
         return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 1.0
 
+    def _guess_score(self, y):
+        return 1.0 / np.unique(y).size
+
     def _row_scores(self, y_pred, y, trained_on, y_all):
         # A held-out row of a class the model's training data lacked (one row per
         # class) counts as a guess among the classes: the plain tree grown on all rows
         # will know that class, so a zero would unfairly favour the teacher's trees.
         unseen = np.zeros(len(y), bool) if trained_on is None else ~np.isin(y, trained_on)
-        guess = 1.0 / np.unique(y_all).size
-        return np.where(unseen, guess, y_pred == y)
+        return np.where(unseen, self._guess_score(y_all), y_pred == y)
 
     def _splits(self, X, y, rng):
         # Stratified when every class has two rows; with one row per class a held-out
@@ -939,6 +949,10 @@ default="squared_error"
         if len(tree_pred) < 2:
             return float(np.allclose(teacher_pred, tree_pred))
         return r2_score(teacher_pred, tree_pred)
+
+    def _guess_score(self, y):
+        # The mean as the prediction of every row.
+        return -np.var(y)
 
     def _row_scores(self, y_pred, y, trained_on, y_all):
         return -((y - y_pred) ** 2)
