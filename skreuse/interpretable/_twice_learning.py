@@ -516,19 +516,19 @@ _TREE_PARAMS = """max_depth : int, default=None
         counts as a guess among the classes, ``1 / n_classes``). If the teacher
         itself scores below the plain tree, or no better than a guess (``1 /
         n_classes``, or the variance of ``y`` for a regressor), the plain tree is
-        grown.
-        Otherwise the chosen candidate is the first, in the order above, whose mean
-        score is within one standard error (of the paired per-row difference) of
-        the best mean: with a few rows the best mean is mostly luck, so a
-        candidate is passed over only when validation says, beyond its own noise,
-        that it is worse. The tree is then grown on all rows. A teacher trained
-        here (``prefit=False``) is refitted on every training fold (``cv + 1``
-        teacher fits in all); a prefit teacher is used as it is (one trained on
-        these same rows looks better in validation than it is). Folds are stratified when every class has
-        two rows (at most as many folds as the smallest class has rows), plain
-        k-fold (leave-one-out below ``cv`` rows) otherwise. ``None``, or a single
-        row, grows the tree configured by ``extra_ratio``, ``sampling`` and
-        ``keep_original_labels`` without validation.
+        grown. Otherwise the chosen candidate is the first, in the order above,
+        whose mean score is within one standard error (of the paired per-row
+        difference) of the best mean: with a few rows the best mean is mostly luck,
+        so a candidate is passed over only when validation says, beyond its own
+        noise, that it is worse. The tree is then grown on all rows. A teacher
+        trained here (``prefit=False``) is refitted on every training fold
+        (``cv + 1`` teacher fits in all); a prefit teacher is used as it is (one
+        trained on these same rows looks better in validation than it is). Folds
+        are stratified when every class has two rows (at most as many folds as the
+        smallest class has rows), plain k-fold (leave-one-out below ``cv`` rows)
+        otherwise. ``None``, or a single row, grows the tree configured by
+        ``extra_ratio``, ``sampling`` and ``keep_original_labels`` without
+        validation.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the default teacher, the generated examples and the tree. An int is
