@@ -487,10 +487,11 @@ def test_number_of_generated_rows_is_rounded_not_truncated(wine, extra_ratio, ex
 # -- cv: what the tree learns from ----------------------------------------------------------
 
 
-def _one_se_choice(scores):
+def _one_se_choice(scores, plain):
     """The one-standard-error rule, the slow way: ``scores[c][i]`` is candidate c's
     out-of-fold score on row i; the first candidate whose mean is at most one standard
-    error of the paired difference below the best mean."""
+    error of the paired difference below the best mean, and not below the plain
+    tree's (candidate ``plain``)."""
     n = len(scores[0])
     means = [sum(row) / n for row in scores]
     best = max(range(len(scores)), key=lambda c: (means[c], -c))
@@ -498,7 +499,7 @@ def _one_se_choice(scores):
         d = [scores[best][i] - row[i] for i in range(n)]
         mean_d = sum(d) / n
         se = (sum((v - mean_d) ** 2 for v in d) / (n - 1)) ** 0.5 / n**0.5
-        if mean_d <= se + 1e-12:
+        if mean_d <= se + 1e-12 and means[c] >= means[plain]:
             return c
 
 
@@ -548,7 +549,7 @@ def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
     assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
     # A teacher that validates above the plain tree: the one-standard-error choice.
     assert teacher_scores.mean() > scores[plain].mean()
-    chosen = _one_se_choice(scores.tolist())
+    chosen = _one_se_choice(scores.tolist(), plain)
     np.testing.assert_array_equal(res["chosen"], np.arange(len(candidates)) == chosen)
     keep, ratio, kind = candidates[chosen]
     assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (keep, ratio, kind)
@@ -569,18 +570,22 @@ def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
 def test_select_keeps_the_preferred_candidate_unless_clearly_worse():
     select = TwiceLearningTreeClassifier._select
     rng = np.random.RandomState(0)
-    for _ in range(200):
+    for _ in range(300):
         n_rows = rng.randint(2, 12)
         scores = (rng.uniform(size=(4, n_rows)) < rng.uniform(size=(4, 1))).astype(float)
-        assert select(scores) == _one_se_choice(scores.tolist())
+        plain = rng.randint(4)
+        assert select(scores, plain) == _one_se_choice(scores.tolist(), plain)
     # The plain tree (last) better on every row: the others are clearly worse.
     scores = np.array([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
-    assert select(scores) == 2
-    # The plain tree better on one row of four only: within noise, the first is kept.
-    scores = np.array([[1, 1, 0, 1], [1, 1, 1, 1]], dtype=float)
-    assert select(scores) == 0
+    assert select(scores, 2) == 2
+    # The best better than the first on one row of five only: within noise, the first
+    # is kept, unless the plain tree scores more than it.
+    scores = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [1, 1, 0, 1, 0]], dtype=float)
+    assert select(scores, 2) == 0
+    scores[2] = [1, 1, 1, 1, 1]
+    assert select(scores, 2) == 1
     # Equal on every row: a tie goes to the first.
-    assert select(np.ones((3, 5))) == 0
+    assert select(np.ones((3, 5)), 2) == 0
 
 
 def test_cv_returns_the_plain_tree_when_the_teacher_is_useless(wine):

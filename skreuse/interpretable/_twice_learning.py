@@ -269,22 +269,24 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         return scores, teacher_scores
 
     @staticmethod
-    def _select(scores):
-        """Index of the first candidate within one standard error of the best.
+    def _select(scores, plain):
+        """Index of the first candidate within one standard error of the best and
+        scoring at least the plain tree (index ``plain``).
 
         ``scores`` holds each candidate's out-of-fold score on each row. The standard
         error is that of the mean paired difference with the best candidate. With a
         few rows, the best mean is mostly luck (the more candidates, the luckier):
-        the preferred candidate is kept unless validation says, beyond its own noise,
-        that it is worse (Breiman's one-standard-error rule). The plain tree is last,
-        so it is returned only when every other candidate is clearly worse than it.
+        a preferred candidate is kept unless validation says, beyond its own noise,
+        that it is worse (Breiman's one-standard-error rule), and never when it
+        scores below the plain tree, which is returned when no candidate qualifies.
         """
         mean = scores.mean(axis=1)
         diff = scores[np.argmax(mean)] - scores
         std_error = diff.std(axis=1, ddof=1) / np.sqrt(scores.shape[1])
         # One row of n worse is exactly one standard error (1/n): the tolerance keeps
         # that case within noise whatever the rounding.
-        return int(np.flatnonzero(diff.mean(axis=1) <= std_error + 1e-12)[0])
+        within = diff.mean(axis=1) <= std_error + 1e-12
+        return int(np.flatnonzero(within & (mean >= mean[plain]))[0])
 
     def _fit(self, X, y):
         rng = check_random_state(self.random_state)
@@ -315,7 +317,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             # one (with one row per class, the plain tree's score is itself a guess).
             teacher = self.teacher_cv_score_
             if teacher >= scores[plain].mean() and teacher > self._guess_score(y):
-                best = self._select(scores)
+                best = self._select(scores, plain)
             else:
                 best = plain
             self.cv_results_ = {
@@ -518,9 +520,10 @@ _TREE_PARAMS = """max_depth : int, default=None
         n_classes``, or the variance of ``y`` for a regressor), the plain tree is
         grown. Otherwise the chosen candidate is the first, in the order above,
         whose mean score is within one standard error (of the paired per-row
-        difference) of the best mean: with a few rows the best mean is mostly luck,
-        so a candidate is passed over only when validation says, beyond its own
-        noise, that it is worse. The tree is then grown on all rows. A teacher
+        difference) of the best mean and at least the plain tree's: with a few rows
+        the best mean is mostly luck, so a candidate is passed over only when
+        validation says, beyond its own noise, that it is worse, or that it is
+        worse than the plain tree. The tree is then grown on all rows. A teacher
         trained here (``prefit=False``) is refitted on every training fold
         (``cv + 1`` teacher fits in all); a prefit teacher is used as it is (one
         trained on these same rows looks better in validation than it is). Folds
