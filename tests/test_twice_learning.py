@@ -756,3 +756,53 @@ def test_cv_teacher_no_better_than_a_guess_gives_the_plain_tree(wine, regression
     assert reg.extra_ratio_ == 0
     plain = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X[:30], y[:30])
     _same_tree(reg.tree_, plain)
+
+
+def _spec(obj):
+    """An estimator as nested (class name, parameters), for exact comparison."""
+    if hasattr(obj, "get_params"):
+        return (type(obj).__name__, {k: _spec(v) for k, v in obj.get_params(deep=False).items()})
+    if isinstance(obj, (list, tuple)):
+        return [_spec(v) for v in obj]
+    return obj
+
+
+def test_default_teachers_are_the_documented_ensembles():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.neural_network import MLPRegressor
+
+    clf = TwiceLearningTreeClassifier(n_jobs=2)._default_teacher(7)
+    network = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=300))
+    expected = BaggingClassifier(network, n_estimators=10, n_jobs=2, random_state=7)
+    assert _spec(clf) == _spec(expected)
+    reg = TwiceLearningTreeRegressor(n_jobs=3)._default_teacher(5)
+    network = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=300)),
+        transformer=StandardScaler(),
+    )
+    expected = BaggingRegressor(network, n_estimators=10, n_jobs=3, random_state=5)
+    assert _spec(reg) == _spec(expected)
+
+
+def test_export_text_passes_its_options_to_scikit_learn():
+    from sklearn.tree import export_text
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = rng.randint(2, size=400)  # noise: a deep tree, more than 10 levels
+    est = TwiceLearningTreeClassifier(
+        LogisticRegression().fit(X, y),
+        prefit=True,
+        keep_original_labels=True,
+        extra_ratio=0,
+        cv=None,
+        random_state=0,
+    ).fit(X, y)
+    assert est.tree_.get_depth() > 11
+    # The defaults are scikit-learn's.
+    assert est.export_text() == export_text(est.tree_)
+    options = dict(max_depth=11, spacing=4, decimals=3, show_weights=True)
+    names = ["a", "b", "c"]
+    assert est.export_text(feature_names=names, **options) == export_text(
+        est.tree_, feature_names=names, **options
+    )
