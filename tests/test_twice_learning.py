@@ -806,3 +806,43 @@ def test_export_text_passes_its_options_to_scikit_learn():
     assert est.export_text(feature_names=names, **options) == export_text(
         est.tree_, feature_names=names, **options
     )
+
+
+def test_regressor_validation_and_tree_are_seeded(regression_data):
+    X, y = regression_data
+    # Five copies of each column: which copy a split uses is up to the tree's seed.
+    X = np.repeat(X[:40], 5, axis=1)
+    teacher = LinearRegression().fit(X, y[:40])
+    fits = [
+        TwiceLearningTreeRegressor(teacher, prefit=True, max_depth=4, random_state=3).fit(X, y[:40])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(fits[0].cv_results_["score"], fits[1].cv_results_["score"])
+    _same_tree(fits[0].tree_, fits[1].tree_)
+    plain = DecisionTreeRegressor(max_depth=4, random_state=3).fit(X, y[:40])
+    grown = TwiceLearningTreeRegressor(
+        teacher,
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        max_depth=4,
+        cv=None,
+        random_state=3,
+    ).fit(X, y[:40])
+    _same_tree(grown.tree_, plain)
+
+
+def test_regressor_criterion_reaches_the_tree(regression_data):
+    X, y = regression_data
+    est = TwiceLearningTreeRegressor(
+        LinearRegression().fit(X, y),
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        criterion="absolute_error",
+        max_depth=3,
+        cv=None,
+        random_state=0,
+    ).fit(X, y)
+    plain = DecisionTreeRegressor(criterion="absolute_error", max_depth=3, random_state=0)
+    _same_tree(est.tree_, plain.fit(X, y))
