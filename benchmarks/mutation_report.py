@@ -272,6 +272,15 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
+    # interpretable/_twice_learning.py
+    (
+        "TwiceLearningTreeClassifier._default_teacher",
+        "return BaggingClassifier(network, n_jobs=self.n_jobs, random_state=seed)",
+    ): ("equivalent", "n_estimators=10 is BaggingClassifier's default"),
+    (
+        "TwiceLearningTreeRegressor._default_teacher",
+        "return BaggingRegressor(network, n_jobs=self.n_jobs, random_state=seed)",
+    ): ("equivalent", "n_estimators=10 is BaggingRegressor's default"),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
