@@ -846,3 +846,31 @@ def test_regressor_criterion_reaches_the_tree(regression_data):
     ).fit(X, y)
     plain = DecisionTreeRegressor(criterion="absolute_error", max_depth=3, random_state=0)
     _same_tree(est.tree_, plain.fit(X, y))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize(
+    "limit", [{"max_depth": 3}, {"min_samples_leaf": 5}, {"max_leaf_nodes": 6}, {"ccp_alpha": 0.02}]
+)
+def test_every_size_limit_reaches_the_tree(wine, regression_data, kind, limit):
+    X, y = wine if kind == "classifier" else regression_data
+    if kind == "classifier":
+        Twice, Tree, teacher = TwiceLearningTreeClassifier, DecisionTreeClassifier, _logreg()
+        criterion = {"criterion": "entropy"}
+    else:
+        Twice, Tree, teacher = TwiceLearningTreeRegressor, DecisionTreeRegressor, LinearRegression()
+        criterion = {}
+    est = Twice(
+        teacher.fit(X, y),
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        cv=None,
+        random_state=0,
+        **limit,
+    ).fit(X, y)
+    plain = Tree(random_state=0, **criterion, **limit).fit(X, y)
+    _same_tree(est.tree_, plain)
+    # The limit binds: without it the tree is larger.
+    unlimited = Tree(random_state=0, **criterion).fit(X, y)
+    assert unlimited.tree_.node_count > plain.tree_.node_count
