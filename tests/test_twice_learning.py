@@ -874,3 +874,24 @@ def test_every_size_limit_reaches_the_tree(wine, regression_data, kind, limit):
     # The limit binds: without it the tree is larger.
     unlimited = Tree(random_state=0, **criterion).fit(X, y)
     assert unlimited.tree_.node_count > plain.tree_.node_count
+
+
+def test_many_generated_rows_is_four_times_extra_ratio_when_that_is_more():
+    est = TwiceLearningTreeClassifier(extra_ratio=20, sampling="smote")
+    # 4 x 20 = 80 rows per row beats 2000 / 178 = 11.2: the amounts are 80 and 20.
+    amounts = [a for keep, a, _ in est._candidates(178) if not keep and a]
+    assert amounts == [80.0, 80.0, 20.0, 20.0]
+    est.set_params(extra_ratio=1)
+    amounts = [a for keep, a, _ in est._candidates(178) if not keep and a]
+    assert amounts == pytest.approx([2000 / 178] * 2 + [4.0, 4.0, 1.0, 1.0])
+
+
+def test_regressor_fidelity_score_on_two_rows_is_their_r2(regression_data):
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, max_depth=2, cv=None, random_state=0)
+    est.fit(X, y)
+    t, p = teacher.predict(X[:2]), est.predict(X[:2])
+    r2 = 1 - np.sum((t - p) ** 2) / np.sum((t - t.mean()) ** 2)
+    assert est.fidelity_score(X[:2]) == pytest.approx(r2)
+    assert est.fidelity_score(X[:2]) not in (0.0, 1.0)
