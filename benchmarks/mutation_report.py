@@ -1056,6 +1056,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for function in ("HMRCalibrator._global_scores", "HMRCalibrator.margin")
     },
+    # interpretable/_twice_learning.py
+    (
+        "TwiceLearningTreeClassifier._default_teacher",
+        "return BaggingClassifier(network, n_jobs=self.n_jobs, random_state=seed)",
+    ): ("equivalent", "n_estimators=10 is BaggingClassifier's default"),
+    (
+        "TwiceLearningTreeRegressor._default_teacher",
+        "return BaggingRegressor(network, n_jobs=self.n_jobs, random_state=seed)",
+    ): ("equivalent", "n_estimators=10 is BaggingRegressor's default"),
+    ("_BaseTwiceLearningTree._select", "within = diff.mean(axis=1) < std_error + 1e-12"): (
+        "equivalent",
+        "differs only when a mean difference equals the standard error plus 1e-12 exactly; "
+        "the tolerance exists so that no such equality is ever reached",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

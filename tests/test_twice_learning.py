@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from skreuse.datasets import _scenarios as sc
 from skreuse.interpretable import (
     TwiceLearningTree,
     TwiceLearningTreeClassifier,
@@ -71,6 +72,7 @@ def test_no_extra_data_and_own_labels_is_a_plain_tree(wine, max_depth):
         keep_original_labels=True,
         max_depth=max_depth,
         criterion="gini",
+        cv=None,
         random_state=3,
     ).fit(X, y)
     plain = DecisionTreeClassifier(max_depth=max_depth, random_state=3).fit(X, y)
@@ -89,6 +91,7 @@ def test_regressor_no_extra_data_and_own_labels_is_a_plain_tree(regression_data)
         extra_ratio=0,
         keep_original_labels=True,
         min_samples_leaf=4,
+        cv=None,
         random_state=1,
     ).fit(X, y)
     plain = DecisionTreeRegressor(min_samples_leaf=4, random_state=1).fit(X, y)
@@ -122,6 +125,8 @@ class _CountingTree(DecisionTreeClassifier):
 
 def test_prefit_teacher_is_neither_refitted_nor_modified(wine):
     X, y = wine
+    # The counter is shared by the tests: whatever ran before, count from here.
+    _CountingTree.n_fit_calls = 0
     teacher = _CountingTree(max_depth=3, random_state=0).fit(X[:100], y[:100])
     before = pickle.dumps(teacher)
     est = TwiceLearningTreeClassifier(teacher, prefit=True, random_state=0).fit(X, y)
@@ -268,7 +273,7 @@ def test_tree_reproduces_the_teacher_on_generated_data():
         n_samples=200, n_features=4, n_informative=3, n_redundant=0, random_state=0
     )
     teacher = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
-    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=5, random_state=0)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, extra_ratio=5, cv=None, random_state=0)
     assert est.fit(X, y).fidelity_ > 0.99
     # An oblique boundary needs many axis-aligned cuts: more extra data over the whole
     # square, closer copy.
@@ -278,7 +283,7 @@ def test_tree_reproduces_the_teacher_on_generated_data():
     teacher = LogisticRegression().fit(X, y)
     fidelity = [
         TwiceLearningTreeClassifier(
-            teacher, prefit=True, extra_ratio=mu, sampling="uniform", random_state=0
+            teacher, prefit=True, extra_ratio=mu, sampling="uniform", cv=None, random_state=0
         )
         .fit(X, y)
         .fidelity_
@@ -482,27 +487,105 @@ def test_number_of_generated_rows_is_rounded_not_truncated(wine, extra_ratio, ex
 # -- cv: what the tree learns from ----------------------------------------------------------
 
 
-def test_cv_plain_score_is_the_out_of_fold_accuracy_of_a_plain_tree(wine):
+def _one_se_choice(scores, plain):
+    """The one-standard-error rule, the slow way: ``scores[c][i]`` is candidate c's
+    out-of-fold score on row i; the first candidate whose mean is at most one standard
+    error of the paired difference below the best mean, and not below the plain
+    tree's (candidate ``plain``)."""
+    n = len(scores[0])
+    means = [sum(row) / n for row in scores]
+    best = max(range(len(scores)), key=lambda c: (means[c], -c))
+    for c, row in enumerate(scores):
+        d = [scores[best][i] - row[i] for i in range(n)]
+        mean_d = sum(d) / n
+        se = (sum((v - mean_d) ** 2 for v in d) / (n - 1)) ** 0.5 / n**0.5
+        if mean_d <= se + 1e-12 and means[c] >= means[plain]:
+            return c
+
+
+def _replay_validation(est, X, y, n_folds):
+    """Candidates, per-row out-of-fold accuracies of each and of the (prefit) teacher,
+    recomputed by hand."""
+    n = len(y)
+    many = max(4.0 * est.extra_ratio, 2000 / n)
+    amounts = sorted({float(est.extra_ratio), 4.0 * est.extra_ratio, many} - {0.0})[::-1]
+    kinds = ["kde"] if est.sampling == "kde" else ["kde", est.sampling]
+    teacher_only = [(False, a, k) for a in amounts for k in kinds]
+    mixed = [(True, a, k) for a in amounts for k in kinds]
+    candidates = teacher_only + [(False, 0.0, est.sampling), (True, 0.0, est.sampling)] + mixed
+    # The documented folds: a generator seeded from the teacher's seed + 1.
+    teacher_seed = np.random.RandomState(est.random_state).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(n_folds, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    scores = np.zeros((len(candidates), n))
+    teacher_scores = np.zeros(n)
+    for tr, te in folds.split(X, y):
+        teacher_scores[te] = est.teacher.predict(X[te]) == y[te]
+        seed = val_rng.randint(_MAX_SEED)
+        for c, (keep, ratio, kind) in enumerate(candidates):
+            n_extra = int(round(ratio * len(tr)))
+            X_extra = _sample_like(X[tr], n_extra, kind, np.random.RandomState(seed))
+            y_rows = y[tr] if keep else est.teacher.predict(X[tr])
+            y_extra = est.teacher.predict(X_extra) if n_extra else y[:0]
+            tree = DecisionTreeClassifier(
+                criterion=est.criterion, max_depth=est.max_depth, random_state=est.random_state
+            ).fit(np.vstack([X[tr], X_extra]), np.r_[y_rows, y_extra])
+            scores[c, te] = tree.predict(X[te]) == y[te]
+    return candidates, scores, teacher_scores
+
+
+def test_cv_scores_and_choice_match_a_brute_force_replay(wine):
     X, y = wine
     teacher = _logreg().fit(X, y)
     est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
     est.fit(X, y)
-    # Replay the documented folds: a generator seeded from the teacher's seed + 1.
-    teacher_seed = np.random.RandomState(3).randint(_MAX_SEED, size=2)[0]
-    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
-    folds = StratifiedKFold(4, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
-    plain = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
-    expected = np.mean(
-        [plain.fit(X[tr], y[tr]).score(X[te], y[te]) for tr, te in folds.split(X, y)]
+    candidates, scores, teacher_scores = _replay_validation(est, X, y, 4)
+    res = est.cv_results_
+    assert list(zip(res["keep_original_labels"], res["extra_ratio"], res["sampling"])) == (
+        candidates
     )
-    assert est.cv_results_["keep_original_labels"][0]
-    assert est.cv_results_["extra_ratio"][0] == 0
-    assert est.cv_results_["score"][0] == pytest.approx(expected)
-    # The returned tree is the best candidate, never one validated below the plain tree.
-    best = np.argmax(est.cv_results_["score"])
-    assert est.cv_results_["score"][best] >= est.cv_results_["score"][0]
-    assert est.keep_original_labels_ == est.cv_results_["keep_original_labels"][best]
-    assert est.extra_ratio_ == est.cv_results_["extra_ratio"][best]
+    plain = candidates.index((True, 0.0, "smote"))
+    np.testing.assert_allclose(res["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    # A teacher that validates above the plain tree: the one-standard-error choice.
+    assert teacher_scores.mean() > scores[plain].mean()
+    chosen = _one_se_choice(scores.tolist(), plain)
+    np.testing.assert_array_equal(res["chosen"], np.arange(len(candidates)) == chosen)
+    keep, ratio, kind = candidates[chosen]
+    assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (keep, ratio, kind)
+    # The returned tree is the chosen candidate grown on all rows.
+    same = TwiceLearningTreeClassifier(
+        teacher,
+        prefit=True,
+        max_depth=2,
+        keep_original_labels=keep,
+        extra_ratio=ratio,
+        sampling=kind,
+        cv=None,
+        random_state=3,
+    ).fit(X, y)
+    _same_tree(est.tree_, same.tree_)
+
+
+def test_select_keeps_the_preferred_candidate_unless_clearly_worse():
+    select = TwiceLearningTreeClassifier._select
+    rng = np.random.RandomState(0)
+    for _ in range(300):
+        n_rows = rng.randint(2, 12)
+        scores = (rng.uniform(size=(4, n_rows)) < rng.uniform(size=(4, 1))).astype(float)
+        plain = rng.randint(4)
+        assert select(scores, plain) == _one_se_choice(scores.tolist(), plain)
+    # The plain tree (last) better on every row: the others are clearly worse.
+    scores = np.array([[0, 0, 0, 0], [0, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
+    assert select(scores, 2) == 2
+    # The best better than the first on one row of five only: within noise, the first
+    # is kept, unless the plain tree scores more than it.
+    scores = np.array([[1, 1, 0, 1, 1], [1, 1, 1, 1, 1], [1, 1, 0, 1, 0]], dtype=float)
+    assert select(scores, 2) == 0
+    scores[2] = [1, 1, 1, 1, 1]
+    assert select(scores, 2) == 1
+    # Equal on every row: a tie goes to the first.
+    assert select(np.ones((3, 5)), 2) == 0
 
 
 def test_cv_returns_the_plain_tree_when_the_teacher_is_useless(wine):
@@ -554,3 +637,261 @@ def test_cv_refits_an_unfitted_teacher_per_fold(wine):
     # One fit on all rows, one per training fold (the grown trees are not counted:
     # they are plain DecisionTreeClassifier).
     assert _CountingTree.n_fit_calls == 1 + 3
+
+
+def test_cv_useless_teacher_is_gated_out_before_any_tree_is_compared(wine):
+    X, y = wine
+    teacher = _logreg().fit(X, np.random.RandomState(0).permutation(y))
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=4, random_state=3)
+    est.fit(X, y)
+    candidates, scores, teacher_scores = _replay_validation(est, X, y, 4)
+    plain = candidates.index((True, 0.0, "smote"))
+    # Replayed by hand: the teacher validates below the plain tree, so the plain tree
+    # is returned whatever the other candidates scored.
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    assert teacher_scores.mean() <= scores[plain].mean()
+    assert np.flatnonzero(est.cv_results_["chosen"]).tolist() == [plain]
+    plain_tree = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    _same_tree(est.tree_, plain_tree.fit(X, y))
+
+
+def test_cv_with_one_row_per_class_credits_an_unseen_class_as_a_guess(wine):
+    X, y = wine
+    rows = [np.flatnonzero(y == c)[0] for c in (0, 1, 2)]
+    teacher = _logreg().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X[rows], y[rows])
+    res = est.cv_results_
+    plain = np.flatnonzero(res["keep_original_labels"] & (res["extra_ratio"] == 0))[0]
+    # Three rows, three leave-one-out folds: the plain tree never knows the held-out
+    # row's class, and is credited with a guess among the 3 classes on every row.
+    assert res["score"][plain] == pytest.approx(1 / 3)
+    # The prefit teacher is scored on what it predicts (it gets these rows right).
+    assert est.teacher_cv_score_ == np.mean(teacher.predict(X[rows]) == y[rows]) == 1
+    assert not est.keep_original_labels_
+
+
+def test_cv_with_two_rows_validates_and_one_row_grows_the_configured_tree(regression_data):
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, extra_ratio=2, random_state=0)
+    assert est.fit(X[:2], y[:2]).cv_results_["score"].shape == (14,)
+    est.fit(X[:1], y[:1])
+    assert est.cv_results_ is None
+    assert est.teacher_cv_score_ is None
+    assert (est.keep_original_labels_, est.extra_ratio_, est.sampling_) == (False, 2.0, "smote")
+    assert est.n_extra_samples_ == 2
+
+
+def _shift_trial(seed, n_shots, shuffle_source):
+    """Twice-learned and plain trees on the benchmark's shifted-covariates wine task."""
+    s = sc.shifted_covariates("wine", random_state=seed)
+    y_source = s.y_source
+    if shuffle_source:
+        y_source = np.random.RandomState(seed).permutation(y_source)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, y_source)
+    shots, test = sc.draw_shots(s.y_target, n_shots, seed)
+    Xl, yl = s.X_target[shots], s.y_target[shots]
+    Xt, yt = s.X_target[test], s.y_target[test]
+    est = TwiceLearningTreeClassifier(source, prefit=True, max_depth=3, random_state=seed)
+    est.fit(Xl, yl)
+    plain = DecisionTreeClassifier(criterion="entropy", max_depth=3, random_state=seed)
+    plain.fit(Xl, yl)
+    return est, est.score(Xt, yt), plain.score(Xt, yt), source.score(Xt, yt)
+
+
+def test_cv_irrelevant_source_falls_back_to_the_plain_tree():
+    for seed in range(3):
+        est, acc, plain_acc, _ = _shift_trial(seed, 5, shuffle_source=True)
+        # Fifteen rows are enough to see that a shuffled-label teacher is useless.
+        assert est.keep_original_labels_
+        assert est.extra_ratio_ == 0
+        assert acc == plain_acc
+
+
+def test_cv_good_source_is_kept_and_beats_the_plain_tree():
+    accs, plain_accs = [], []
+    for seed in range(3):
+        est, acc, plain_acc, source_acc = _shift_trial(seed, 3, shuffle_source=False)
+        assert source_acc > 0.9
+        assert not est.keep_original_labels_
+        accs.append(acc)
+        plain_accs.append(plain_acc)
+    # Nine rows: the tree of the teacher's labels on many generated rows is far better.
+    assert np.mean(accs) > np.mean(plain_accs) + 0.05, (accs, plain_accs)
+
+
+def test_cv_teacher_tied_with_the_plain_tree_is_used():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [10.0], [11.0], [12.0], [13.0]])
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    teacher = LogisticRegression().fit(X, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=1, cv=2, random_state=0)
+    est.fit(X, y)
+    # Both perfect out of fold: a tie is not "worse than the plain tree".
+    assert est.teacher_cv_score_ == 1
+    assert est.cv_results_["score"].max() == 1
+    assert not est.keep_original_labels_
+    assert est.cv_results_["chosen"][0]
+
+
+def test_cv_teacher_no_better_than_a_guess_gives_the_plain_tree(wine, regression_data):
+    X, y = wine
+    rows = [np.flatnonzero(y == c)[0] for c in (0, 1, 2)]
+    # Always class 0: right on one row of three, as a guess among three classes is.
+    teacher = DecisionTreeClassifier(max_depth=1).fit(X[:5], y[:5])
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=3, random_state=0)
+    est.fit(X[rows], y[rows])
+    assert est.teacher_cv_score_ == pytest.approx(1 / 3)
+    assert est.keep_original_labels_
+    assert est.extra_ratio_ == 0
+    # A regressor's guess is the mean: a teacher predicting a constant far from it
+    # has a larger squared error than the variance of y.
+    X, y = regression_data
+    far = DecisionTreeRegressor(max_depth=1).fit(X[:3], np.full(3, 10.0))
+    reg = TwiceLearningTreeRegressor(far, prefit=True, max_depth=3, random_state=0)
+    reg.fit(X[:30], y[:30])
+    assert reg.teacher_cv_score_ == pytest.approx(-np.mean((y[:30] - 10.0) ** 2))
+    assert reg.teacher_cv_score_ < -np.var(y[:30])
+    assert reg.keep_original_labels_
+    assert reg.extra_ratio_ == 0
+    plain = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X[:30], y[:30])
+    _same_tree(reg.tree_, plain)
+
+
+def _spec(obj):
+    """An estimator as nested (class name, parameters), for exact comparison."""
+    if hasattr(obj, "get_params"):
+        return (type(obj).__name__, {k: _spec(v) for k, v in obj.get_params(deep=False).items()})
+    if isinstance(obj, (list, tuple)):
+        return [_spec(v) for v in obj]
+    return obj
+
+
+def test_default_teachers_are_the_documented_ensembles():
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.neural_network import MLPRegressor
+
+    clf = TwiceLearningTreeClassifier(n_jobs=2)._default_teacher(7)
+    network = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(32,), max_iter=300))
+    expected = BaggingClassifier(network, n_estimators=10, n_jobs=2, random_state=7)
+    assert _spec(clf) == _spec(expected)
+    reg = TwiceLearningTreeRegressor(n_jobs=3)._default_teacher(5)
+    network = TransformedTargetRegressor(
+        make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=300)),
+        transformer=StandardScaler(),
+    )
+    expected = BaggingRegressor(network, n_estimators=10, n_jobs=3, random_state=5)
+    assert _spec(reg) == _spec(expected)
+
+
+def test_export_text_passes_its_options_to_scikit_learn():
+    from sklearn.tree import export_text
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(400, 3))
+    y = rng.randint(2, size=400)  # noise: a deep tree, more than 10 levels
+    est = TwiceLearningTreeClassifier(
+        LogisticRegression().fit(X, y),
+        prefit=True,
+        keep_original_labels=True,
+        extra_ratio=0,
+        cv=None,
+        random_state=0,
+    ).fit(X, y)
+    assert est.tree_.get_depth() > 11
+    # The defaults are scikit-learn's.
+    assert est.export_text() == export_text(est.tree_)
+    options = dict(max_depth=11, spacing=4, decimals=3, show_weights=True)
+    names = ["a", "b", "c"]
+    assert est.export_text(feature_names=names, **options) == export_text(
+        est.tree_, feature_names=names, **options
+    )
+
+
+def test_regressor_validation_and_tree_are_seeded(regression_data):
+    X, y = regression_data
+    # Five copies of each column: which copy a split uses is up to the tree's seed.
+    X = np.repeat(X[:40], 5, axis=1)
+    teacher = LinearRegression().fit(X, y[:40])
+    fits = [
+        TwiceLearningTreeRegressor(teacher, prefit=True, max_depth=4, random_state=3).fit(X, y[:40])
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(fits[0].cv_results_["score"], fits[1].cv_results_["score"])
+    _same_tree(fits[0].tree_, fits[1].tree_)
+    plain = DecisionTreeRegressor(max_depth=4, random_state=3).fit(X, y[:40])
+    grown = TwiceLearningTreeRegressor(
+        teacher,
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        max_depth=4,
+        cv=None,
+        random_state=3,
+    ).fit(X, y[:40])
+    _same_tree(grown.tree_, plain)
+
+
+def test_regressor_criterion_reaches_the_tree(regression_data):
+    X, y = regression_data
+    est = TwiceLearningTreeRegressor(
+        LinearRegression().fit(X, y),
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        criterion="absolute_error",
+        max_depth=3,
+        cv=None,
+        random_state=0,
+    ).fit(X, y)
+    plain = DecisionTreeRegressor(criterion="absolute_error", max_depth=3, random_state=0)
+    _same_tree(est.tree_, plain.fit(X, y))
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+@pytest.mark.parametrize(
+    "limit", [{"max_depth": 3}, {"min_samples_leaf": 5}, {"max_leaf_nodes": 6}, {"ccp_alpha": 0.02}]
+)
+def test_every_size_limit_reaches_the_tree(wine, regression_data, kind, limit):
+    X, y = wine if kind == "classifier" else regression_data
+    if kind == "classifier":
+        Twice, Tree, teacher = TwiceLearningTreeClassifier, DecisionTreeClassifier, _logreg()
+        criterion = {"criterion": "entropy"}
+    else:
+        Twice, Tree, teacher = TwiceLearningTreeRegressor, DecisionTreeRegressor, LinearRegression()
+        criterion = {}
+    est = Twice(
+        teacher.fit(X, y),
+        prefit=True,
+        extra_ratio=0,
+        keep_original_labels=True,
+        cv=None,
+        random_state=0,
+        **limit,
+    ).fit(X, y)
+    plain = Tree(random_state=0, **criterion, **limit).fit(X, y)
+    _same_tree(est.tree_, plain)
+    # The limit binds: without it the tree is larger.
+    unlimited = Tree(random_state=0, **criterion).fit(X, y)
+    assert unlimited.tree_.node_count > plain.tree_.node_count
+
+
+def test_many_generated_rows_is_four_times_extra_ratio_when_that_is_more():
+    est = TwiceLearningTreeClassifier(extra_ratio=20, sampling="smote")
+    # 4 x 20 = 80 rows per row beats 2000 / 178 = 11.2: the amounts are 80 and 20.
+    amounts = [a for keep, a, _ in est._candidates(178) if not keep and a]
+    assert amounts == [80.0, 80.0, 20.0, 20.0]
+    est.set_params(extra_ratio=1)
+    amounts = [a for keep, a, _ in est._candidates(178) if not keep and a]
+    assert amounts == pytest.approx([2000 / 178] * 2 + [4.0, 4.0, 1.0, 1.0])
+
+
+def test_regressor_fidelity_score_on_two_rows_is_their_r2(regression_data):
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, max_depth=2, cv=None, random_state=0)
+    est.fit(X, y)
+    t, p = teacher.predict(X[:2]), est.predict(X[:2])
+    r2 = 1 - np.sum((t - p) ** 2) / np.sum((t - t.mean()) ** 2)
+    assert est.fidelity_score(X[:2]) == pytest.approx(r2)
+    assert est.fidelity_score(X[:2]) not in (0.0, 1.0)
