@@ -536,6 +536,11 @@ def test_errors_name_the_wrong_type_and_the_reuser(rng):
     y = (X[:, 0] > 0).astype(int)
     spec = RKMESpecification(5, random_state=0).fit(X)
     clf = LogisticRegression().fit(X, y)
+    what = r"\(name, fitted_model, RKMESpecification\)"
+    with pytest.raises(ValueError, match=rf"^models must be a non-empty list of {what} tuples"):
+        RKMEReuser([]).fit(X)
+    with pytest.raises(TypeError, match=rf"^models\[0\] must be a {what} tuple"):
+        RKMEReuser([("a", clf)]).fit(X)
     with pytest.raises(TypeError, match="predict method, got object"):
         RKMEReuser([("a", object(), spec)]).fit(X)
     with pytest.raises(TypeError, match="RKMESpecification, got ndarray"):
