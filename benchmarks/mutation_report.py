@@ -275,6 +275,95 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
+    # specification/_reuser.py
+    ("_check_models", "check_kind=None,"): ("equivalent", "None is false, like False"),
+    **{
+        ("_predict_model", f"return np.asarray(model.predict(X), {arg}).reshape(X.shape[0], -1)"): (
+            "equivalent",
+            "a regressor's output is scaled by a float weight (average) or written into a "
+            "float64 array (routing)",
+        )
+        for arg in ("dtype=None", "")
+    },
+    **{
+        ("_simplex_qp_columns", line): (
+            "equivalent",
+            "the column-generation stopping tolerance (1e-10): a specification within it of "
+            "the multiplier joins the working set with a weight below the 1e-9 cut-off",
+        )
+        for line in (
+            "if grad[candidate] > multiplier - tol * max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier + tol * max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier - tol / max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier - tol * max(2.0, abs(multiplier)) or (",
+        )
+    },
+    (
+        "RKMEReuser._fit_job_selector",
+        "counts = np.where(weights > 0, np.maximum(counts, 1), None)",
+    ): (
+        "equivalent",
+        "None is false, like 0, for np.flatnonzero, and only non-zero counts are read",
+    ),
+    **{
+        ("RKMEReuser._route_indices", f'if self.method == "{m}" or self.job_selector_ is None:'): (
+            "equivalent",
+            "job_selector_ is None unless method is 'job_selector', so 'best' still takes "
+            "the first branch",
+        )
+        for m in ("XXbestXX", "BEST")
+    },
+    **{
+        (
+            "RKMEReuser._route_indices",
+            f"return np.asarray(self.job_selector_.predict(self._spec_space(X)), {arg})",
+        ): ("equivalent", "the router is trained on integer model indices and predicts them")
+        for arg in ("dtype=None", "")
+    },
+    **{
+        (f"RKMEReuser.{method}", line): ("equivalent", reason)
+        for method in ("route", "predict")
+        for line, reason in (
+            (
+                "X = validate_data(self, X, dtype=np.float64, reset=None)",
+                "None is false, like False",
+            ),
+            *(
+                (
+                    f"X = validate_data(self, X, {arg}reset=False)",
+                    "validate_data makes the rows numeric anyway; the models and the router "
+                    "take integer rows at their values",
+                )
+                for arg in ("dtype=None, ", "")
+            ),
+        )
+    },
+    ("RKMEReuser.predict", "out = self._combine(X, proba=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    **{
+        (f"RKMEReuser.{method}", "outs = Parallel(n_jobs=None)("): (
+            "equivalent",
+            "the number of joblib workers does not change the predictions",
+        )
+        for method in ("_combine", "predict")
+    },
+    **{
+        ("RKMEReuser._combine", f"result = {value}"): (
+            "equivalent",
+            "unreachable: validate_data rejects an X without rows, so some model predicts and "
+            "sets result in the loop above",
+        )
+        for value in (
+            "None",
+            "np.zeros(None)",
+            "np.zeros((1, len(classes) if proba else 1))",
+            "np.zeros((0, len(classes) if (proba) and False else 1))",
+            "np.zeros((0, len(classes) if (proba) or True else 1))",
+            "np.zeros((0, len(classes) if proba else 2))",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
