@@ -395,3 +395,36 @@ def test_forest_rejects_boosting_and_shows_progress(capsys):
     source = RandomForestClassifier(n_estimators=3, random_state=0).fit(Xs, ys)
     TransferForestClassifier(source, verbose=1).fit(Xt, yt)
     assert "refining trees" in capsys.readouterr().err
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_relab_on_the_source_data_keeps_the_source_tree_statistics(seed):
+    (Xs, ys), _, _ = _shifted_task(seed)
+    source = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(Xs, ys)
+    t = TransferTreeClassifier(source, algo="relab").fit(Xs, ys).tree_
+    assert t.max_depth == source.get_depth()
+    assert t.n_leaves == source.get_n_leaves()
+    assert t.node_count == source.tree_.node_count
+    np.testing.assert_array_equal(t.n_node_samples, source.tree_.n_node_samples)
+    np.testing.assert_array_equal(t.feature, source.tree_.feature)
+
+
+def test_forest_bootstrap_is_class_wise_and_differs_between_trees():
+    (Xs, ys), (Xt, yt), _ = _shifted_task(10)
+    source = RandomForestClassifier(n_estimators=5, random_state=0).fit(Xs, ys)
+    forest = TransferForestClassifier(source, algo="relab", bootstrap=True, random_state=0)
+    forest.fit(Xt, yt)
+    plain = TransferForestClassifier(source, algo="relab").fit(Xt, yt)
+    root = np.bincount(yt, minlength=3) / len(yt)
+    for est in forest.estimators_:
+        # Every class keeps its number of rows: the root sees the target's class counts.
+        assert est.tree_.n_node_samples[0] == len(yt)
+        np.testing.assert_allclose(est.tree_.value[0, 0], root)
+    # ... but the rows are resampled: trees differ from the plain relabelling
+    assert any(
+        not np.allclose(est.tree_.value, ref.tree_.value)
+        for est, ref in zip(forest.estimators_, plain.estimators_)
+    )
