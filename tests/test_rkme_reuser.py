@@ -611,3 +611,21 @@ def test_default_job_selector_is_seeded_by_random_state(blob_zoo):
     scores = [f.job_selector_.validation_score_ for f in fits]
     assert fits[0].job_selector_.do_early_stopping_
     np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_simplex_qp_solver_matches_the_exact_solution_on_random_problems():
+    from skreuse.specification._reuser import _simplex_qp
+
+    rng = np.random.RandomState(0)
+    on_boundary = 0
+    for _ in range(30):
+        k = rng.randint(2, 6)
+        A = rng.normal(size=(k, k + 2))
+        G, c = A @ A.T + 0.1 * np.eye(k), rng.normal(size=k)
+        exact = _simplex_qp_by_enumeration(G, c)
+        on_boundary += np.any(exact == 0)
+        w = _simplex_qp(G, c)
+        # SLSQP's default tolerance leaves errors of 1e-4 here; the solver's settings 1e-9.
+        np.testing.assert_allclose(w, exact, atol=1e-6)
+        assert abs(w.sum() - 1.0) < 1e-15
+    assert on_boundary >= 10  # the non-negativity bounds are active in many problems
