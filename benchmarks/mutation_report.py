@@ -285,6 +285,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for arg in ("dtype=None", "")
     },
+    (
+        "_predict_model",
+        "return np.asarray(model.predict(X), dtype=np.float64).reshape(X.shape[0], -2)",
+    ): ("equivalent", "numpy 2 takes any negative size as the one inferred dimension"),
     **{
         ("_simplex_qp_columns", line): (
             "equivalent",
