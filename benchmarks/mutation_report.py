@@ -302,6 +302,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "if grad[candidate] >= multiplier - tol * max(2.0, abs(multiplier)) or (",
         )
     },
+    **{
+        ("_mixture_weights", f"dist = {value}"): (
+            "equivalent",
+            "only picks the first specification of the column generation, which reaches the "
+            "exact optimum of the convex QP from any start (np.argmin(None) is 0)",
+        )
+        for value in ("None", "gram.diag + 2.0 * c", "gram.diag - 2.0 / c", "gram.diag - 3.0 * c")
+    },
+    ("_mixture_weights", "if max_models is None or max_models > k:"): (
+        "equivalent",
+        "a greedy selection of all k models ends with the simplex QP over all of them, the "
+        "problem the column generation solves",
+    ),
     (
         "RKMEReuser._fit_job_selector",
         "counts = np.where(weights > 0, np.maximum(counts, 1), None)",
