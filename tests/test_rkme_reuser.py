@@ -629,3 +629,35 @@ def test_simplex_qp_solver_matches_the_exact_solution_on_random_problems():
         np.testing.assert_allclose(w, exact, atol=1e-6)
         assert abs(w.sum() - 1.0) < 1e-15
     assert on_boundary >= 10  # the non-negativity bounds are active in many problems
+
+
+def test_max_models_greedy_weights_match_exact_subset_qps_beyond_pairs(blob_zoo):
+    zoo, Xu = blob_zoo
+    rng = np.random.RandomState(3)
+    X5 = [1.0, 1.0] + 0.7 * rng.normal(size=(120, 2))
+    spec5 = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0).fit(X5)
+    zoo = [*zoo, ("northeast", zoo[0][1], spec5)]
+    rows = np.r_[Xu, [1.0, 1.0] + 0.7 * rng.normal(size=(20, 2))]
+    specs = [s for _, _, s in zoo]
+    G = np.array(
+        [[t.weights_ @ s.transform(t.reduced_points_) @ s.weights_ for t in specs] for s in specs]
+    )
+    c = np.array([s.transform(rows).mean(axis=0) @ s.weights_ for s in specs])
+    for max_models in (3, 4):
+        # Greedy forward selection, each subset's QP solved exactly.
+        selected = []
+        for _ in range(max_models):
+            best = None
+            for j in set(range(len(c))) - set(selected):
+                idx = selected + [j]
+                w = _simplex_qp_by_enumeration(G[np.ix_(idx, idx)], c[idx])
+                obj = _objective(w, G[np.ix_(idx, idx)], c[idx])
+                if best is None or obj < best[0]:
+                    best = (obj, idx, w)
+            selected = best[1]
+        expected = np.zeros(len(c))
+        expected[best[1]] = best[2]
+        fitted = RKMEReuser(zoo, method="average", max_models=max_models).fit(rows)
+        w = np.array(list(fitted.mixture_weights_.values()))
+        np.testing.assert_allclose(w, expected, atol=1e-6)
+        assert np.count_nonzero(w) >= 3
