@@ -1,6 +1,7 @@
 """Tests of TransferTreeClassifier / TransferForestClassifier (Segev et al., TPAMI'17)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -428,3 +429,66 @@ def test_forest_bootstrap_is_class_wise_and_differs_between_trees():
         not np.allclose(est.tree_.value, ref.tree_.value)
         for est, ref in zip(forest.estimators_, plain.estimators_)
     )
+
+
+def test_entropy_jsd_and_divergence_gain_match_their_definitions():
+    from skreuse.training._transfer_tree import _divergence_gain, _entropy, _jsd
+
+    rng = np.random.RandomState(0)
+    counts = rng.randint(0, 4, size=(8, 3)).astype(float)
+    counts[counts.sum(axis=1) == 0, 2] = 1.0
+    counts[0] = 0  # an empty row has entropy 0
+    counts[1] = [5, 0, 0]
+    expected = [entropy(row) if row.sum() else 0.0 for row in counts]
+    np.testing.assert_allclose(_entropy(counts), expected, atol=1e-12)
+    source = np.array([3.0, 0.0, 7.0])
+    rows = counts[1:]
+    # scipy's jensenshannon is the square root of the divergence (natural log).
+    expected = [jensenshannon(row, source) ** 2 for row in rows]
+    np.testing.assert_allclose(_jsd(rows, source), expected, atol=1e-12)
+    QL, QR = rows[:3], rows[3:6]
+    src_left, src_right = np.array([1.0, 2.0, 0.0]), np.array([0.0, 1.0, 4.0])
+    n = QL.sum(axis=1) + QR.sum(axis=1)
+    expected = [
+        1
+        - (
+            ql.sum() * jensenshannon(ql, src_left) ** 2
+            + qr.sum() * jensenshannon(qr, src_right) ** 2
+        )
+        / m
+        for ql, qr, m in zip(QL, QR, n)
+    ]
+    np.testing.assert_allclose(_divergence_gain(QL, QR, src_left, src_right), expected)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_fit_emits_no_runtime_warning(algo):
+    (Xs, ys), (Xt, yt), _ = _shifted_task(11)
+    source = DecisionTreeClassifier(max_depth=4, random_state=0).fit(Xs, ys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. log(0) of an empty class in STRUT's entropies
+        TransferTreeClassifier(source, algo=algo, random_state=0).fit(Xt, yt)
+
+
+def test_strut_does_not_split_values_that_float32_cannot_tell_apart():
+    Xs = np.linspace(0, 2, 200)[:, None]
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, (Xs[:, 0] > 1).astype(int))
+    # Two classes on values equal in float32 (the precision trees compare in): no
+    # threshold separates them, so no split is made and no child is left empty.
+    Xt = np.r_[np.full(5, 1.0), np.full(5, 1.0 + 1e-9)][:, None]
+    yt = np.r_[np.zeros(5, int), np.ones(5, int)]
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    assert np.all(t.n_node_samples > 0)
+    assert t.node_count == 1
+
+
+def test_apply_checks_the_number_of_features():
+    (Xs, ys), (Xt, yt), (X_test, _) = _shifted_task(12)
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(Xs, ys)
+    forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0).fit(Xs, ys)
+    for model in (
+        TransferTreeClassifier(tree, algo="relab").fit(Xt, yt),
+        TransferForestClassifier(forest, algo="relab").fit(Xt, yt),
+    ):
+        with pytest.raises(ValueError, match="expecting 3 features"):
+            model.apply(X_test[:, :2])
