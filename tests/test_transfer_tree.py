@@ -492,3 +492,54 @@ def test_apply_checks_the_number_of_features():
     ):
         with pytest.raises(ValueError, match="expecting 3 features"):
             model.apply(X_test[:, :2])
+
+
+def test_strut_threshold_with_ties_and_few_distinct_values_matches_brute_force():
+    from skreuse.training._transfer_tree import _strut_threshold
+
+    rng = np.random.RandomState(0)
+    checked = {2: 0, "more": 0}
+    for _ in range(40):
+        n = rng.randint(4, 30)
+        # Few distinct values: many ties, sometimes exactly two values.
+        x = rng.randint(0, rng.randint(2, 6), size=n) * 0.5 + 0.1
+        y = rng.randint(0, 3, size=n)
+        if len(np.unique(x)) < 2:
+            continue
+        q_left, q_right = rng.randint(0, 10, size=(2, 3)).astype(float) + 0.5
+        expected, swap = _brute_force_strut_threshold(x, y, [0, 1, 2], q_left, q_right)
+        threshold, our_swap = _strut_threshold(x, y, 3, q_left, q_right)
+        assert threshold == pytest.approx(expected)
+        assert our_swap == swap
+        checked[2 if len(np.unique(x)) == 2 else "more"] += 1
+    assert min(checked.values()) >= 5
+
+
+def _two_level_source():
+    """Root on x0; its left child splits on x1 (mostly class 0), its right on x2 (mostly 1)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(2000, 3))
+    y = np.where(X[:, 0] <= 0, X[:, 1] > 1, X[:, 2] > -1).astype(int)
+    source = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    t = source.tree_
+    assert (t.feature[0], t.feature[t.children_left[0]], t.feature[t.children_right[0]]) == (
+        0,
+        1,
+        2,
+    )
+    return source
+
+
+@pytest.mark.parametrize(
+    ("rule", "kept"), [(lambda X: X[:, 2] > -1, 2), (lambda X: X[:, 1] > 1, 1)]
+)
+def test_strut_keeps_the_closer_child_when_the_rows_share_the_split_value(rule, kept):
+    source = _two_level_source()
+    rng = np.random.RandomState(1)
+    Xt = rng.uniform(-2, 2, size=(40, 3))
+    Xt[:, 0] = 1.5  # one value of the root's feature: the root cannot split them
+    yt = rule(Xt).astype(int)
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    # The child whose source distribution is closer (mostly 1 for "x2 > -1", mostly 0
+    # for "x1 > 1") takes the root's place, with its own feature.
+    assert t.feature[0] == kept
