@@ -381,6 +381,125 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "np.zeros((0, len(classes) if proba else 2))",
         )
     },
+    # training/_transfer_tree.py
+    **{
+        ("_entropy", f"p = counts / np.where({cond}, totals, {fill})"): (
+            "equivalent",
+            "entropy's rows are class counts (totals 0 or at least 1) or normalized "
+            "distributions (totals 1); an empty row's 0/0 or 0/2 leaves p = NaN or 0, whose "
+            "terms are 0 either way",
+        )
+        for cond, fill in (("totals >= 0", "1.0"), ("totals > 1", "1.0"), ("totals > 0", "2.0"))
+    },
+    **{
+        ("_jsd", line): (
+            "equivalent",
+            "P is always 2-D (candidate rows) and Q one 1-D source distribution, so these "
+            "sums are the same",
+        )
+        for line in (
+            "P = P / np.maximum(P.sum(axis=+1, keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=None, keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=-1, ), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=-1, keepdims=False), np.finfo(float).tiny)",
+        )
+    },
+    **{
+        ("_jsd", f"M = (P + Q) {op}"): (
+            "equivalent",
+            "_entropy normalizes each row, so the scale of M does not matter",
+        )
+        for op in ("* 2", "/ 3")
+    },
+    **{
+        ("_divergence_gain", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                "nl, nr = QL.sum(axis=+1), QR.sum(axis=-1)",
+                "QL and QR are 2-D (candidate rows): axis 1 is the last axis",
+            ),
+            (
+                "nl, nr = QL.sum(axis=-1), QR.sum(axis=+1)",
+                "QL and QR are 2-D (candidate rows): axis 1 is the last axis",
+            ),
+            (
+                "return 2.0 - (nl * _jsd(QL, src_left) + nr * _jsd(QR, src_right)) / n",
+                "a constant added to every candidate's DG changes neither the best candidate "
+                "nor the comparison of the two orientations",
+            ),
+            (
+                "return 1.0 - (nl * _jsd(QL, src_left) + nr * _jsd(QR, src_right)) * n",
+                "n (the node's rows) is the same for every candidate and orientation: scaling "
+                "the weighted JSD by n^2 keeps every comparison",
+            ),
+        )
+    },
+    **{
+        ("_strut_threshold", line): ("equivalent", reason)
+        for line, reason in (
+            ("x = x.astype(np.float32).astype(None)", "astype(None) is float64"),
+            *(
+                (
+                    f"order = np.argsort(x, {kind})",
+                    "only the cumulative counts at boundaries between distinct values are "
+                    "read, and they do not depend on the order within a tie",
+                )
+                for kind in ("kind=None", "", 'kind="STABLE"')
+            ),
+            *(
+                (
+                    f"_divergence_gain(total[None], np.zeros((2, n_classes)), {a}, {b}),",
+                    "an empty right side of two rows broadcasts to two equal DG values",
+                )
+                for a, b in (("src_left", "src_right"), ("src_right", "src_left"))
+            ),
+            (
+                "_entropy(total) - (QL.sum(axis=1) * _entropy(QL) + QR.sum(axis=1) * "
+                "_entropy(QR)) * n",
+                "n is the same for every candidate of a node: H - S n and H - S / n order "
+                "the candidates alike",
+            ),
+            *(
+                (
+                    line,
+                    "never true: the float64 midpoint of two distinct float32 values lies "
+                    "strictly between them (a guard that cannot fire)",
+                )
+                for line in (
+                    "thresholds = np.where(None, xs[cuts], thresholds)",
+                    "thresholds = np.where(thresholds >= xs[cuts + 1], None, thresholds)",
+                    "thresholds = np.where(thresholds > xs[cuts + 1], xs[cuts], thresholds)",
+                )
+            ),
+            (
+                "return None, bool(dg[1][0] >= dg[0][0])",
+                "differs only on an exact tie of the two children's DG, where either is as close",
+            ),
+            (
+                "swap = bool(best[1][0] >= best[0][0])",
+                "differs only on an exact tie of the two orientations' DG",
+            ),
+        )
+    },
+    **{
+        (f"{cls}.apply", line): ("equivalent", reason)
+        for cls in ("TransferTreeClassifier", "TransferForestClassifier")
+        for line, reason in (
+            (
+                "X = validate_data(self, X, reset=None, dtype=np.float64)",
+                "None is false, like False",
+            ),
+            (
+                "X = validate_data(self, X, reset=False, dtype=None)",
+                "TreeArrays.apply converts the rows to float32 itself",
+            ),
+            (
+                "X = validate_data(self, X, reset=False, )",
+                "TreeArrays.apply converts the rows to float32 itself",
+            ),
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
