@@ -310,6 +310,11 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for value in ("None", "gram.diag + 2.0 * c", "gram.diag - 2.0 / c", "gram.diag - 3.0 * c")
     },
+    ("_mixture_weights", "return _simplex_qp_columns(gram, c, np.argmin(None))"): (
+        "equivalent",
+        "only picks the first specification of the column generation, which reaches the "
+        "exact optimum of the convex QP from any start (np.argmin(None) is 0)",
+    ),
     ("_mixture_weights", "if max_models is None or max_models > k:"): (
         "equivalent",
         "a greedy selection of all k models ends with the simplex QP over all of them, the "

@@ -543,3 +543,17 @@ def test_strut_keeps_the_closer_child_when_the_rows_share_the_split_value(rule, 
     # The child whose source distribution is closer (mostly 1 for "x2 > -1", mostly 0
     # for "x1 > 1") takes the root's place, with its own feature.
     assert t.feature[0] == kept
+
+
+def test_strut_keeps_each_child_subtree_on_its_side_and_stops_at_one_class():
+    source = _two_level_source()
+    rng = np.random.RandomState(2)
+    Xt = rng.uniform(-2, 2, size=(300, 3))
+    yt = np.where(Xt[:, 0] <= 0, Xt[:, 1] > 1, Xt[:, 2] > -1).astype(int)
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    assert t.feature[0] == 0
+    assert (t.feature[t.children_left[0]], t.feature[t.children_right[0]]) == (1, 2)
+    # A target of one class: the root is already pure, so the tree is one leaf.
+    one = TransferTreeClassifier(source, algo="strut").fit(Xt, np.ones(len(Xt), dtype=int)).tree_
+    assert one.node_count == 1
+    np.testing.assert_allclose(one.value[0, 0], [0.0, 1.0])
