@@ -488,8 +488,29 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "differs only on an exact tie of the two orientations' DG; not tested",
     ),
     **{
-        (f"{cls}.apply", line): ("equivalent", reason)
+        ("_ser", line): ("equivalent", reason)
+        for line, reason in (
+            *(
+                (
+                    line,
+                    "a tree grown on rows of one class is one leaf with the same counts as the "
+                    "leaf it replaces",
+                )
+                for line in (
+                    "if idx.size or np.count_nonzero(counts) > 1:",
+                    "if idx.size and np.count_nonzero(counts) >= 1:",
+                )
+            ),
+            (
+                "leaf_errors = counts.sum() - counts.max() if (idx.size) or True else 0.0",
+                "with no rows the counts are all 0, and so is sum - max",
+            ),
+        )
+    },
+    **{
+        (f"{cls}.{method}", line): ("equivalent", reason)
         for cls in ("TransferTreeClassifier", "TransferForestClassifier")
+        for method in ("apply", "predict_proba")
         for line, reason in (
             (
                 "X = validate_data(self, X, reset=None, dtype=np.float64)",

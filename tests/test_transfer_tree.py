@@ -490,8 +490,11 @@ def test_apply_checks_the_number_of_features():
         TransferTreeClassifier(tree, algo="relab").fit(Xt, yt),
         TransferForestClassifier(forest, algo="relab").fit(Xt, yt),
     ):
-        with pytest.raises(ValueError, match="expecting 3 features"):
-            model.apply(X_test[:, :2])
+        for method in (model.apply, model.predict_proba):
+            with pytest.raises(ValueError, match="expecting 3 features"):
+                method(X_test[:, :2])
+    params = TransferForestClassifier(n_jobs=3, verbose=2, random_state=4).get_params()
+    assert (params["n_jobs"], params["verbose"], params["random_state"]) == (3, 2, 4)
 
 
 def test_strut_threshold_with_ties_and_few_distinct_values_matches_brute_force():
@@ -557,3 +560,26 @@ def test_strut_keeps_each_child_subtree_on_its_side_and_stops_at_one_class():
     one = TransferTreeClassifier(source, algo="strut").fit(Xt, np.ones(len(Xt), dtype=int)).tree_
     assert one.node_count == 1
     np.testing.assert_allclose(one.value[0, 0], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ser_leaves_no_split_that_does_not_lower_the_target_error(seed):
+    (Xs, ys), (Xt, yt), _ = _shifted_task(seed, n_target=25)
+    source = DecisionTreeClassifier(max_depth=6, random_state=0).fit(Xs, ys)
+    t = TransferTreeClassifier(source, algo="ser", random_state=0).fit(Xt, yt).tree_
+    # Errors of each node as a leaf, from its target class counts.
+    counts = t.value[:, 0, :] * t.n_node_samples[:, None]
+    leaf_errors = counts.sum(axis=1) - counts.max(axis=1)
+    subtree_errors = leaf_errors.copy()
+    for i in range(t.node_count - 1, -1, -1):  # children come after their parents
+        if t.children_left[i] != -1:
+            subtree_errors[i] = (
+                subtree_errors[t.children_left[i]] + subtree_errors[t.children_right[i]]
+            )
+    splits = t.children_left != -1
+    assert splits.any()
+    # Reduction: every kept split is reached by target rows on both sides and makes
+    # strictly fewer target errors than a leaf in its place.
+    assert np.all(t.n_node_samples[t.children_left[splits]] > 0)
+    assert np.all(t.n_node_samples[t.children_right[splits]] > 0)
+    assert np.all(leaf_errors[splits] > subtree_errors[splits] + 1e-9)
