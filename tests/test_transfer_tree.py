@@ -583,3 +583,32 @@ def test_ser_leaves_no_split_that_does_not_lower_the_target_error(seed):
     assert np.all(t.n_node_samples[t.children_left[splits]] > 0)
     assert np.all(t.n_node_samples[t.children_right[splits]] > 0)
     assert np.all(leaf_errors[splits] > subtree_errors[splits] + 1e-9)
+
+
+def test_rows_on_or_within_float32_rounding_of_a_threshold_go_left():
+    Xs = np.repeat([[0.0], [1.0]], 50, axis=0)
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, np.repeat([0, 1], 50))
+    assert source.tree_.threshold[0] == 0.5
+    # Exactly on the threshold, and above it by less than float32 can tell: both are
+    # left rows for scikit-learn's tree, and so for the relabelled leaf distributions.
+    Xt = np.array([[0.5], [0.5 + 1e-12], [0.2], [0.9]])
+    yt = np.array([1, 1, 0, 0])
+    np.testing.assert_array_equal(source.apply(Xt), [1, 1, 1, 2])
+    relab = TransferTreeClassifier(source, algo="relab").fit(Xt, yt)
+    np.testing.assert_allclose(relab.tree_.value[1, 0], [1 / 3, 2 / 3])
+    np.testing.assert_allclose(relab.tree_.value[2, 0], [1.0, 0.0])
+
+
+def test_tree_parameters_tags_and_a_dataframe_source_with_array_targets():
+    params = TransferTreeClassifier(algo="strut", random_state=5).get_params()
+    assert (params["algo"], params["random_state"]) == ("strut", 5)
+    tags = TransferTreeClassifier().__sklearn_tags__()
+    assert tags.input_tags.allow_nan is False
+    (Xs, ys), (Xt, yt), (X_test, _) = _shifted_task(13)
+    frame = pd.DataFrame(Xs, columns=["a", "b", "c"])
+    source = DecisionTreeClassifier(max_depth=3, random_state=0).fit(frame, ys)
+    # Names are only compared when both sides have them: plain arrays are accepted.
+    model = TransferTreeClassifier(source, algo="relab").fit(Xt, yt)
+    np.testing.assert_array_equal(
+        model.apply(X_test), source.apply(pd.DataFrame(X_test, columns=["a", "b", "c"]))
+    )
