@@ -487,6 +487,120 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "survived",
         "differs only on an exact tie of the two orientations' DG; not tested",
     ),
+    ("_check_feature_count", 'n_in = getattr(source, "n_features_in_", )'): (
+        "survived",
+        "a source without n_features_in_ (not a scikit-learn >= 1.0 estimator) is not tested",
+    ),
+    ("_class_counts", "return np.bincount(y, minlength=n_classes).astype(None)"): (
+        "equivalent",
+        "astype(None) is float64",
+    ),
+    **{
+        ("_depths", f"depth = np.zeros(len(left), {arg})"): (
+            "equivalent",
+            "float depths hold the same whole numbers; max_depth is int() of their maximum",
+        )
+        for arg in ("dtype=None", "")
+    },
+    (
+        "_errors",
+        "return node[1].sum() - node[1].max() if (node[2]) or True else 0.0",
+    ): ("equivalent", "_errors is read by SER only, whose leaves without rows have zero counts"),
+    **{
+        ("_flatten", line): ("equivalent", reason)
+        for line, reason in (
+            ("stack = [(root, -2, False)]", "the root's parent is only tested by parent >= 0"),
+            ("stack = [(root, -1, True)]", "the root has no parent to attach it to a side"),
+            (
+                "return TreeArrays(left, right, feat, thr, np.reshape(counts, None), n_samples)",
+                "counts is already (node_count, n_classes)",
+            ),
+            (
+                "return TreeArrays(left, right, feat, thr, np.reshape(counts, (-2, n_classes)), "
+                "n_samples)",
+                "numpy 2 takes any negative size as the one inferred dimension",
+            ),
+        )
+    },
+    **{
+        ("_source_classes", line): (
+            "equivalent",
+            "fit checks that classes_ exists and that the source has one output first",
+        )
+        for line in (
+            'classes = getattr(source, "classes_", )',
+            "if classes is None and np.ndim(classes) != 1:",
+        )
+    },
+    **{
+        (
+            "_split",
+            f'return ("{tag}", feature, threshold, left, right, counts, n, '
+            "_errors(left) + _errors(right))",
+        ): (
+            "equivalent",
+            'nodes are told apart by node[0] == "leaf" only',
+        )
+        for tag in ("XXsplitXX", "SPLIT")
+    },
+    **{
+        ("_union_classes", f"numeric = [a.dtype.kind {op} {kinds} for a in (src_classes, y)]"): (
+            "equivalent",
+            reason,
+        )
+        for op, kinds, reason in (
+            ("not in", '"biuf"', "both flags negated: their comparison is unchanged"),
+            ("in", '"XXbiufXX"', "the one-letter kind is still a substring"),
+            (
+                "in",
+                '"BIUF"',
+                "numpy 2 refuses to concatenate numbers with strings (a TypeError), which "
+                "the same ValueError reports",
+            ),
+        )
+    },
+    **{
+        ("TreeArrays.__init__", f"{target} = np.asarray({source}, {arg})"): (
+            "equivalent",
+            "the lists built by _flatten already give intp (ints) and float64 (floats)",
+        )
+        for target, source in (
+            ("self.children_left", "children_left"),
+            ("self.children_right", "children_right"),
+            ("self.feature", "feature"),
+            ("self.threshold", "threshold"),
+            ("counts", "counts"),
+            ("self.n_node_samples", "n_samples"),
+        )
+        for arg in ("dtype=None", "")
+    },
+    **{
+        (
+            "TreeArrays.__init__",
+            f"self.value = (counts / np.where({cond}, totals, {fill}))[:, None, :]",
+        ): (
+            "equivalent",
+            "no node of a transferred tree has all-zero counts (SER and STRUT drop sides no "
+            "row reaches, relabelling keeps the source's counts there), and a total of 1 "
+            "divides alike",
+        )
+        for cond, fill in (("totals >= 0", "1.0"), ("totals > 1", "1.0"), ("totals > 0", "2.0"))
+    },
+    **{
+        ("_BaseTransferTree._validate_target", f"X, y = validate_data(self, X, y, {arg})"): (
+            "equivalent",
+            "rows are compared as float32 and the grown trees convert them to float32",
+        )
+        for arg in ("dtype=None", "")
+    },
+    (
+        "_Source.__init__",
+        "self.counts[:, class_map] = t.value[:, 0, :] / t.weighted_n_node_samples[:, None]",
+    ): (
+        "equivalent",
+        "each node's counts are scaled by a positive number: their fractions, all that the "
+        "JSD and the kept source distributions use, are unchanged",
+    ),
     **{
         ("_ser", line): ("equivalent", reason)
         for line, reason in (
