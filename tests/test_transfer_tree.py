@@ -612,3 +612,13 @@ def test_tree_parameters_tags_and_a_dataframe_source_with_array_targets():
     np.testing.assert_array_equal(
         model.apply(X_test), source.apply(pd.DataFrame(X_test, columns=["a", "b", "c"]))
     )
+
+
+def test_ser_reduces_a_split_that_a_one_class_target_does_not_need():
+    Xs = np.linspace(-1, 1, 200)[:, None]
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, (Xs[:, 0] > 0).astype(int))
+    Xt = np.linspace(-1, 1, 20)[:, None]
+    # Both sides are reached, both are right with one leaf: the split goes.
+    t = TransferTreeClassifier(source, algo="ser").fit(Xt, np.zeros(20, dtype=int)).tree_
+    assert t.node_count == 1
+    np.testing.assert_allclose(t.value[0, 0], [1.0, 0.0])
