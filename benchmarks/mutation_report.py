@@ -491,6 +491,41 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "survived",
         "a source without n_features_in_ (not a scikit-learn >= 1.0 estimator) is not tested",
     ),
+    ("_ser", "leaf_errors = counts.sum() - counts.max() if idx.size else 1.0"): (
+        "equivalent",
+        "a subtree no row reaches is always dropped by its first reached ancestor (which "
+        "returns its other side), whatever the subtree became",
+    ),
+    **{
+        (function, line): (
+            "survived",
+            "SER's leaves are pure (grown full trees, or reduced nodes with no more errors "
+            "than their pure subtrees) unless identical rows carry different labels; that "
+            "case and a one-error node whose rows all go one way are not tested",
+        )
+        for function, line in (
+            ("_errors", "return node[1].sum() - node[1].max() if (node[2]) and False else 0.0"),
+            ("_errors", "return node[1].sum() - node[1].max() if node[2] else 1.0"),
+            (
+                "_split",
+                'return ("split", feature, threshold, left, right, counts, n, '
+                "_errors(left) - _errors(right))",
+            ),
+        )
+    },
+    **{
+        ("_strut_threshold", line): (
+            "survived",
+            "differs only on a plateau of equal information gain between neighbouring "
+            "candidates, not tested",
+        )
+        for line in (
+            "local_max[1:-1] = (info_gain[1:-1] > info_gain[:-2]) & (info_gain[1:-1] >= "
+            "info_gain[2:])",
+            "local_max[1:-1] = (info_gain[1:-1] >= info_gain[:-2]) & (info_gain[1:-1] > "
+            "info_gain[2:])",
+        )
+    },
     ("_class_counts", "return np.bincount(y, minlength=n_classes).astype(None)"): (
         "equivalent",
         "astype(None) is float64",

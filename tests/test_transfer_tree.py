@@ -595,6 +595,7 @@ def test_rows_on_or_within_float32_rounding_of_a_threshold_go_left():
     yt = np.array([1, 1, 0, 0])
     np.testing.assert_array_equal(source.apply(Xt), [1, 1, 1, 2])
     relab = TransferTreeClassifier(source, algo="relab").fit(Xt, yt)
+    np.testing.assert_array_equal(relab.apply(Xt), [1, 1, 1, 2])
     np.testing.assert_allclose(relab.tree_.value[1, 0], [1 / 3, 2 / 3])
     np.testing.assert_allclose(relab.tree_.value[2, 0], [1.0, 0.0])
 
