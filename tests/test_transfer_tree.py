@@ -585,7 +585,7 @@ def test_ser_leaves_no_split_that_does_not_lower_the_target_error(seed):
     assert np.all(leaf_errors[splits] > subtree_errors[splits] + 1e-9)
 
 
-def test_rows_on_or_within_float32_rounding_of_a_threshold_go_left():
+def test_rows_on_or_within_float32_rounding_of_a_threshold_go_left_in_fit_and_apply():
     Xs = np.repeat([[0.0], [1.0]], 50, axis=0)
     source = DecisionTreeClassifier(max_depth=1).fit(Xs, np.repeat([0, 1], 50))
     assert source.tree_.threshold[0] == 0.5
