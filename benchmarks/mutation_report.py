@@ -278,6 +278,53 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     # specification/_reuser.py
     ("_check_models", "check_kind=None,"): ("equivalent", "None is false, like False"),
     **{
+        ("_simplex_qp", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                "w0 = np.full(k, 1.0 * k)",
+                "the start of SLSQP on a convex QP; the exact solution is checked to 1e-6",
+            ),
+            (
+                "w0 = np.full(k, 2.0 / k)",
+                "the start of SLSQP on a convex QP; the exact solution is checked to 1e-6",
+            ),
+            ("method=None,", "scipy picks SLSQP when there are constraints"),
+            ("(removed)", "scipy picks SLSQP when there are constraints (method removed)"),
+            ('method="slsqp",', "scipy reads the method name case-insensitively"),
+            (
+                "lambda w: (w @ G @ w - 2.0 * c @ w, 3.0 * (G @ w - c)),",
+                "a positively scaled gradient has the same KKT points",
+            ),
+            ("bounds=[(0.0, 2.0)] * k,", "with w >= 0 and sum(w) = 1 no weight exceeds 1"),
+            (
+                'constraints=[{"type": "EQ", "fun": lambda w: w.sum() - 1.0, '
+                '"jac": lambda w: np.ones(k)}],',
+                "scipy reads the constraint type case-insensitively",
+            ),
+            *(
+                (
+                    f'constraints=[{{"type": "eq", "fun": lambda w: w.sum() - 1.0, '
+                    f'"{key}": lambda w: np.ones(k)}}],',
+                    "the constraint is linear: its finite-difference Jacobian is exact to rounding",
+                )
+                for key in ("XXjacXX", "JAC")
+            ),
+            *(
+                (
+                    f'options={{"ftol": 1e-14, {opt}}},',
+                    "the iteration cap (1000, 1001 or scipy's 100) is never reached on these "
+                    "small QPs",
+                )
+                for opt in ('"XXmaxiterXX": 1000', '"MAXITER": 1000', '"maxiter": 1001')
+            ),
+            (
+                "w = np.clip(res.x, None, None)",
+                "the next line zeroes every weight below 1e-9, the negative ones included",
+            ),
+            ("w[w <= 1e-9] = 0.0", "no weight is exactly 1e-9"),
+        )
+    },
+    **{
         ("_predict_model", f"return np.asarray(model.predict(X), {arg}).reshape(X.shape[0], -1)"): (
             "equivalent",
             "a regressor's output is scaled by a float weight (average) or written into a "
