@@ -407,6 +407,17 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
         )
     },
+    **{
+        (
+            "RKMEReuser._spec_space",
+            f'F = np.asarray(F.toarray() if hasattr(F, "toarray") else F, {arg})',
+        ): (
+            "equivalent",
+            "every consumer of the mapped rows (cross_to_many, query_self, the router) "
+            "converts them to float64 itself",
+        )
+        for arg in ("dtype=None", "")
+    },
     ("RKMEReuser.predict", "out = self._combine(X, proba=None)"): (
         "equivalent",
         "None is false, like False",
