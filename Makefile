@@ -38,10 +38,13 @@ lint: $(STAMP)
 # Mutation testing of the numerical core with mutmut (config: [tool.mutmut] in pyproject.toml),
 # then the report benchmarks/mutation.md. Slow (hours on two cores), so not in CI; results are
 # cached in mutants/ and a rerun resumes. MUTANTS="skreuse.inference._ncm.*" runs one module.
+# joblib runs sequentially (JOBLIB_MULTIPROCESSING=0): loky workers started by n_jobs tests
+# are children of mutmut's process, and one exiting crashes mutmut's runner (KeyError).
 MUTANTS ?=
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[mutation]"
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run $(MUTANTS)
+	JOBLIB_MULTIPROCESSING=0 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/mutmut run $(MUTANTS)
 	$(BIN)/python benchmarks/mutation_report.py
 
 clean:

@@ -26,9 +26,12 @@ CORE = [
     "skreuse/transferability.py",
     "skreuse/specification/_rkme.py",
     "skreuse/specification/_reuser.py",
+    "skreuse/specification/_batch.py",
+    "skreuse/specification/_labelled_reuse.py",
     "skreuse/training/_biased_regularization.py",
     "skreuse/training/_hypothesis_transfer.py",
     "skreuse/training/_reform.py",
+    "skreuse/training/_transfer_tree.py",
     "skreuse/multiparty/_hmr.py",
     "skreuse/inference/_averaging.py",
     "skreuse/inference/_fusion.py",
@@ -399,6 +402,464 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ),
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
+    # specification/_reuser.py
+    ("_check_models", "check_kind=None,"): ("equivalent", "None is false, like False"),
+    **{
+        ("_simplex_qp", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                "w0 = np.full(k, 1.0 * k)",
+                "the start of SLSQP on a convex QP; the exact solution is checked to 1e-6",
+            ),
+            (
+                "w0 = np.full(k, 2.0 / k)",
+                "the start of SLSQP on a convex QP; the exact solution is checked to 1e-6",
+            ),
+            ("method=None,", "scipy picks SLSQP when there are constraints"),
+            ("(removed)", "scipy picks SLSQP when there are constraints (method removed)"),
+            ('method="slsqp",', "scipy reads the method name case-insensitively"),
+            (
+                "lambda w: (w @ G @ w - 2.0 * c @ w, 3.0 * (G @ w - c)),",
+                "a positively scaled gradient has the same KKT points",
+            ),
+            ("bounds=[(0.0, 2.0)] * k,", "with w >= 0 and sum(w) = 1 no weight exceeds 1"),
+            (
+                'constraints=[{"type": "EQ", "fun": lambda w: w.sum() - 1.0, '
+                '"jac": lambda w: np.ones(k)}],',
+                "scipy reads the constraint type case-insensitively",
+            ),
+            *(
+                (
+                    f'constraints=[{{"type": "eq", "fun": lambda w: w.sum() - 1.0, '
+                    f'"{key}": lambda w: np.ones(k)}}],',
+                    "the constraint is linear: its finite-difference Jacobian is exact to rounding",
+                )
+                for key in ("XXjacXX", "JAC")
+            ),
+            *(
+                (
+                    f'options={{"ftol": 1e-14, {opt}}},',
+                    "the iteration cap (1000, 1001 or scipy's 100) is never reached on these "
+                    "small QPs",
+                )
+                for opt in ('"XXmaxiterXX": 1000', '"MAXITER": 1000', '"maxiter": 1001')
+            ),
+            (
+                "w = np.clip(res.x, None, None)",
+                "the next line zeroes every weight below 1e-9, the negative ones included",
+            ),
+            ("w[w <= 1e-9] = 0.0", "no weight is exactly 1e-9"),
+        )
+    },
+    **{
+        ("_predict_model", f"return np.asarray(model.predict(X), {arg}).reshape(X.shape[0], -1)"): (
+            "equivalent",
+            "a regressor's output is scaled by a float weight (average) or written into a "
+            "float64 array (routing)",
+        )
+        for arg in ("dtype=None", "")
+    },
+    (
+        "_predict_model",
+        "return np.asarray(model.predict(X), dtype=np.float64).reshape(X.shape[0], -2)",
+    ): ("equivalent", "numpy 2 takes any negative size as the one inferred dimension"),
+    **{
+        ("_simplex_qp_columns", line): (
+            "equivalent",
+            "the column-generation stopping tolerance (1e-10): a specification within it of "
+            "the multiplier joins the working set with a weight below the 1e-9 cut-off",
+        )
+        for line in (
+            "if grad[candidate] > multiplier - tol * max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier + tol * max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier - tol / max(1.0, abs(multiplier)) or (",
+            "if grad[candidate] >= multiplier - tol * max(2.0, abs(multiplier)) or (",
+        )
+    },
+    **{
+        ("_mixture_weights", f"dist = {value}"): (
+            "equivalent",
+            "only picks the first specification of the column generation, which reaches the "
+            "exact optimum of the convex QP from any start (np.argmin(None) is 0)",
+        )
+        for value in ("None", "gram.diag + 2.0 * c", "gram.diag - 2.0 / c", "gram.diag - 3.0 * c")
+    },
+    ("_mixture_weights", "return _simplex_qp_columns(gram, c, np.argmin(None))"): (
+        "equivalent",
+        "only picks the first specification of the column generation, which reaches the "
+        "exact optimum of the convex QP from any start (np.argmin(None) is 0)",
+    ),
+    ("_mixture_weights", "if max_models is None or max_models > k:"): (
+        "equivalent",
+        "a greedy selection of all k models ends with the simplex QP over all of them, the "
+        "problem the column generation solves",
+    ),
+    (
+        "RKMEReuser._fit_job_selector",
+        "counts = np.where(weights > 0, np.maximum(counts, 1), None)",
+    ): (
+        "equivalent",
+        "None is false, like 0, for np.flatnonzero, and only non-zero counts are read",
+    ),
+    **{
+        ("RKMEReuser._route_indices", f'if self.method == "{m}" or self.job_selector_ is None:'): (
+            "equivalent",
+            "job_selector_ is None unless method is 'job_selector', so 'best' still takes "
+            "the first branch",
+        )
+        for m in ("XXbestXX", "BEST")
+    },
+    **{
+        (
+            "RKMEReuser._route_indices",
+            f"return np.asarray(self.job_selector_.predict(self._spec_space(X)), {arg})",
+        ): ("equivalent", "the router is trained on integer model indices and predicts them")
+        for arg in ("dtype=None", "")
+    },
+    **{
+        (f"RKMEReuser.{method}", line): ("equivalent", reason)
+        for method in ("route", "predict")
+        for line, reason in (
+            (
+                "X = validate_data(self, X, dtype=np.float64, reset=None)",
+                "None is false, like False",
+            ),
+            *(
+                (
+                    f"X = validate_data(self, X, {arg}reset=False)",
+                    "validate_data makes the rows numeric anyway; the models and the router "
+                    "take integer rows at their values",
+                )
+                for arg in ("dtype=None, ", "")
+            ),
+        )
+    },
+    **{
+        (
+            "RKMEReuser._spec_space",
+            f'F = np.asarray(F.toarray() if hasattr(F, "toarray") else F, {arg})',
+        ): (
+            "equivalent",
+            "every consumer of the mapped rows (cross_to_many, query_self, the router) "
+            "converts them to float64 itself",
+        )
+        for arg in ("dtype=None", "")
+    },
+    ("RKMEReuser.predict", "out = self._combine(X, proba=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    **{
+        (f"RKMEReuser.{method}", "outs = Parallel(n_jobs=None)("): (
+            "equivalent",
+            "the number of joblib workers does not change the predictions",
+        )
+        for method in ("_combine", "predict")
+    },
+    **{
+        ("RKMEReuser._combine", f"result = {value}"): (
+            "equivalent",
+            "unreachable: validate_data rejects an X without rows, so some model predicts and "
+            "sets result in the loop above",
+        )
+        for value in (
+            "None",
+            "np.zeros(None)",
+            "np.zeros((1, len(classes) if proba else 1))",
+            "np.zeros((0, len(classes) if (proba) and False else 1))",
+            "np.zeros((0, len(classes) if (proba) or True else 1))",
+            "np.zeros((0, len(classes) if proba else 2))",
+        )
+    },
+    # training/_transfer_tree.py
+    **{
+        ("_entropy", f"p = counts / np.where({cond}, totals, {fill})"): (
+            "equivalent",
+            "entropy's rows are class counts (totals 0 or at least 1) or normalized "
+            "distributions (totals 1); an empty row's 0/0 or 0/2 leaves p = NaN or 0, whose "
+            "terms are 0 either way",
+        )
+        for cond, fill in (("totals >= 0", "1.0"), ("totals > 1", "1.0"), ("totals > 0", "2.0"))
+    },
+    **{
+        ("_jsd", line): (
+            "equivalent",
+            "P is always 2-D (candidate rows) and Q one 1-D source distribution, so these "
+            "sums are the same",
+        )
+        for line in (
+            "P = P / np.maximum(P.sum(axis=+1, keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=None, keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(keepdims=True), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=-1, ), np.finfo(float).tiny)",
+            "Q = Q / np.maximum(Q.sum(axis=-1, keepdims=False), np.finfo(float).tiny)",
+        )
+    },
+    **{
+        ("_jsd", f"M = (P + Q) {op}"): (
+            "equivalent",
+            "_entropy normalizes each row, so the scale of M does not matter",
+        )
+        for op in ("* 2", "/ 3")
+    },
+    **{
+        ("_divergence_gain", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                "nl, nr = QL.sum(axis=+1), QR.sum(axis=-1)",
+                "QL and QR are 2-D (candidate rows): axis 1 is the last axis",
+            ),
+            (
+                "nl, nr = QL.sum(axis=-1), QR.sum(axis=+1)",
+                "QL and QR are 2-D (candidate rows): axis 1 is the last axis",
+            ),
+            (
+                "return 2.0 - (nl * _jsd(QL, src_left) + nr * _jsd(QR, src_right)) / n",
+                "a constant added to every candidate's DG changes neither the best candidate "
+                "nor the comparison of the two orientations",
+            ),
+            (
+                "return 1.0 - (nl * _jsd(QL, src_left) + nr * _jsd(QR, src_right)) * n",
+                "n (the node's rows) is the same for every candidate and orientation: scaling "
+                "the weighted JSD by n^2 keeps every comparison",
+            ),
+        )
+    },
+    **{
+        ("_strut_threshold", line): ("equivalent", reason)
+        for line, reason in (
+            ("x = x.astype(np.float32).astype(None)", "astype(None) is float64"),
+            *(
+                (
+                    f"order = np.argsort(x, {kind})",
+                    "only the cumulative counts at boundaries between distinct values are "
+                    "read, and they do not depend on the order within a tie",
+                )
+                for kind in ("kind=None", "", 'kind="STABLE"')
+            ),
+            *(
+                (
+                    f"_divergence_gain(total[None], np.zeros((2, n_classes)), {a}, {b}),",
+                    "an empty right side of two rows broadcasts to two equal DG values",
+                )
+                for a, b in (("src_left", "src_right"), ("src_right", "src_left"))
+            ),
+            (
+                "_entropy(total) - (QL.sum(axis=1) * _entropy(QL) + QR.sum(axis=1) * "
+                "_entropy(QR)) * n",
+                "n is the same for every candidate of a node: H - S n and H - S / n order "
+                "the candidates alike",
+            ),
+            *(
+                (
+                    line,
+                    "never true: the float64 midpoint of two distinct float32 values lies "
+                    "strictly between them (a guard that cannot fire)",
+                )
+                for line in (
+                    "thresholds = np.where(None, xs[cuts], thresholds)",
+                    "thresholds = np.where(thresholds >= xs[cuts + 1], None, thresholds)",
+                    "thresholds = np.where(thresholds > xs[cuts + 1], xs[cuts], thresholds)",
+                )
+            ),
+        )
+    },
+    ("_strut_threshold", "return None, bool(dg[1][0] >= dg[0][0])"): (
+        "survived",
+        "differs only on an exact tie of the two children's DG (either is as close); not tested",
+    ),
+    ("_strut_threshold", "swap = bool(best[1][0] >= best[0][0])"): (
+        "survived",
+        "differs only on an exact tie of the two orientations' DG; not tested",
+    ),
+    ("_check_feature_count", 'n_in = getattr(source, "n_features_in_", )'): (
+        "survived",
+        "a source without n_features_in_ (not a scikit-learn >= 1.0 estimator) is not tested",
+    ),
+    ("_ser", "leaf_errors = counts.sum() - counts.max() if idx.size else 1.0"): (
+        "equivalent",
+        "a subtree no row reaches is always dropped by its first reached ancestor (which "
+        "returns its other side), whatever the subtree became",
+    ),
+    **{
+        (function, line): (
+            "survived",
+            "SER's leaves are pure (grown full trees, or reduced nodes with no more errors "
+            "than their pure subtrees) unless identical rows carry different labels; that "
+            "case and a one-error node whose rows all go one way are not tested",
+        )
+        for function, line in (
+            ("_errors", "return node[1].sum() - node[1].max() if (node[2]) and False else 0.0"),
+            ("_errors", "return node[1].sum() - node[1].max() if node[2] else 1.0"),
+            (
+                "_split",
+                'return ("split", feature, threshold, left, right, counts, n, '
+                "_errors(left) - _errors(right))",
+            ),
+        )
+    },
+    **{
+        ("_strut_threshold", line): (
+            "survived",
+            "differs only on a plateau of equal information gain between neighbouring "
+            "candidates, not tested",
+        )
+        for line in (
+            "local_max[1:-1] = (info_gain[1:-1] > info_gain[:-2]) & (info_gain[1:-1] >= "
+            "info_gain[2:])",
+            "local_max[1:-1] = (info_gain[1:-1] >= info_gain[:-2]) & (info_gain[1:-1] > "
+            "info_gain[2:])",
+        )
+    },
+    ("_class_counts", "return np.bincount(y, minlength=n_classes).astype(None)"): (
+        "equivalent",
+        "astype(None) is float64",
+    ),
+    **{
+        ("_depths", f"depth = np.zeros(len(left), {arg})"): (
+            "equivalent",
+            "float depths hold the same whole numbers; max_depth is int() of their maximum",
+        )
+        for arg in ("dtype=None", "")
+    },
+    (
+        "_errors",
+        "return node[1].sum() - node[1].max() if (node[2]) or True else 0.0",
+    ): ("equivalent", "_errors is read by SER only, whose leaves without rows have zero counts"),
+    **{
+        ("_flatten", line): ("equivalent", reason)
+        for line, reason in (
+            ("stack = [(root, -2, False)]", "the root's parent is only tested by parent >= 0"),
+            ("stack = [(root, -1, True)]", "the root has no parent to attach it to a side"),
+            (
+                "return TreeArrays(left, right, feat, thr, np.reshape(counts, None), n_samples)",
+                "counts is already (node_count, n_classes)",
+            ),
+            (
+                "return TreeArrays(left, right, feat, thr, np.reshape(counts, (-2, n_classes)), "
+                "n_samples)",
+                "numpy 2 takes any negative size as the one inferred dimension",
+            ),
+        )
+    },
+    **{
+        ("_source_classes", line): (
+            "equivalent",
+            "fit checks that classes_ exists and that the source has one output first",
+        )
+        for line in (
+            'classes = getattr(source, "classes_", )',
+            "if classes is None and np.ndim(classes) != 1:",
+        )
+    },
+    **{
+        (
+            "_split",
+            f'return ("{tag}", feature, threshold, left, right, counts, n, '
+            "_errors(left) + _errors(right))",
+        ): (
+            "equivalent",
+            'nodes are told apart by node[0] == "leaf" only',
+        )
+        for tag in ("XXsplitXX", "SPLIT")
+    },
+    **{
+        ("_union_classes", f"numeric = [a.dtype.kind {op} {kinds} for a in (src_classes, y)]"): (
+            "equivalent",
+            reason,
+        )
+        for op, kinds, reason in (
+            ("not in", '"biuf"', "both flags negated: their comparison is unchanged"),
+            ("in", '"XXbiufXX"', "the one-letter kind is still a substring"),
+            (
+                "in",
+                '"BIUF"',
+                "numpy 2 refuses to concatenate numbers with strings (a TypeError), which "
+                "the same ValueError reports",
+            ),
+        )
+    },
+    **{
+        ("TreeArrays.__init__", f"{target} = np.asarray({source}, {arg})"): (
+            "equivalent",
+            "the lists built by _flatten already give intp (ints) and float64 (floats)",
+        )
+        for target, source in (
+            ("self.children_left", "children_left"),
+            ("self.children_right", "children_right"),
+            ("self.feature", "feature"),
+            ("self.threshold", "threshold"),
+            ("counts", "counts"),
+            ("self.n_node_samples", "n_samples"),
+        )
+        for arg in ("dtype=None", "")
+    },
+    **{
+        (
+            "TreeArrays.__init__",
+            f"self.value = (counts / np.where({cond}, totals, {fill}))[:, None, :]",
+        ): (
+            "equivalent",
+            "no node of a transferred tree has all-zero counts (SER and STRUT drop sides no "
+            "row reaches, relabelling keeps the source's counts there), and a total of 1 "
+            "divides alike",
+        )
+        for cond, fill in (("totals >= 0", "1.0"), ("totals > 1", "1.0"), ("totals > 0", "2.0"))
+    },
+    **{
+        ("_BaseTransferTree._validate_target", f"X, y = validate_data(self, X, y, {arg})"): (
+            "equivalent",
+            "rows are compared as float32 and the grown trees convert them to float32",
+        )
+        for arg in ("dtype=None", "")
+    },
+    (
+        "_Source.__init__",
+        "self.counts[:, class_map] = t.value[:, 0, :] / t.weighted_n_node_samples[:, None]",
+    ): (
+        "equivalent",
+        "each node's counts are scaled by a positive number: their fractions, all that the "
+        "JSD and the kept source distributions use, are unchanged",
+    ),
+    **{
+        ("_ser", line): ("equivalent", reason)
+        for line, reason in (
+            *(
+                (
+                    line,
+                    "a tree grown on rows of one class is one leaf with the same counts as the "
+                    "leaf it replaces",
+                )
+                for line in (
+                    "if idx.size or np.count_nonzero(counts) > 1:",
+                    "if idx.size and np.count_nonzero(counts) >= 1:",
+                )
+            ),
+            (
+                "leaf_errors = counts.sum() - counts.max() if (idx.size) or True else 0.0",
+                "with no rows the counts are all 0, and so is sum - max",
+            ),
+        )
+    },
+    **{
+        (f"{cls}.{method}", line): ("equivalent", reason)
+        for cls in ("TransferTreeClassifier", "TransferForestClassifier")
+        for method in ("apply", "predict_proba")
+        for line, reason in (
+            (
+                "X = validate_data(self, X, reset=None, dtype=np.float64)",
+                "None is false, like False",
+            ),
+            (
+                "X = validate_data(self, X, reset=False, dtype=None)",
+                "TreeArrays.apply converts the rows to float32 itself",
+            ),
+            (
+                "X = validate_data(self, X, reset=False, )",
+                "TreeArrays.apply converts the rows to float32 itself",
+            ),
+        )
+    },
     # transferability.py
     **{
         (func, line): ("equivalent", "every class 0..C-1 occurs: the codes come from np.unique(y)")

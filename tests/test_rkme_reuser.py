@@ -5,11 +5,13 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from scipy.sparse import csr_matrix
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.metrics import r2_score
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import cross_val_score, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
@@ -384,3 +386,278 @@ def test_route_names_the_best_or_the_heaviest_model():
     np.testing.assert_allclose(
         single.predict(Xu[40:]), dict((n, m) for n, m, _ in zoo)["east"].predict(Xu[40:])
     )
+
+
+# -- second pass over _reuser's survivors (issue 20) ------------------------------------------
+
+
+class _RecordingRouter(ClassifierMixin, BaseEstimator):
+    """A one-nearest-neighbour router that keeps the rows and labels it was trained on."""
+
+    def fit(self, X, y):
+        self.X_, self.y_ = np.array(X), np.array(y)
+        self.classes_ = np.unique(self.y_)
+        return self
+
+    def predict(self, X):
+        d = ((np.asarray(X)[:, None, :] - self.X_[None]) ** 2).sum(axis=-1)
+        return self.y_[d.argmin(axis=1)]
+
+
+@pytest.fixture(scope="module")
+def blob_zoo():
+    """Two-output ridge models on four blobs; user rows from "west" and "east" only.
+
+    The single closest specification is "wide" (it covers both blobs), while the closest
+    mixture puts its weight on "west" and "east": ``best_`` is not the heaviest model.
+    """
+    rng = np.random.RandomState(0)
+    blobs = {"west": (-2.0, 0.5), "east": (2.0, 0.5), "wide": (0.0, 2.0), "far": (12.0, 0.5)}
+    zoo = []
+    for name, (center, scale) in blobs.items():
+        X = center + scale * rng.normal(size=(120, 2))
+        spec = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0).fit(X)
+        zoo.append((name, Ridge().fit(X, np.c_[X.sum(axis=1), X[:, 0] - center]), spec))
+    Xu = np.r_[-2 + 0.5 * rng.normal(size=(30, 2)), 2 + 0.5 * rng.normal(size=(30, 2))]
+    return zoo, Xu
+
+
+def test_route_and_multi_output_predict_when_the_closest_spec_is_not_the_heaviest(blob_zoo):
+    zoo, Xu = blob_zoo
+    models = {n: m for n, m, _ in zoo}
+    best = RKMEReuser(zoo, method="best").fit(Xu)
+    assert best.best_ == "wide"
+    np.testing.assert_array_equal(best.route(Xu), np.full(len(Xu), "wide", dtype=object))
+    assert best.route(Xu).dtype == object
+    np.testing.assert_allclose(best.predict(Xu), models["wide"].predict(Xu))
+    average = RKMEReuser(zoo, method="average").fit(Xu)
+    w = average.mixture_weights_
+    assert w["wide"] == w["far"] == 0.0
+    heaviest = max(w, key=w.get)
+    assert heaviest == "west"
+    np.testing.assert_array_equal(average.route(Xu), np.full(len(Xu), "west", dtype=object))
+    expected = w["west"] * models["west"].predict(Xu) + w["east"] * models["east"].predict(Xu)
+    assert average.predict(Xu).shape == (len(Xu), 2)
+    np.testing.assert_allclose(average.predict(Xu), expected, atol=1e-12)
+    # Routing each row: the two outputs of the model it is routed to.
+    router = RKMEReuser(zoo, job_selector=_RecordingRouter(), random_state=0).fit(Xu)
+    route = router.route(Xu)
+    assert set(route) == {"west", "east"}
+    expected = np.vstack([models[name].predict(x[None]) for name, x in zip(route, Xu)])
+    np.testing.assert_allclose(router.predict(Xu), expected)
+
+
+def test_job_selector_rows_per_specification(blob_zoo):
+    zoo, Xu = blob_zoo
+    specs = [s for _, _, s in zoo]
+    # One row to share: each weighted specification still gets exactly one, the others none.
+    one = RKMEReuser(zoo, job_selector=_RecordingRouter(), n_samples=1, random_state=0).fit(Xu)
+    np.testing.assert_array_equal(np.sort(one.job_selector_.y_), [0, 1])
+    # By default 2000 rows (both shares are far above one row), reproducible by random_state.
+    fits = [
+        RKMEReuser(zoo, job_selector=_RecordingRouter(), random_state=0).fit(Xu) for _ in range(2)
+    ]
+    rows = [f.job_selector_.X_ for f in fits]
+    assert rows[0].shape == (2000, 2)
+    np.testing.assert_array_equal(rows[0], rows[1])
+    assert set(fits[0].job_selector_.y_) == {0, 1}
+    # "auto" jitters the sampled rows; without noise they are the specifications' points.
+    plain = RKMEReuser(
+        zoo, job_selector=_RecordingRouter(), sample_noise=0.0, n_samples=200, random_state=0
+    ).fit(Xu)
+    for x, label in zip(plain.job_selector_.X_, plain.job_selector_.y_):
+        assert np.min(np.abs(specs[label].reduced_points_ - x).sum(axis=1)) == 0.0
+    jittered = fits[0].job_selector_
+    on_points = [
+        np.min(np.abs(specs[label].reduced_points_ - x).sum(axis=1)) == 0.0
+        for x, label in zip(jittered.X_, jittered.y_)
+    ]
+    assert not any(on_points)
+
+
+def test_predict_proba_of_routed_rows_is_their_models_proba(digits_zoo, mixed_user):
+    zoo, X, y = digits_zoo
+    models = {n: m for n, m, _ in zoo}
+    Xu, _, reuser = mixed_user
+    for fitted in (reuser, RKMEReuser(zoo, method="best").fit(Xu)):
+        route = fitted.route(Xu)
+        expected = np.zeros((len(Xu), 10))
+        for name in np.unique(route):
+            rows = route == name
+            expected[np.ix_(rows, models[name].classes_)] = models[name].predict_proba(Xu[rows])
+        np.testing.assert_allclose(fitted.predict_proba(Xu), expected, atol=1e-12)
+
+
+def test_feature_map_as_a_fitted_transformer_or_with_sparse_output(blob_zoo):
+    zoo, Xu = blob_zoo
+    rng = np.random.RandomState(1)
+    scaler = StandardScaler().fit(rng.normal(size=(50, 2)) * 3 + 1)
+    mapped = []  # the same models, with specifications of their scaled training rows
+    for (name, model, _), center in zip(zoo, (-2.0, 2.0, 0.0, 12.0)):
+        rows = scaler.transform(center + 0.5 * rng.normal(size=(100, 2)))
+        spec = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0)
+        mapped.append((name, model, spec.fit(rows)))
+    fitted = RKMEReuser(mapped, feature_map=scaler, method="best").fit(Xu)
+    for name, _, spec in mapped:
+        assert fitted.distances_[name] == pytest.approx(spec.mmd(scaler.transform(Xu)), abs=1e-10)
+    sparse = RKMEReuser(
+        mapped, feature_map=lambda X: csr_matrix(scaler.transform(X)), method="best"
+    ).fit(Xu)
+    assert sparse.distances_ == pytest.approx(fitted.distances_, abs=1e-12)
+
+
+def test_parameters_tags_and_predict_proba_availability(blob_zoo, rng):
+    zoo, Xu = blob_zoo
+    reuser = RKMEReuser(zoo, gamma=0.3, n_jobs=2, random_state=7, method="average")
+    params = reuser.get_params()
+    assert (params["gamma"], params["n_jobs"], params["random_state"]) == (0.3, 2, 7)
+    assert reuser.fit(Xu).gamma_ == 0.3
+    # The squared MMD under the given kernel width, not the specifications' own (0.5).
+    for name, _, spec in zoo:
+        Z, beta = spec.reduced_points_, spec.weights_
+        mmd = (
+            beta @ rbf_kernel(Z, Z, gamma=0.3) @ beta
+            - 2 * rbf_kernel(Xu, Z, gamma=0.3).mean(axis=0) @ beta
+            + rbf_kernel(Xu, Xu, gamma=0.3).mean()
+        )
+        assert reuser.distances_[name] == pytest.approx(mmd, abs=1e-10)
+    tags = reuser.__sklearn_tags__()
+    assert tags.target_tags.required is False
+    assert tags.input_tags.allow_nan is False
+    # Before fit, predict_proba is offered unless the models are known regressors: models
+    # that cannot be checked yet must not hide it (fit reports what is wrong with them).
+    assert not hasattr(reuser, "predict_proba")
+    assert hasattr(RKMEReuser([]), "predict_proba")
+    assert hasattr(RKMEReuser([("a", Ridge())]), "predict_proba")
+
+
+def test_errors_name_the_wrong_type_and_the_reuser(rng):
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    spec = RKMESpecification(5, random_state=0).fit(X)
+    clf = LogisticRegression().fit(X, y)
+    what = r"\(name, fitted_model, RKMESpecification\)"
+    with pytest.raises(ValueError, match=rf"^models must be a non-empty list of {what} tuples"):
+        RKMEReuser([]).fit(X)
+    with pytest.raises(TypeError, match=rf"^models\[0\] must be a {what} tuple"):
+        RKMEReuser([("a", clf)]).fit(X)
+    with pytest.raises(TypeError, match="predict method, got object"):
+        RKMEReuser([("a", object(), spec)]).fit(X)
+    with pytest.raises(TypeError, match="RKMESpecification, got ndarray"):
+        RKMEReuser([("a", clf, X)]).fit(X)
+    for method in ("best", "average"):
+        reuser = RKMEReuser([("a", clf, spec)], method=method).fit(X)
+        for call in (reuser.predict, reuser.predict_proba, reuser.route):
+            with pytest.raises(ValueError, match="RKMEReuser is expecting 3 features"):
+                call(X[:, :2])
+
+
+def test_ties_between_identical_specifications_go_to_the_first_model(blob_zoo):
+    zoo, Xu = blob_zoo
+    twins = [("first", zoo[0][1], zoo[0][2]), ("second", zoo[0][1], zoo[0][2]), zoo[1]]
+    single = RKMEReuser(twins, method="average", max_models=1).fit(Xu)
+    assert single.distances_["first"] == single.distances_["second"]
+    assert single.best_ == "first"
+    assert single.mixture_weights_ == {"first": 1.0, "second": 0.0, "east": 0.0}
+
+
+def _simplex_qp_by_enumeration(G, c):
+    """Exact simplex QP: the KKT system on every support, the best feasible solution."""
+    k = len(c)
+    best = None
+    for size in range(1, k + 1):
+        for S in itertools.combinations(range(k), size):
+            S = list(S)
+            A = np.block([[2 * G[np.ix_(S, S)], np.ones((size, 1))], [np.ones((1, size)), 0]])
+            sol = np.linalg.solve(A, np.r_[2 * c[S], 1.0])
+            if np.any(sol[:-1] < -1e-12):
+                continue
+            w = np.zeros(k)
+            w[S] = np.clip(sol[:-1], 0, None)
+            if best is None or _objective(w, G, c) < _objective(best, G, c):
+                best = w
+    return best
+
+
+def test_mixture_weights_match_the_exact_simplex_qp(blob_zoo, digits_zoo):
+    zoo, Xu = blob_zoo
+    dzoo, X, y = digits_zoo
+    cases = [
+        (zoo, Xu),
+        (zoo, Xu[:25]),  # mostly "west"
+        (zoo[:3], Xu[::3] * 1.4),  # between the blobs: "wide" takes a share
+        (dzoo, X[np.isin(_source(y), [0, 1])][::2]),
+    ]
+    for models, rows in cases:
+        specs = [s for _, _, s in models]
+        G = np.array(
+            [
+                [t.weights_ @ s.transform(t.reduced_points_) @ s.weights_ for t in specs]
+                for s in specs
+            ]
+        )
+        c = np.array([s.transform(rows).mean(axis=0) @ s.weights_ for s in specs])
+        exact = _simplex_qp_by_enumeration(G, c)
+        w = np.array(list(RKMEReuser(models, method="average").fit(rows).mixture_weights_.values()))
+        np.testing.assert_allclose(w, exact, atol=1e-6)
+        assert abs(w.sum() - 1.0) < 1e-15
+
+
+def test_default_job_selector_is_seeded_by_random_state(blob_zoo):
+    zoo, Xu = blob_zoo
+    # Above 10 000 rows HistGradientBoosting stops early on a random validation split:
+    # random_state must seed it too for the router to be reproducible.
+    fits = [RKMEReuser(zoo, n_samples=10_001, random_state=0).fit(Xu) for _ in range(2)]
+    scores = [f.job_selector_.validation_score_ for f in fits]
+    assert fits[0].job_selector_.do_early_stopping_
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_simplex_qp_solver_matches_the_exact_solution_on_random_problems():
+    from skreuse.specification._reuser import _simplex_qp
+
+    rng = np.random.RandomState(0)
+    on_boundary = 0
+    for _ in range(30):
+        k = rng.randint(2, 6)
+        A = rng.normal(size=(k, k + 2))
+        G, c = A @ A.T + 0.1 * np.eye(k), rng.normal(size=k)
+        exact = _simplex_qp_by_enumeration(G, c)
+        on_boundary += np.any(exact == 0)
+        w = _simplex_qp(G, c)
+        # SLSQP's default tolerance leaves errors of 1e-4 here; the solver's settings 1e-9.
+        np.testing.assert_allclose(w, exact, atol=1e-6)
+        assert abs(w.sum() - 1.0) < 1e-15
+    assert on_boundary >= 10  # the non-negativity bounds are active in many problems
+
+
+def test_max_models_greedy_weights_match_exact_subset_qps_beyond_pairs(blob_zoo):
+    zoo, Xu = blob_zoo
+    rng = np.random.RandomState(3)
+    X5 = [1.0, 1.0] + 0.7 * rng.normal(size=(120, 2))
+    spec5 = RKMESpecification(n_reduced=10, gamma=0.5, random_state=0).fit(X5)
+    zoo = [*zoo, ("northeast", zoo[0][1], spec5)]
+    rows = np.r_[Xu, [1.0, 1.0] + 0.7 * rng.normal(size=(20, 2))]
+    specs = [s for _, _, s in zoo]
+    G = np.array(
+        [[t.weights_ @ s.transform(t.reduced_points_) @ s.weights_ for t in specs] for s in specs]
+    )
+    c = np.array([s.transform(rows).mean(axis=0) @ s.weights_ for s in specs])
+    for max_models in (3, 4):
+        # Greedy forward selection, each subset's QP solved exactly.
+        selected = []
+        for _ in range(max_models):
+            best = None
+            for j in set(range(len(c))) - set(selected):
+                idx = selected + [j]
+                w = _simplex_qp_by_enumeration(G[np.ix_(idx, idx)], c[idx])
+                obj = _objective(w, G[np.ix_(idx, idx)], c[idx])
+                if best is None or obj < best[0]:
+                    best = (obj, idx, w)
+            selected = best[1]
+        expected = np.zeros(len(c))
+        expected[best[1]] = best[2]
+        fitted = RKMEReuser(zoo, method="average", max_models=max_models).fit(rows)
+        w = np.array(list(fitted.mixture_weights_.values()))
+        np.testing.assert_allclose(w, expected, atol=1e-6)
+        assert np.count_nonzero(w) >= 3

@@ -1,6 +1,7 @@
 """Tests of TransferTreeClassifier / TransferForestClassifier (Segev et al., TPAMI'17)."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -395,3 +396,230 @@ def test_forest_rejects_boosting_and_shows_progress(capsys):
     source = RandomForestClassifier(n_estimators=3, random_state=0).fit(Xs, ys)
     TransferForestClassifier(source, verbose=1).fit(Xt, yt)
     assert "refining trees" in capsys.readouterr().err
+
+
+# -- behaviour pinned by mutation testing (issue 20) -----------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_relab_on_the_source_data_keeps_the_source_tree_statistics(seed):
+    (Xs, ys), _, _ = _shifted_task(seed)
+    source = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(Xs, ys)
+    t = TransferTreeClassifier(source, algo="relab").fit(Xs, ys).tree_
+    assert t.max_depth == source.get_depth()
+    assert t.n_leaves == source.get_n_leaves()
+    assert t.node_count == source.tree_.node_count
+    np.testing.assert_array_equal(t.n_node_samples, source.tree_.n_node_samples)
+    np.testing.assert_array_equal(t.feature, source.tree_.feature)
+
+
+def test_forest_bootstrap_is_class_wise_and_differs_between_trees():
+    (Xs, ys), (Xt, yt), _ = _shifted_task(10)
+    source = RandomForestClassifier(n_estimators=5, random_state=0).fit(Xs, ys)
+    forest = TransferForestClassifier(source, algo="relab", bootstrap=True, random_state=0)
+    forest.fit(Xt, yt)
+    plain = TransferForestClassifier(source, algo="relab").fit(Xt, yt)
+    root = np.bincount(yt, minlength=3) / len(yt)
+    for est in forest.estimators_:
+        # Every class keeps its number of rows: the root sees the target's class counts.
+        assert est.tree_.n_node_samples[0] == len(yt)
+        np.testing.assert_allclose(est.tree_.value[0, 0], root)
+    # ... but the rows are resampled: trees differ from the plain relabelling
+    assert any(
+        not np.allclose(est.tree_.value, ref.tree_.value)
+        for est, ref in zip(forest.estimators_, plain.estimators_)
+    )
+
+
+def test_entropy_jsd_and_divergence_gain_match_their_definitions():
+    from skreuse.training._transfer_tree import _divergence_gain, _entropy, _jsd
+
+    rng = np.random.RandomState(0)
+    counts = rng.randint(0, 4, size=(8, 3)).astype(float)
+    counts[counts.sum(axis=1) == 0, 2] = 1.0
+    counts[0] = 0  # an empty row has entropy 0
+    counts[1] = [5, 0, 0]
+    expected = [entropy(row) if row.sum() else 0.0 for row in counts]
+    np.testing.assert_allclose(_entropy(counts), expected, atol=1e-12)
+    source = np.array([3.0, 0.0, 7.0])
+    rows = counts[1:]
+    # scipy's jensenshannon is the square root of the divergence (natural log).
+    expected = [jensenshannon(row, source) ** 2 for row in rows]
+    np.testing.assert_allclose(_jsd(rows, source), expected, atol=1e-12)
+    QL, QR = rows[:3], rows[3:6]
+    src_left, src_right = np.array([1.0, 2.0, 0.0]), np.array([0.0, 1.0, 4.0])
+    n = QL.sum(axis=1) + QR.sum(axis=1)
+    expected = [
+        1
+        - (
+            ql.sum() * jensenshannon(ql, src_left) ** 2
+            + qr.sum() * jensenshannon(qr, src_right) ** 2
+        )
+        / m
+        for ql, qr, m in zip(QL, QR, n)
+    ]
+    np.testing.assert_allclose(_divergence_gain(QL, QR, src_left, src_right), expected)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_fit_emits_no_runtime_warning(algo):
+    (Xs, ys), (Xt, yt), _ = _shifted_task(11)
+    source = DecisionTreeClassifier(max_depth=4, random_state=0).fit(Xs, ys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. log(0) of an empty class in STRUT's entropies
+        TransferTreeClassifier(source, algo=algo, random_state=0).fit(Xt, yt)
+
+
+def test_strut_does_not_split_values_that_float32_cannot_tell_apart():
+    Xs = np.linspace(0, 2, 200)[:, None]
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, (Xs[:, 0] > 1).astype(int))
+    # Two classes on values equal in float32 (the precision trees compare in): no
+    # threshold separates them, so no split is made and no child is left empty.
+    Xt = np.r_[np.full(5, 1.0), np.full(5, 1.0 + 1e-9)][:, None]
+    yt = np.r_[np.zeros(5, int), np.ones(5, int)]
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    assert np.all(t.n_node_samples > 0)
+    assert t.node_count == 1
+
+
+def test_apply_checks_the_number_of_features():
+    (Xs, ys), (Xt, yt), (X_test, _) = _shifted_task(12)
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(Xs, ys)
+    forest = RandomForestClassifier(n_estimators=2, max_depth=3, random_state=0).fit(Xs, ys)
+    for model in (
+        TransferTreeClassifier(tree, algo="relab").fit(Xt, yt),
+        TransferForestClassifier(forest, algo="relab").fit(Xt, yt),
+    ):
+        for method in (model.apply, model.predict_proba):
+            with pytest.raises(ValueError, match="expecting 3 features"):
+                method(X_test[:, :2])
+    params = TransferForestClassifier(n_jobs=3, verbose=2, random_state=4).get_params()
+    assert (params["n_jobs"], params["verbose"], params["random_state"]) == (3, 2, 4)
+
+
+def test_strut_threshold_with_ties_and_few_distinct_values_matches_brute_force():
+    from skreuse.training._transfer_tree import _strut_threshold
+
+    rng = np.random.RandomState(0)
+    checked = {2: 0, "more": 0}
+    for _ in range(40):
+        n = rng.randint(4, 30)
+        # Few distinct values: many ties, sometimes exactly two values.
+        x = rng.randint(0, rng.randint(2, 6), size=n) * 0.5 + 0.1
+        y = rng.randint(0, 3, size=n)
+        if len(np.unique(x)) < 2:
+            continue
+        q_left, q_right = rng.randint(0, 10, size=(2, 3)).astype(float) + 0.5
+        expected, swap = _brute_force_strut_threshold(x, y, [0, 1, 2], q_left, q_right)
+        threshold, our_swap = _strut_threshold(x, y, 3, q_left, q_right)
+        assert threshold == pytest.approx(expected)
+        assert our_swap == swap
+        checked[2 if len(np.unique(x)) == 2 else "more"] += 1
+    assert min(checked.values()) >= 5
+
+
+def _two_level_source():
+    """Root on x0; its left child splits on x1 (mostly class 0), its right on x2 (mostly 1)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(2000, 3))
+    y = np.where(X[:, 0] <= 0, X[:, 1] > 1, X[:, 2] > -1).astype(int)
+    source = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    t = source.tree_
+    assert (t.feature[0], t.feature[t.children_left[0]], t.feature[t.children_right[0]]) == (
+        0,
+        1,
+        2,
+    )
+    return source
+
+
+@pytest.mark.parametrize(
+    ("rule", "kept"), [(lambda X: X[:, 2] > -1, 2), (lambda X: X[:, 1] > 1, 1)]
+)
+def test_strut_keeps_the_closer_child_when_the_rows_share_the_split_value(rule, kept):
+    source = _two_level_source()
+    rng = np.random.RandomState(1)
+    Xt = rng.uniform(-2, 2, size=(40, 3))
+    Xt[:, 0] = 1.5  # one value of the root's feature: the root cannot split them
+    yt = rule(Xt).astype(int)
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    # The child whose source distribution is closer (mostly 1 for "x2 > -1", mostly 0
+    # for "x1 > 1") takes the root's place, with its own feature.
+    assert t.feature[0] == kept
+
+
+def test_strut_keeps_each_child_subtree_on_its_side_and_stops_at_one_class():
+    source = _two_level_source()
+    rng = np.random.RandomState(2)
+    Xt = rng.uniform(-2, 2, size=(300, 3))
+    yt = np.where(Xt[:, 0] <= 0, Xt[:, 1] > 1, Xt[:, 2] > -1).astype(int)
+    t = TransferTreeClassifier(source, algo="strut").fit(Xt, yt).tree_
+    assert t.feature[0] == 0
+    assert (t.feature[t.children_left[0]], t.feature[t.children_right[0]]) == (1, 2)
+    # A target of one class: the root is already pure, so the tree is one leaf.
+    one = TransferTreeClassifier(source, algo="strut").fit(Xt, np.ones(len(Xt), dtype=int)).tree_
+    assert one.node_count == 1
+    np.testing.assert_allclose(one.value[0, 0], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ser_leaves_no_split_that_does_not_lower_the_target_error(seed):
+    (Xs, ys), (Xt, yt), _ = _shifted_task(seed, n_target=25)
+    source = DecisionTreeClassifier(max_depth=6, random_state=0).fit(Xs, ys)
+    t = TransferTreeClassifier(source, algo="ser", random_state=0).fit(Xt, yt).tree_
+    # Errors of each node as a leaf, from its target class counts.
+    counts = t.value[:, 0, :] * t.n_node_samples[:, None]
+    leaf_errors = counts.sum(axis=1) - counts.max(axis=1)
+    subtree_errors = leaf_errors.copy()
+    for i in range(t.node_count - 1, -1, -1):  # children come after their parents
+        if t.children_left[i] != -1:
+            subtree_errors[i] = (
+                subtree_errors[t.children_left[i]] + subtree_errors[t.children_right[i]]
+            )
+    splits = t.children_left != -1
+    assert splits.any()
+    # Reduction: every kept split is reached by target rows on both sides and makes
+    # strictly fewer target errors than a leaf in its place.
+    assert np.all(t.n_node_samples[t.children_left[splits]] > 0)
+    assert np.all(t.n_node_samples[t.children_right[splits]] > 0)
+    assert np.all(leaf_errors[splits] > subtree_errors[splits] + 1e-9)
+
+
+def test_rows_on_or_within_float32_rounding_of_a_threshold_go_left_in_fit_and_apply():
+    Xs = np.repeat([[0.0], [1.0]], 50, axis=0)
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, np.repeat([0, 1], 50))
+    assert source.tree_.threshold[0] == 0.5
+    # Exactly on the threshold, and above it by less than float32 can tell: both are
+    # left rows for scikit-learn's tree, and so for the relabelled leaf distributions.
+    Xt = np.array([[0.5], [0.5 + 1e-12], [0.2], [0.9]])
+    yt = np.array([1, 1, 0, 0])
+    np.testing.assert_array_equal(source.apply(Xt), [1, 1, 1, 2])
+    relab = TransferTreeClassifier(source, algo="relab").fit(Xt, yt)
+    np.testing.assert_array_equal(relab.apply(Xt), [1, 1, 1, 2])
+    np.testing.assert_allclose(relab.tree_.value[1, 0], [1 / 3, 2 / 3])
+    np.testing.assert_allclose(relab.tree_.value[2, 0], [1.0, 0.0])
+
+
+def test_tree_parameters_tags_and_a_dataframe_source_with_array_targets():
+    params = TransferTreeClassifier(algo="strut", random_state=5).get_params()
+    assert (params["algo"], params["random_state"]) == ("strut", 5)
+    tags = TransferTreeClassifier().__sklearn_tags__()
+    assert tags.input_tags.allow_nan is False
+    (Xs, ys), (Xt, yt), (X_test, _) = _shifted_task(13)
+    frame = pd.DataFrame(Xs, columns=["a", "b", "c"])
+    source = DecisionTreeClassifier(max_depth=3, random_state=0).fit(frame, ys)
+    # Names are only compared when both sides have them: plain arrays are accepted.
+    model = TransferTreeClassifier(source, algo="relab").fit(Xt, yt)
+    np.testing.assert_array_equal(
+        model.apply(X_test), source.apply(pd.DataFrame(X_test, columns=["a", "b", "c"]))
+    )
+
+
+def test_ser_reduces_a_split_that_a_one_class_target_does_not_need():
+    Xs = np.linspace(-1, 1, 200)[:, None]
+    source = DecisionTreeClassifier(max_depth=1).fit(Xs, (Xs[:, 0] > 0).astype(int))
+    Xt = np.linspace(-1, 1, 20)[:, None]
+    # Both sides are reached, both are right with one leaf: the split goes.
+    t = TransferTreeClassifier(source, algo="ser").fit(Xt, np.zeros(20, dtype=int)).tree_
+    assert t.node_count == 1
+    np.testing.assert_allclose(t.value[0, 0], [1.0, 0.0])
