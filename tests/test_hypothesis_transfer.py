@@ -2,6 +2,7 @@
 
 import pickle
 import warnings
+from itertools import product
 
 import numpy as np
 import pytest
@@ -22,7 +23,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skreuse.training import HypothesisTransferClassifier, HypothesisTransferRegressor
-from skreuse.training._biased_regularization import fit_biased_logistic, fit_biased_ridge
+from skreuse.training._biased_regularization import (
+    biased_logistic_log_evidence,
+    fit_biased_logistic,
+    fit_biased_ridge,
+)
 
 
 def _ridge_objective(W, b, X, Y, W0, lam, alpha, s, b0=None, lam_b=0.0):
@@ -532,6 +537,8 @@ def test_learned_source_weights_classifier_minimize_the_stated_objective(lam, so
     np.testing.assert_allclose(clf.coef_.ravel(), res.x[:d], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(clf.source_weights_.ravel(), res.x[d:-1], rtol=1e-4, atol=1e-5)
     assert clf.intercept_[0] == pytest.approx(res.x[-1], rel=1e-4, abs=1e-5)
+
+
 # -- lam="auto": the evidence and the choice it makes ----------------------------------------
 
 
@@ -649,27 +656,60 @@ def test_auto_keeps_a_perfect_source():
     for seed in range(4):
         X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
         auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
-        # The whole source is the prior mean.
-        assert auto.lam_ > 0
-        assert auto.alpha_ == 0
+        # Nearly all the posterior weight is on candidates that keep (some of) the source.
+        no_source = auto.candidate_weights_[auto.candidates_[:, 0] == 0].sum()
+        assert no_source < 0.2
         assert auto.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
         residual = HypothesisTransferClassifier(perfect, mode="residual").fit(X[train], y[train])
-        np.testing.assert_allclose(residual.source_weights_, [[1.0]])
+        # The averaged share of the source's base scores: mostly kept.
+        shares = residual.candidates_[:, 0]
+        assert residual.source_weights_[0, 0] == pytest.approx(residual.candidate_weights_ @ shares)
+        assert residual.source_weights_[0, 0] > 0.5
+        assert residual.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
 
 
-def test_auto_is_deterministic_and_refits_the_chosen_candidate():
-    X, y, train, _, _, irrelevant = _irrelevant_and_perfect_sources(0, 5)
-    a = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
-    b = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
-    np.testing.assert_array_equal(a.coef_, b.coef_)
-    # The fitted model is the fixed-penalty fit with the chosen penalties (the
-    # intercept pulled as strongly, toward the same share of the source's).
-    share = a.lam_ / (a.lam_ + a.alpha_)
-    fixed = HypothesisTransferClassifier(
-        irrelevant, lam=a.lam_, alpha=a.alpha_, lam_intercept=a.lam_ + a.alpha_
-    )
-    if share == 1:
-        np.testing.assert_allclose(fixed.fit(X[train], y[train]).coef_, a.coef_, rtol=1e-6)
+def test_auto_is_the_evidence_weighted_average_of_the_candidates():
+    X, y, train, _, good, irrelevant = _irrelevant_and_perfect_sources(0, 5)
+    for source in (good, irrelevant):
+        a = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        b = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+        # Every candidate refitted through the public API: prior mean ``share`` times the
+        # source, intercept pulled as strongly toward the same share of the source's,
+        # and its evidence computed on its own.
+        coefs, intercepts, log_ev = [], [], []
+        for share, strength in product((1.0, 0.5, 0.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)):
+            W0, b0 = share * source.coef_, share * source.intercept_
+            fixed = HypothesisTransferClassifier((W0, b0), lam=strength, lam_intercept=strength)
+            fixed.fit(X[train], y[train])
+            coefs.append(fixed.coef_)
+            intercepts.append(fixed.intercept_)
+            log_ev.append(
+                biased_logistic_log_evidence(
+                    X[train],
+                    y[train],
+                    2,
+                    fixed.coef_,
+                    fixed.intercept_,
+                    W0,
+                    b0,
+                    lam=strength,
+                    lam_intercept=strength,
+                )
+            )
+        weights = np.exp(np.array(log_ev) - max(log_ev))
+        weights /= weights.sum()
+        np.testing.assert_allclose(np.sort(a.candidate_weights_), np.sort(weights), atol=1e-6)
+        np.testing.assert_allclose(a.candidate_weights_.sum(), 1.0)
+        np.testing.assert_allclose(a.coef_, np.tensordot(weights, coefs, axes=1), atol=1e-5)
+        np.testing.assert_allclose(a.intercept_, weights @ np.array(intercepts), atol=1e-5)
+        # lam_ and alpha_ are the penalties of the most probable candidate.
+        share, strength = a.candidates_[np.argmax(a.candidate_weights_)]
+        assert (a.lam_, a.alpha_) == pytest.approx((share * strength, (1 - share) * strength))
+    # The candidates' weights put the good source first and drop the irrelevant one.
+    for source, kept in ((good, True), (irrelevant, False)):
+        a = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        assert (a.candidate_weights_[a.candidates_[:, 0] == 0].sum() < 0.5) == kept
 
 
 def test_regressor_auto_is_generalized_cross_validation():
