@@ -272,11 +272,11 @@ def test_breast_cancer_mean_to_worst_columns():
 
 def test_digits_new_classes_and_shifted_crop():
     s = _mean_scores(range(3), scenario="digits_shifted_crop_new_classes", shots=3)
-    # With the prior chosen by the evidence (3 seeds): reform 0.781, target-only 0.762,
-    # source-shared 0.606, mapped 0.610. The 3-fold CV of lam toward the carried model
-    # alone scored 0.817 here (the evidence prefers a stronger pull than accuracy
-    # would), but fell 5 points below target-only on other splits.
-    assert s["reform"] > max(s["target-only"], s["source-shared"]) - 0.01
+    # With the evidence-weighted average of the candidates (3 seeds): reform 0.792,
+    # target-only 0.762, source-shared 0.606, mapped 0.610 (the single most probable
+    # candidate scored 0.781). The 3-fold CV of lam toward the carried model alone
+    # scored 0.817 here, but fell 5 points below target-only on other splits.
+    assert s["reform"] > max(s["target-only"], s["source-shared"]) + 0.02
     assert s["reform"] > s["source-shared"] + 0.1
     assert s["reform"] > s["mapped"] + 0.1
 
@@ -404,11 +404,13 @@ def test_auto_with_a_good_source_keeps_it():
         shots = shots.ravel()
         test = np.setdiff1d(np.arange(len(yt)), shots)
         est = ReFormRectifier(good, source_meta=X[half]).fit(Xt.iloc[shots], yt[shots])
-        # No feature is new: the shared and carried priors are the same, and the
-        # first of them, the source itself, is kept.
-        assert est.prior_ == "shared"
-        assert est.lam_ == np.inf
-        np.testing.assert_array_equal(est.predict(Xt.iloc[test]), good.predict(Xt.iloc[test]))
+        # The candidates centred on the whole source carry most of the weight (or the
+        # source is kept as it is), and the model predicts as well as the source.
+        names = [name for name, _ in est.candidates_]
+        on_source = [name in ("shared", "carried") for name in names]
+        assert est.candidate_weights_[on_source].sum() > 0.5
+        assert est.candidate_weights_[[name == "none" for name in names]].sum() < 0.2
+        assert est.score(Xt.iloc[test], yt[test]) >= good.score(Xt.iloc[test], yt[test]) - 0.01
 
 
 def test_auto_is_deterministic(wine):
