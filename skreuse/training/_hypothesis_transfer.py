@@ -257,7 +257,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
 
-            def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+            def fit_one(share, strength, lam_intercept=0.0):
                 # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
                 # the solver's pull toward W0 plus plain shrinkage.
                 lam, alpha = share * strength, (1 - share) * strength + self.alpha
@@ -269,7 +269,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     X,
                     target,
                     sample_weight,
-                    rows,
                     W0=W0,
                     b0=share * b0,
                     lam=lam,
@@ -278,7 +277,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 )
 
             unknown = self._unknown_rows(known, n_rows)
-            fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+            fit = self._choose(fit_one, target, n_sources > 0)
             self.lam_, self.alpha_ = float(np.max(fit["lam"])), float(fit["alpha"])
             coef, intercept = fit["coef"], fit["intercept"]
         else:
@@ -295,15 +294,15 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 # its weight pulled toward zero, so a useless source gets weight ~0.
                 XG = np.hstack([X, G])
 
-                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                def fit_one(share, strength, lam_intercept=0.0):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
                     return self._fit_candidate(
-                        XG, target, sample_weight, rows, lam=lam, lam_intercept=lam_intercept
+                        XG, target, sample_weight, lam=lam, lam_intercept=lam_intercept
                     )
 
                 # The learned source weights already shrink a useless source: only the
                 # strength of the correction is chosen, and it must stay finite.
-                fit = self._choose(fit_one, target, False, finite=True)
+                fit = self._choose(fit_one, target, False)
                 coef, B = fit["coef"][:, :d], fit["coef"][:, d:]
                 self.lam_ = float(fit["lam"][0])
             else:
@@ -317,7 +316,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     [getattr(src, "classes_", None) for src in sources], n_rows
                 )
 
-                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                def fit_one(share, strength, lam_intercept=0.0):
                     lam = strength
                     if self.lam == "auto" and unknown.any():
                         lam = self._new_class_penalty(strength, 0.0, strength, unknown, d)
@@ -325,7 +324,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         X,
                         target,
                         sample_weight,
-                        rows,
                         lam=lam,
                         offset=share * GB,
                         lam_intercept=lam_intercept,
@@ -333,7 +331,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     fit["share"] = share
                     return fit
 
-                fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+                fit = self._choose(fit_one, target, n_sources > 0)
                 coef, B = fit["coef"], fit["share"] * B
                 self.lam_ = float(np.max(fit["lam"]))
             intercept = fit["intercept"]
@@ -367,7 +365,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         X,
         target,
         sample_weight,
-        rows,
         *,
         W0=None,
         b0=None,
@@ -376,17 +373,17 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         offset=None,
         lam_intercept=0.0,
     ):
-        """Fit on ``rows`` with these penalties; the fit and what it was fitted with."""
+        """Fit with these penalties; the fit and what it was fitted with."""
         coef, intercept = self._solve(
-            X[rows],
-            target[rows],
-            sample_weight[rows],
+            X,
+            target,
+            sample_weight,
             W0,
             lam=lam,
             alpha=alpha,
             b0=b0,
             lam_intercept=lam_intercept,
-            offset=None if offset is None else offset[rows],
+            offset=offset,
         )
         return dict(
             X=X,
@@ -401,7 +398,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam_intercept=lam_intercept,
         )
 
-    def _choose(self, fit_one, target, has_source, *, finite=False):
+    def _choose(self, fit_one, target, has_source):
         """Fit with ``lam`` as given, or combine the candidates of the ``lam="auto"`` grid.
 
         ``fit_one(share, strength)`` fits the model whose prior mean is ``share`` times
@@ -418,7 +415,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             self.candidate_weights_ = np.ones(1)
             return fit_one(1.0, self.lam, lam_intercept=self.lam_intercept)
         shares = (1.0, 0.5, 0.0) if has_source else (1.0,)
-        grid = [(1.0, np.inf)] if has_source and not finite and not is_classifier(self) else []
+        grid = [(1.0, np.inf)] if has_source and not is_classifier(self) else []
         grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
 
         def pull(strength):
