@@ -7,7 +7,7 @@ from itertools import product
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime, minimize
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -858,3 +858,154 @@ def test_biased_intercept_pull_and_no_intercept_with_two_sources():
     assert both.intercept_ == 0.0
     pulled = HypothesisTransferRegressor(sources, lam=2.0, lam_intercept=1e9).fit(Xt, yt)
     assert pulled.intercept_ == pytest.approx(mean[1], rel=1e-5)
+
+
+# -- source plumbing: what is taken from a source, and what is said about it ----------------
+
+
+class _ScoresOnly(BaseEstimator):
+    """A fitted source with ``decision_function`` but no ``predict``."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, dtype=float)
+        self.fitted_ = True
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X) @ self.w
+
+
+class _LinearNoIntercept(BaseEstimator):
+    """Fitted linear weights, with an ``intercept_`` only when given."""
+
+    def __init__(self, coef, intercept=None):
+        self.coef_ = np.asarray(coef)
+        if intercept is not None:
+            self.intercept_ = intercept
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X) @ self.coef_.T + getattr(self, "intercept_", 0.0)
+
+
+class _PredictOnly:
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+class _FitOnly:
+    def fit(self, X, y):
+        return self
+
+
+def _binary_data(seed=0, n=40, d=3):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = (X @ np.arange(1.0, d + 1) > 0).astype(int)
+    return X, y
+
+
+def test_defaults_are_the_documented_ones():
+    assert HypothesisTransferClassifier().get_params() == dict(
+        source=None,
+        lam="auto",
+        mode="biased",
+        source_weights=None,
+        alpha=0.0,
+        source_reg=1.0,
+        fit_intercept=True,
+        lam_intercept=0.0,
+        max_iter=1000,
+        tol=1e-8,
+    )
+    assert HypothesisTransferRegressor().get_params() == dict(
+        source=None,
+        lam="auto",
+        mode="biased",
+        source_weights=None,
+        alpha=0.0,
+        source_reg=1.0,
+        fit_intercept=True,
+        lam_intercept=0.0,
+    )
+
+
+def test_source_with_only_a_decision_function_gives_the_base_scores():
+    X, y = _binary_data()
+    source = _ScoresOnly([1.0, -2.0, 0.5])
+    clf = HypothesisTransferClassifier(source, mode="residual", lam=np.inf).fit(X, y)
+    # With Delta held at zero the decision is the source's score plus the intercept.
+    np.testing.assert_allclose(
+        clf.decision_function(X) - clf.intercept_[0], source.decision_function(X)
+    )
+
+
+def test_linear_source_without_intercept_is_a_zero_intercept_source():
+    X, y = _binary_data()
+    source = _LinearNoIntercept([[1.0, -2.0, 0.5]])
+    clf = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, [[1.0, -2.0, 0.5]])
+    np.testing.assert_array_equal(clf.intercept_, [0.0])
+    with_b = _LinearNoIntercept([[1.0, -2.0, 0.5]], intercept=0.25)
+    clf = HypothesisTransferClassifier(with_b, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.intercept_, [0.25])
+
+
+@pytest.mark.parametrize("part", [_PredictOnly, _FitOnly])
+def test_a_pair_of_models_is_not_a_weight_pair(part):
+    X, y = _binary_data()
+    with pytest.raises(TypeError, match="source must be a fitted linear model"):
+        HypothesisTransferClassifier((part(), part()), lam=1.0).fit(X, y)
+
+
+def test_weight_pair_for_a_multiclass_target_has_one_row_per_class():
+    X, _ = _binary_data(n=60)
+    y = np.arange(60) % 3
+    W = np.arange(9.0).reshape(3, 3) / 10
+    clf = HypothesisTransferClassifier((W, np.zeros(3)), lam=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, W)
+    with pytest.raises(ValueError, match="must give 3 score row"):
+        HypothesisTransferClassifier((W[:1], np.zeros(1)), lam=1.0).fit(X, y)
+
+
+def test_source_rows_not_matching_its_classes_are_named():
+    X, y = _binary_data()
+    source = _LinearNoIntercept(np.ones((2, 3)))
+    source.classes_ = np.array([0, 1, 2])
+    with pytest.raises(ValueError, match="source knows 3 classes but gives 2"):
+        HypothesisTransferClassifier(source, lam=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+def test_dropped_source_classes_warn_once_at_fit(mode):
+    X, _ = _binary_data(n=60)
+    y = np.arange(60) % 3
+    source = LogisticRegression().fit(X, y)
+    with pytest.warns(UserWarning, match=r"^source classes \[2\] do not occur in the target"):
+        clf = HypothesisTransferClassifier(source, mode=mode, lam=1.0).fit(X[y < 2], y[y < 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X)
+
+
+def test_unfitted_residual_source_is_named():
+    X, y = _binary_data()
+    with pytest.raises(NotFittedError, match="source"):
+        HypothesisTransferClassifier(LogisticRegression(), mode="residual").fit(X, y)
+
+
+def test_residual_regressor_takes_predictions_of_classifier_and_multioutput_sources():
+    X, y = _binary_data()
+    # A classifier as the source of a regression: its predicted labels are the scores.
+    clf_source = LogisticRegression().fit(X, y)
+    reg = HypothesisTransferRegressor(clf_source, mode="residual", lam=np.inf).fit(X, 2.0 * y)
+    np.testing.assert_allclose(reg.predict(X) - reg.intercept_, clf_source.predict(X))
+    # Two outputs: one base score per output.
+    Y = np.column_stack([X[:, 0], X[:, 1] - X[:, 2]])
+    ridge = Ridge(alpha=1e-6).fit(X, Y)
+    reg = HypothesisTransferRegressor(ridge, mode="residual", lam=np.inf).fit(X, Y)
+    np.testing.assert_allclose(reg.predict(X), ridge.predict(X) + reg.intercept_, atol=1e-9)
