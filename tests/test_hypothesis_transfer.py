@@ -985,8 +985,11 @@ def test_dropped_source_classes_warn_once_at_fit(mode):
     X, _ = _binary_data(n=60)
     y = np.arange(60) % 3
     source = LogisticRegression().fit(X, y)
-    with pytest.warns(UserWarning, match=r"^source classes \[2\] do not occur in the target"):
+    with pytest.warns(
+        UserWarning, match=r"^source classes \[2\] do not occur in the target"
+    ) as rec:
         clf = HypothesisTransferClassifier(source, mode=mode, lam=1.0).fit(X[y < 2], y[y < 2])
+    assert len([w for w in rec if issubclass(w.category, UserWarning)]) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.predict(X)
@@ -994,8 +997,11 @@ def test_dropped_source_classes_warn_once_at_fit(mode):
 
 def test_unfitted_residual_source_is_named():
     X, y = _binary_data()
-    with pytest.raises(NotFittedError, match="source"):
+    with pytest.raises(NotFittedError, match="'source'"):
         HypothesisTransferClassifier(LogisticRegression(), mode="residual").fit(X, y)
+    fitted = LogisticRegression().fit(X, y)
+    with pytest.raises(NotFittedError, match=r"'source\[1\]'"):
+        HypothesisTransferClassifier([fitted, LogisticRegression()], mode="residual").fit(X, y)
 
 
 def test_residual_regressor_takes_predictions_of_classifier_and_multioutput_sources():
@@ -1009,3 +1015,48 @@ def test_residual_regressor_takes_predictions_of_classifier_and_multioutput_sour
     ridge = Ridge(alpha=1e-6).fit(X, Y)
     reg = HypothesisTransferRegressor(ridge, mode="residual", lam=np.inf).fit(X, Y)
     np.testing.assert_allclose(reg.predict(X), ridge.predict(X) + reg.intercept_, atol=1e-9)
+
+
+def test_classifier_fit_intercept_max_iter_and_ties():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, lam=1.0, fit_intercept=False).fit(X, y)
+    np.testing.assert_array_equal(clf.intercept_, [0.0])
+    assert HypothesisTransferClassifier(source, lam=0.1, max_iter=1).fit(X, y).n_iter_ <= 1
+    # A score of exactly zero goes to the first class, as in scikit-learn.
+    zero = (np.zeros((1, 3)), np.zeros(1))
+    clf = HypothesisTransferClassifier(zero, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), np.zeros(len(X)))
+
+
+def test_regressor_accepts_numeric_object_targets():
+    X, y = _binary_data()
+    y_num = X @ [1.0, 2.0, 3.0]
+    reg = HypothesisTransferRegressor(lam=1.0).fit(X, y_num.astype(object))
+    np.testing.assert_allclose(reg.coef_, HypothesisTransferRegressor(lam=1.0).fit(X, y_num).coef_)
+
+
+def test_residual_source_output_count_is_checked_with_fixed_weights():
+    X, _ = _binary_data()
+    two = Ridge().fit(X, np.column_stack([X[:, 0], X[:, 1]]))
+    with pytest.raises(ValueError, match="source gives 2 output\\(s\\) but the target needs 1"):
+        HypothesisTransferRegressor(two, mode="residual").fit(X, X[:, 0])
+    # Learned weights take every output column as a feature instead.
+    reg = HypothesisTransferRegressor(two, mode="residual", source_weights="learn").fit(X, X[:, 0])
+    assert reg.source_weights_.shape == (1, 2)
+
+
+def test_residual_sources_are_deep_copies():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, mode="residual", lam=1.0).fit(X, y)
+    before = clf.decision_function(X)
+    source.coef_[:] = 0.0
+    np.testing.assert_array_equal(clf.decision_function(X), before)
+
+
+def test_prediction_checks_the_feature_count():
+    X, y = _binary_data()
+    clf = HypothesisTransferClassifier(lam=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="is expecting 3 features"):
+        clf.predict(X[:, :2])
