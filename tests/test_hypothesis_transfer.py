@@ -1060,3 +1060,60 @@ def test_prediction_checks_the_feature_count():
     clf = HypothesisTransferClassifier(lam=1.0).fit(X, y)
     with pytest.raises(ValueError, match="is expecting 3 features"):
         clf.predict(X[:, :2])
+
+
+def _gcv_the_slow_way(X, Y, s, pred, penalty, fit_intercept):
+    """Weighted GCV from the explicit hat matrix of the ridge on [X, 1]."""
+    n, d = X.shape
+    Xa = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
+    P = np.diag(np.r_[np.broadcast_to(penalty, (d,)), [0.0] * fit_intercept])
+    hat = Xa @ np.linalg.solve(Xa.T @ (s[:, None] * Xa) + P, Xa.T * s)
+    rss = s @ ((pred - Y.reshape(pred.shape)) ** 2).sum(axis=1)
+    return -rss / s.sum() / (1 - np.trace(hat) / s.sum()) ** 2
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
+    rng = np.random.RandomState(n_outputs)
+    X = rng.normal(size=(15, 4))
+    Y = X @ rng.normal(size=(4, n_outputs)) + rng.normal(size=(15, n_outputs)) + 1.0
+    s = rng.uniform(0.5, 2.0, size=15)
+    offset = rng.normal(size=(15, n_outputs))
+    W0 = rng.normal(size=(n_outputs, 4))
+    reg = HypothesisTransferRegressor(fit_intercept=fit_intercept)
+    for lam, alpha, off in (
+        (0.3, 0.2, None),
+        (2.0, 0.0, offset),
+        (np.array([0.1, 1, 10, 0.5]), 0.1, None),
+    ):
+        fit = reg._fit_candidate(X, Y, s, W0=W0, lam=lam, alpha=alpha, offset=off)
+        pred = X @ fit["coef"].T + fit["intercept"] + (0 if off is None else off)
+        expected = _gcv_the_slow_way(X, Y, s, pred, np.asarray(lam) + alpha, fit_intercept)
+        assert reg._criterion(fit, Y) == pytest.approx(expected, rel=1e-8)
+    # The source kept as it is: only the intercept is fitted (one degree of freedom).
+    fit = reg._fit_candidate(X, Y, s, W0=W0, lam=np.inf, alpha=0.0)
+    pred = X @ W0.T + fit["intercept"]
+    rss = s @ ((pred - Y) ** 2).sum(axis=1)
+    dof = float(fit_intercept)
+    assert reg._criterion(fit, Y) == pytest.approx(-rss / s.sum() / (1 - dof / s.sum()) ** 2)
+    # As many degrees of freedom as rows: no held-out error to speak of.
+    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0)
+    assert reg._criterion(fit, Y[:3]) == -np.inf
+
+
+def test_regressor_auto_picks_the_largest_criterion():
+    X, _ = _binary_data(n=30, d=4)
+    y = X @ [1.0, -1.0, 0.5, 0.0] + np.random.RandomState(0).normal(size=30)
+    source = Ridge().fit(X, X @ [1.0, -1.0, 0.0, 0.0])
+    reg = HypothesisTransferRegressor(source).fit(X, y)
+    assert reg.candidate_weights_.sum() == 1.0
+    assert set(np.unique(reg.candidate_weights_)) == {0.0, 1.0}
+    share, strength = reg.candidates_[np.argmax(reg.candidate_weights_)]
+    s = np.ones(30)
+    scores = []
+    for sh, st in reg.candidates_:
+        lam, alpha = (np.inf, 0.0) if np.isinf(st) else (sh * st, (1 - sh) * st)
+        fit = reg._fit_candidate(X, y, s, W0=sh * source.coef_[None], lam=lam, alpha=alpha)
+        scores.append(reg._criterion(fit, y))
+    assert (share, strength) == tuple(reg.candidates_[int(np.argmax(scores))])
