@@ -1117,3 +1117,14 @@ def test_regressor_auto_picks_the_largest_criterion():
         fit = reg._fit_candidate(X, y, s, W0=sh * source.coef_[None], lam=lam, alpha=alpha)
         scores.append(reg._criterion(fit, y))
     assert (share, strength) == tuple(reg.candidates_[int(np.argmax(scores))])
+
+
+def test_new_class_penalty_caps_the_pull_on_unknown_classes():
+    unknown = np.array([False, True, False])
+    penalty = HypothesisTransferClassifier._new_class_penalty
+    # Known classes keep the candidate's pull; an unknown class gets at most 0.5 in
+    # total (with the plain shrinkage alpha counted in), never below zero.
+    np.testing.assert_array_equal(penalty(3.0, 0.0, 3.0, unknown, 2), [[3, 3], [0.5, 0.5], [3, 3]])
+    np.testing.assert_allclose(penalty(1.5, 0.2, 3.0, unknown, 2)[1], [0.3, 0.3])
+    np.testing.assert_allclose(penalty(0.1, 0.0, 0.1, unknown, 2)[1], [0.1, 0.1])
+    np.testing.assert_array_equal(penalty(2.0, 1.0, 3.0, unknown, 2)[1], [0.0, 0.0])
