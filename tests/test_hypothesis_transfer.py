@@ -1128,3 +1128,20 @@ def test_new_class_penalty_caps_the_pull_on_unknown_classes():
     np.testing.assert_allclose(penalty(1.5, 0.2, 3.0, unknown, 2)[1], [0.3, 0.3])
     np.testing.assert_allclose(penalty(0.1, 0.0, 0.1, unknown, 2)[1], [0.1, 0.1])
     np.testing.assert_array_equal(penalty(2.0, 1.0, 3.0, unknown, 2)[1], [0.0, 0.0])
+
+
+def test_learned_source_weights_with_free_input_weights_is_partly_penalized_least_squares():
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(30, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=30)
+    source = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    reg = HypothesisTransferRegressor(
+        source, mode="residual", source_weights="learn", lam=0.0, source_reg=2.0
+    ).fit(X, y)
+    # Only the source's weight is penalized: least squares on centred [X, g] with a
+    # ridge of 2 on the last column, written out.
+    A = np.column_stack([X, source.predict(X)])
+    Ac, yc = A - A.mean(axis=0), y - y.mean()
+    theta = np.linalg.solve(Ac.T @ Ac + np.diag([0.0, 0.0, 0.0, 2.0]), Ac.T @ yc)
+    np.testing.assert_allclose(reg.coef_, theta[:3], rtol=1e-8)
+    np.testing.assert_allclose(reg.source_weights_.ravel(), theta[3:], rtol=1e-8)
