@@ -1097,6 +1097,12 @@ def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
     rss = s @ ((pred - Y) ** 2).sum(axis=1)
     dof = float(fit_intercept)
     assert reg._criterion(fit, Y) == pytest.approx(-rss / s.sum() / (1 - dof / s.sum()) ** 2)
+    # Nearly as many degrees of freedom as rows: still a (large) finite error.
+    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.05, alpha=0.0)
+    pred = X[:3] @ fit["coef"].T + fit["intercept"]
+    expected = _gcv_the_slow_way(X[:3], Y[:3], np.ones(3), pred, 0.05, fit_intercept)
+    assert np.isfinite(expected)
+    assert reg._criterion(fit, Y[:3]) == pytest.approx(expected, rel=1e-6)
     # As many degrees of freedom as rows: no held-out error to speak of.
     fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0)
     assert reg._criterion(fit, Y[:3]) == -np.inf
