@@ -1151,3 +1151,16 @@ def test_learned_source_weights_with_free_input_weights_is_partly_penalized_leas
     theta = np.linalg.solve(Ac.T @ Ac + np.diag([0.0, 0.0, 0.0, 2.0]), Ac.T @ yc)
     np.testing.assert_allclose(reg.coef_, theta[:3], rtol=1e-8)
     np.testing.assert_allclose(reg.source_weights_.ravel(), theta[3:], rtol=1e-8)
+
+
+def test_candidate_weights_are_normalized_evidence():
+    weights = HypothesisTransferClassifier._candidate_weights
+    np.testing.assert_allclose(weights(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
+    np.testing.assert_allclose(weights(np.array([-1e3, -1e3 + np.log(3.0)])), [0.25, 0.75])
+    np.testing.assert_allclose(weights(np.array([-np.inf, 0.0])), [0.0, 1.0])
+    # No candidate with a finite evidence: nothing to prefer, equal weights.
+    np.testing.assert_array_equal(weights(np.full(4, -np.inf)), np.full(4, 0.25))
+    # The regressor keeps the first of the best.
+    np.testing.assert_array_equal(
+        HypothesisTransferRegressor._candidate_weights(np.array([-2.0, -1.0, -1.0])), [0, 1, 0]
+    )
