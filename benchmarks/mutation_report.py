@@ -270,6 +270,67 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "cosmetic",
         "the name appears only in error messages",
     ),
+    **{
+        ("_source_scores", f"S = np.asarray({call}, {arg})"): (
+            "equivalent",
+            "the scores are floats already (integer labels are promoted by the products)",
+        )
+        for call in ("getattr(model, method)(X)", "model.decision_function(X)", "model.predict(X)")
+        for arg in ("dtype=None", "")
+    },
+    ("_source_scores", "S = S.reshape(S.shape[0], -2)"): (
+        "equivalent",
+        "numpy reads any negative size as the unknown one",
+    ),
+    **{
+        ("HypothesisTransferRegressor._validate_fit_data", f"return validate_data({args})"): (
+            "equivalent",
+            "fit_biased_ridge converts X and y to float itself (and raises ValueError on "
+            "non-numeric y there)",
+        )
+        for args in (
+            "self, X, y, dtype=None, multi_output=True, y_numeric=True",
+            "self, X, y, dtype=np.float64, multi_output=True, y_numeric=None",
+            "self, X, y, multi_output=True, y_numeric=True",
+            "self, X, y, dtype=np.float64, multi_output=True, ",
+            "self, X, y, dtype=np.float64, multi_output=True, y_numeric=False",
+        )
+    },
+    **{
+        ("HypothesisTransferRegressor._criterion", line): (
+            "equivalent",
+            "unreachable: sample weights summing to zero are rejected before any fit",
+        )
+        for line in ("if total < 0:", "return 1.0")
+    },
+    ("HypothesisTransferRegressor._criterion", "if total <= 1:"): (
+        "survived",
+        "differs only for sample weights summing to at most 1, where GCV's count of rows "
+        "(the total weight) is below the intercept's degree of freedom and every candidate "
+        "scores -inf anyway",
+    ),
+    **{
+        ("HypothesisTransferRegressor._criterion", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                'penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=None) + fit["alpha"], '
+                "(X.shape[1],))",
+                "lam is a float or a float array already",
+            ),
+            (
+                'penalty = np.broadcast_to(np.asarray(fit["lam"], ) + fit["alpha"], (X.shape[1],))',
+                "lam is a float or a float array already",
+            ),
+            (
+                "dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, )[0])",
+                "numpy 2's default rcond is the one rcond=None selects",
+            ),
+            (
+                "if dof > total - 1e-9:",
+                "differs only when the trace equals total - 1e-9 to the last bit",
+            ),
+        )
+    },
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
 }

@@ -1164,3 +1164,29 @@ def test_candidate_weights_are_normalized_evidence():
     np.testing.assert_array_equal(
         HypothesisTransferRegressor._candidate_weights(np.array([-2.0, -1.0, -1.0])), [0, 1, 0]
     )
+
+
+def test_auto_without_intercept_weighs_candidates_by_their_evidence_without_intercept():
+    X, y, train, _, good, _ = _irrelevant_and_perfect_sources(1, 5)
+    a = HypothesisTransferClassifier(good, fit_intercept=False).fit(X[train], y[train])
+    np.testing.assert_array_equal(a.intercept_, [0.0])
+    log_ev = []
+    for share, strength in a.candidates_:
+        W0 = share * good.coef_
+        fixed = HypothesisTransferClassifier(
+            (W0, np.zeros(1)), lam=strength, fit_intercept=False
+        ).fit(X[train], y[train])
+        log_ev.append(
+            biased_logistic_log_evidence(
+                X[train],
+                y[train],
+                2,
+                fixed.coef_,
+                fixed.intercept_,
+                W0,
+                lam=strength,
+                fit_intercept=False,
+            )
+        )
+    weights = np.exp(np.array(log_ev) - max(log_ev))
+    np.testing.assert_allclose(a.candidate_weights_, weights / weights.sum(), atol=1e-6)
