@@ -283,6 +283,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "numpy reads any negative size as the unknown one",
     ),
     **{
+        ("_linear_weights", f'if {cond} and not hasattr(source, "fit"):'): (
+            "cosmetic",
+            "a source without fit is rejected with a TypeError either way (by "
+            "check_model_fitted when it has coef_); only the message differs",
+        )
+        for cond in (
+            'not hasattr(None, "coef_")',
+            'not hasattr(source, "XXcoef_XX")',
+            'not hasattr(source, "COEF_")',
+            'hasattr(source, "coef_")',
+        )
+    },
+    **{
         ("HypothesisTransferRegressor._validate_fit_data", f"return validate_data({args})"): (
             "equivalent",
             "fit_biased_ridge converts X and y to float itself (and raises ValueError on "
