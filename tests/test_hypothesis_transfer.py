@@ -677,13 +677,14 @@ def test_auto_is_the_evidence_weighted_average_of_the_candidates():
         # Every candidate refitted through the public API: prior mean ``share`` times the
         # source, intercept pulled as strongly toward the same share of the source's,
         # and its evidence computed on its own.
-        coefs, intercepts, log_ev = [], [], []
+        coefs, intercepts, log_ev, n_iters = [], [], [], []
         for share, strength in product((1.0, 0.5, 0.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)):
             W0, b0 = share * source.coef_, share * source.intercept_
             fixed = HypothesisTransferClassifier((W0, b0), lam=strength, lam_intercept=strength)
             fixed.fit(X[train], y[train])
             coefs.append(fixed.coef_)
             intercepts.append(fixed.intercept_)
+            n_iters.append(fixed.n_iter_)
             log_ev.append(
                 biased_logistic_log_evidence(
                     X[train],
@@ -703,6 +704,7 @@ def test_auto_is_the_evidence_weighted_average_of_the_candidates():
         np.testing.assert_allclose(a.candidate_weights_.sum(), 1.0)
         np.testing.assert_allclose(a.coef_, np.tensordot(weights, coefs, axes=1), atol=1e-5)
         np.testing.assert_allclose(a.intercept_, weights @ np.array(intercepts), atol=1e-5)
+        assert a.n_iter_ == max(n_iters)
         # lam_ and alpha_ are the penalties of the most probable candidate.
         share, strength = a.candidates_[np.argmax(a.candidate_weights_)]
         assert (a.lam_, a.alpha_) == pytest.approx((share * strength, (1 - share) * strength))
@@ -1190,3 +1192,17 @@ def test_auto_without_intercept_weighs_candidates_by_their_evidence_without_inte
         )
     weights = np.exp(np.array(log_ev) - max(log_ev))
     np.testing.assert_allclose(a.candidate_weights_, weights / weights.sum(), atol=1e-6)
+
+
+def test_binary_source_probabilities_give_one_base_score():
+    X, y = _binary_data()
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    clf = HypothesisTransferClassifier(tree, mode="residual", lam=np.inf).fit(X, y)
+    # No decision_function: the base score is the second class's probability minus the
+    # first's.
+    P = tree.predict_proba(X)
+    np.testing.assert_allclose(clf.decision_function(X) - clf.intercept_[0], P[:, 1] - P[:, 0])
+    # Nothing left to fit: no L-BFGS iteration.
+    source = LogisticRegression().fit(X, y)
+    fixed = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    assert fixed.n_iter_ == 0
