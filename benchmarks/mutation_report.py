@@ -283,6 +283,37 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "numpy reads any negative size as the unknown one",
     ),
     **{
+        (
+            "_align_classes",
+            f"dropped = sorted(set(position) - set(np.asarray(classes).tolist()), {k})",
+        ): (
+            "cosmetic",
+            "only the order of the classes listed in the warning",
+        )
+        for k in ("key=None", "")
+    },
+    **{
+        ("_align_classes", line): ("equivalent", "warnings.warn's default category is UserWarning")
+        for line in ("None,", "(removed)")
+    },
+    **{
+        ("_align_classes", line): ("cosmetic", "only which caller's line the warning names")
+        for line in (")", "stacklevel=5,")
+    },
+    **{
+        ("_linear_weights", line): (
+            "equivalent",
+            "integer weights are promoted to float by the products and sums that use them",
+        )
+        for line in (
+            "coef = np.asarray(coef, dtype=None)",
+            "coef = np.asarray(coef, )",
+            "intercept = np.broadcast_to(np.asarray(intercept, dtype=None), "
+            "(coef.shape[0],)).copy()",
+            "intercept = np.broadcast_to(np.asarray(intercept, ), (coef.shape[0],)).copy()",
+        )
+    },
+    **{
         ("_linear_weights", f'if {cond} and not hasattr(source, "fit"):'): (
             "cosmetic",
             "a source without fit is rejected with a TypeError either way (by "
