@@ -1206,3 +1206,27 @@ def test_binary_source_probabilities_give_one_base_score():
     source = LogisticRegression().fit(X, y)
     fixed = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
     assert fixed.n_iter_ == 0
+
+
+def test_fixed_lam_is_the_only_candidate():
+    X, y = _binary_data()
+    clf = HypothesisTransferClassifier(lam=2.0).fit(X, y)
+    np.testing.assert_array_equal(clf.candidates_, [[1.0, 2.0]])
+    np.testing.assert_array_equal(clf.candidate_weights_, [1.0])
+
+
+def test_unknown_rows_are_the_target_classes_no_source_knows():
+    clf = HypothesisTransferClassifier()
+    clf.classes_ = np.array([0, 1, 2, 3])
+    unknown = clf._unknown_rows([np.array([1, 2]), np.array([2, 5])], 4)
+    assert unknown.dtype == bool
+    np.testing.assert_array_equal(unknown, [True, False, False, True])
+    # A source without classes_ (weights matched by position), a binary target (one
+    # weight row) or a regressor (no classes): no row is singled out.
+    np.testing.assert_array_equal(clf._unknown_rows([np.array([1]), None], 4), [False] * 4)
+    clf.classes_ = np.array([0, 1])
+    np.testing.assert_array_equal(clf._unknown_rows([np.array([1])], 1), [False])
+    reg = HypothesisTransferRegressor()
+    unknown = reg._unknown_rows([None], 2)
+    assert unknown.dtype == bool
+    np.testing.assert_array_equal(unknown, [False, False])
