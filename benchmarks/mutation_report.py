@@ -283,6 +283,27 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "numpy reads any negative size as the unknown one",
     ),
     **{
+        (function, line): ("equivalent", "the solver converts X and the weights to float itself")
+        for function, line in (
+            (
+                "HypothesisTransferClassifier._validate_fit_data",
+                "X, y = validate_data(self, X, y, dtype=None)",
+            ),
+            (
+                "HypothesisTransferClassifier._validate_fit_data",
+                "X, y = validate_data(self, X, y, )",
+            ),
+            (
+                "_BaseHypothesisTransfer._fixed_weights",
+                "weights = np.asarray(self.source_weights, dtype=None)",
+            ),
+            (
+                "_BaseHypothesisTransfer._fixed_weights",
+                "weights = np.asarray(self.source_weights, )",
+            ),
+        )
+    },
+    **{
         (
             "_align_classes",
             f"dropped = sorted(set(position) - set(np.asarray(classes).tolist()), {k})",
