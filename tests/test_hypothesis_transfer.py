@@ -1230,3 +1230,44 @@ def test_unknown_rows_are_the_target_classes_no_source_knows():
     unknown = reg._unknown_rows([None], 2)
     assert unknown.dtype == bool
     np.testing.assert_array_equal(unknown, [False, False])
+
+
+def _source_without_class_0():
+    X, _ = _binary_data(seed=5, n=90, d=4)
+    y = np.argmax(X[:, :3], axis=1)
+    source = LogisticRegression().fit(X[y > 0], y[y > 0])
+    a = source.coef_[0]
+    W0 = np.vstack([np.zeros(4), -a / 2, a / 2])
+    b0 = np.array([0.0, -source.intercept_[0] / 2, source.intercept_[0] / 2])
+    return X[::3], y[::3], source, W0, b0
+
+
+def test_auto_caps_the_pull_on_a_class_no_source_knows():
+    X, y, source, W0, b0 = _source_without_class_0()
+    auto = HypothesisTransferClassifier(source).fit(X, y)
+    log_ev = []
+    for share, strength in auto.candidates_:
+        lam = np.full((3, 4), share * strength)
+        alpha = (1 - share) * strength
+        lam[0] = max(0.0, min(strength, 0.5) - alpha)
+        kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
+        # The pull share * strength toward the source plus the shrinkage: a prior centred
+        # on share times the source.
+        W, b = fit_biased_logistic(X, y, 3, W0, share * b0, tol=1e-8, **kw)
+        log_ev.append(biased_logistic_log_evidence(X, y, 3, W, b, W0, share * b0, **kw))
+    weights = np.exp(np.array(log_ev) - max(log_ev))
+    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+    # A fixed lam pulls every class alike.
+    fixed = HypothesisTransferClassifier(source, lam=5.0).fit(X, y)
+    W, b = fit_biased_logistic(X, y, 3, W0, b0, lam=5.0, tol=1e-8)
+    np.testing.assert_allclose(fixed.coef_, W, atol=1e-6)
+
+
+def test_refit_in_residual_mode_drops_the_biased_attributes():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, lam=1.0).fit(X, y)
+    assert hasattr(clf, "alpha_")
+    clf.set_params(mode="residual").fit(X, y)
+    assert not hasattr(clf, "alpha_")
+    assert not hasattr(clf, "source_coef_")
