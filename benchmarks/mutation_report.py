@@ -282,6 +282,29 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "numpy reads any negative size as the unknown one",
     ),
+    ("_BaseHypothesisTransfer._fit", "name = _source_name(None, n_sources)"): (
+        "cosmetic",
+        "the name appears only in error messages",
+    ),
+    (
+        "_BaseHypothesisTransfer._fit",
+        "intercept[:, None], src_classes, classes, None, warn=False",
+    ): (
+        "cosmetic",
+        "the name appears only in error messages",
+    ),
+    ("_BaseHypothesisTransfer._fit", "intercept[:, None], src_classes, classes, name, warn=None"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    ("_BaseHypothesisTransfer._fit", "def fit_one(share, strength, lam_intercept=1.0):"): (
+        "equivalent",
+        "every call passes lam_intercept",
+    ),
+    ("_BaseHypothesisTransfer._fit_candidate", "lam_intercept=1.0,"): (
+        "equivalent",
+        "every call passes lam_intercept",
+    ),
     **{
         (function, line): ("equivalent", "the solver converts X and the weights to float itself")
         for function, line in (
