@@ -400,6 +400,155 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "cosmetic",
         "the name appears only in error messages",
     ),
+    **{
+        ("_source_scores", f"S = np.asarray({call}, {arg})"): (
+            "equivalent",
+            "the scores are floats already (integer labels are promoted by the products)",
+        )
+        for call in ("getattr(model, method)(X)", "model.decision_function(X)", "model.predict(X)")
+        for arg in ("dtype=None", "")
+    },
+    ("_source_scores", "S = S.reshape(S.shape[0], -2)"): (
+        "equivalent",
+        "numpy reads any negative size as the unknown one",
+    ),
+    ("_BaseHypothesisTransfer._fit", "name = _source_name(None, n_sources)"): (
+        "cosmetic",
+        "the name appears only in error messages",
+    ),
+    (
+        "_BaseHypothesisTransfer._fit",
+        "intercept[:, None], src_classes, classes, None, warn=False",
+    ): (
+        "cosmetic",
+        "the name appears only in error messages",
+    ),
+    ("_BaseHypothesisTransfer._fit", "intercept[:, None], src_classes, classes, name, warn=None"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    ("_BaseHypothesisTransfer._fit", "def fit_one(share, strength, lam_intercept=1.0):"): (
+        "equivalent",
+        "every call passes lam_intercept",
+    ),
+    ("_BaseHypothesisTransfer._fit_candidate", "lam_intercept=1.0,"): (
+        "equivalent",
+        "every call passes lam_intercept",
+    ),
+    **{
+        (function, line): ("equivalent", "the solver converts X and the weights to float itself")
+        for function, line in (
+            (
+                "HypothesisTransferClassifier._validate_fit_data",
+                "X, y = validate_data(self, X, y, dtype=None)",
+            ),
+            (
+                "HypothesisTransferClassifier._validate_fit_data",
+                "X, y = validate_data(self, X, y, )",
+            ),
+            (
+                "_BaseHypothesisTransfer._fixed_weights",
+                "weights = np.asarray(self.source_weights, dtype=None)",
+            ),
+            (
+                "_BaseHypothesisTransfer._fixed_weights",
+                "weights = np.asarray(self.source_weights, )",
+            ),
+        )
+    },
+    **{
+        (
+            "_align_classes",
+            f"dropped = sorted(set(position) - set(np.asarray(classes).tolist()), {k})",
+        ): (
+            "cosmetic",
+            "only the order of the classes listed in the warning",
+        )
+        for k in ("key=None", "")
+    },
+    **{
+        ("_align_classes", line): ("equivalent", "warnings.warn's default category is UserWarning")
+        for line in ("None,", "(removed)")
+    },
+    **{
+        ("_align_classes", line): ("cosmetic", "only which caller's line the warning names")
+        for line in (")", "stacklevel=5,")
+    },
+    **{
+        ("_linear_weights", line): (
+            "equivalent",
+            "integer weights are promoted to float by the products and sums that use them",
+        )
+        for line in (
+            "coef = np.asarray(coef, dtype=None)",
+            "coef = np.asarray(coef, )",
+            "intercept = np.broadcast_to(np.asarray(intercept, dtype=None), "
+            "(coef.shape[0],)).copy()",
+            "intercept = np.broadcast_to(np.asarray(intercept, ), (coef.shape[0],)).copy()",
+        )
+    },
+    **{
+        ("_linear_weights", f'if {cond} and not hasattr(source, "fit"):'): (
+            "cosmetic",
+            "a source without fit is rejected with a TypeError either way (by "
+            "check_model_fitted when it has coef_); only the message differs",
+        )
+        for cond in (
+            'not hasattr(None, "coef_")',
+            'not hasattr(source, "XXcoef_XX")',
+            'not hasattr(source, "COEF_")',
+            'hasattr(source, "coef_")',
+        )
+    },
+    **{
+        ("HypothesisTransferRegressor._validate_fit_data", f"return validate_data({args})"): (
+            "equivalent",
+            "fit_biased_ridge converts X and y to float itself (and raises ValueError on "
+            "non-numeric y there)",
+        )
+        for args in (
+            "self, X, y, dtype=None, multi_output=True, y_numeric=True",
+            "self, X, y, dtype=np.float64, multi_output=True, y_numeric=None",
+            "self, X, y, multi_output=True, y_numeric=True",
+            "self, X, y, dtype=np.float64, multi_output=True, ",
+            "self, X, y, dtype=np.float64, multi_output=True, y_numeric=False",
+        )
+    },
+    **{
+        ("HypothesisTransferRegressor._criterion", line): (
+            "equivalent",
+            "unreachable: sample weights summing to zero are rejected before any fit",
+        )
+        for line in ("if total < 0:", "return 1.0")
+    },
+    ("HypothesisTransferRegressor._criterion", "if total <= 1:"): (
+        "survived",
+        "differs only for sample weights summing to at most 1, where GCV's count of rows "
+        "(the total weight) is below the intercept's degree of freedom and every candidate "
+        "scores -inf anyway",
+    ),
+    **{
+        ("HypothesisTransferRegressor._criterion", line): ("equivalent", reason)
+        for line, reason in (
+            (
+                'penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=None) + fit["alpha"], '
+                "(X.shape[1],))",
+                "lam is a float or a float array already",
+            ),
+            (
+                'penalty = np.broadcast_to(np.asarray(fit["lam"], ) + fit["alpha"], (X.shape[1],))',
+                "lam is a float or a float array already",
+            ),
+            (
+                "dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, )[0])",
+                "numpy 2's default rcond is the one rcond=None selects",
+            ),
+            (
+                "if dof > total - 1e-9:",
+                "differs only when the trace equals total - 1e-9 to the last bit",
+            ),
+        )
+    },
     ("_score_candidate", "if uses_torch(None):"): ("equivalent", _CPU),
     ("_score_candidate", "features = to_torch(features, None)"): ("equivalent", _CPU),
     # specification/_reuser.py

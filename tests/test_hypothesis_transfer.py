@@ -2,11 +2,12 @@
 
 import pickle
 import warnings
+from itertools import product
 
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime, minimize
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -22,7 +23,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skreuse.training import HypothesisTransferClassifier, HypothesisTransferRegressor
-from skreuse.training._biased_regularization import fit_biased_logistic, fit_biased_ridge
+from skreuse.training._biased_regularization import (
+    biased_logistic_log_evidence,
+    fit_biased_logistic,
+    fit_biased_ridge,
+)
 
 
 def _ridge_objective(W, b, X, Y, W0, lam, alpha, s, b0=None, lam_b=0.0):
@@ -532,6 +537,8 @@ def test_learned_source_weights_classifier_minimize_the_stated_objective(lam, so
     np.testing.assert_allclose(clf.coef_.ravel(), res.x[:d], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(clf.source_weights_.ravel(), res.x[d:-1], rtol=1e-4, atol=1e-5)
     assert clf.intercept_[0] == pytest.approx(res.x[-1], rel=1e-4, abs=1e-5)
+
+
 # -- lam="auto": the evidence and the choice it makes ----------------------------------------
 
 
@@ -649,27 +656,62 @@ def test_auto_keeps_a_perfect_source():
     for seed in range(4):
         X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
         auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
-        # The whole source is the prior mean.
-        assert auto.lam_ > 0
-        assert auto.alpha_ == 0
+        # Nearly all the posterior weight is on candidates that keep (some of) the source.
+        no_source = auto.candidate_weights_[auto.candidates_[:, 0] == 0].sum()
+        assert no_source < 0.2
         assert auto.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
         residual = HypothesisTransferClassifier(perfect, mode="residual").fit(X[train], y[train])
-        np.testing.assert_allclose(residual.source_weights_, [[1.0]])
+        # The averaged share of the source's base scores: mostly kept.
+        shares = residual.candidates_[:, 0]
+        assert residual.source_weights_[0, 0] == pytest.approx(residual.candidate_weights_ @ shares)
+        assert residual.source_weights_[0, 0] > 0.5
+        assert residual.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
 
 
-def test_auto_is_deterministic_and_refits_the_chosen_candidate():
-    X, y, train, _, _, irrelevant = _irrelevant_and_perfect_sources(0, 5)
-    a = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
-    b = HypothesisTransferClassifier(irrelevant).fit(X[train], y[train])
-    np.testing.assert_array_equal(a.coef_, b.coef_)
-    # The fitted model is the fixed-penalty fit with the chosen penalties (the
-    # intercept pulled as strongly, toward the same share of the source's).
-    share = a.lam_ / (a.lam_ + a.alpha_)
-    fixed = HypothesisTransferClassifier(
-        irrelevant, lam=a.lam_, alpha=a.alpha_, lam_intercept=a.lam_ + a.alpha_
-    )
-    if share == 1:
-        np.testing.assert_allclose(fixed.fit(X[train], y[train]).coef_, a.coef_, rtol=1e-6)
+def test_auto_is_the_evidence_weighted_average_of_the_candidates():
+    X, y, train, _, good, irrelevant = _irrelevant_and_perfect_sources(0, 5)
+    for source in (good, irrelevant):
+        a = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        b = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        np.testing.assert_array_equal(a.coef_, b.coef_)
+        # Every candidate refitted through the public API: prior mean ``share`` times the
+        # source, intercept pulled as strongly toward the same share of the source's,
+        # and its evidence computed on its own.
+        coefs, intercepts, log_ev, n_iters = [], [], [], []
+        for share, strength in product((1.0, 0.5, 0.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)):
+            W0, b0 = share * source.coef_, share * source.intercept_
+            fixed = HypothesisTransferClassifier((W0, b0), lam=strength, lam_intercept=strength)
+            fixed.fit(X[train], y[train])
+            coefs.append(fixed.coef_)
+            intercepts.append(fixed.intercept_)
+            n_iters.append(fixed.n_iter_)
+            log_ev.append(
+                biased_logistic_log_evidence(
+                    X[train],
+                    y[train],
+                    2,
+                    fixed.coef_,
+                    fixed.intercept_,
+                    W0,
+                    b0,
+                    lam=strength,
+                    lam_intercept=strength,
+                )
+            )
+        weights = np.exp(np.array(log_ev) - max(log_ev))
+        weights /= weights.sum()
+        np.testing.assert_allclose(np.sort(a.candidate_weights_), np.sort(weights), atol=1e-6)
+        np.testing.assert_allclose(a.candidate_weights_.sum(), 1.0)
+        np.testing.assert_allclose(a.coef_, np.tensordot(weights, coefs, axes=1), atol=1e-5)
+        np.testing.assert_allclose(a.intercept_, weights @ np.array(intercepts), atol=1e-5)
+        assert a.n_iter_ == max(n_iters)
+        # lam_ and alpha_ are the penalties of the most probable candidate.
+        share, strength = a.candidates_[np.argmax(a.candidate_weights_)]
+        assert (a.lam_, a.alpha_) == pytest.approx((share * strength, (1 - share) * strength))
+    # The candidates' weights put the good source first and drop the irrelevant one.
+    for source, kept in ((good, True), (irrelevant, False)):
+        a = HypothesisTransferClassifier(source).fit(X[train], y[train])
+        assert (a.candidate_weights_[a.candidates_[:, 0] == 0].sum() < 0.5) == kept
 
 
 def test_regressor_auto_is_generalized_cross_validation():
@@ -818,3 +860,414 @@ def test_biased_intercept_pull_and_no_intercept_with_two_sources():
     assert both.intercept_ == 0.0
     pulled = HypothesisTransferRegressor(sources, lam=2.0, lam_intercept=1e9).fit(Xt, yt)
     assert pulled.intercept_ == pytest.approx(mean[1], rel=1e-5)
+
+
+# -- source plumbing: what is taken from a source, and what is said about it ----------------
+
+
+class _ScoresOnly(BaseEstimator):
+    """A fitted source with ``decision_function`` but no ``predict``."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, dtype=float)
+        self.fitted_ = True
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X) @ self.w
+
+
+class _LinearNoIntercept(BaseEstimator):
+    """Fitted linear weights, with an ``intercept_`` only when given."""
+
+    def __init__(self, coef, intercept=None):
+        self.coef_ = np.asarray(coef)
+        if intercept is not None:
+            self.intercept_ = intercept
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X) @ self.coef_.T + getattr(self, "intercept_", 0.0)
+
+
+class _PredictOnly:
+    def predict(self, X):
+        return np.zeros(len(X))
+
+
+class _FitOnly:
+    def fit(self, X, y):
+        return self
+
+
+def _binary_data(seed=0, n=40, d=3):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = (X @ np.arange(1.0, d + 1) > 0).astype(int)
+    return X, y
+
+
+def test_defaults_are_the_documented_ones():
+    assert HypothesisTransferClassifier().get_params() == dict(
+        source=None,
+        lam="auto",
+        mode="biased",
+        source_weights=None,
+        alpha=0.0,
+        source_reg=1.0,
+        fit_intercept=True,
+        lam_intercept=0.0,
+        max_iter=1000,
+        tol=1e-8,
+    )
+    assert HypothesisTransferRegressor().get_params() == dict(
+        source=None,
+        lam="auto",
+        mode="biased",
+        source_weights=None,
+        alpha=0.0,
+        source_reg=1.0,
+        fit_intercept=True,
+        lam_intercept=0.0,
+    )
+
+
+def test_source_with_only_a_decision_function_gives_the_base_scores():
+    X, y = _binary_data()
+    source = _ScoresOnly([1.0, -2.0, 0.5])
+    clf = HypothesisTransferClassifier(source, mode="residual", lam=np.inf).fit(X, y)
+    # With Delta held at zero the decision is the source's score plus the intercept.
+    np.testing.assert_allclose(
+        clf.decision_function(X) - clf.intercept_[0], source.decision_function(X)
+    )
+
+
+def test_linear_source_without_intercept_is_a_zero_intercept_source():
+    X, y = _binary_data()
+    source = _LinearNoIntercept([[1.0, -2.0, 0.5]])
+    clf = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, [[1.0, -2.0, 0.5]])
+    np.testing.assert_array_equal(clf.intercept_, [0.0])
+    with_b = _LinearNoIntercept([[1.0, -2.0, 0.5]], intercept=0.25)
+    clf = HypothesisTransferClassifier(with_b, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.intercept_, [0.25])
+
+
+@pytest.mark.parametrize("part", [_PredictOnly, _FitOnly])
+def test_a_pair_of_models_is_not_a_weight_pair(part):
+    X, y = _binary_data()
+    with pytest.raises(TypeError, match="source must be a fitted linear model"):
+        HypothesisTransferClassifier((part(), part()), lam=1.0).fit(X, y)
+
+
+def test_weight_pair_for_a_multiclass_target_has_one_row_per_class():
+    X, _ = _binary_data(n=60)
+    y = np.arange(60) % 3
+    W = np.arange(9.0).reshape(3, 3) / 10
+    clf = HypothesisTransferClassifier((W, np.zeros(3)), lam=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, W)
+    with pytest.raises(ValueError, match="must give 3 score row"):
+        HypothesisTransferClassifier((W[:1], np.zeros(1)), lam=1.0).fit(X, y)
+
+
+def test_source_rows_not_matching_its_classes_are_named():
+    X, y = _binary_data()
+    source = _LinearNoIntercept(np.ones((2, 3)))
+    source.classes_ = np.array([0, 1, 2])
+    with pytest.raises(ValueError, match="source knows 3 classes but gives 2"):
+        HypothesisTransferClassifier(source, lam=1.0).fit(X, y)
+
+
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+def test_dropped_source_classes_warn_once_at_fit(mode):
+    X, _ = _binary_data(n=60)
+    y = np.arange(60) % 3
+    source = LogisticRegression().fit(X, y)
+    with pytest.warns(
+        UserWarning, match=r"^source classes \[2\] do not occur in the target"
+    ) as rec:
+        clf = HypothesisTransferClassifier(source, mode=mode, lam=1.0).fit(X[y < 2], y[y < 2])
+    assert len([w for w in rec if issubclass(w.category, UserWarning)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict(X)
+
+
+def test_unfitted_residual_source_is_named():
+    X, y = _binary_data()
+    with pytest.raises(NotFittedError, match="'source'"):
+        HypothesisTransferClassifier(LogisticRegression(), mode="residual").fit(X, y)
+    fitted = LogisticRegression().fit(X, y)
+    with pytest.raises(NotFittedError, match=r"'source\[1\]'"):
+        HypothesisTransferClassifier([fitted, LogisticRegression()], mode="residual").fit(X, y)
+
+
+def test_residual_regressor_takes_predictions_of_classifier_and_multioutput_sources():
+    X, y = _binary_data()
+    # A classifier as the source of a regression: its predicted labels are the scores.
+    clf_source = LogisticRegression().fit(X, y)
+    reg = HypothesisTransferRegressor(clf_source, mode="residual", lam=np.inf).fit(X, 2.0 * y)
+    np.testing.assert_allclose(reg.predict(X) - reg.intercept_, clf_source.predict(X))
+    # Two outputs: one base score per output.
+    Y = np.column_stack([X[:, 0], X[:, 1] - X[:, 2]])
+    ridge = Ridge(alpha=1e-6).fit(X, Y)
+    reg = HypothesisTransferRegressor(ridge, mode="residual", lam=np.inf).fit(X, Y)
+    np.testing.assert_allclose(reg.predict(X), ridge.predict(X) + reg.intercept_, atol=1e-9)
+
+
+def test_classifier_fit_intercept_max_iter_and_ties():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, lam=1.0, fit_intercept=False).fit(X, y)
+    np.testing.assert_array_equal(clf.intercept_, [0.0])
+    assert HypothesisTransferClassifier(source, lam=0.1, max_iter=1).fit(X, y).n_iter_ <= 1
+    # A score of exactly zero goes to the first class, as in scikit-learn.
+    zero = (np.zeros((1, 3)), np.zeros(1))
+    clf = HypothesisTransferClassifier(zero, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.predict(X), np.zeros(len(X)))
+
+
+def test_regressor_accepts_numeric_object_targets():
+    X, y = _binary_data()
+    y_num = X @ [1.0, 2.0, 3.0]
+    reg = HypothesisTransferRegressor(lam=1.0).fit(X, y_num.astype(object))
+    np.testing.assert_allclose(reg.coef_, HypothesisTransferRegressor(lam=1.0).fit(X, y_num).coef_)
+
+
+def test_residual_source_output_count_is_checked_with_fixed_weights():
+    X, _ = _binary_data()
+    two = Ridge().fit(X, np.column_stack([X[:, 0], X[:, 1]]))
+    with pytest.raises(ValueError, match="source gives 2 output\\(s\\) but the target needs 1"):
+        HypothesisTransferRegressor(two, mode="residual").fit(X, X[:, 0])
+    # Learned weights take every output column as a feature instead.
+    reg = HypothesisTransferRegressor(two, mode="residual", source_weights="learn").fit(X, X[:, 0])
+    assert reg.source_weights_.shape == (1, 2)
+
+
+def test_residual_sources_are_deep_copies():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, mode="residual", lam=1.0).fit(X, y)
+    before = clf.decision_function(X)
+    source.coef_[:] = 0.0
+    np.testing.assert_array_equal(clf.decision_function(X), before)
+
+
+def test_prediction_checks_the_feature_count():
+    X, y = _binary_data()
+    clf = HypothesisTransferClassifier(lam=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="is expecting 3 features"):
+        clf.predict(X[:, :2])
+
+
+def _gcv_the_slow_way(X, Y, s, pred, penalty, fit_intercept):
+    """Weighted GCV from the explicit hat matrix of the ridge on [X, 1]."""
+    n, d = X.shape
+    Xa = np.hstack([X, np.ones((n, 1))]) if fit_intercept else X
+    P = np.diag(np.r_[np.broadcast_to(penalty, (d,)), [0.0] * fit_intercept])
+    hat = Xa @ np.linalg.solve(Xa.T @ (s[:, None] * Xa) + P, Xa.T * s)
+    rss = s @ ((pred - Y.reshape(pred.shape)) ** 2).sum(axis=1)
+    return -rss / s.sum() / (1 - np.trace(hat) / s.sum()) ** 2
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
+    rng = np.random.RandomState(n_outputs)
+    X = rng.normal(size=(15, 4))
+    Y = X @ rng.normal(size=(4, n_outputs)) + rng.normal(size=(15, n_outputs)) + 1.0
+    s = rng.uniform(0.5, 2.0, size=15)
+    offset = rng.normal(size=(15, n_outputs))
+    W0 = rng.normal(size=(n_outputs, 4))
+    reg = HypothesisTransferRegressor(fit_intercept=fit_intercept)
+    for lam, alpha, off in (
+        (0.3, 0.2, None),
+        (2.0, 0.0, offset),
+        (np.array([0.1, 1, 10, 0.5]), 0.1, None),
+    ):
+        fit = reg._fit_candidate(X, Y, s, W0=W0, lam=lam, alpha=alpha, offset=off)
+        pred = X @ fit["coef"].T + fit["intercept"] + (0 if off is None else off)
+        expected = _gcv_the_slow_way(X, Y, s, pred, np.asarray(lam) + alpha, fit_intercept)
+        assert reg._criterion(fit, Y) == pytest.approx(expected, rel=1e-8)
+    # The source kept as it is: only the intercept is fitted (one degree of freedom).
+    fit = reg._fit_candidate(X, Y, s, W0=W0, lam=np.inf, alpha=0.0)
+    pred = X @ W0.T + fit["intercept"]
+    rss = s @ ((pred - Y) ** 2).sum(axis=1)
+    dof = float(fit_intercept)
+    assert reg._criterion(fit, Y) == pytest.approx(-rss / s.sum() / (1 - dof / s.sum()) ** 2)
+    # Nearly as many degrees of freedom as rows: still a (large) finite error.
+    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.05, alpha=0.0)
+    pred = X[:3] @ fit["coef"].T + fit["intercept"]
+    expected = _gcv_the_slow_way(X[:3], Y[:3], np.ones(3), pred, 0.05, fit_intercept)
+    assert np.isfinite(expected)
+    assert reg._criterion(fit, Y[:3]) == pytest.approx(expected, rel=1e-6)
+    # As many degrees of freedom as rows: no held-out error to speak of.
+    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0)
+    assert reg._criterion(fit, Y[:3]) == -np.inf
+
+
+def test_regressor_auto_picks_the_largest_criterion():
+    X, _ = _binary_data(n=30, d=4)
+    y = X @ [1.0, -1.0, 0.5, 0.0] + np.random.RandomState(0).normal(size=30)
+    source = Ridge().fit(X, X @ [1.0, -1.0, 0.0, 0.0])
+    reg = HypothesisTransferRegressor(source).fit(X, y)
+    assert reg.candidate_weights_.sum() == 1.0
+    assert set(np.unique(reg.candidate_weights_)) == {0.0, 1.0}
+    share, strength = reg.candidates_[np.argmax(reg.candidate_weights_)]
+    s = np.ones(30)
+    scores = []
+    for sh, st in reg.candidates_:
+        lam, alpha = (np.inf, 0.0) if np.isinf(st) else (sh * st, (1 - sh) * st)
+        fit = reg._fit_candidate(X, y, s, W0=sh * source.coef_[None], lam=lam, alpha=alpha)
+        scores.append(reg._criterion(fit, y))
+    assert (share, strength) == tuple(reg.candidates_[int(np.argmax(scores))])
+
+
+def test_new_class_penalty_caps_the_pull_on_unknown_classes():
+    unknown = np.array([False, True, False])
+    penalty = HypothesisTransferClassifier._new_class_penalty
+    # Known classes keep the candidate's pull; an unknown class gets at most 0.5 in
+    # total (with the plain shrinkage alpha counted in), never below zero.
+    np.testing.assert_array_equal(penalty(3.0, 0.0, 3.0, unknown, 2), [[3, 3], [0.5, 0.5], [3, 3]])
+    np.testing.assert_allclose(penalty(1.5, 0.2, 3.0, unknown, 2)[1], [0.3, 0.3])
+    np.testing.assert_allclose(penalty(0.1, 0.0, 0.1, unknown, 2)[1], [0.1, 0.1])
+    np.testing.assert_array_equal(penalty(2.0, 1.0, 3.0, unknown, 2)[1], [0.0, 0.0])
+
+
+def test_learned_source_weights_with_free_input_weights_is_partly_penalized_least_squares():
+    rng = np.random.RandomState(3)
+    X = rng.normal(size=(30, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=30)
+    source = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    reg = HypothesisTransferRegressor(
+        source, mode="residual", source_weights="learn", lam=0.0, source_reg=2.0
+    ).fit(X, y)
+    # Only the source's weight is penalized: least squares on centred [X, g] with a
+    # ridge of 2 on the last column, written out.
+    A = np.column_stack([X, source.predict(X)])
+    Ac, yc = A - A.mean(axis=0), y - y.mean()
+    theta = np.linalg.solve(Ac.T @ Ac + np.diag([0.0, 0.0, 0.0, 2.0]), Ac.T @ yc)
+    np.testing.assert_allclose(reg.coef_, theta[:3], rtol=1e-8)
+    np.testing.assert_allclose(reg.source_weights_.ravel(), theta[3:], rtol=1e-8)
+
+
+def test_candidate_weights_are_normalized_evidence():
+    weights = HypothesisTransferClassifier._candidate_weights
+    np.testing.assert_allclose(weights(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
+    np.testing.assert_allclose(weights(np.array([-1e3, -1e3 + np.log(3.0)])), [0.25, 0.75])
+    np.testing.assert_allclose(weights(np.array([-np.inf, 0.0])), [0.0, 1.0])
+    # No candidate with a finite evidence: nothing to prefer, equal weights.
+    np.testing.assert_array_equal(weights(np.full(4, -np.inf)), np.full(4, 0.25))
+    # The regressor keeps the first of the best.
+    np.testing.assert_array_equal(
+        HypothesisTransferRegressor._candidate_weights(np.array([-2.0, -1.0, -1.0])), [0, 1, 0]
+    )
+
+
+def test_auto_without_intercept_weighs_candidates_by_their_evidence_without_intercept():
+    X, y, train, _, good, _ = _irrelevant_and_perfect_sources(1, 5)
+    a = HypothesisTransferClassifier(good, fit_intercept=False).fit(X[train], y[train])
+    np.testing.assert_array_equal(a.intercept_, [0.0])
+    log_ev = []
+    for share, strength in a.candidates_:
+        W0 = share * good.coef_
+        fixed = HypothesisTransferClassifier(
+            (W0, np.zeros(1)), lam=strength, fit_intercept=False
+        ).fit(X[train], y[train])
+        log_ev.append(
+            biased_logistic_log_evidence(
+                X[train],
+                y[train],
+                2,
+                fixed.coef_,
+                fixed.intercept_,
+                W0,
+                lam=strength,
+                fit_intercept=False,
+            )
+        )
+    weights = np.exp(np.array(log_ev) - max(log_ev))
+    np.testing.assert_allclose(a.candidate_weights_, weights / weights.sum(), atol=1e-6)
+
+
+def test_binary_source_probabilities_give_one_base_score():
+    X, y = _binary_data()
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    clf = HypothesisTransferClassifier(tree, mode="residual", lam=np.inf).fit(X, y)
+    # No decision_function: the base score is the second class's probability minus the
+    # first's.
+    P = tree.predict_proba(X)
+    np.testing.assert_allclose(clf.decision_function(X) - clf.intercept_[0], P[:, 1] - P[:, 0])
+    # Nothing left to fit: no L-BFGS iteration.
+    source = LogisticRegression().fit(X, y)
+    fixed = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    assert fixed.n_iter_ == 0
+
+
+def test_fixed_lam_is_the_only_candidate():
+    X, y = _binary_data()
+    clf = HypothesisTransferClassifier(lam=2.0).fit(X, y)
+    np.testing.assert_array_equal(clf.candidates_, [[1.0, 2.0]])
+    np.testing.assert_array_equal(clf.candidate_weights_, [1.0])
+
+
+def test_unknown_rows_are_the_target_classes_no_source_knows():
+    clf = HypothesisTransferClassifier()
+    clf.classes_ = np.array([0, 1, 2, 3])
+    unknown = clf._unknown_rows([np.array([1, 2]), np.array([2, 5])], 4)
+    assert unknown.dtype == bool
+    np.testing.assert_array_equal(unknown, [True, False, False, True])
+    # A source without classes_ (weights matched by position), a binary target (one
+    # weight row) or a regressor (no classes): no row is singled out.
+    np.testing.assert_array_equal(clf._unknown_rows([np.array([1]), None], 4), [False] * 4)
+    clf.classes_ = np.array([0, 1])
+    np.testing.assert_array_equal(clf._unknown_rows([np.array([1])], 1), [False])
+    reg = HypothesisTransferRegressor()
+    unknown = reg._unknown_rows([None], 2)
+    assert unknown.dtype == bool
+    np.testing.assert_array_equal(unknown, [False, False])
+
+
+def _source_without_class_0():
+    X, _ = _binary_data(seed=5, n=90, d=4)
+    y = np.argmax(X[:, :3], axis=1)
+    source = LogisticRegression().fit(X[y > 0], y[y > 0])
+    a = source.coef_[0]
+    W0 = np.vstack([np.zeros(4), -a / 2, a / 2])
+    b0 = np.array([0.0, -source.intercept_[0] / 2, source.intercept_[0] / 2])
+    return X[::3], y[::3], source, W0, b0
+
+
+def test_auto_caps_the_pull_on_a_class_no_source_knows():
+    X, y, source, W0, b0 = _source_without_class_0()
+    auto = HypothesisTransferClassifier(source).fit(X, y)
+    log_ev = []
+    for share, strength in auto.candidates_:
+        lam = np.full((3, 4), share * strength)
+        alpha = (1 - share) * strength
+        lam[0] = max(0.0, min(strength, 0.5) - alpha)
+        kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
+        # The pull share * strength toward the source plus the shrinkage: a prior centred
+        # on share times the source.
+        W, b = fit_biased_logistic(X, y, 3, W0, share * b0, tol=1e-8, **kw)
+        log_ev.append(biased_logistic_log_evidence(X, y, 3, W, b, W0, share * b0, **kw))
+    weights = np.exp(np.array(log_ev) - max(log_ev))
+    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+    # A fixed lam pulls every class alike.
+    fixed = HypothesisTransferClassifier(source, lam=5.0).fit(X, y)
+    W, b = fit_biased_logistic(X, y, 3, W0, b0, lam=5.0, tol=1e-8)
+    np.testing.assert_allclose(fixed.coef_, W, atol=1e-6)
+
+
+def test_refit_in_residual_mode_drops_the_biased_attributes():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, lam=1.0).fit(X, y)
+    assert hasattr(clf, "alpha_")
+    clf.set_params(mode="residual").fit(X, y)
+    assert not hasattr(clf, "alpha_")
+    assert not hasattr(clf, "source_coef_")

@@ -9,7 +9,6 @@ useless source away.
 
 import copy
 import warnings
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -212,7 +211,14 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         return weights
 
     def _fit(self, X, y, sample_weight):
-        for attr in ("source_coef_", "source_intercept_", "sources_", "source_weights_", "alpha_"):
+        for attr in (
+            "source_coef_",
+            "source_intercept_",
+            "sources_",
+            "source_weights_",
+            "alpha_",
+            "n_iter_",
+        ):
             self.__dict__.pop(attr, None)
         X_raw = X
         X, y = self._validate_fit_data(X, y)
@@ -251,7 +257,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
 
-            def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+            def fit_one(share, strength, lam_intercept=0.0):
                 # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
                 # the solver's pull toward W0 plus plain shrinkage.
                 lam, alpha = share * strength, (1 - share) * strength + self.alpha
@@ -263,7 +269,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     X,
                     target,
                     sample_weight,
-                    rows,
                     W0=W0,
                     b0=share * b0,
                     lam=lam,
@@ -272,7 +277,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 )
 
             unknown = self._unknown_rows(known, n_rows)
-            fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+            fit = self._choose(fit_one, target, n_sources > 0)
             self.lam_, self.alpha_ = float(np.max(fit["lam"])), float(fit["alpha"])
             coef, intercept = fit["coef"], fit["intercept"]
         else:
@@ -289,15 +294,15 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 # its weight pulled toward zero, so a useless source gets weight ~0.
                 XG = np.hstack([X, G])
 
-                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                def fit_one(share, strength, lam_intercept=0.0):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
                     return self._fit_candidate(
-                        XG, target, sample_weight, rows, lam=lam, lam_intercept=lam_intercept
+                        XG, target, sample_weight, lam=lam, lam_intercept=lam_intercept
                     )
 
                 # The learned source weights already shrink a useless source: only the
                 # strength of the correction is chosen, and it must stay finite.
-                fit = self._choose(fit_one, target, False, finite=True)
+                fit = self._choose(fit_one, target, False)
                 coef, B = fit["coef"][:, :d], fit["coef"][:, d:]
                 self.lam_ = float(fit["lam"][0])
             else:
@@ -311,7 +316,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     [getattr(src, "classes_", None) for src in sources], n_rows
                 )
 
-                def fit_one(share, strength, rows=slice(None), lam_intercept=0.0):
+                def fit_one(share, strength, lam_intercept=0.0):
                     lam = strength
                     if self.lam == "auto" and unknown.any():
                         lam = self._new_class_penalty(strength, 0.0, strength, unknown, d)
@@ -319,7 +324,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         X,
                         target,
                         sample_weight,
-                        rows,
                         lam=lam,
                         offset=share * GB,
                         lam_intercept=lam_intercept,
@@ -327,7 +331,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     fit["share"] = share
                     return fit
 
-                fit = self._choose(fit_one, target, n_sources > 0, finite=unknown.any())
+                fit = self._choose(fit_one, target, n_sources > 0)
                 coef, B = fit["coef"], fit["share"] * B
                 self.lam_ = float(np.max(fit["lam"]))
             intercept = fit["intercept"]
@@ -361,7 +365,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         X,
         target,
         sample_weight,
-        rows,
         *,
         W0=None,
         b0=None,
@@ -370,17 +373,17 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         offset=None,
         lam_intercept=0.0,
     ):
-        """Fit on ``rows`` with these penalties; the fit and what it was fitted with."""
+        """Fit with these penalties; the fit and what it was fitted with."""
         coef, intercept = self._solve(
-            X[rows],
-            target[rows],
-            sample_weight[rows],
+            X,
+            target,
+            sample_weight,
             W0,
             lam=lam,
             alpha=alpha,
             b0=b0,
             lam_intercept=lam_intercept,
-            offset=None if offset is None else offset[rows],
+            offset=offset,
         )
         return dict(
             X=X,
@@ -395,20 +398,24 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam_intercept=lam_intercept,
         )
 
-    def _choose(self, fit_one, target, has_source, *, finite=False):
-        """Fit with ``lam`` as given, or with the best ``(share, strength)`` of the grid.
+    def _choose(self, fit_one, target, has_source):
+        """Fit with ``lam`` as given, or combine the candidates of the ``lam="auto"`` grid.
 
-        ``fit_one(share, strength, rows)`` fits, on ``rows``, the model whose prior mean
-        is ``share`` times the source and whose penalty is ``strength``. With
-        ``lam="auto"`` the candidates are every strength of ``_STRENGTHS`` with the
-        source kept (share 1), halved (share 0.5) or dropped (share 0: the target-only
-        model), and the source itself (infinite strength), ranked by
-        ``self._criterion``.
+        ``fit_one(share, strength)`` fits the model whose prior mean is ``share`` times
+        the source and whose penalty is ``strength``. With ``lam="auto"`` the candidates
+        are every strength of ``_STRENGTHS`` with the source kept (share 1), halved
+        (share 0.5) or dropped (share 0: the target-only model), plus, for the
+        regressor, the source itself (infinite strength); ``self._candidate_weights``
+        turns their ``self._criterion`` into weights, and the weights and intercepts
+        (and the share of the base scores) are averaged with them. The returned fit's
+        other entries are those of the candidate with the largest weight.
         """
         if self.lam != "auto":
+            self.candidates_ = np.array([[1.0, self.lam]])
+            self.candidate_weights_ = np.ones(1)
             return fit_one(1.0, self.lam, lam_intercept=self.lam_intercept)
         shares = (1.0, 0.5, 0.0) if has_source else (1.0,)
-        grid = [(1.0, np.inf)] if has_source and not finite else []
+        grid = [(1.0, np.inf)] if has_source and not is_classifier(self) else []
         grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
 
         def pull(strength):
@@ -420,17 +427,14 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 return self.lam_intercept
             return max(strength, self.lam_intercept)
 
-        # Candidates run from the most to the least use of the source; a later one
-        # replaces the current choice only when its score is larger by more than
-        # ``_switch_margin``.
-        best, best_score = grid[0], -np.inf
-        for share, strength in grid:
-            score = self._criterion(
-                partial(fit_one, lam_intercept=pull(strength)), share, strength, target
-            )
-            if score > best_score + self._switch_margin or best_score == -np.inf:
-                best, best_score = (share, strength), score
-        return fit_one(*best, lam_intercept=pull(best[1]))
+        fits = [fit_one(share, strength, lam_intercept=pull(strength)) for share, strength in grid]
+        weights = self._candidate_weights(np.array([self._criterion(f, target) for f in fits]))
+        self.candidates_, self.candidate_weights_ = np.array(grid), weights
+        fit = dict(fits[int(np.argmax(weights))])
+        for key in ("coef", "intercept", "share"):
+            if key in fit:
+                fit[key] = sum(w * f[key] for w, f in zip(weights, fits))
+        return fit
 
     def _base_scores(self, X, n_rows, warn=False):
         """Base scores of ``sources_`` side by side; ``n_rows=None`` skips the count check."""
@@ -479,17 +483,18 @@ _COMMON_DOC = """
         Strength of the penalty ``lam * ||W - W_src||^2`` pulling the weights toward the
         source weights (``mode="biased"``), or of ``lam * ||Delta||^2`` on the weights
         added to the base scores (``mode="residual"``). ``0`` gives the target-only
-        model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` chooses, on the
-        target rows, both how much of the source to keep and how strongly: the prior
-        mean is the source, half of it or nothing (the target-only model, ridge-shrunk),
-        each with a strength among ``0.1, 0.3, ..., 100``, plus the source itself
-        (unless a target class is unknown to every source: that class's weights,
+        model (with ``alpha``), ``np.inf`` the source itself. ``"auto"`` decides, on the
+        target rows, both how much of the source to keep and how strongly. The
+        candidates have the source, half of it or nothing (the target-only model,
+        ridge-shrunk) as prior mean, each with a strength among ``0.1, 0.3, ..., 100``
+        (when a target class is unknown to every source, that class's weights,
         centred on zero, are penalized by at most 0.5, as in
-        ``LogisticRegression(C=1)``);
-        {criterion} The choice is in ``lam_`` and ``alpha_``
-        (``mode="biased"``) or ``lam_`` and ``source_weights_`` (``mode="residual"``,
-        where half the source means half its base scores). With
-        ``source_weights="learn"`` only the strength of the correction is chosen.
+        ``LogisticRegression(C=1)``); {criterion} ``candidates_`` and
+        ``candidate_weights_`` list them; ``lam_`` and ``alpha_`` (``mode="biased"``)
+        are those of the candidate with the largest weight, ``source_weights_``
+        (``mode="residual"``, where half the source means half its base scores) the
+        averaged ones. With ``source_weights="learn"`` only the strength of the
+        correction varies.
     mode : {{"biased", "residual"}}, default="biased"
         ``"biased"``: biased regularization toward a linear source,
         ``f(x) = W x + b``. ``"residual"``: ``f(x) = sum_i beta_i g_i(x) + Delta x + b``
@@ -522,14 +527,16 @@ _COMMON_DOC = """
         scores="``decision_function`` (or ``predict_proba``), matched to the "
         "target classes by label,",
         plain="L2-regularized logistic regression",
-        criterion="the candidate with the largest marginal likelihood of the target "
-        "labels (Laplace approximation, the prior read from the penalty) wins; "
-        "candidates are tried from the most to the least use of the source, and a "
-        "later one must beat the current choice by a log evidence of ``log 3``. "
-        "The intercept is pulled toward the same share of the source's, at least "
-        "as strongly as the weights (the source itself keeps its intercept). "
-        "With one to a few labelled rows per class this is a steadier choice than "
-        "cross-validation on held-out folds of one or two rows.",
+        criterion="the fitted model is their average, weighted by their posterior "
+        "probabilities: each candidate's marginal likelihood of the target labels "
+        "(Laplace approximation, the prior read from the penalty, the intercept "
+        "pulled toward the same share of the source's at least as strongly as the "
+        "weights), normalized over the candidates. Averaging the weights approximates "
+        "the posterior mean under the mixture of the candidates' priors (MacKay, "
+        "1992; Bayesian model averaging, Hoeting et al., 1999). With one to a few "
+        "labelled rows per class this is steadier than cross-validation on held-out "
+        "folds of one or two rows, and than picking the single most probable "
+        "candidate, which stuck to the source when the evidence was nearly flat.",
     ).strip()
 )
 class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
@@ -545,8 +552,10 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
     %(hypothesis_transfer_params)s
     max_iter : int, default=1000
         Maximum number of L-BFGS iterations.
-    tol : float, default=1e-6
+    tol : float, default=1e-8
         Tolerance of L-BFGS on the objective's gradient (per unit of sample weight).
+        Tight by default: with ``lam="auto"`` the candidates' weights exponentiate
+        their log evidence, which moves with the fitted weights.
 
     Attributes
     ----------
@@ -568,13 +577,20 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         ``classes_``) in every decision row (``mode="residual"`` only; fixed weights
         give ``beta_i`` times the identity per source).
     n_iter_ : int
-        Number of L-BFGS iterations run (of the final fit).
+        Largest number of L-BFGS iterations run by one fit (one fit per candidate).
     lam_ : float
-        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
-        (in ``mode="biased"``, ``share * strength``).
+        The pull toward the source: ``lam``, or that of the candidate with the largest
+        weight with ``lam="auto"`` (in ``mode="biased"``, ``share * strength``).
     alpha_ : float
-        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
-        ``(1 - share) * strength`` with ``lam="auto"``.
+        The plain L2 penalty (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` of the candidate with the largest weight with
+        ``lam="auto"``.
+    candidates_ : ndarray of shape (n_candidates, 2)
+        ``(share, strength)`` of every candidate: the share of the source in the prior
+        mean and the penalty; one row ``(1, lam)`` when ``lam`` is a number.
+    candidate_weights_ : ndarray of shape (n_candidates,)
+        Weight of every candidate in the fitted model (posterior probabilities,
+        summing to 1).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -639,7 +655,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         fit_intercept=True,
         lam_intercept=0.0,
         max_iter=1000,
-        tol=1e-6,
+        tol=1e-8,
     ):
         self.source = source
         self.lam = lam
@@ -668,7 +684,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         return encoder.transform(y), n_rows
 
     def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset):
-        coef, intercept, self.n_iter_ = fit_biased_logistic(
+        coef, intercept, n_iter = fit_biased_logistic(
             X,
             target,
             len(self.classes_),
@@ -684,18 +700,12 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             offset=offset,
             return_n_iter=True,
         )
+        self.n_iter_ = max(self.__dict__.get("n_iter_", 0), n_iter)
         return coef, intercept
 
-    # Log odds of 3 to 1 ("positive" evidence on the scale of Kass & Raftery, 1995):
-    # when the source already explains the rows, the evidence is nearly flat in the
-    # strength (and rises slowly as the prior weakens and the rows are fitted harder),
-    # and moving away from the source on such small differences lost to it in trials.
-    _switch_margin = np.log(3)
-
-    def _criterion(self, fit_one, share, strength, target):
+    def _criterion(self, fit, target):
         # With a few rows per class, held-out folds of one or two rows make a noisy
         # choice; the marginal likelihood of all the rows under the prior is smoother.
-        fit = fit_one(share, strength)
         return biased_logistic_log_evidence(
             fit["X"],
             target,
@@ -711,6 +721,20 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             lam_intercept=fit["lam_intercept"],
             offset=fit["offset"],
         )
+
+    @staticmethod
+    def _candidate_weights(log_evidence):
+        # Posterior probabilities of the candidates under a uniform prior over the
+        # grid: averaging the candidates' weights with them approximates the posterior
+        # mean of the weights under the mixture of their priors (each posterior
+        # Laplace-approximated by a Gaussian at its mode). With a few rows, averaging
+        # keeps the no-source and the source-based fits in the mix where picking one
+        # of them on nearly equal evidence lost to the better baseline.
+        top = np.max(log_evidence)
+        if not np.isfinite(top):
+            return np.full(len(log_evidence), 1.0 / len(log_evidence))
+        weights = np.exp(log_evidence - top)
+        return weights / weights.sum()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -809,10 +833,11 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         linear="``Ridge``, ``LinearRegression``, ``Lasso``",
         scores="``predict`` outputs",
         plain="ridge regression",
-        criterion="the candidate with the smallest generalized cross-validation "
-        "error (the closed-form leave-one-out error of a ridge fit with the mean "
-        "leverage, Golub, Heath and Wahba 1979) wins; the intercept is refitted "
-        "as ``lam_intercept`` says.",
+        criterion="together with the source itself (infinite strength), the "
+        "candidate with the smallest generalized cross-validation error (the "
+        "closed-form leave-one-out error of a ridge fit with the mean leverage, Golub, "
+        "Heath and Wahba 1979) is the fitted model; the intercept is refitted as "
+        "``lam_intercept`` says.",
     ).strip()
 )
 class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
@@ -842,11 +867,18 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         output (``mode="residual"`` only; fixed weights give ``beta_i`` times the
         identity per source, and need sources with ``n_outputs`` outputs).
     lam_ : float
-        The pull toward the source used: ``lam``, or the one chosen by ``lam="auto"``
-        (in ``mode="biased"``, ``share * strength``).
+        The pull toward the source: ``lam``, or that of the candidate with the largest
+        weight with ``lam="auto"`` (in ``mode="biased"``, ``share * strength``).
     alpha_ : float
-        The plain L2 penalty used (``mode="biased"`` only): ``alpha``, plus
-        ``(1 - share) * strength`` with ``lam="auto"``.
+        The plain L2 penalty (``mode="biased"`` only): ``alpha``, plus
+        ``(1 - share) * strength`` of the candidate with the largest weight with
+        ``lam="auto"``.
+    candidates_ : ndarray of shape (n_candidates, 2)
+        ``(share, strength)`` of every candidate: the share of the source in the prior
+        mean and the penalty; one row ``(1, lam)`` when ``lam`` is a number.
+    candidate_weights_ : ndarray of shape (n_candidates,)
+        Weight of every candidate in the fitted model (one for the candidate chosen
+        by GCV, zero for the others).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -931,14 +963,11 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             offset=offset,
         )
 
-    _switch_margin = 0.0
-
-    def _criterion(self, fit_one, share, strength, target):
+    def _criterion(self, fit, target):
         # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
         # error of a linear smoother with every row's leverage replaced by the mean
         # leverage. Closed form, no folds to draw, and a weight of 2 counts as a row
         # seen twice.
-        fit = fit_one(share, strength)
         X, s = fit["X"], fit["sample_weight"]
         total = s.sum()
         if total <= 0:
@@ -958,6 +987,13 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         if dof >= total - 1e-9:
             return -np.inf
         return -rss / total / (1 - dof / total) ** 2
+
+    @staticmethod
+    def _candidate_weights(gcv):
+        # The candidate with the smallest GCV error, the first one on ties.
+        weights = np.zeros(len(gcv))
+        weights[int(np.argmax(gcv))] = 1.0
+        return weights
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
