@@ -369,10 +369,22 @@ def test_auto_with_one_row_per_class_keeps_the_backbone():
     np.testing.assert_allclose(clf.centroids_, X[:, 2:])
 
 
-def test_auto_ties_go_to_both():
-    # Two rows per class, far apart in every space: every space is right, "both" wins.
+def test_auto_with_two_rows_per_class_keeps_the_backbone():
+    # Each left-out row would be judged by the one row left in its class: too noisy to
+    # overrule the backbone, even where the inputs score better.
     y = np.repeat([0, 1, 2], 2)
-    X = 100.0 * y[:, None] + np.random.RandomState(0).normal(size=(6, 3))
+    rng = np.random.RandomState(0)
+    X = np.hstack([rng.normal(size=(6, 1)), 100.0 * y[:, None] + rng.normal(size=(6, 2))])
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
+    assert clf.loo_accuracy_["inputs"] > clf.loo_accuracy_["backbone"]
+    assert clf.features_ == "backbone"
+    np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X[:, :1], y).centroids_)
+
+
+def test_auto_ties_go_to_both():
+    # Three rows per class, far apart in every space: every space is right, "both" wins.
+    y = np.repeat([0, 1, 2], 3)
+    X = 100.0 * y[:, None] + np.random.RandomState(0).normal(size=(9, 3))
     clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
     assert set(clf.loo_accuracy_.values()) == {1.0}
     assert clf.features_ == "both"
