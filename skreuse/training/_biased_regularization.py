@@ -407,6 +407,21 @@ def fit_biased_logistic(
     return (W, b, int(res.nit)) if return_n_iter else (W, b)
 
 
+def evidence_weights(log_evidence):
+    """Posterior probabilities of candidate models from their log evidences.
+
+    Under a uniform prior over the candidates, ``exp(log_evidence)`` normalized to sum to 1
+    (computed from the largest value, so no term overflows). When no evidence is finite,
+    every candidate gets the same weight.
+    """
+    log_evidence = np.asarray(log_evidence, dtype=float)
+    top = np.max(log_evidence)
+    if not np.isfinite(top):
+        return np.full(len(log_evidence), 1.0 / len(log_evidence))
+    weights = np.exp(log_evidence - top)
+    return weights / weights.sum()
+
+
 def biased_logistic_log_evidence(
     X,
     y,

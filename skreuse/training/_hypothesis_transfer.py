@@ -30,6 +30,7 @@ from ..utils._sklearn_compat import (
 from ..utils._validation import check_classification_targets
 from ._biased_regularization import (
     biased_logistic_log_evidence,
+    evidence_weights,
     fit_biased_logistic,
     fit_biased_ridge,
 )
@@ -730,11 +731,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         # Laplace-approximated by a Gaussian at its mode). With a few rows, averaging
         # keeps the no-source and the source-based fits in the mix where picking one
         # of them on nearly equal evidence lost to the better baseline.
-        top = np.max(log_evidence)
-        if not np.isfinite(top):
-            return np.full(len(log_evidence), 1.0 / len(log_evidence))
-        weights = np.exp(log_evidence - top)
-        return weights / weights.sum()
+        return evidence_weights(log_evidence)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):

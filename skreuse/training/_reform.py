@@ -29,7 +29,11 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._validation import check_classification_targets
-from ._biased_regularization import biased_logistic_log_evidence, fit_biased_logistic
+from ._biased_regularization import (
+    biased_logistic_log_evidence,
+    evidence_weights,
+    fit_biased_logistic,
+)
 
 __all__ = ["ReFormRectifier"]
 
@@ -688,9 +692,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         if np.ptp(log_ev) < _FLAT_EVIDENCE:
             weights[0] = 1.0
         else:
-            finite = log_ev[2:]
-            weights[2:] = np.exp(finite - finite.max())
-            weights /= weights.sum()
+            weights[2:] = evidence_weights(log_ev[2:])
         self.candidates_ = [(name, float(lam)) for name, lam in grid]
         self.candidate_weights_ = weights
         self.prior_, self.lam_ = self.candidates_[int(np.argmax(weights))]
