@@ -1271,3 +1271,163 @@ def test_refit_in_residual_mode_drops_the_biased_attributes():
     clf.set_params(mode="residual").fit(X, y)
     assert not hasattr(clf, "alpha_")
     assert not hasattr(clf, "source_coef_")
+
+
+# -- fit_biased_ridge, every branch, against the normal equations written the slow way --
+
+
+def _biased_ridge_brute_force(X, Y, W0, lam, alpha, s, fit_intercept, b0, lam_b, offset):
+    """Minimize the stated objective of ``fit_biased_ridge`` one output at a time by its
+    normal equations in ``(w, b)`` (a dense (d + 1)-square system); infinite penalties
+    fix their parameters to the source's. Returns ``(W, b)`` and whether the system was
+    non-singular (the minimizer is then unique)."""
+    n, d = X.shape
+    k = Y.shape[1]
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), (d,))
+    T = Y - offset
+    W, b = np.zeros((k, d)), np.zeros(k)
+    unique = True
+    for o in range(k):
+        free_w = not np.all(np.isinf(lam))
+        free_b = fit_intercept and not np.isinf(lam_b)
+        fixed_b = b0[o] if (fit_intercept and np.isinf(lam_b)) else 0.0
+        w = W0[o].copy() if not free_w else None
+        cols, pen, target = [], [], []
+        if free_w:
+            cols.append(X)
+            pen.extend(lam + alpha)
+            target.extend(lam * W0[o])
+        if free_b:
+            cols.append(np.ones((n, 1)))
+            pen.append(lam_b)
+            target.append(lam_b * b0[o])
+        if not cols:
+            W[o], b[o] = w, fixed_b
+            continue
+        A = np.hstack(cols)
+        t = T[:, o] - fixed_b - (X @ w if w is not None else 0.0)
+        M = A.T @ (s[:, None] * A) + np.diag(pen)
+        rhs = A.T @ (s * t) + np.array(target)
+        unique &= np.linalg.matrix_rank(M) == M.shape[0]
+        theta = np.linalg.lstsq(M, rhs, rcond=None)[0]
+        W[o] = theta[:d] if free_w else w
+        b[o] = theta[-1] if free_b else fixed_b
+    return W, b, unique
+
+
+def _full_ridge_objective(W, b, X, Y, W0, lam, alpha, s, b0, lam_b, offset):
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), (X.shape[1],))
+    R = X @ W.T + b + offset - Y
+    obj = s @ (R**2).sum(axis=1) + alpha * (W**2).sum()
+    finite = np.isfinite(lam)
+    obj += (lam[finite] * ((W - W0)[:, finite] ** 2)).sum()
+    if np.isfinite(lam_b) and lam_b > 0:
+        obj += lam_b * ((b - b0) ** 2).sum()
+    return obj
+
+
+@pytest.mark.parametrize(("n", "d"), [(25, 4), (5, 9)])
+@pytest.mark.parametrize(
+    "lam",
+    [
+        "uniform",
+        "per_feature_equal",
+        "per_feature_positive",
+        "per_feature_some_zero",
+        "zero",
+        "inf",
+    ],
+)
+@pytest.mark.parametrize("alpha", [0.0, 0.6])
+@pytest.mark.parametrize(
+    ("fit_intercept", "lam_b"),
+    [(True, 0.0), (True, 0.8), (True, 1.0), (True, np.inf), (False, 0.0)],
+)
+def test_biased_ridge_every_branch_matches_the_normal_equations(
+    n, d, lam, alpha, fit_intercept, lam_b
+):
+    rng = np.random.RandomState(n * d)
+    X = rng.normal(size=(n, d)) + 1.5  # off-centre, so a wrong centring shows
+    Y = rng.normal(size=(n, 2)) + 3.0
+    W0, b0 = rng.normal(size=(2, d)), rng.normal(size=2) - 2.0
+    s = rng.uniform(0.3, 2.0, size=n)
+    s[1] = 0.0  # a row without weight
+    offset = rng.normal(size=(n, 2))
+    lam = {
+        "uniform": 0.7,
+        "per_feature_equal": np.full(d, 0.7),
+        "per_feature_positive": rng.uniform(0.2, 3.0, size=d),
+        "per_feature_some_zero": np.r_[0.0, rng.uniform(0.2, 3.0, size=d - 1)],
+        "zero": 0.0,
+        "inf": np.inf,
+    }[lam]
+    W, b = fit_biased_ridge(
+        X,
+        Y,
+        W0,
+        lam=lam,
+        alpha=alpha,
+        sample_weight=s,
+        fit_intercept=fit_intercept,
+        b0=b0,
+        lam_intercept=lam_b,
+        offset=offset,
+    )
+    assert W.shape == (2, d)
+    assert b.shape == (2,)
+    W_ref, b_ref, unique = _biased_ridge_brute_force(
+        X, Y, W0, lam, alpha, s, fit_intercept, b0, lam_b, offset
+    )
+    args = (X, Y, W0, lam, alpha, s, b0, lam_b, offset)
+    found, best = _full_ridge_objective(W, b, *args), _full_ridge_objective(W_ref, b_ref, *args)
+    assert found <= best * (1 + 1e-9) + 1e-9
+    if not fit_intercept:
+        np.testing.assert_array_equal(b, 0.0)
+    elif np.isinf(lam_b):
+        np.testing.assert_array_equal(b, b0)
+    if np.all(np.isinf(lam)):
+        np.testing.assert_array_equal(W, W0)
+    if unique:
+        np.testing.assert_allclose(W, W_ref, rtol=1e-7, atol=1e-8)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-7, atol=1e-8)
+
+
+def test_biased_ridge_infinite_pull_intercept_without_weight_keeps_the_source():
+    # Every weight zero: no row informs the intercept, which stays at b0.
+    X, Y = np.ones((3, 2)), np.ones((3, 1))
+    W, b = fit_biased_ridge(X, Y, np.zeros((1, 2)), lam=np.inf, sample_weight=np.zeros(3), b0=[4.0])
+    np.testing.assert_array_equal(b, [4.0])
+    # A zero-weight row is ignored, the others set the intercept: their mean residual
+    # y - x is (1 + 1) / 2 (with the middle row it would be 2).
+    W, b = fit_biased_ridge(
+        np.array([[0.0], [1.0], [2.0]]),
+        np.array([1.0, 5.0, 3.0]),
+        np.array([[1.0]]),
+        lam=np.inf,
+        sample_weight=np.array([1.0, 0.0, 1.0]),
+    )
+    np.testing.assert_allclose(b, [1.0])
+    # Weights summing to less than 1 are weights all the same (a total of 0.2, not a count).
+    W, b = fit_biased_ridge(
+        np.array([[0.0], [1.0], [2.0]]),
+        np.array([1.0, 5.0, 3.0]),
+        np.array([[1.0]]),
+        lam=np.inf,
+        sample_weight=np.array([0.1, 0.0, 0.1]),
+        b0=[-7.0],
+    )
+    np.testing.assert_allclose(b, [1.0])
+
+
+@pytest.mark.parametrize(("n", "copies"), [(8, 2), (3, 10)])  # primal and dual systems
+def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
+    # Duplicated columns of scale 1e150: the penalty 0.7 vanishes next to the Gram
+    # matrix's entries (~1e300), which is exactly singular. The penalized solution tends
+    # to the minimum-norm least-squares one: the weight split evenly over the copies.
+    rng = np.random.RandomState(0)
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    X = np.repeat(x[:, None], copies, axis=1) * 1e150
+    W, b = fit_biased_ridge(X, y, None, lam=0.7, fit_intercept=False)
+    expected = (x @ y) / (x @ x) / copies / 1e150
+    np.testing.assert_allclose(W, np.full((1, copies), expected), rtol=1e-9)
+    np.testing.assert_array_equal(b, 0.0)
