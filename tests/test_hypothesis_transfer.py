@@ -1431,3 +1431,26 @@ def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
     expected = (x @ y) / (x @ x) / copies / 1e150
     np.testing.assert_allclose(W, np.full((1, copies), expected), rtol=1e-9)
     np.testing.assert_array_equal(b, 0.0)
+
+
+def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():
+    # lam = alpha = 0 with fewer rows than features: the source plays no part, and of the
+    # many exact fits the minimum-norm one is returned (as np.linalg.lstsq does).
+    rng = np.random.RandomState(3)
+    X, y = rng.normal(size=(4, 7)), rng.normal(size=4)
+    W0 = rng.normal(size=(1, 7)) * 100
+    for lam in (0.0, np.zeros(7)):
+        W, b = fit_biased_ridge(X, y, W0, lam=lam, fit_intercept=False)
+        np.testing.assert_allclose(W[0], np.linalg.lstsq(X, y, rcond=None)[0], atol=1e-10)
+        np.testing.assert_array_equal(b, 0.0)
+
+
+def test_biased_ridge_returns_float_intercepts_for_integer_inputs():
+    X, y = np.array([[0, 1], [1, 0], [1, 1]]), np.array([1, 2, 4])
+    for lam_b in (0.0, 2.0, np.inf):
+        W, b = fit_biased_ridge(X, y, [1, 1], lam=np.inf, b0=[3], lam_intercept=lam_b)
+        assert W.dtype == np.float64
+        assert b.dtype == np.float64
+    W, b = fit_biased_ridge(X, y, [1, 1], lam=1.0, b0=[3], lam_intercept=np.inf)
+    assert b.dtype == np.float64
+    np.testing.assert_array_equal(b, [3.0])
