@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import column_or_1d
 
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy
+from ..utils._class_means import class_mean_span, class_sums
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import _is_torch_data, check_loader_input, extract_features, loader_features
@@ -78,9 +79,11 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         side by side (``"both"``). ``"auto"`` chooses among the three by leave-one-out
         accuracy on the rows of the first call to :meth:`fit` or :meth:`partial_fit`
         (see Notes), so that a backbone whose features do not separate the target's
-        classes is not forced on it. With ``backbone=None`` the inputs are the only
-        space (``"both"`` is then an error); with a torch ``Dataset`` or ``DataLoader``
-        ``X`` there are no inputs to fall back to, and ``"auto"`` keeps the backbone.
+        classes is not forced on it; a backbone whose class means span fewer dimensions
+        than the inputs' (it collapses classes) is not used alone. With ``backbone=None``
+        the inputs are the only space (``"both"`` is then an error); with a torch
+        ``Dataset`` or ``DataLoader`` ``X`` there are no inputs to fall back to, and
+        ``"auto"`` keeps the backbone.
 
     Attributes
     ----------
@@ -125,10 +128,18 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     itself, in closed form: without row ``x`` its class mean is
     ``c' = (n c - x) / (n - 1)`` (``n`` rows in the class), and the other means do not
     move. A row that is alone in its class cannot be predicted once left out: it counts
-    as an error in every space, so it does not change the choice. With one row per class
-    nothing can be left out, and with at most two each left-out row is judged by the single
-    row left in its class (a 1-nearest-neighbour vote): the backbone is then kept (the
-    reuse the user asked for).
+    as an error in every space, so it does not change the choice. A backbone that collapses
+    classes is never used alone: when the class means of its features span fewer
+    dimensions (around their mean, a numerical rank) than those of the inputs, some class
+    lies where a mix of the other classes would be, whatever the rows say. Features trained
+    on a subset of the classes do this by construction (an LDA fitted on ``k`` classes has
+    ``k - 1`` components, a classifier's probabilities over ``k`` classes sum to one), and
+    with one labelled row per class nothing else can tell (on the ``classes`` family of
+    ``benchmarks/bench_reuse_gain.py``, one row per class of wine: 0.878 instead of 0.691
+    with the backbone alone, where the target-only logistic regression gets 0.841). With
+    one row per class nothing can be left out, and with at most two each left-out row is
+    judged by the single row left in its class (a 1-nearest-neighbour vote): the backbone
+    is then kept (the reuse the user asked for), or ``"both"`` when it collapses classes.
     Otherwise ties go to ``"both"``, then ``"backbone"``: the concatenation hedges
     between the backbone and the inputs, where either alone can be far off (a backbone
     trained on other classes, or inputs too few to estimate means from). The choice is
@@ -355,12 +366,24 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             self.loo_accuracy_[space] = _loo_accuracy(to_numpy(F), codes, self.metric)
-        if np.bincount(codes).max() <= 2:
+        # A backbone whose class means span fewer dimensions than those of the inputs
+        # collapses classes that the inputs keep apart (Notes): it is not used alone.
+        counts = np.bincount(codes).astype(np.float64)
+        dtype = np.float32 if _is_float32(B) else np.float64
+        span = {
+            space: class_mean_span(
+                class_sums(to_numpy(found[space][0]), codes, len(counts)), counts, dtype
+            )
+            for space in ("backbone", "inputs")
+        }
+        if span["backbone"] < span["inputs"]:
+            spaces.remove("backbone")
+        if counts.max() <= 2:
             # One row per class: nothing could be left out. Two: each left-out row is
             # compared with the single row left in its class, a 1-nearest-neighbour vote too
             # noisy to overrule the backbone the user chose (in the demo, 0.896 instead of
-            # 0.945 with the backbone at two rows per class).
-            self.features_ = "backbone"
+            # 0.945 with the backbone at two rows per class); "both" when it collapses.
+            self.features_ = "backbone" if "backbone" in spaces else "both"
         else:
             self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
         F, self.center_ = found[self.features_]
@@ -660,6 +683,11 @@ def _loo_accuracy(F, codes, metric):
         D = -(F @ C.T) / _safe(f2[:, None] * c2[None, :]) ** 0.5
         D[rows, codes] = -(F * own).sum(axis=1) / _safe(f2 * _norm2(own)) ** 0.5
     return float(np.mean((D.argmin(axis=1) == codes) & (n > 1)))
+
+
+def _is_float32(a):
+    """Whether ``a`` (numpy array or torch tensor) holds float32 values."""
+    return str(a.dtype).endswith("float32")
 
 
 def _norm2(a):
