@@ -533,7 +533,6 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       knows (its probability is nearly the indicator) outweighs every class it does not
       know, and a model trained on a subset of the classes outranks features that
       separate all of them.
-
     - before the score, candidates are ranked by ``class_span_``: the number of dimensions
       the class means of their features span (a numerical rank of the centred means, with
       the tolerance of :func:`numpy.linalg.matrix_rank` for the features' precision).
@@ -543,8 +542,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       classes collapse the others by construction (a classifier's probabilities over
       ``k`` classes sum to one and span at most ``k - 1`` dimensions, as do the ``k - 1``
       components of an LDA), whatever the rows, and with a few rows per class LogME
-      cannot see it: every class the candidate does not know is near the evidence of a
-      constant for the other candidates too, while the classes it knows reach the cap.
+      cannot see it: the classes such a candidate does not know are near the evidence of
+      a constant, but with so few rows most classes are there for every candidate, while
+      the classes it knows reach the cap.
 
     On the ``classes`` family of ``benchmarks/bench_reuse_gain.py`` (sources that know 60 %
     of the classes) the cap lets the raw features be selected over the source's
