@@ -79,11 +79,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         side by side (``"both"``). ``"auto"`` chooses among the three by leave-one-out
         accuracy on the rows of the first call to :meth:`fit` or :meth:`partial_fit`
         (see Notes), so that a backbone whose features do not separate the target's
-        classes is not forced on it; a backbone whose class means span fewer dimensions
-        than the inputs' (it collapses classes) is not used alone. With ``backbone=None``
-        the inputs are the only space (``"both"`` is then an error); with a torch
-        ``Dataset`` or ``DataLoader`` ``X`` there are no inputs to fall back to, and
-        ``"auto"`` keeps the backbone.
+        classes is not forced on it. With ``backbone=None`` the inputs are the only
+        space (``"both"`` is then an error); with a torch ``Dataset`` or ``DataLoader``
+        ``X`` there are no inputs to fall back to, and ``"auto"`` keeps the backbone.
 
     Attributes
     ----------
@@ -128,18 +126,20 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     itself, in closed form: without row ``x`` its class mean is
     ``c' = (n c - x) / (n - 1)`` (``n`` rows in the class), and the other means do not
     move. A row that is alone in its class cannot be predicted once left out: it counts
-    as an error in every space, so it does not change the choice. A backbone that collapses
-    classes is never used alone: when the class means of its features span fewer
-    dimensions (around their mean, a numerical rank) than those of the inputs, some class
-    lies where a mix of the other classes would be, whatever the rows say. Features trained
-    on a subset of the classes do this by construction (an LDA fitted on ``k`` classes has
-    ``k - 1`` components, a classifier's probabilities over ``k`` classes sum to one), and
-    with one labelled row per class nothing else can tell (on the ``classes`` family of
-    ``benchmarks/bench_reuse_gain.py``, one row per class of wine: 0.878 instead of 0.691
-    with the backbone alone, where the target-only logistic regression gets 0.841). With
-    one row per class nothing can be left out, and with at most two each left-out row is
-    judged by the single row left in its class (a 1-nearest-neighbour vote): the backbone
-    is then kept (the reuse the user asked for), or ``"both"`` when it collapses classes.
+    as an error in every space, so it does not change the choice. With one row per class
+    nothing can be left out, and with at most two each left-out row is judged by the single
+    row left in its class (a 1-nearest-neighbour vote): the backbone is then kept (the
+    reuse the user asked for), unless it collapses classes. That is the one sign of a bad
+    backbone such rows can show: the class means of its features span fewer dimensions
+    (around their mean, a numerical rank) than those of the inputs, so some class lies
+    where a mix of the other classes would be. Features trained on a subset of the classes
+    do this by construction (an LDA fitted on ``k`` classes has ``k - 1`` components, a
+    classifier's probabilities over ``k`` classes sum to one); ``"both"`` is then used (on
+    the ``classes`` family of ``benchmarks/bench_reuse_gain.py``, one row per class of wine:
+    0.878 instead of 0.691 with the backbone alone, where the target-only logistic
+    regression gets 0.841). A backbone with fewer dimensions than the classes less one
+    (e.g. 512 features for 1000 classes) spans fewer dimensions than wider inputs whatever
+    its quality: with one or two rows per class, pass ``features="backbone"`` to keep it.
     Otherwise ties go to ``"both"``, then ``"backbone"``: the concatenation hedges
     between the backbone and the inputs, where either alone can be far off (a backbone
     trained on other classes, or inputs too few to estimate means from). The choice is
@@ -366,24 +366,22 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             self.loo_accuracy_[space] = _loo_accuracy(to_numpy(F), codes, self.metric)
-        # A backbone whose class means span fewer dimensions than those of the inputs
-        # collapses classes that the inputs keep apart (Notes): it is not used alone.
-        counts = np.bincount(codes).astype(np.float64)
-        dtype = np.float32 if _is_float32(B) else np.float64
-        span = {
-            space: class_mean_span(
-                class_sums(to_numpy(found[space][0]), codes, len(counts)), counts, dtype
-            )
-            for space in ("backbone", "inputs")
-        }
-        if span["backbone"] < span["inputs"]:
-            spaces.remove("backbone")
+        counts = np.bincount(codes)
         if counts.max() <= 2:
             # One row per class: nothing could be left out. Two: each left-out row is
             # compared with the single row left in its class, a 1-nearest-neighbour vote too
             # noisy to overrule the backbone the user chose (in the demo, 0.896 instead of
-            # 0.945 with the backbone at two rows per class); "both" when it collapses.
-            self.features_ = "backbone" if "backbone" in spaces else "both"
+            # 0.945 with the backbone at two rows per class). Unless its class means span
+            # fewer dimensions than the inputs': it collapses classes (Notes), "both".
+            span = {
+                space: class_mean_span(
+                    class_sums(to_numpy(found[space][0]), codes, len(counts)),
+                    counts.astype(np.float64),
+                    np.float32 if _is_float32(B) else np.float64,
+                )
+                for space in ("backbone", "inputs")
+            }
+            self.features_ = "backbone" if span["backbone"] >= span["inputs"] else "both"
         else:
             self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
         F, self.center_ = found[self.features_]
