@@ -544,7 +544,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       components of an LDA), whatever the rows, and with a few rows per class LogME
       cannot see it: the classes such a candidate does not know are near the evidence of
       a constant, but with so few rows most classes are there for every candidate, while
-      the classes it knows reach the cap.
+      the classes it knows reach the cap. A candidate with fewer features than the classes
+      less one (e.g. a 64-dimensional embedding for 100 classes) ranks after wider ones
+      whatever its quality: ``scores_`` still gives its LogME.
 
     On the ``classes`` family of ``benchmarks/bench_reuse_gain.py`` (sources that know 60 %
     of the classes) the cap lets the raw features be selected over the source's
