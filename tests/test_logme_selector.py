@@ -632,3 +632,30 @@ def test_class_span_only_for_logme_on_a_classification(digits):
     assert ranked.class_span_["pca3"] == 3
     assert ranked.ranking_[-1] == "pca3"
     assert min(ranked.scores_, key=ranked.scores_.get) == "pca3"
+
+
+def test_payloads_dropped_while_scoring_are_never_needed_later():
+    # While candidates are scored one after the other, the features of those that cannot be
+    # in the best top_k any more are dropped. A wider candidate scored later moves the
+    # narrower ones together, so a candidate is dropped only when top_k others beat it with a
+    # span at least as large. Checked against the final ranking of every completion.
+    from skreuse.selection._logme_selector import _outranked, _rank
+
+    rng = np.random.RandomState(0)
+    for _ in range(500):
+        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
+        names = [f"c{i}" for i in range(n)]
+        score = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
+        tie = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+        span = dict(zip(names, rng.choice([2, 5, 9], n).tolist()))
+        dropped = set()
+        for m in range(1, n + 1):
+            seen = names[:m]
+            scores = {c: score[c] if c in seen else np.nan for c in names}
+            ties, spans = {c: tie[c] for c in seen}, {c: span[c] for c in seen}
+            dropped |= set(_outranked(scores, ties, spans, top_k))
+            assert len(dropped) <= m - min(m, top_k)
+        assert not dropped & set(_rank(score, tie, span)[:top_k])
+        # Without spans (another metric) every candidate beyond the best top_k so far goes.
+        scores = {c: score[c] for c in names}
+        assert set(_outranked(scores, tie, {}, top_k)) == set(_rank(scores, tie, {})[top_k:])

@@ -279,16 +279,34 @@ def _proba_from_features(kind, features):
 
 
 def _rank(scores, tie_break, spans):
-    """Names by decreasing ``spans`` (0 when absent), then decreasing score, then decreasing
-    ``tie_break`` (0 when absent); NaN scores last, remaining ties in insertion order (a
-    stable sort)."""
+    """Names by decreasing score, then decreasing ``tie_break`` (0 when absent), those whose
+    ``spans`` is below the largest after the others; NaN scores last, remaining ties in
+    insertion order (a stable sort)."""
+    widest = max(spans.values(), default=0)
 
     def key(n):
         if not np.isfinite(scores[n]):
             return (np.inf,)
-        return (-spans.get(n, 0), -scores[n], -tie_break.get(n, 0.0))
+        return (spans.get(n, widest) < widest, -scores[n], -tie_break.get(n, 0.0))
 
     return sorted(scores, key=key)
+
+
+def _outranked(scores, tie_break, spans, top_k):
+    """Scored names that ``top_k`` others rank before in :func:`_rank` whatever the candidates
+    still to be scored: those that beat them on the score (then ``tie_break``, then order)
+    with a span at least as large. A larger span scored later can only move candidates of
+    smaller spans together, so these stay out of the best ``top_k``."""
+    order = {n: i for i, n in enumerate(scores)}
+    scored = [n for n in scores if np.isfinite(scores[n])]
+
+    def key(n):
+        return (-scores[n], -tie_break.get(n, 0.0), order[n])
+
+    def beats(a, b):
+        return spans.get(a, 0) >= spans.get(b, 0) and key(a) < key(b)
+
+    return [b for b in scored if sum(beats(a, b) for a in scored) >= top_k]
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -464,8 +482,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     class_span_ : dict of str to int
         With ``metric="logme"`` on a classification task: the number of dimensions the
         class means of each candidate's features span on the target rows (around their
-        mean; at most ``n_classes - 1``). Candidates that span fewer dimensions rank after
-        those that span more, whatever their score (see Notes). Empty otherwise.
+        mean; at most ``n_classes - 1``). Candidates that span fewer dimensions than the
+        widest rank after the others, whatever their score (see Notes). Empty otherwise.
 
     skipped_ : dict of str to str
         Candidates that ``metric`` could not score, with the reason (empty when all
@@ -473,7 +491,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
 
     ranking_ : list of str
         Candidate names, best first (ties keep the order of ``candidates``): by decreasing
-        score, after ``class_span_`` when it is set.
+        score, those that span fewer dimensions than the widest (``class_span_``) last.
 
     selected_ : list of str
         The ``top_k`` best candidate names, ``ranking_[:top_k]``.
@@ -533,12 +551,13 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       knows (its probability is nearly the indicator) outweighs every class it does not
       know, and a model trained on a subset of the classes outranks features that
       separate all of them.
-    - before the score, candidates are ranked by ``class_span_``: the number of dimensions
-      the class means of their features span (a numerical rank of the centred means, with
+    - candidates whose ``class_span_`` is below the largest rank after the others (each
+      group by its score). ``class_span_`` is the number of dimensions the class means
+      of a candidate's features span (a numerical rank of the centred means, with
       the tolerance of :func:`numpy.linalg.matrix_rank` for the features' precision).
       ``n_classes`` means in general position span ``n_classes - 1``; fewer means that
-      some class lies where a mix of the other classes would be, so the head can tell it
-      from them only by the spread within classes. Features trained on a subset of the
+      some class lies where a mix of the other classes would be. Features trained on a
+      subset of the
       classes collapse the others by construction (a classifier's probabilities over
       ``k`` classes sum to one and span at most ``k - 1`` dimensions, as do the ``k - 1``
       components of an LDA), whatever the rows, and with a few rows per class LogME
@@ -793,9 +812,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 score, tie_break[name], spans[name] = score
             scores[name] = score
             kept[name] = payload
-            # Keep the payloads of the best top_k so far only: a candidate that drops out
-            # cannot come back (the ranking is a stable sort).
-            for dropped in _rank(scores, tie_break, spans)[self.top_k :]:
+            # Keep the payloads of the candidates that can still be in the best top_k only.
+            for dropped in _outranked(scores, tie_break, spans, self.top_k):
                 kept.pop(dropped, None)
         ranking = _rank(scores, tie_break, spans)
         selected = ranking[: self.top_k]
