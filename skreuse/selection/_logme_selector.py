@@ -20,6 +20,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
 from ..transferability import (
+    _encode_labels,
     _logme_fit,
     _logme_from_statistics,
     _LogMEStream,
@@ -136,9 +137,10 @@ class _ClassSums:
     """Per-class sums of a candidate's features, added block by block of rows, for
     :func:`~skreuse.utils._class_means.class_mean_span`."""
 
-    def __init__(self, y):
-        self.codes = np.unique(np.asarray(y), return_inverse=True)[1].ravel()
-        self.counts = np.bincount(self.codes).astype(np.float64)
+    def __init__(self, y, n_samples):
+        # LogME's own encoding, with its errors for labels that are not classes.
+        self.codes, n_classes = _encode_labels(y, n_samples)
+        self.counts = np.bincount(self.codes, minlength=n_classes).astype(np.float64)
         self.sums = None
         self.dtype = np.float64
 
@@ -187,7 +189,7 @@ def _score_candidate(
     # LogME ranks the candidates of a classification with an intercept and bounded class
     # evidences (Notes of LogMESelector); the head's posterior stays LogME's own.
     ranked = scorer.name == "logme" and task == "classification"
-    sums = _ClassSums(y) if ranked else None
+    sums = _ClassSums(y, n) if ranked else None
     on_device = scorer.on_device and uses_torch(device)
     nx = get_backend(device=device) if on_device else None
     stream = stream_rows = None
