@@ -630,3 +630,21 @@ def test_class_mean_span_of_float32_probabilities():
     assert class_mean_span(np.zeros((3, 2)), counts) == 0
     # A class without rows is left out.
     assert class_mean_span(sums, np.array([2.0, 2.0, 0.0])) == 1
+
+
+def test_span_rule_with_a_torch_backbone_of_float32_features(backend):
+    # A torch backbone gives float32 features (a tensor on the torch path): one row per
+    # class, a two-class softmax collapses the third class (its probabilities sum to one, up
+    # to float32 rounding), a three-class softmax does not.
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]) + 0.3
+    y = np.array([0, 1, 2])
+    for n_out, expected in ((2, "both"), (3, "backbone")):
+        net = torch.nn.Sequential(torch.nn.Linear(2, n_out), torch.nn.Softmax(dim=1))
+        clf = NCMClassifier(backbone=net, device=backend).fit(X, y)
+        with torch.no_grad():
+            P = net(torch.as_tensor(X, dtype=torch.float32)).numpy()
+        assert clf.features_ == expected
+        means = np.hstack([P, X]) if expected == "both" else P
+        np.testing.assert_allclose(clf.centroids_, means, rtol=1e-6)
