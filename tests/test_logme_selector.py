@@ -561,3 +561,101 @@ def test_fewer_rows_than_features_fits_the_head_on_the_features():
         return -np.mean(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1)))
 
     assert nll(head.temperature_) <= min(nll(head.temperature_ * 1.1), nll(head.temperature_ / 1.1))
+
+
+# -- Candidates that collapse classes rank after those that do not --------------------------
+
+
+def _span(F, y):
+    """Dimensions spanned by the class means of ``F`` around their mean, by brute force."""
+    means = np.array([F[y == c].mean(axis=0) for c in np.unique(y)])
+    return np.linalg.matrix_rank(means - means.mean(axis=0))
+
+
+def test_source_that_knows_some_classes_ranks_after_raw_features_at_three_rows_per_class():
+    # Three rows per class: the source's probabilities (over 6 of the 10 digits) win LogME,
+    # but their class means span 5 dimensions where the raw features' span 9.
+    candidates, X, y, X_test, y_test = _class_subset_task(seed=2, shots=3)
+    models = dict(candidates)
+    selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000)).fit(X, y)
+    evidence = {n: _ranking_logme(_features(m, X), y)[0] for n, m in candidates}
+    assert selector.scores_ == pytest.approx(evidence, rel=1e-9)
+    assert max(evidence, key=evidence.get) == "source LR"
+    spans = {n: _span(_features(m, X), y) for n, m in candidates}
+    assert spans == {"source LDA": 5, "source LR": 5, "raw features": 9}
+    assert selector.class_span_ == spans
+    # The candidates that collapse classes follow, in LogME order.
+    assert selector.ranking_ == ["raw features", "source LR", "source LDA"]
+    target_only = LogisticRegression(max_iter=1000).fit(X, y)
+    np.testing.assert_array_equal(selector.predict(X_test), target_only.predict(X_test))
+    lr_head = LogMESelector(
+        [("source LR", models["source LR"])], estimator=LogisticRegression(max_iter=1000)
+    )
+    assert selector.score(X_test, y_test) > lr_head.fit(X, y).score(X_test, y_test) + 0.1
+
+
+def test_candidate_that_separates_every_class_ranks_first_on_a_constructed_case():
+    # Three classes, four rows each. "two-class source": the probabilities of a model that
+    # knows classes 0 and 1 and puts class 2 with class 1 (one dimension). "all classes":
+    # noisy two-dimensional features with three distinct class means.
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 4)
+    logit = np.where(y == 0, -6.0, 6.0) + 0.3 * rng.normal(size=12)
+    p = 1 / (1 + np.exp(-logit))
+    two = np.column_stack([1 - p, p])
+    centres = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    every = centres[y] + 1.5 * rng.normal(size=(12, 2))
+    table = {"two-class source": two, "all classes": every}
+    candidates = [(n, (lambda Z, n=n: table[n][: len(Z)])) for n in table]
+    X = np.zeros((12, 1))
+    selector = LogMESelector(candidates).fit(X, y)
+    # LogME alone prefers the source: class 0 is explained almost exactly.
+    evidence = {n: _ranking_logme(F, y)[0] for n, F in table.items()}
+    assert evidence["two-class source"] > evidence["all classes"]
+    assert selector.scores_ == pytest.approx(evidence, rel=1e-9)
+    assert selector.class_span_ == {"two-class source": 1, "all classes": 2}
+    assert selector.class_span_ == {n: _span(F, y) for n, F in table.items()}
+    assert selector.ranking_ == ["all classes", "two-class source"]
+
+
+def test_class_span_only_for_logme_on_a_classification(digits):
+    X, y, candidates = digits
+    selector = LogMESelector(candidates, metric="hscore").fit(X[:200], y[:200])
+    assert selector.class_span_ == {}
+    assert selector.ranking_ == sorted(selector.scores_, key=selector.scores_.get, reverse=True)
+    regression = LogMESelector(candidates[:3]).fit(X[:200], y[:200].astype(float))
+    assert regression.class_span_ == {}
+    # A 3-component PCA spans three of the nine dimensions of ten class means: it ranks last
+    # (as LogME alone ranks it too); the others span all nine.
+    ranked = LogMESelector(candidates).fit(X[:200], y[:200])
+    assert ranked.class_span_ == {n: _span(_features(m, X[:200]), y[:200]) for n, m in candidates}
+    assert ranked.class_span_["pca3"] == 3
+    assert ranked.ranking_[-1] == "pca3"
+    assert min(ranked.scores_, key=ranked.scores_.get) == "pca3"
+
+
+def test_payloads_dropped_while_scoring_are_never_needed_later():
+    # While candidates are scored one after the other, the features of those that cannot be
+    # in the best top_k any more are dropped. A wider candidate scored later moves the
+    # narrower ones together, so a candidate is dropped only when top_k others beat it with a
+    # span at least as large. Checked against the final ranking of every completion.
+    from skreuse.selection._logme_selector import _outranked, _rank
+
+    rng = np.random.RandomState(0)
+    for _ in range(500):
+        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
+        names = [f"c{i}" for i in range(n)]
+        score = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
+        tie = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+        span = dict(zip(names, rng.choice([2, 5, 9], n).tolist()))
+        dropped = set()
+        for m in range(1, n + 1):
+            seen = names[:m]
+            scores = {c: score[c] if c in seen else np.nan for c in names}
+            ties, spans = {c: tie[c] for c in seen}, {c: span[c] for c in seen}
+            dropped |= set(_outranked(scores, ties, spans, top_k))
+            assert len(dropped) <= m - min(m, top_k)
+        assert not dropped & set(_rank(score, tie, span)[:top_k])
+        # Without spans (another metric) every candidate beyond the best top_k so far goes.
+        scores = {c: score[c] for c in names}
+        assert set(_outranked(scores, tie, {}, top_k)) == set(_rank(scores, tie, {})[top_k:])

@@ -5,12 +5,14 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.datasets import load_digits, load_iris
 from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import NearestCentroid
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skreuse.inference import NCMClassifier
+from skreuse.utils._class_means import class_mean_span, class_sums
 
 
 @pytest.fixture(scope="module")
@@ -372,13 +374,15 @@ def test_auto_with_one_row_per_class_keeps_the_backbone():
 def test_auto_with_two_rows_per_class_keeps_the_backbone():
     # Each left-out row would be judged by the one row left in its class: too noisy to
     # overrule the backbone, even where the inputs score better.
+    # The backbone's two columns give three class means in general position, as the
+    # inputs' do (it does not collapse classes).
     y = np.repeat([0, 1, 2], 2)
     rng = np.random.RandomState(0)
-    X = np.hstack([rng.normal(size=(6, 1)), 100.0 * y[:, None] + rng.normal(size=(6, 2))])
-    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
+    X = np.hstack([rng.normal(size=(6, 2)), 100.0 * y[:, None] + rng.normal(size=(6, 2))])
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0).fit(X, y)
     assert clf.loo_accuracy_["inputs"] > clf.loo_accuracy_["backbone"]
     assert clf.features_ == "backbone"
-    np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X[:, :1], y).centroids_)
+    np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X[:, :2], y).centroids_)
 
 
 def test_auto_ties_go_to_both():
@@ -563,3 +567,84 @@ def test_partial_fit_checks_the_number_of_features_and_nan_tag():
     with pytest.raises(ValueError, match="features"):
         clf.partial_fit(X[:, :3], y)
     assert get_tags(clf).input_tags.allow_nan is False
+
+
+def _span(F, y):
+    """Dimensions spanned by the class means of ``F`` around their mean, by brute force."""
+    means = np.array([F[y == c].mean(axis=0) for c in np.unique(y)])
+    return np.linalg.matrix_rank(means - means.mean(axis=0))
+
+
+def test_auto_does_not_keep_a_backbone_that_collapses_classes_at_one_row_per_class():
+    # A backbone trained on two of the three classes (an LDA: one component) puts the third
+    # class on the line through the other two; the inputs keep the three apart. With one row
+    # per class nothing can be left out, so the span of the class means decides: "both".
+    rng = np.random.RandomState(0)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    y_source = np.repeat([0, 1], 50)
+    lda = LinearDiscriminantAnalysis().fit(centres[y_source] + rng.normal(size=(100, 2)), y_source)
+    X, y = centres + 0.3 * rng.normal(size=(3, 2)), np.array([0, 1, 2])
+    assert (_span(lda.transform(X), y), _span(X, y)) == (1, 2)
+    clf = NCMClassifier(backbone=lda).fit(X, y)
+    assert clf.features_ == "both"
+    # One row per class: the class means are the rows, side by side in both spaces.
+    np.testing.assert_allclose(clf.centroids_, np.hstack([lda.transform(X), X]))
+    y_test = np.repeat([0, 1, 2], 200)
+    X_test = centres[y_test] + rng.normal(size=(600, 2))
+    alone = NCMClassifier(backbone=lda, features="backbone").fit(X, y)
+    assert clf.score(X_test, y_test) > alone.score(X_test, y_test) + 0.1
+
+
+def test_auto_with_three_rows_per_class_leaves_a_collapsing_backbone_to_leave_one_out():
+    # Three rows per class: the one-dimensional backbone collapses the classes' means onto a
+    # line, but orders them along it and wins the leave-one-out: it is kept.
+    y = np.repeat([0, 1, 2], 3)
+    rng = np.random.RandomState(0)
+    X = np.hstack([10.0 * y[:, None] + rng.normal(size=(9, 1)), 5.0 * rng.normal(size=(9, 2))])
+    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
+    assert (_span(X[:, :1], y), _span(X, y)) == (1, 2)
+    assert clf.loo_accuracy_["backbone"] > max(
+        clf.loo_accuracy_["both"], clf.loo_accuracy_["inputs"]
+    )
+    assert clf.features_ == "backbone"
+    # With two rows per class the same backbone is not kept alone.
+    two = np.r_[0:2, 3:5, 6:8]
+    assert NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X[two], y[two]).features_ == "both"
+
+
+def test_class_mean_span_of_float32_probabilities():
+    # Probabilities over two classes sum to one: in float32 only to float32 rounding, which the
+    # float32 tolerance does not count as a dimension (numpy's float64 one does).
+    rng = np.random.RandomState(0)
+    p = rng.uniform(size=(6, 1))
+    P = np.hstack([p, 1 - p]).astype(np.float32)
+    codes = np.arange(6) % 3
+    counts = np.bincount(codes).astype(np.float64)
+    sums = class_sums(P, codes, 3)
+    assert class_mean_span(sums, counts, np.float32) == 1
+    assert _span(P.astype(np.float64), codes) == 2
+    means = np.array([P[codes == c].mean(axis=0) for c in range(3)], dtype=np.float64)
+    centred = means - means.mean(axis=0)
+    tol = np.linalg.svd(centred, compute_uv=False).max() * 3 * np.finfo(np.float32).eps
+    assert np.linalg.matrix_rank(centred, tol=tol) == 1
+    assert class_mean_span(np.zeros((3, 2)), counts) == 0
+    # A class without rows is left out.
+    assert class_mean_span(sums, np.array([2.0, 2.0, 0.0])) == 1
+
+
+def test_span_rule_with_a_torch_backbone_of_float32_features(backend):
+    # A torch backbone gives float32 features (a tensor on the torch path): one row per
+    # class, a two-class softmax collapses the third class (its probabilities sum to one, up
+    # to float32 rounding), a three-class softmax does not.
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]) + 0.3
+    y = np.array([0, 1, 2])
+    for n_out, expected in ((2, "both"), (3, "backbone")):
+        net = torch.nn.Sequential(torch.nn.Linear(2, n_out), torch.nn.Softmax(dim=1))
+        clf = NCMClassifier(backbone=net, device=backend).fit(X, y)
+        with torch.no_grad():
+            P = net(torch.as_tensor(X, dtype=torch.float32)).numpy()
+        assert clf.features_ == expected
+        means = np.hstack([P, X]) if expected == "both" else P
+        np.testing.assert_allclose(clf.centroids_, means, rtol=1e-6)

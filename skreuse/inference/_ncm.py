@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import column_or_1d
 
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy
+from ..utils._class_means import class_mean_span, class_sums
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import _is_torch_data, check_loader_input, extract_features, loader_features
@@ -128,7 +129,17 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     as an error in every space, so it does not change the choice. With one row per class
     nothing can be left out, and with at most two each left-out row is judged by the single
     row left in its class (a 1-nearest-neighbour vote): the backbone is then kept (the
-    reuse the user asked for).
+    reuse the user asked for), unless it collapses classes. That is the one sign of a bad
+    backbone such rows can show: the class means of its features span fewer dimensions
+    (around their mean, a numerical rank) than those of the inputs, so some class lies
+    where a mix of the other classes would be. Features trained on a subset of the classes
+    do this by construction (an LDA fitted on ``k`` classes has ``k - 1`` components, a
+    classifier's probabilities over ``k`` classes sum to one); ``"both"`` is then used (on
+    the ``classes`` family of ``benchmarks/bench_reuse_gain.py``, one row per class of wine:
+    0.878 instead of 0.691 with the backbone alone, where the target-only logistic
+    regression gets 0.841). A backbone with fewer dimensions than the classes less one
+    (e.g. 512 features for 1000 classes) spans fewer dimensions than wider inputs whatever
+    its quality: with one or two rows per class, pass ``features="backbone"`` to keep it.
     Otherwise ties go to ``"both"``, then ``"backbone"``: the concatenation hedges
     between the backbone and the inputs, where either alone can be far off (a backbone
     trained on other classes, or inputs too few to estimate means from). The choice is
@@ -355,12 +366,22 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             self.loo_accuracy_[space] = _loo_accuracy(to_numpy(F), codes, self.metric)
-        if np.bincount(codes).max() <= 2:
+        counts = np.bincount(codes)
+        if counts.max() <= 2:
             # One row per class: nothing could be left out. Two: each left-out row is
             # compared with the single row left in its class, a 1-nearest-neighbour vote too
             # noisy to overrule the backbone the user chose (in the demo, 0.896 instead of
-            # 0.945 with the backbone at two rows per class).
-            self.features_ = "backbone"
+            # 0.945 with the backbone at two rows per class). Unless its class means span
+            # fewer dimensions than the inputs': it collapses classes (Notes), "both".
+            span = {
+                space: class_mean_span(
+                    class_sums(to_numpy(found[space][0]), codes, len(counts)),
+                    counts.astype(np.float64),
+                    np.float32 if _is_float32(B) else np.float64,
+                )
+                for space in ("backbone", "inputs")
+            }
+            self.features_ = "backbone" if span["backbone"] >= span["inputs"] else "both"
         else:
             self.features_ = max(spaces, key=lambda s: (self.loo_accuracy_[s], -spaces.index(s)))
         F, self.center_ = found[self.features_]
@@ -660,6 +681,11 @@ def _loo_accuracy(F, codes, metric):
         D = -(F @ C.T) / _safe(f2[:, None] * c2[None, :]) ** 0.5
         D[rows, codes] = -(F * own).sum(axis=1) / _safe(f2 * _norm2(own)) ** 0.5
     return float(np.mean((D.argmin(axis=1) == codes) & (n > 1)))
+
+
+def _is_float32(a):
+    """Whether ``a`` (numpy array or torch tensor) holds float32 values."""
+    return str(a.dtype).endswith("float32")
 
 
 def _norm2(a):

@@ -20,6 +20,7 @@ from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
 from ..transferability import (
+    _encode_labels,
     _logme_fit,
     _logme_from_statistics,
     _LogMEStream,
@@ -27,6 +28,7 @@ from ..transferability import (
     get_scorer,
 )
 from ..utils._backend import DeviceConstraint, get_backend, to_numpy, uses_torch
+from ..utils._class_means import class_mean_span, class_sums
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import (
@@ -119,14 +121,38 @@ def _with_constant(F):
     return np.hstack([F, np.ones((F.shape[0], 1), dtype=F.dtype)])
 
 
-def _class_evidence(result, name):
-    """``(score, tie-break)`` of LogME on a classification: the mean of the class evidences
-    each capped at 0, and their plain mean (see the Notes of :class:`LogMESelector`)."""
+def _class_evidence(result, name, span):
+    """``(score, tie-break, span)`` of LogME on a classification: the mean of the class
+    evidences each capped at 0, their plain mean, and ``span``, the dimensions spanned by the
+    class means of the features (see the Notes of :class:`LogMESelector`)."""
     evidence = np.asarray(to_numpy(result["evidence"]), dtype=np.float64)
     return (
         _finite_score(np.mean(np.minimum(evidence, 0.0)), name),
         _finite_score(np.mean(evidence), name),
+        span,
     )
+
+
+class _ClassSums:
+    """Per-class sums of a candidate's features, added block by block of rows, for
+    :func:`~skreuse.utils._class_means.class_mean_span`."""
+
+    def __init__(self, y, n_samples):
+        # LogME's own encoding, with its errors for labels that are not classes.
+        self.codes, n_classes = _encode_labels(y, n_samples)
+        self.counts = np.bincount(self.codes, minlength=n_classes).astype(np.float64)
+        self.sums = None
+        self.dtype = np.float64
+
+    def update(self, start, F):
+        F = np.asarray(to_numpy(F))
+        if F.dtype == np.float32:
+            self.dtype = np.float32
+        block = class_sums(F, self.codes[start : start + F.shape[0]], len(self.counts))
+        self.sums = block if self.sums is None else self.sums + block
+
+    def span(self):
+        return class_mean_span(self.sums, self.counts, self.dtype)
 
 
 def _score_candidate(
@@ -163,6 +189,7 @@ def _score_candidate(
     # LogME ranks the candidates of a classification with an intercept and bounded class
     # evidences (Notes of LogMESelector); the head's posterior stays LogME's own.
     ranked = scorer.name == "logme" and task == "classification"
+    sums = _ClassSums(y, n) if ranked else None
     on_device = scorer.on_device and uses_torch(device)
     nx = get_backend(device=device) if on_device else None
     stream = stream_rows = None
@@ -182,6 +209,8 @@ def _score_candidate(
         )
     )
     for start, stop, F in batches:
+        if sums is not None:
+            sums.update(start, F)
         if start == 0 and scorer.name == "logme" and n >= F.shape[1] + ranked:
             # LogME needs only F^T F, F^T Y and Y^T Y here: the rows need not be kept.
             stream = _LogMEStream(y, n, task=task, name=f"features of {name!r}")
@@ -201,7 +230,7 @@ def _score_candidate(
         head_score, result = stream.result()
         score = _finite_score(head_score, name)
         if ranked:
-            score = _class_evidence(result, name)
+            score = _class_evidence(result, name, sums.span())
             if keep == "stats":
                 # The head has no intercept: its posterior is that of the features alone, from
                 # the same statistics without the constant column.
@@ -233,7 +262,8 @@ def _score_candidate(
         return _finite_score(scorer(labels, y), name), kept
     scored = nx.asarray(features, dtype=None) if on_device else features
     if ranked:
-        return _class_evidence(_logme_fit(_with_constant(scored), y, task=task)[1], name), kept
+        result = _logme_fit(_with_constant(scored), y, task=task)[1]
+        return _class_evidence(result, name, sums.span()), kept
     score = scorer(scored, y, task=task) if scorer.takes_task else scorer(scored, y)
     return _finite_score(score, name), kept
 
@@ -250,13 +280,35 @@ def _proba_from_features(kind, features):
     return torch.from_numpy(np.ascontiguousarray(features)).softmax(dim=1).numpy()
 
 
-def _rank(scores, tie_break):
-    """Names by decreasing score, then decreasing ``tie_break`` (0 when absent); NaN last,
-    remaining ties in insertion order (a stable sort)."""
-    return sorted(
-        scores,
-        key=lambda n: (-scores[n], -tie_break.get(n, 0.0)) if np.isfinite(scores[n]) else (np.inf,),
-    )
+def _rank(scores, tie_break, spans):
+    """Names by decreasing score, then decreasing ``tie_break`` (0 when absent), those whose
+    ``spans`` is below the largest after the others; NaN scores last, remaining ties in
+    insertion order (a stable sort)."""
+    widest = max(spans.values(), default=0)
+
+    def key(n):
+        if not np.isfinite(scores[n]):
+            return (np.inf,)
+        return (spans.get(n, widest) < widest, -scores[n], -tie_break.get(n, 0.0))
+
+    return sorted(scores, key=key)
+
+
+def _outranked(scores, tie_break, spans, top_k):
+    """Scored names that ``top_k`` others rank before in :func:`_rank` whatever the candidates
+    still to be scored: those that beat them on the score (then ``tie_break``, then order)
+    with a span at least as large. A larger span scored later can only move candidates of
+    smaller spans together, so these stay out of the best ``top_k``."""
+    order = {n: i for i, n in enumerate(scores)}
+    scored = [n for n in scores if np.isfinite(scores[n])]
+
+    def key(n):
+        return (-scores[n], -tie_break.get(n, 0.0), order[n])
+
+    def beats(a, b):
+        return spans.get(a, 0) >= spans.get(b, 0) and key(a) < key(b)
+
+    return [b for b in scored if sum(beats(a, b) for a in scored) >= top_k]
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -429,12 +481,19 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         ``metric="logme"`` on a classification task, the LogME of the features with a
         constant column, each class's evidence capped at 0 (see Notes).
 
+    class_span_ : dict of str to int
+        With ``metric="logme"`` on a classification task: the number of dimensions the
+        class means of each candidate's features span on the target rows (around their
+        mean; at most ``n_classes - 1``). Candidates that span fewer dimensions than the
+        widest rank after the others, whatever their score (see Notes). Empty otherwise.
+
     skipped_ : dict of str to str
         Candidates that ``metric`` could not score, with the reason (empty when all
         were scored).
 
     ranking_ : list of str
-        Candidate names, best first (ties keep the order of ``candidates``).
+        Candidate names, best first (ties keep the order of ``candidates``): by decreasing
+        score, those that span fewer dimensions than the widest (``class_span_``) last.
 
     selected_ : list of str
         The ``top_k`` best candidate names, ``ranking_[:top_k]``.
@@ -494,11 +553,28 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       knows (its probability is nearly the indicator) outweighs every class it does not
       know, and a model trained on a subset of the classes outranks features that
       separate all of them.
+    - candidates whose ``class_span_`` is below the largest rank after the others (each
+      group by its score). ``class_span_`` is the number of dimensions the class means
+      of a candidate's features span (a numerical rank of the centred means, with
+      the tolerance of :func:`numpy.linalg.matrix_rank` for the features' precision).
+      ``n_classes`` means in general position span ``n_classes - 1``; fewer means that
+      some class lies where a mix of the other classes would be. Features trained on a
+      subset of the
+      classes collapse the others by construction (a classifier's probabilities over
+      ``k`` classes sum to one and span at most ``k - 1`` dimensions, as do the ``k - 1``
+      components of an LDA), whatever the rows, and with a few rows per class LogME
+      cannot see it: the classes such a candidate does not know are near the evidence of
+      a constant, but with so few rows most classes are there for every candidate, while
+      the classes it knows reach the cap. A candidate with fewer features than the classes
+      less one (e.g. a 64-dimensional embedding for 100 classes) ranks after wider ones
+      whatever its quality: ``scores_`` still gives its LogME.
 
     On the ``classes`` family of ``benchmarks/bench_reuse_gain.py`` (sources that know 60 %
-    of the classes) this is what lets the raw features be selected over the source's
-    probabilities once there are 5-10 labelled rows per class. LogME's own head and the
-    ``logme_`` it reports are the paper's, on the features alone.
+    of the classes) the cap lets the raw features be selected over the source's
+    probabilities once there are 5-10 labelled rows per class, and the span with 1-5 rows
+    per class (three rows per class of wine: 0.900, the target-only accuracy, instead of
+    0.755). LogME's own head and the ``logme_`` it reports are the paper's, on the features
+    alone.
 
     The task follows ``estimator`` when it is a classifier or a regressor; otherwise ``y``
     of floating dtype (or continuous) is regression, and integer,
@@ -727,21 +803,21 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         # Skipped candidates score NaN and rank last.
         scores = {name: np.nan for name, _ in candidates}
         kept = {}
-        # LogME on a classification breaks ties of its capped score by the plain LogME.
-        tie_break = {}
+        # LogME on a classification ranks by the span of the class means first, and breaks
+        # ties of its capped score by the plain LogME.
+        tie_break, spans = {}, {}
         for (name, _), (score, payload) in zip(
             to_score,
             progress(jobs, verbose=self.verbose, desc="Scoring candidates", total=len(to_score)),
         ):
             if isinstance(score, tuple):
-                score, tie_break[name] = score
+                score, tie_break[name], spans[name] = score
             scores[name] = score
             kept[name] = payload
-            # Keep the payloads of the best top_k so far only: a candidate that drops out
-            # cannot come back (the ranking is a stable sort).
-            for dropped in _rank(scores, tie_break)[self.top_k :]:
+            # Keep the payloads of the candidates that can still be in the best top_k only.
+            for dropped in _outranked(scores, tie_break, spans, self.top_k):
                 kept.pop(dropped, None)
-        ranking = _rank(scores, tie_break)
+        ranking = _rank(scores, tie_break, spans)
         selected = ranking[: self.top_k]
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
@@ -775,6 +851,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 self.__dict__.pop(attr, None)
         self.skipped_ = skipped
         self.scores_ = scores
+        self.class_span_ = spans
         self.ranking_ = ranking
         self.selected_ = selected
         self.selected_models_ = selected_models
