@@ -1680,6 +1680,66 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "differs only when a mean difference equals the standard error plus 1e-12 exactly; "
         "the tolerance exists so that no such equality is ever reached",
     ),
+    # training/_biased_regularization.py
+    **{
+        ("_ridge_toward_zero", line): (
+            "equivalent",
+            "another solver of the same strictly convex problem: with every per-feature "
+            "penalty positive, the uniform shortcut, the column rescaling and the rows "
+            "augmented by sqrt(r) give the same unique minimizer (tested against the normal "
+            "equations for each path)",
+        )
+        for line in (
+            "if np.all(None):",
+            "if np.all(r != r[0]):",
+            "if np.all(r == r[1]):",
+            "return _ridge_toward_zero(Xs, Rs, float(r[1]))",
+            "if np.all(r > 1):",
+        )
+    },
+    ("_ridge_toward_zero", "return np.linalg.lstsq(A, B, )[0].T"): (
+        "equivalent",
+        "rcond=None is numpy's default",
+    ),
+    ("_ridge_toward_zero", "return np.linalg.lstsq(Xs, Rs, )[0].T"): (
+        "equivalent",
+        "rcond=None is numpy's default",
+    ),
+    ("_ridge_toward_zero", "if n <= d:"): (
+        "equivalent",
+        "at n == d the dual (n x n) and primal (d x d) systems give the same solution",
+    ),
+    ("_solve_regularized", "return np.linalg.solve(None, rhs)"): (
+        "equivalent",
+        "numpy raises LinAlgError for a 0-d matrix, so the lstsq fallback returns the same "
+        "solution of the same nonsingular system",
+    ),
+    **{
+        ("fit_biased_ridge", line): (
+            "equivalent",
+            "without the float conversion every later operation still promotes to float64 "
+            "(subtracting the float offset or means, products with the float source and "
+            "sqrt weights); integer inputs give the same numbers (tested)",
+        )
+        for line in (
+            "X = np.asarray(X, dtype=None)",
+            "X = np.asarray(X, )",
+            "Y = np.asarray(Y, dtype=None)",
+            "Y = np.asarray(Y, )",
+        )
+    },
+    **{
+        ("fit_biased_ridge", line): (
+            "equivalent",
+            "adds a constant times the square-root weights to every row of the residual; "
+            "the weighted-centred inputs are orthogonal to that vector, so neither the "
+            "primal nor the dual solution moves (the intercept is computed from the means)",
+        )
+        for line in (
+            "Rs = sq * ((Y + y_mean) - (X - x_mean) @ Wc.T)",
+            "Rs = sq * ((Y - y_mean) - (X + x_mean) @ Wc.T)",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
