@@ -1333,3 +1333,22 @@ def test_residual_auto_keeps_a_probability_only_source_on_raw_pixels():
         gaps.append(clf.fit(X[train], y[train]).score(X[test], y[test]) - source_acc)
     assert np.mean(gaps) > -0.01
     assert min(gaps) > -0.03
+
+
+@pytest.mark.parametrize("cls", [HypothesisTransferClassifier, HypothesisTransferRegressor])
+def test_learned_source_weights_with_infinite_lam_learn_no_correction(cls):
+    # lam=np.inf with learned weights: the input weights stay at zero and only the
+    # source weights are learned, the limit of an ever larger lam.
+    X, y = _binary_data()
+    y = y if cls is HypothesisTransferClassifier else X @ np.arange(X.shape[1]) + y
+    tree_cls = (
+        DecisionTreeClassifier if cls is HypothesisTransferClassifier else DecisionTreeRegressor
+    )
+    source = tree_cls(max_depth=2, random_state=0).fit(X, y)
+    kw = dict(mode="residual", source_weights="learn", source_reg=1.0)
+    inf = cls(source, lam=np.inf, **kw).fit(X, y)
+    big = cls(source, lam=1e12, **kw).fit(X, y)
+    np.testing.assert_array_equal(inf.coef_, np.zeros_like(inf.coef_))
+    assert inf.lam_ == np.inf
+    np.testing.assert_allclose(inf.source_weights_, big.source_weights_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(inf.predict(X), big.predict(X), rtol=1e-4, atol=1e-6)

@@ -315,6 +315,15 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
                 def fit_one(share, strength, lam_intercept=0.0):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
+                    if np.isinf(strength):
+                        # No correction (the solvers take an infinite penalty on all
+                        # weights or none): only the source weights are learned.
+                        fit = self._fit_candidate(
+                            G, target, sample_weight, lam=lam[d:], lam_intercept=lam_intercept
+                        )
+                        fit["coef"] = np.hstack([np.zeros((len(fit["coef"]), d)), fit["coef"]])
+                        fit["lam"] = lam
+                        return fit
                     return self._fit_candidate(
                         XG, target, sample_weight, lam=lam, lam_intercept=lam_intercept
                     )
