@@ -1352,3 +1352,21 @@ def test_learned_source_weights_with_infinite_lam_learn_no_correction(cls):
     assert inf.lam_ == np.inf
     np.testing.assert_allclose(inf.source_weights_, big.source_weights_, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(inf.predict(X), big.predict(X), rtol=1e-4, atol=1e-6)
+
+
+def test_mean_variance_is_the_weighted_column_variance_or_one():
+    from skreuse.training._hypothesis_transfer import _mean_variance
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(7, 3)) * [1.0, 2.0, 5.0]
+    w = rng.uniform(0.5, 2.0, size=7)
+    expected = np.mean([np.cov(X[:, j], aweights=w, bias=True) for j in range(3)])
+    assert _mean_variance(X, w) == pytest.approx(expected)
+    # Integer weights are repeated rows.
+    counts = np.array([1, 2, 1, 3, 1, 1, 2])
+    assert _mean_variance(X, counts.astype(float)) == pytest.approx(
+        np.var(np.repeat(X, counts, axis=0), axis=0).mean()
+    )
+    # Nothing to measure: the strengths are used as they are.
+    assert _mean_variance(np.ones((4, 2)), np.ones(4)) == 1.0
+    assert _mean_variance(X, np.zeros(7)) == 1.0
