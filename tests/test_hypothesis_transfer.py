@@ -1,5 +1,6 @@
 """Tests of hypothesis transfer: the biased-regularization solvers and the estimators."""
 
+import copy
 import pickle
 import warnings
 from itertools import product
@@ -1198,10 +1199,27 @@ def test_binary_source_probabilities_give_one_base_score():
     X, y = _binary_data()
     tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     clf = HypothesisTransferClassifier(tree, mode="residual", lam=np.inf).fit(X, y)
-    # No decision_function: the base score is the second class's probability minus the
+    # No decision_function: the base score is the log-odds of the second class (its
+    # floored log-probability minus the first's), so the source alone keeps its
+    # probabilities; with learned weights, the second class's probability minus the
     # first's.
     P = tree.predict_proba(X)
-    np.testing.assert_allclose(clf.decision_function(X) - clf.intercept_[0], P[:, 1] - P[:, 0])
+    assert P.min() == 0  # pure leaves: the floor matters
+    logP = np.log(np.maximum(P, 1e-3))
+    np.testing.assert_allclose(
+        clf.decision_function(X) - clf.intercept_[0], logP[:, 1] - logP[:, 0], rtol=1e-12
+    )
+    alone = HypothesisTransferClassifier(
+        tree, mode="residual", lam=np.inf, lam_intercept=np.inf
+    ).fit(X, y)
+    mixed = P.min(axis=1) > 0
+    np.testing.assert_allclose(alone.predict_proba(X)[mixed], P[mixed], rtol=1e-12)
+    learned = HypothesisTransferClassifier(
+        tree, mode="residual", source_weights="learn", lam=1e10, source_reg=1.0
+    ).fit(X, y)
+    base = learned.decision_function(X) - learned.intercept_[0]
+    assert abs(learned.source_weights_[0, 0]) > 0.1
+    np.testing.assert_allclose(base, learned.source_weights_[0, 0] * (P[:, 1] - P[:, 0]), atol=1e-6)
     # Nothing left to fit: no L-BFGS iteration.
     source = LogisticRegression().fit(X, y)
     fixed = HypothesisTransferClassifier(source, lam=np.inf, lam_intercept=np.inf).fit(X, y)
@@ -1454,3 +1472,84 @@ def test_biased_ridge_returns_float_intercepts_for_integer_inputs():
     W, b = fit_biased_ridge(X, y, [1, 1], lam=1.0, b0=[3], lam_intercept=np.inf)
     assert b.dtype == np.float64
     np.testing.assert_array_equal(b, [3.0])
+
+
+def test_residual_auto_strengths_are_per_unit_of_input_variance():
+    # Rescaling the inputs (and the source with them) rescales the correction and
+    # leaves the candidates' weights and the predictions as they were.
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X[:20], y[:20])
+    c = 7.0
+    scaled = copy.deepcopy(source)
+    scaled.coef_ = source.coef_ / c
+    a = HypothesisTransferClassifier(source, mode="residual").fit(X[20:], y[20:])
+    b = HypothesisTransferClassifier(scaled, mode="residual").fit(c * X[20:], y[20:])
+    np.testing.assert_allclose(a.candidate_weights_, b.candidate_weights_, atol=1e-6)
+    np.testing.assert_allclose(b.coef_, a.coef_ / c, rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(b.predict_proba(c * X), a.predict_proba(X), atol=1e-6)
+    # The penalty applied is the candidate's strength times the mean column variance.
+    strength = a.candidates_[np.argmax(a.candidate_weights_), 1]
+    assert a.lam_ == pytest.approx(strength * np.var(X[20:], axis=0).mean())
+    assert b.lam_ == pytest.approx(c**2 * a.lam_)
+    # A number given as lam is the penalty itself.
+    fixed = HypothesisTransferClassifier(source, mode="residual", lam=3.0).fit(X[20:], y[20:])
+    assert fixed.lam_ == 3.0
+
+
+def test_residual_auto_keeps_a_probability_only_source_on_raw_pixels():
+    # The demo's setting: a classifier with predict_proba only, raw digit pixels
+    # (variance ~20), one or two labelled rows per class. The source's log-probabilities
+    # are its own model; probabilities as base scores lost 3-6 points to the source.
+    X, y = load_digits(return_X_y=True)
+    source = RandomForestClassifier(n_estimators=50, random_state=0).fit(X[:900], y[:900])
+    assert not hasattr(source, "decision_function")
+    rest = np.arange(900, len(y))
+    source_acc = source.score(X[rest], y[rest])
+    gaps = []
+    for seed, k in product(range(3), (1, 2)):
+        rng = np.random.RandomState(seed)
+        train = np.concatenate(
+            [rng.choice(rest[y[rest] == c], k, replace=False) for c in range(10)]
+        )
+        test = np.setdiff1d(rest, train)
+        clf = HypothesisTransferClassifier(source, mode="residual", tol=1e-4)
+        gaps.append(clf.fit(X[train], y[train]).score(X[test], y[test]) - source_acc)
+    assert np.mean(gaps) > -0.01
+    assert min(gaps) > -0.03
+
+
+@pytest.mark.parametrize("cls", [HypothesisTransferClassifier, HypothesisTransferRegressor])
+def test_learned_source_weights_with_infinite_lam_learn_no_correction(cls):
+    # lam=np.inf with learned weights: the input weights stay at zero and only the
+    # source weights are learned, the limit of an ever larger lam.
+    X, y = _binary_data()
+    y = y if cls is HypothesisTransferClassifier else X @ np.arange(X.shape[1]) + y
+    tree_cls = (
+        DecisionTreeClassifier if cls is HypothesisTransferClassifier else DecisionTreeRegressor
+    )
+    source = tree_cls(max_depth=2, random_state=0).fit(X, y)
+    kw = dict(mode="residual", source_weights="learn", source_reg=1.0)
+    inf = cls(source, lam=np.inf, **kw).fit(X, y)
+    big = cls(source, lam=1e12, **kw).fit(X, y)
+    np.testing.assert_array_equal(inf.coef_, np.zeros_like(inf.coef_))
+    assert inf.lam_ == np.inf
+    np.testing.assert_allclose(inf.source_weights_, big.source_weights_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(inf.predict(X), big.predict(X), rtol=1e-4, atol=1e-6)
+
+
+def test_mean_variance_is_the_weighted_column_variance_or_one():
+    from skreuse.training._hypothesis_transfer import _mean_variance
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(7, 3)) * [1.0, 2.0, 5.0]
+    w = rng.uniform(0.5, 2.0, size=7)
+    expected = np.mean([np.cov(X[:, j], aweights=w, bias=True) for j in range(3)])
+    assert _mean_variance(X, w) == pytest.approx(expected)
+    # Integer weights are repeated rows.
+    counts = np.array([1, 2, 1, 3, 1, 1, 2])
+    assert _mean_variance(X, counts.astype(float)) == pytest.approx(
+        np.var(np.repeat(X, counts, axis=0), axis=0).mean()
+    )
+    # Nothing to measure: the strengths are used as they are.
+    assert _mean_variance(np.ones((4, 2)), np.ones(4)) == 1.0
+    assert _mean_variance(X, np.zeros(7)) == 1.0

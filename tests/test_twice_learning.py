@@ -895,3 +895,91 @@ def test_regressor_fidelity_score_on_two_rows_is_their_r2(regression_data):
     r2 = 1 - np.sum((t - p) ** 2) / np.sum((t - t.mean()) ** 2)
     assert est.fidelity_score(X[:2]) == pytest.approx(r2)
     assert est.fidelity_score(X[:2]) not in (0.0, 1.0)
+
+
+def test_unlabeled_rows_are_learned_with_the_teachers_labels(wine):
+    X, y = wine
+    X = StandardScaler().fit_transform(X)
+    teacher = LogisticRegression(max_iter=1000).fit(X[::2], y[::2])
+    U = X[1::2][:40]
+    few = np.r_[0, 1, 60, 61, 130, 131]
+    # Teacher's labels on the rows, no generated rows: the tree learns the rows and the
+    # unlabeled rows, both labelled by the teacher (unlabeled rows after the rows).
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, unlabeled=U, extra_ratio=0, cv=None, max_depth=2, random_state=3
+    ).fit(X[few], y[few])
+    X_ref = np.vstack([X[few], U])
+    ref = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    ref.fit(X_ref, teacher.predict(X_ref))
+    np.testing.assert_array_equal(est.predict(X), ref.predict(X))
+    assert est.n_extra_samples_ == len(U)
+    # The plain tree ignores them: it learns the rows' own labels only.
+    plain = TwiceLearningTreeClassifier(
+        teacher,
+        prefit=True,
+        unlabeled=U,
+        extra_ratio=0,
+        keep_original_labels=True,
+        cv=None,
+        max_depth=2,
+        random_state=3,
+    ).fit(X[few], y[few])
+    ref = DecisionTreeClassifier(criterion="entropy", max_depth=2, random_state=3)
+    np.testing.assert_array_equal(plain.predict(X), ref.fit(X[few], y[few]).predict(X))
+    assert plain.n_extra_samples_ == 0
+    # Generated rows come on top of them.
+    gen = TwiceLearningTreeClassifier(
+        teacher, prefit=True, unlabeled=U, extra_ratio=50, cv=None, random_state=0
+    ).fit(X[[0, 1]], y[[0, 1]])
+    assert gen.n_extra_samples_ == 100 + len(U)
+    # No unlabeled rows (None or none at all) is the estimator as it was.
+    kw = dict(teacher=teacher, prefit=True, max_depth=2, random_state=0)
+    a = TwiceLearningTreeClassifier(**kw).fit(X[few], y[few])
+    b = TwiceLearningTreeClassifier(**kw, unlabeled=U[:0]).fit(X[few], y[few])
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.fidelity_ == b.fidelity_
+
+
+def test_unlabeled_dataframe_columns_and_bad_shapes(wine):
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    cols = [f"c{j}" for j in range(X.shape[1])]
+    df = pd.DataFrame(X, columns=cols)
+    teacher = RandomForestClassifier(n_estimators=5, random_state=0).fit(df, y)
+    kw = dict(teacher=teacher, prefit=True, extra_ratio=0, cv=None, random_state=0)
+    # Columns matched by name, whatever their order.
+    a = TwiceLearningTreeClassifier(**kw, unlabeled=df.iloc[:50]).fit(df.iloc[50:], y[50:])
+    shuffled = df.iloc[:50][cols[::-1]]
+    b = TwiceLearningTreeClassifier(**kw, unlabeled=shuffled).fit(df.iloc[50:], y[50:])
+    np.testing.assert_array_equal(a.predict(df), b.predict(df))
+    with pytest.raises(ValueError, match=r"unlabeled lacks the columns \['c0'\]"):
+        TwiceLearningTreeClassifier(**kw, unlabeled=df.iloc[:50, 1:]).fit(df, y)
+    with pytest.raises(ValueError, match="unlabeled has 12 features, but X has 13"):
+        TwiceLearningTreeClassifier(**kw, unlabeled=X[:50, 1:]).fit(X, y)
+    with pytest.raises(ValueError, match="unlabeled"):
+        TwiceLearningTreeClassifier(**kw, unlabeled=np.full((3, 13), np.nan)).fit(X, y)
+    reg = TwiceLearningTreeRegressor(
+        RidgeCV().fit(X, X[:, 0]), prefit=True, unlabeled=X[:5, :3], cv=None
+    )
+    with pytest.raises(ValueError, match="unlabeled has 3 features"):
+        reg.fit(X, X[:, 0])
+
+
+def test_unlabeled_source_rows_bring_the_tree_closer_to_the_teacher():
+    # The benchmark's shifted wine task: with one labelled row per class the
+    # generated rows stay near those three; some of the teacher's own rows, unlabeled,
+    # show the tree where the data are.
+    gains = []
+    for seed in range(4):
+        s = sc.shifted_covariates("wine", random_state=seed)
+        source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+        shots, test = sc.draw_shots(s.y_target, 1, seed)
+        Xl, yl = s.X_target[shots], s.y_target[shots]
+        Xt, yt = s.X_target[test], s.y_target[test]
+        rows = np.random.RandomState(seed).permutation(len(s.y_source))[:100]
+        kw = dict(teacher=source, prefit=True, max_depth=3, random_state=seed)
+        alone = TwiceLearningTreeClassifier(**kw).fit(Xl, yl).score(Xt, yt)
+        given = TwiceLearningTreeClassifier(**kw, unlabeled=s.X_source[rows]).fit(Xl, yl)
+        gains.append(given.score(Xt, yt) - alone)
+    assert np.mean(gains) > 0.05, gains
+    assert min(gains) > 0, gains

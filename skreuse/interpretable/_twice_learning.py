@@ -15,7 +15,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 
 from ..utils import check_model_fitted
 from ..utils._clone import SharedModelsMixin
@@ -85,6 +85,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         "prefit": ["boolean"],
         "extra_ratio": [Interval(Real, 0, None, closed="left")],
         "sampling": [StrOptions({"uniform", "gaussian", "kde", "smote"})],
+        "unlabeled": ["array-like", None],
         "keep_original_labels": ["boolean"],
         "max_depth": [Interval(Integral, 1, None, closed="left"), None],
         "min_samples_leaf": [
@@ -106,6 +107,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         prefit=False,
         extra_ratio=1.0,
         sampling="smote",
+        unlabeled=None,
         keep_original_labels=False,
         criterion,
         max_depth=None,
@@ -120,6 +122,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         self.prefit = prefit
         self.extra_ratio = extra_ratio
         self.sampling = sampling
+        self.unlabeled = unlabeled
         self.keep_original_labels = keep_original_labels
         self.criterion = criterion
         self.max_depth = max_depth
@@ -215,11 +218,20 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         )
         return teacher_only + [(False, 0.0, self.sampling), (True, 0.0, self.sampling)] + mixed
 
-    def _grow(self, X, y, teacher, keep_original_labels, extra_ratio, sampling, rng, tree_seed):
+    def _grow(self, X, y, U, teacher, keep_original_labels, extra_ratio, sampling, rng, tree_seed):
         """A tree with this estimator's size limits, learned from ``(X, y)`` and
-        ``extra_ratio * n`` generated rows labelled by ``teacher``."""
+        ``extra_ratio * n`` generated rows labelled by ``teacher``.
+
+        Unless the tree is the plain one (own labels, no generated rows), the
+        unlabeled rows ``U`` join the generated ones, and those are drawn around the
+        rows of ``X`` and ``U``.
+        """
         n_extra = int(round(extra_ratio * X.shape[0]))
-        X_extra = _sample_like(X, n_extra, sampling, rng)
+        plain = keep_original_labels and n_extra == 0
+        X_extra = _sample_like(np.vstack([X, U]), n_extra, sampling, rng)
+        if not plain:
+            X_extra = np.vstack([U, X_extra])
+            n_extra = X_extra.shape[0]
         if keep_original_labels:
             y_rows = y
             y_extra = self._teacher_predict(X_extra, teacher) if n_extra else y[:0]
@@ -230,7 +242,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         y_tree = np.concatenate([y_rows, y_extra])
         return self._make_tree(tree_seed).fit(X_tree, y_tree), y_tree
 
-    def _validate(self, X, y, candidates, teacher_seed, tree_seed, rng):
+    def _validate(self, X, y, U, candidates, teacher_seed, tree_seed, rng):
         """Out-of-fold scores on every row: of every candidate, shape
         ``(n_candidates, n_samples)``, and of the teacher (``None`` for a single row)."""
         splits = self._splits(X, y, rng)
@@ -252,6 +264,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                 tree, _ = self._grow(
                     X[train],
                     y[train],
+                    U,
                     teacher,
                     keep,
                     ratio,
@@ -296,13 +309,14 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         if isinstance(self.random_state, Integral):
             tree_seed = self.random_state
         self._fit_teacher(X, y, teacher_seed)
+        U = self._check_unlabeled(X)
 
         scores = None
         if self.cv is not None:
             candidates = self._candidates(X.shape[0])
             # Its own generator, so that the draws below do not depend on ``cv``.
             val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
-            scores = self._validate(X, y, candidates, teacher_seed, tree_seed, val_rng)
+            scores = self._validate(X, y, U, candidates, teacher_seed, tree_seed, val_rng)
         # Without validation (cv=None, or a single row) the configured tree is grown.
         if scores is None:
             self.cv_results_ = self.teacher_cv_score_ = None
@@ -334,7 +348,12 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         n_samples = X.shape[0]
         n_extra = int(round(ratio * n_samples))
         n_held_out = max(n_samples, n_extra)
-        X_new = _sample_like(X, n_extra + n_held_out, sampling, rng)
+        X_new = _sample_like(np.vstack([X, U]), n_extra + n_held_out, sampling, rng)
+        if not (keep and n_extra == 0):
+            # The unlabeled rows, labelled by the teacher, join the generated ones
+            # (not the plain tree, which learns the rows' own labels only).
+            X_new = np.vstack([U, X_new])
+            n_extra += U.shape[0]
         y_all = self._teacher_predict(np.vstack([X, X_new]))
         y_teacher, y_extra, y_held_out = np.split(y_all, [n_samples, n_samples + n_extra])
         X_extra, X_held_out = X_new[:n_extra], X_new[n_extra:]
@@ -347,6 +366,26 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
         self.n_extra_samples_ = n_extra
         self.fidelity_ = float(self._agreement(y_held_out, self.tree_.predict(X_held_out)))
         return self
+
+    def _check_unlabeled(self, X):
+        """``unlabeled`` as a float array with the columns of ``X`` (no rows if None)."""
+        if self.unlabeled is None:
+            return np.empty((0, X.shape[1]))
+        names = getattr(self, "feature_names_in_", None)
+        columns = getattr(self.unlabeled, "columns", None)
+        if names is not None and columns is not None:
+            missing = [c for c in names if c not in set(columns)]
+            if missing:
+                raise ValueError(f"unlabeled lacks the columns {missing} seen in fit.")
+            U = self.unlabeled[list(names)]
+        else:
+            U = self.unlabeled
+        U = check_array(U, dtype=np.float64, ensure_min_samples=0, input_name="unlabeled")
+        if U.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"unlabeled has {U.shape[1]} features, but X has {X.shape[1]} features."
+            )
+        return U
 
     def _set_target_info(self, y, y_teacher):
         """Hook for the classifier to record ``classes_``."""
@@ -486,6 +525,16 @@ _SHARED_PARAMS = """teacher : estimator, default=None
         spends its leaves there. See the Notes. With ``cv`` set, the validation
         compares it with ``"kde"``.
 
+    unlabeled : array-like of shape (n_unlabeled, n_features), default=None
+        Rows without labels, in the columns of ``X`` (a DataFrame is matched by
+        column name), e.g. rows the teacher was trained on, or more rows of the
+        task. The teacher labels them, and every tree except the plain one learns
+        from them besides the generated rows, which are then drawn around them as
+        well as around ``X``: with a few labelled rows, generated rows stay near
+        those few, while a readable tree must follow the teacher where the data
+        are. The validation scores only labelled rows. Not transformed by
+        earlier steps of a :class:`~sklearn.pipeline.Pipeline`.
+
     keep_original_labels : bool, default=False
         Whether the training rows keep their own labels. The paper replaces them by
         the teacher's predictions (``False``), which removes label noise. With
@@ -551,8 +600,9 @@ _FITTED_ATTRS = """teacher_ : estimator
         ensemble), or a deep copy of the prefit teacher.
 
     n_extra_samples_ : int
-        Number of generated examples the tree learned from,
-        ``round(extra_ratio_ * n_samples)``.
+        Number of teacher-labelled examples the tree learned from besides the
+        training rows: ``round(extra_ratio_ * n_samples)`` generated ones, plus the
+        ``unlabeled`` rows unless the plain tree was grown.
 
     keep_original_labels_ : bool
         Whether the tree learned the training rows' own labels (chosen by the
@@ -698,6 +748,7 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
         prefit=False,
         extra_ratio=1.0,
         sampling="smote",
+        unlabeled=None,
         keep_original_labels=False,
         criterion="entropy",
         max_depth=None,
@@ -713,6 +764,7 @@ class TwiceLearningTreeClassifier(ClassifierMixin, _BaseTwiceLearningTree):
             prefit=prefit,
             extra_ratio=extra_ratio,
             sampling=sampling,
+            unlabeled=unlabeled,
             keep_original_labels=keep_original_labels,
             criterion=criterion,
             max_depth=max_depth,
@@ -905,6 +957,7 @@ default="squared_error"
         prefit=False,
         extra_ratio=1.0,
         sampling="smote",
+        unlabeled=None,
         keep_original_labels=False,
         criterion="squared_error",
         max_depth=None,
@@ -920,6 +973,7 @@ default="squared_error"
             prefit=prefit,
             extra_ratio=extra_ratio,
             sampling=sampling,
+            unlabeled=unlabeled,
             keep_original_labels=keep_original_labels,
             criterion=criterion,
             max_depth=max_depth,

@@ -44,6 +44,8 @@ _STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 # Largest penalty on the weights of a target class no source knows, with lam="auto":
 # 1 / (2 C) of scikit-learn's LogisticRegression(C=1).
 _NEW_CLASS_PENALTY = 0.5
+# Smallest probability whose log a probability-only source gives as a base score.
+_PROBA_FLOOR = 1e-3
 
 
 def _is_weight_pair(source):
@@ -163,13 +165,19 @@ def _align_classes(A, src_classes, classes, name, *, warn=True):
     return aligned
 
 
-def _source_scores(model, X, *, classes, n_rows, name, warn):
-    """Base scores ``(n_samples, n_rows)`` of one fitted source model on ``X``."""
+def _source_scores(model, X, *, classes, n_rows, name, warn, log_proba):
+    """Base scores ``(n_samples, n_rows)`` of one fitted source model on ``X``.
+
+    A classifier without ``decision_function`` gives its probabilities, or their logs
+    when ``log_proba``.
+    """
     if classes is not None and hasattr(model, "classes_"):
-        # Probabilities rather than their logs: bounded scores keep the penalty on the
-        # source weights meaningful (a pure tree leaf would give log 0).
-        method = "decision_function" if hasattr(model, "decision_function") else "predict_proba"
-        S = np.asarray(getattr(model, method)(X), dtype=float)
+        if hasattr(model, "decision_function"):
+            S = np.asarray(model.decision_function(X), dtype=float)
+        else:
+            S = np.asarray(model.predict_proba(X), dtype=float)
+            if log_proba:
+                S = np.log(np.maximum(S, _PROBA_FLOOR))
         S = S.reshape(S.shape[0], -1)
         return _align_classes(S.T, model.classes_, classes, name, warn=warn).T
     if classes is not None and hasattr(model, "decision_function"):
@@ -286,6 +294,16 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 _check_source_model(src, _source_name(i, n_sources), d)
             self.sources_ = [copy.deepcopy(src) for src in sources]
             learn = self.source_weights == "learn"
+            # With fixed weights, log-probabilities: the base scores alone (share 1, no
+            # correction) are then the source's own probabilities under the softmax.
+            # Raw probabilities cap the source's confidence at a logit gap of 1 (a
+            # posterior of at most e / (e + 9) with 10 classes), so the evidence
+            # rewarded any correction that sharpened them, and in the demo a correction
+            # of 64 raw pixels fitted on 10-20 rows lost 3 points to the source. Learned
+            # weights set the source's temperature themselves; bounded probabilities
+            # keep their penalty ``source_reg`` meaningful (a useless tree's floored
+            # log-probabilities, ten times larger, were fitted to noise).
+            self._log_proba = not learn
             # Learned weights take every output column of a source as a feature, so
             # its output count need not match the target's.
             G = self._base_scores(X_raw, None if learn else n_rows, warn=True)
@@ -297,6 +315,15 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
                 def fit_one(share, strength, lam_intercept=0.0):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
+                    if np.isinf(strength):
+                        # No correction (the solvers take an infinite penalty on all
+                        # weights or none): only the source weights are learned.
+                        fit = self._fit_candidate(
+                            G, target, sample_weight, lam=lam[d:], lam_intercept=lam_intercept
+                        )
+                        fit["coef"] = np.hstack([np.zeros((len(fit["coef"]), d)), fit["coef"]])
+                        fit["lam"] = lam
+                        return fit
                     return self._fit_candidate(
                         XG, target, sample_weight, lam=lam, lam_intercept=lam_intercept
                     )
@@ -316,6 +343,11 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 unknown = self._unknown_rows(
                     [getattr(src, "classes_", None) for src in sources], n_rows
                 )
+                # The correction is in the units of the inputs, and nothing else sets its
+                # scale: the grid's strengths are per unit of the inputs' variance, so
+                # that rescaling X does not change the fit. (On raw pixels of variance
+                # ~20 the strongest candidate was too weak to keep the source.)
+                unit = _mean_variance(X, sample_weight) if self.lam == "auto" else 1.0
 
                 def fit_one(share, strength, lam_intercept=0.0):
                     lam = strength
@@ -325,7 +357,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         X,
                         target,
                         sample_weight,
-                        lam=lam,
+                        lam=unit * lam,
                         offset=share * GB,
                         lam_intercept=lam_intercept,
                     )
@@ -443,7 +475,13 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         n_sources = len(self.sources_)
         blocks = [
             _source_scores(
-                src, X, classes=classes, n_rows=n_rows, name=_source_name(i, n_sources), warn=warn
+                src,
+                X,
+                classes=classes,
+                n_rows=n_rows,
+                name=_source_name(i, n_sources),
+                warn=warn,
+                log_proba=self._log_proba,
             )
             for i, src in enumerate(self.sources_)
         ]
@@ -463,6 +501,16 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
+
+
+def _mean_variance(X, sample_weight):
+    """Mean over the columns of their weighted variance (1 when it is 0 or undefined)."""
+    total = sample_weight.sum()
+    if total <= 0:
+        return 1.0
+    mean = sample_weight @ X / total
+    unit = float(np.mean(sample_weight @ (X - mean) ** 2) / total)
+    return unit if unit > 0 and np.isfinite(unit) else 1.0
 
 
 def _num_rows(X):
@@ -494,7 +542,10 @@ _COMMON_DOC = """
         ``candidate_weights_`` list them; ``lam_`` and ``alpha_`` (``mode="biased"``)
         are those of the candidate with the largest weight, ``source_weights_``
         (``mode="residual"``, where half the source means half its base scores) the
-        averaged ones. With ``source_weights="learn"`` only the strength of the
+        averaged ones. In ``mode="residual"`` with fixed source weights the strengths
+        are per unit of the inputs' variance (multiplied by the mean variance of the
+        columns of ``X``; ``lam_`` is the penalty applied), so rescaling ``X`` does not
+        change the fit. With ``source_weights="learn"`` only the strength of the
         correction varies.
     mode : {{"biased", "residual"}}, default="biased"
         ``"biased"``: biased regularization toward a linear source,
@@ -525,7 +576,9 @@ _COMMON_DOC = """
 @fill_doc(
     hypothesis_transfer_params=_COMMON_DOC.format(
         linear="``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``",
-        scores="``decision_function`` (or ``predict_proba``), matched to the "
+        scores="``decision_function`` (or else the logs of ``predict_proba``, "
+        "floored at 1e-3, so that the source alone keeps its probabilities; the "
+        "probabilities themselves with ``source_weights='learn'``), matched to the "
         "target classes by label,",
         plain="L2-regularized logistic regression",
         criterion="the fitted model is their average, weighted by their posterior "
