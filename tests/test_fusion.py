@@ -770,3 +770,110 @@ def test_conv_fusion_with_soft_plans_and_other_widths_follows_the_paper(digits, 
                 close(getattr(fused[bn_i], f), v)
     assert fused[0].weight.dtype == torch.float32
     assert [pickle.dumps(m.state_dict()) for m in models] == before
+
+
+def test_conv_reader_rejects_what_it_cannot_align_channel_wise(digits):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    img = digits[0][:50].reshape(-1, 1, 8, 8).astype(np.float32)
+    good = _digit_cnn(0).eval()
+
+    def fit(model, **kwargs):
+        return OTFusion([good, model.eval()], classes=np.arange(10), **kwargs).fit(img)
+
+    # Softmax2d has no parameters and comes from torch.nn, but mixes the channels
+    softmax = nn.Sequential(*list(_digit_cnn(1))[:3], nn.Softmax2d(), *list(_digit_cnn(1))[3:])
+    with pytest.raises(TypeError, match="models\\[1\\] contains Softmax2d"):
+        fit(softmax)
+    # a BatchNorm1d over the flattened features normalizes positions, not the 5 channels
+    flat_bn = nn.Sequential(
+        nn.Conv2d(1, 5, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.BatchNorm1d(320),
+        nn.Linear(320, 10),
+    )  # fmt: skip
+    with pytest.raises(TypeError, match="BatchNorm must follow the Conv2d/Linear whose 5 output"):
+        fit(flat_bn)
+    # two BatchNorms after one convolution; a BatchNorm before any layer
+    double_bn = nn.Sequential(*list(_digit_cnn(1))[:2], nn.BatchNorm2d(6), *list(_digit_cnn(1))[2:])
+    with pytest.raises(TypeError, match="BatchNorm must follow"):
+        fit(double_bn)
+    bn_first = nn.Sequential(nn.BatchNorm2d(1), *list(_digit_cnn(1)))
+    with pytest.raises(TypeError, match="BatchNorm must follow"):
+        fit(bn_first)
+    no_affine = _digit_cnn(1)
+    no_affine[1] = nn.BatchNorm2d(6, affine=False)
+    with pytest.raises(TypeError, match="affine=True and running stats"):
+        fit(no_affine)
+    no_stats = _digit_cnn(1)
+    no_stats[5] = nn.BatchNorm2d(5, track_running_stats=False)
+    with pytest.raises(TypeError, match="affine=True and running stats"):
+        fit(no_stats)
+    # a Linear right after a convolution acts on the last axis (8 positions), not on the
+    # 3 channels: its inputs are no whole number of channel blocks
+    last_axis = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.Linear(8, 10))
+    with pytest.raises(ValueError, match="takes 8 inputs, not a multiple of the 3 channels"):
+        OTFusion([last_axis, copy.deepcopy(last_axis)]).fit(img)
+    with pytest.raises(ValueError, match="anchor=2 is out of range for 2 models"):
+        OTFusion([good, _digit_cnn(1)], anchor=2).fit(img)
+    # the message names the model that differs
+    other = nn.Sequential(*list(_digit_cnn(3))[:8], nn.Linear(80, 10))
+    with pytest.raises(ValueError, match="models\\[2\\] and models\\[0\\] have different layer"):
+        OTFusion([good, _digit_cnn(1), other]).fit(img)
+
+
+try:  # a module class at module level, so that skorch can pickle (deep-copy) its nets
+    import torch as _torch
+
+    class _DigitCNN(_torch.nn.Sequential):
+        def __init__(self, seed=0):
+            super().__init__(*_digit_cnn(seed))
+
+except ImportError:  # pragma: no cover
+    pass
+
+
+def test_conv_fusion_of_skorch_nets(digits):
+    """A skorch net given a module class (its module_ is built by initialize) is a CNN;
+    an uninitialized net is named in the error; fine-tuning trains exactly
+    finetune_epochs more epochs."""
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, _, _ = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+
+    def net(seed):
+        return skorch.NeuralNetClassifier(
+            _DigitCNN, module__seed=seed, criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam, lr=0.01, max_epochs=3, train_split=None, verbose=0,
+        )  # fmt: skip
+
+    nets = [net(s).fit(img, y) for s in (0, 1)]
+    fusion = OTFusion(nets, align="weight").fit(img)
+    assert isinstance(fusion.fused_, skorch.NeuralNetClassifier)
+    assert [p.shape for p in fusion.transport_[1]] == [(6, 6), (5, 5), (7, 7)]
+    with pytest.raises(NotFittedError, match="models\\[1\\]"):
+        OTFusion([nets[0], net(2)]).fit(img)
+    tuned = OTFusion(nets, align="weight", finetune_epochs=1).fit(img, y)
+    assert len(tuned.fused_.history) == len(nets[0].history) + 1 == 4
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(tuned.fused_.module_.parameters(), fusion.fused_.module_.parameters())
+    ]
+    assert all(changed)
+
+
+def test_conv_fusion_leaves_the_models_as_they_were(digits):
+    """Fitting neither switches the models' layers out of training mode nor, with
+    align="weight", runs them: the weight alignment needs no forward pass."""
+    torch = pytest.importorskip("torch")
+    img = digits[0][:100].reshape(-1, 1, 8, 8).astype(np.float32)
+    models = [_digit_cnn(s).train() for s in (0, 1)]
+    calls = []
+    for m in models:
+        m.register_forward_hook(lambda *args: calls.append(1))
+    OTFusion(models, align="weight", classes=np.arange(10)).fit(img)
+    assert calls == []
+    OTFusion(models, align="activation", classes=np.arange(10)).fit(img)
+    assert len(calls) == 2  # one batch per model, each on a copy carrying the hook
+    assert all(mod.training for m in models for mod in m.modules())
+    # the activations came from copies in eval mode: no BatchNorm statistics were updated
+    assert torch.equal(models[0][1].running_mean, torch.zeros(6))
