@@ -877,3 +877,19 @@ def test_conv_fusion_leaves_the_models_as_they_were(digits):
     assert all(mod.training for m in models for mod in m.modules())
     # the activations came from copies in eval mode: no BatchNorm statistics were updated
     assert torch.equal(models[0][1].running_mean, torch.zeros(6))
+
+
+def test_a_reg_too_small_for_sinkhorn_is_refused_not_a_nan_model(digits):
+    """Found by mutation testing: with reg=1e-4 the stabilized Sinkhorn plan of these
+    layers was NaN (exp(-cost / reg) underflows on whole rows) and fit returned a model of
+    NaN weights; it now raises. A reg that Sinkhorn can handle still fits."""
+    X, y, _, _ = digits
+    models = [_mlp((12, 8), s, X, y) for s in (0, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # POT's own numerical warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="reg=0.0001 is too small for Sinkhorn"):
+            OTFusion(models, reg=1e-4).fit(X)
+        fusion = OTFusion(models, reg=1e-2).fit(X)
+    assert all(np.isfinite(p).all() for p in fusion.transport_[1])
+    assert np.isfinite(fusion.fused_.coefs_[0]).all()
