@@ -1725,6 +1725,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "every torch.nn module named in _ELEMENTWISE or _CHANNELWISE is parameter-free, so "
         "the parameter test only rejects modules that the name test already rejects",
     ),
+    # the Sinkhorn call now assigns the plan, checked for finiteness before it is returned
+    (
+        "_transport_plan",
+        'plan = ot.sinkhorn(a, b, cost, reg, method="SINKHORN_STABILIZED", numItermax=10_000)',
+    ): ("equivalent", "POT reads the method name case-insensitively"),
+    (
+        "_transport_plan",
+        'plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", numItermax=10001)',
+    ): ("equivalent", "one more allowed iteration of a converged solver"),
+    ("_transport_plan", 'plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", )'): (
+        "survived",
+        "POT's default cap (1000) suffices for the reg values tested",
+    ),
     ("OTFusion._fit_cnn", "aligned = Parallel(n_jobs=None)("): (
         "equivalent",
         "n_jobs only spreads the same alignments over workers "
