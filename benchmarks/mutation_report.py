@@ -1740,6 +1740,113 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "Rs = sq * ((Y - y_mean) - (X + x_mean) @ Wc.T)",
         )
     },
+    # inference/_fusion.py: the CNN path (issue 20, survivors of the rerun examined)
+    **{
+        (function, line): (
+            "equivalent",
+            "numpy reads any negative size as the unknown one: reshape(n, -2) is reshape(n, -1)",
+        )
+        for function, line in (
+            ("_align_cnn", "feats = W.reshape(W.shape[0], -2)"),
+            ("_align_cnn", "feats_anchor = ref.weight.reshape(ref.width, -2)"),
+            (
+                "_carry_inputs",
+                'return np.einsum("ocs,cd->ods", W3, plan).reshape(W.shape[0], -2) * scale',
+            ),
+        )
+    },
+    (
+        "_carry_inputs",
+        'return np.einsum("OCS,CD->ODS", W3, plan).reshape(W.shape[0], -1) * scale',
+    ): ("equivalent", "einsum's subscripts only name axes: upper-case letters give the same sum"),
+    **{
+        ("_build_cnn", line): (
+            "equivalent",
+            "Tensor.copy_ casts the float64 value to the destination tensor's dtype",
+        )
+        for line in (
+            "tensor.copy_(torch.as_tensor(value, dtype=None, device=tensor.device))",
+            "tensor.copy_(torch.as_tensor(value, device=tensor.device))",
+        )
+    },
+    ("_read_cnn", "after_conv = None"): (
+        "equivalent",
+        "after_conv is only read as a truth value, and None is false like False",
+    ),
+    ("_read_cnn", "after_conv = True"): (
+        "survived",
+        "differs only for a Linear layer placed before every Conv2d (acting on the images' "
+        "last axis): the mutant rejects it, the original reads it, and fusing two such "
+        "models fails anyway in the next convolution, whose input channels are not the "
+        "Linear's outputs; not tested",
+    ),
+    ("_read_cnn", "elif any(False for _ in m.parameters()) or not ("): (
+        "equivalent",
+        "every torch.nn module named in _ELEMENTWISE or _CHANNELWISE is parameter-free, so "
+        "the parameter test only rejects modules that the name test already rejects",
+    ),
+    # the Sinkhorn call now assigns the plan, checked for finiteness before it is returned
+    (
+        "_transport_plan",
+        'plan = ot.sinkhorn(a, b, cost, reg, method="SINKHORN_STABILIZED", numItermax=10_000)',
+    ): ("equivalent", "POT reads the method name case-insensitively"),
+    (
+        "_transport_plan",
+        'plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", numItermax=10001)',
+    ): ("equivalent", "one more allowed iteration of a converged solver"),
+    ("_transport_plan", 'plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", )'): (
+        "survived",
+        "POT's default cap (1000) suffices for the reg values tested",
+    ),
+    ("OTFusion._fit_cnn", "aligned = Parallel(n_jobs=None)("): (
+        "equivalent",
+        "n_jobs only spreads the same alignments over workers "
+        "(test_parallel_alignment_gives_the_same_model)",
+    ),
+    # inference/_averaging.py: TIES, DARE, greedy's template (issue 20, rerun examined)
+    ("_ties_merge", "elif n_keep > d:"): (
+        "equivalent",
+        "with n_keep == d the partition threshold is the smallest magnitude, which keeps "
+        "every entry, as the shortcut does",
+    ),
+    ("_ties_merge", "threshold = np.partition(magnitude, d - n_keep, )[:, d - n_keep]"): (
+        "equivalent",
+        "np.partition's default axis is the last one, axis 1 of this 2-D array",
+    ),
+    (
+        "_dare",
+        "n: np.where(rng.random_sample(t.shape) > drop_rate, t / (1.0 - drop_rate), 0.0)",
+    ): (
+        "equivalent",
+        "differs only when a uniform draw equals drop_rate exactly (probability 2**-53 per entry)",
+    ),
+    **{
+        ("_try_read_mlps", line): (
+            "equivalent",
+            "the name appears only in the errors, which are caught on the next line and "
+            "their messages discarded",
+        )
+        for line in (
+            "return [_read_mlp(s.model, None) for k, s in enumerate(states)]",
+            "return [_read_mlp(s.model, ) for k, s in enumerate(states)]",
+        )
+    },
+    ("_n_inputs", "return X.shape[1] if (X.ndim == 2) or True else None"): (
+        "survived",
+        "differs only for X with other than 2 dimensions, on which the Fisher and RegMean "
+        "merges of MLPs fail either way: a torch Sequential(Flatten, Linear, ...) on images "
+        "raises numpy's matmul error (the original) or a width error (the mutant): a gap "
+        "in the code (no clear message), not fixed here",
+    ),
+    (
+        "WeightAveraging._greedy",
+        "model = self._finish(states[1], *_average([states[i] for i in candidate], coef), X)",
+    ): (
+        "survived",
+        "the template gives the candidate soup's structure: differs only when models[0] and "
+        "models[1] differ outside their parameters and buffers (torch modules with, e.g., "
+        "ReLU against Tanh, which fit does not compare), where no soup is meaningful",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

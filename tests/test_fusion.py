@@ -585,3 +585,311 @@ def test_target_is_required_exactly_when_fit_trains(mlp):
     for prefit, epochs, required in [(True, 0, False), (True, 1, True), (False, 0, True)]:
         fusion = OTFusion([mlp, mlp], prefit=prefit, finetune_epochs=epochs)
         assert fusion.__sklearn_tags__().target_tags.required is required
+
+
+# -- CNN fusion pinned by mutation testing (issue 20) ----------------------------------------
+
+
+def _bias_free_cnn(seed, widths):
+    """A CNN whose first Conv2d has no bias (BatchNorm follows), with random BatchNorm
+    parameters and running statistics, so that every per-channel tensor differs between
+    models without training."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(seed)
+    c1, c2, h = widths
+    model = nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1),
+        nn.BatchNorm2d(c2),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(c2 * 16, h),
+        nn.ReLU(),
+        nn.Linear(h, 10),
+    )
+    with torch.no_grad():
+        for bn in (model[1], model[5]):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.normal_()
+            bn.running_mean.normal_()
+            bn.running_var.uniform_(0.5, 2.0)
+    return model.eval()
+
+
+def _log_sinkhorn(cost, reg, n_iter=10_000):
+    """Entropic OT plan with uniform marginals, Sinkhorn's iterations in the log domain."""
+    from scipy.special import logsumexp
+
+    n, m = cost.shape
+    log_a, log_b = np.full(n, -np.log(n)), np.full(m, -np.log(m))
+    f, g = np.zeros(n), np.zeros(m)
+    for _ in range(n_iter):
+        f = reg * (log_a - logsumexp((g[None, :] - cost) / reg, axis=1))
+        g = reg * (log_b - logsumexp((f[:, None] - cost) / reg, axis=0))
+        plan = np.exp((f[:, None] + g[None, :] - cost) / reg)
+        if np.abs(plan.sum(axis=1) - 1.0 / n).max() < 1e-15:  # columns are exact after g
+            break
+    return plan
+
+
+def _slow_cnn_fusion(models, X, weights, align, reg):
+    """Singh & Jaggi's Algorithm 1 on CNNs (channels as neurons), channel by channel, for
+    ``_bias_free_cnn`` models with anchor 0: the cost is the squared distance between two
+    channels' whole kernels (with bias) or their outputs after BatchNorm at every position
+    of every row, scaled to a maximum of 1; the plans are computed here, not by POT."""
+    torch = pytest.importorskip("torch")
+    layer_at, bn_at = [0, 4, 8, 10], {0: 1, 4: 5}
+    n_hidden = len(layer_at) - 1
+
+    def tensors(model):
+        out = []
+        for i in layer_at:
+            m = model[i]
+            bias = None if m.bias is None else m.bias.detach().double().numpy()
+            bn = None
+            if i in bn_at:
+                bn = {
+                    f: getattr(model[bn_at[i]], f).detach().double().numpy()
+                    for f in ("weight", "bias", "running_mean", "running_var")
+                }
+            out.append([m.weight.detach().double().numpy(), bias, bn])
+        return out
+
+    def channel_outputs(model):
+        x = torch.as_tensor(X, dtype=torch.float32)
+        feats = []
+        with torch.no_grad():
+            for i in layer_at[:-1]:
+                a = model[: bn_at.get(i, i) + 1](x).double().numpy()
+                feats.append(np.stack([a[:, c].ravel() for c in range(a.shape[1])]))
+        return feats
+
+    def cost_of(F, G):
+        C = np.array([[np.sum((f - g) ** 2) for g in G] for f in F])
+        return C / C.max()
+
+    anchor = tensors(models[0])
+    acts_anchor = channel_outputs(models[0]) if align == "activation" else None
+    fused = [
+        [weights[0] * W, None if b is None else weights[0] * b,
+         None if bn is None else {f: weights[0] * v for f, v in bn.items()}]
+        for W, b, bn in anchor
+    ]  # fmt: skip
+    all_plans = [[np.eye(la[0].shape[0]) / la[0].shape[0] for la in anchor[:-1]]]
+    for k in range(1, len(models)):
+        layers = tensors(models[k])
+        acts = channel_outputs(models[k]) if align == "activation" else None
+        prev, plans = None, []
+        for index, (W, b, bn) in enumerate(layers):
+            if prev is not None:  # input channel d <- sum_c T[c, d] * width * channel c
+                n_in = prev.shape[1]
+                if index == 2:  # Linear after Flatten: blocks of 16 positions per channel
+                    W = W.reshape(W.shape[0], prev.shape[0], 16)
+                carried = np.zeros((W.shape[0], n_in) + W.shape[2:])
+                for d in range(n_in):
+                    for c in range(prev.shape[0]):
+                        carried[:, d] += prev[c, d] * n_in * W[:, c]
+                W = carried.reshape(W.shape[0], -1) if index == 2 else carried
+            if index < n_hidden:
+                ref = anchor[index]
+                if align == "weight":
+                    F = [np.append(W[o].ravel(), [] if b is None else b[o]) for o in range(len(W))]
+                    G = [
+                        np.append(ref[0][o].ravel(), [] if ref[1] is None else ref[1][o])
+                        for o in range(len(ref[0]))
+                    ]
+                else:
+                    F, G = acts[index], acts_anchor[index]
+                T = _log_sinkhorn(cost_of(F, G), reg)
+                n_out = T.shape[1]
+                W_al = np.zeros((n_out,) + W.shape[1:])
+                b_al = None if b is None else np.zeros(n_out)
+                bn_al = None if bn is None else {f: np.zeros(n_out) for f in bn}
+                for j in range(n_out):
+                    for i in range(T.shape[0]):
+                        W_al[j] += T[i, j] * n_out * W[i]
+                        if b is not None:
+                            b_al[j] += T[i, j] * n_out * b[i]
+                        if bn is not None:
+                            for f in bn:
+                                bn_al[f][j] += T[i, j] * n_out * bn[f][i]
+                W, b, bn, prev = W_al, b_al, bn_al, T
+                plans.append(T)
+            fused[index][0] = fused[index][0] + weights[k] * W
+            if b is not None:
+                fused[index][1] = fused[index][1] + weights[k] * b
+            if bn is not None:
+                for f in bn:
+                    fused[index][2][f] = fused[index][2][f] + weights[k] * bn[f]
+        all_plans.append(plans)
+    return fused, all_plans
+
+
+@pytest.mark.parametrize("align", ["activation", "weight"])
+def test_conv_fusion_with_soft_plans_and_other_widths_follows_the_paper(digits, align):
+    """Every fused tensor and plan against the paper's algorithm written channel by channel:
+    models of other widths than the anchor, a bias-free convolution, BatchNorm parameters
+    and statistics that differ between models, unequal model weights, soft plans (which
+    move with any change of the ground cost), more rows than one activation batch, and
+    float64 images for float32 models."""
+    torch = pytest.importorskip("torch")
+    X = digits[0][:300].reshape(-1, 1, 8, 8)  # float64
+    models = [
+        _bias_free_cnn(0, (4, 3, 5)),
+        _bias_free_cnn(1, (6, 4, 3)),
+        _bias_free_cnn(2, (3, 5, 6)),
+    ]
+    before = [pickle.dumps(m.state_dict()) for m in models]
+    weights = np.array([0.5, 0.3, 0.2])
+    fusion = OTFusion(models, align=align, reg=0.1, weights=[5, 3, 2], classes=np.arange(10))
+    fusion.fit(X)
+    want, want_plans = _slow_cnn_fusion(models, X, weights, align, reg=0.1)
+    np.testing.assert_allclose(fusion.weights_, weights)
+    for plans, wanted in zip(fusion.transport_, want_plans):
+        assert len(plans) == len(wanted)
+        for plan, w_plan in zip(plans, wanted):
+            assert plan.shape == w_plan.shape
+            np.testing.assert_allclose(plan, w_plan, rtol=1e-5, atol=1e-9)
+    fused = fusion.fused_
+
+    def close(tensor, value):
+        np.testing.assert_allclose(tensor.detach().double().numpy(), value, rtol=1e-4, atol=1e-6)
+
+    for i, bn_i, (W, b, bn) in zip([0, 4, 8, 10], [1, 5, None, None], want):
+        close(fused[i].weight, W)
+        if b is None:
+            assert fused[i].bias is None
+        else:
+            close(fused[i].bias, b)
+        if bn is not None:
+            for f, v in bn.items():
+                close(getattr(fused[bn_i], f), v)
+    assert fused[0].weight.dtype == torch.float32
+    assert [pickle.dumps(m.state_dict()) for m in models] == before
+
+
+def test_conv_reader_rejects_what_it_cannot_align_channel_wise(digits):
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    img = digits[0][:50].reshape(-1, 1, 8, 8).astype(np.float32)
+    good = _digit_cnn(0).eval()
+
+    def fit(model, **kwargs):
+        return OTFusion([good, model.eval()], classes=np.arange(10), **kwargs).fit(img)
+
+    # Softmax2d has no parameters and comes from torch.nn, but mixes the channels
+    softmax = nn.Sequential(*list(_digit_cnn(1))[:3], nn.Softmax2d(), *list(_digit_cnn(1))[3:])
+    with pytest.raises(TypeError, match="models\\[1\\] contains Softmax2d"):
+        fit(softmax)
+    # a BatchNorm1d over the flattened features normalizes positions, not the 5 channels
+    flat_bn = nn.Sequential(
+        nn.Conv2d(1, 5, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.BatchNorm1d(320),
+        nn.Linear(320, 10),
+    )  # fmt: skip
+    with pytest.raises(TypeError, match="BatchNorm must follow the Conv2d/Linear whose 5 output"):
+        fit(flat_bn)
+    # two BatchNorms after one convolution; a BatchNorm before any layer
+    double_bn = nn.Sequential(*list(_digit_cnn(1))[:2], nn.BatchNorm2d(6), *list(_digit_cnn(1))[2:])
+    with pytest.raises(TypeError, match="BatchNorm must follow"):
+        fit(double_bn)
+    bn_first = nn.Sequential(nn.BatchNorm2d(1), *list(_digit_cnn(1)))
+    with pytest.raises(TypeError, match="BatchNorm must follow"):
+        fit(bn_first)
+    no_affine = _digit_cnn(1)
+    no_affine[1] = nn.BatchNorm2d(6, affine=False)
+    with pytest.raises(TypeError, match="affine=True and running stats"):
+        fit(no_affine)
+    no_stats = _digit_cnn(1)
+    no_stats[5] = nn.BatchNorm2d(5, track_running_stats=False)
+    with pytest.raises(TypeError, match="affine=True and running stats"):
+        fit(no_stats)
+    # a Linear right after a convolution acts on the last axis (8 positions), not on the
+    # 3 channels: its inputs are no whole number of channel blocks
+    last_axis = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.Linear(8, 10))
+    with pytest.raises(ValueError, match="takes 8 inputs, not a multiple of the 3 channels"):
+        OTFusion([last_axis, copy.deepcopy(last_axis)]).fit(img)
+    with pytest.raises(ValueError, match="anchor=2 is out of range for 2 models"):
+        OTFusion([good, _digit_cnn(1)], anchor=2).fit(img)
+    # the message names the model that differs
+    other = nn.Sequential(*list(_digit_cnn(3))[:8], nn.Linear(80, 10))
+    with pytest.raises(ValueError, match="models\\[2\\] and models\\[0\\] have different layer"):
+        OTFusion([good, _digit_cnn(1), other]).fit(img)
+
+
+try:  # a module class at module level, so that skorch can pickle (deep-copy) its nets
+    import torch as _torch
+
+    class _DigitCNN(_torch.nn.Sequential):
+        def __init__(self, seed=0):
+            super().__init__(*_digit_cnn(seed))
+
+except ImportError:  # pragma: no cover
+    pass
+
+
+def test_conv_fusion_of_skorch_nets(digits):
+    """A skorch net given a module class (its module_ is built by initialize) is a CNN;
+    an uninitialized net is named in the error; fine-tuning trains exactly
+    finetune_epochs more epochs."""
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, y, _, _ = digits
+    img = X.reshape(-1, 1, 8, 8).astype(np.float32)
+
+    def net(seed):
+        return skorch.NeuralNetClassifier(
+            _DigitCNN, module__seed=seed, criterion=torch.nn.CrossEntropyLoss,
+            optimizer=torch.optim.Adam, lr=0.01, max_epochs=3, train_split=None, verbose=0,
+        )  # fmt: skip
+
+    nets = [net(s).fit(img, y) for s in (0, 1)]
+    fusion = OTFusion(nets, align="weight").fit(img)
+    assert isinstance(fusion.fused_, skorch.NeuralNetClassifier)
+    assert [p.shape for p in fusion.transport_[1]] == [(6, 6), (5, 5), (7, 7)]
+    with pytest.raises(NotFittedError, match="models\\[1\\]"):
+        OTFusion([nets[0], net(2)]).fit(img)
+    tuned = OTFusion(nets, align="weight", finetune_epochs=1).fit(img, y)
+    assert len(tuned.fused_.history) == len(nets[0].history) + 1 == 4
+    changed = [
+        not torch.equal(a, b)
+        for a, b in zip(tuned.fused_.module_.parameters(), fusion.fused_.module_.parameters())
+    ]
+    assert all(changed)
+
+
+def test_conv_fusion_leaves_the_models_as_they_were(digits):
+    """Fitting neither switches the models' layers out of training mode nor, with
+    align="weight", runs them: the weight alignment needs no forward pass."""
+    torch = pytest.importorskip("torch")
+    img = digits[0][:100].reshape(-1, 1, 8, 8).astype(np.float32)
+    models = [_digit_cnn(s).train() for s in (0, 1)]
+    calls = []
+    for m in models:
+        m.register_forward_hook(lambda *args: calls.append(1))
+    OTFusion(models, align="weight", classes=np.arange(10)).fit(img)
+    assert calls == []
+    OTFusion(models, align="activation", classes=np.arange(10)).fit(img)
+    assert len(calls) == 2  # one batch per model, each on a copy carrying the hook
+    assert all(mod.training for m in models for mod in m.modules())
+    # the activations came from copies in eval mode: no BatchNorm statistics were updated
+    assert torch.equal(models[0][1].running_mean, torch.zeros(6))
+
+
+def test_a_reg_too_small_for_sinkhorn_is_refused_not_a_nan_model(digits):
+    """Found by mutation testing: with reg=1e-4 the stabilized Sinkhorn plan of these
+    layers was NaN (exp(-cost / reg) underflows on whole rows) and fit returned a model of
+    NaN weights; it now raises. A reg that Sinkhorn can handle still fits."""
+    X, y, _, _ = digits
+    models = [_mlp((12, 8), s, X, y) for s in (0, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # POT's own numerical warnings
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="reg=0.0001 is too small for Sinkhorn"):
+            OTFusion(models, reg=1e-4).fit(X)
+        fusion = OTFusion(models, reg=1e-2).fit(X)
+    assert all(np.isfinite(p).all() for p in fusion.transport_[1])
+    assert np.isfinite(fusion.fused_.coefs_[0]).all()

@@ -1553,3 +1553,38 @@ def test_mean_variance_is_the_weighted_column_variance_or_one():
     # Nothing to measure: the strengths are used as they are.
     assert _mean_variance(np.ones((4, 2)), np.ones(4)) == 1.0
     assert _mean_variance(X, np.zeros(7)) == 1.0
+
+
+# -- pinned by mutation testing (issue 20) ---------------------------------------------------
+
+
+def test_auto_candidates_are_the_documented_grid():
+    """lam="auto" tries every strength with the source kept, halved and dropped, plus the
+    source itself for the regressor; without a source only the target-only strengths.
+    The strongest pull comes first, so that the regressor's tie rule (the first one
+    wins) prefers the more regularized candidate."""
+    X, y = _binary_data(n=30, d=4)
+    strengths = [100.0, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1]
+    grid = [[share, s] for share in (1.0, 0.5, 0.0) for s in strengths]
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source).fit(X, y)
+    np.testing.assert_array_equal(clf.candidates_, grid)
+    y_reg = X @ [1.0, -1.0, 0.5, 0.0]
+    reg = HypothesisTransferRegressor(Ridge().fit(X, y_reg)).fit(X, y_reg)
+    np.testing.assert_array_equal(reg.candidates_, [[1.0, np.inf], *grid])
+    no_source = [
+        HypothesisTransferClassifier().fit(X, y),
+        HypothesisTransferRegressor().fit(X, y_reg),
+    ]
+    for model in no_source:
+        np.testing.assert_array_equal(model.candidates_, [[1.0, s] for s in strengths])
+
+
+def test_refit_reports_the_iterations_of_the_last_fit():
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X, y)
+    clf = HypothesisTransferClassifier(source, lam=0.1).fit(X, y)
+    assert clf.n_iter_ > 0
+    # nothing left to fit: a fresh fit makes no iteration, and so does the refit
+    clf.set_params(lam=np.inf, lam_intercept=np.inf).fit(X, y)
+    assert clf.n_iter_ == 0

@@ -575,3 +575,22 @@ def test_blocked_mmd_to_data_matches_brute_force(rng, monkeypatch):
     monkeypatch.setattr(_rkme, "_BLOCK_ENTRIES", 7)
     expected = _brute_mmd2(spec.reduced_points_, spec.weights_, Y, _uniform(25), spec.gamma_)
     assert spec.mmd(Y) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("negative", [5e-11, 5e-9, 5e-7, 5e-5])
+def test_weights_of_a_rounding_indefinite_gram_matrix_use_a_vanishing_jitter(negative):
+    """Pinned by mutation testing (issue 20): a Gram matrix with a tiny negative
+    eigenvalue (rounding) gets the smallest jitter that makes it positive definite, so the
+    weights are those of the matrix itself: here, with ``a`` orthogonal to the negative
+    direction and a positive optimum, ``beta = K^+ a`` on the other two directions."""
+    from skreuse.specification._rkme import _solve_weights
+
+    Q, _ = np.linalg.qr(np.random.RandomState(0).normal(size=(3, 3)))
+    K = Q @ np.diag([2.0, 1.0, -negative]) @ Q.T
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(K + 1e-12 * np.eye(3))
+    # the optimum: ones projected off the negative direction Q[:, 2], all positive
+    want = np.ones(3) - Q[:, 2].sum() * Q[:, 2]
+    assert np.all(want > 0)
+    beta = _solve_weights(K, K @ want)
+    np.testing.assert_allclose(beta, want, rtol=1e-3)

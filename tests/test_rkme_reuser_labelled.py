@@ -232,3 +232,21 @@ def test_a_classifier_without_probabilities_adds_its_one_hot_labels():
     # alone in an ensemble, its probabilities are its one-hot labels
     alone = RKMEReuser([zoo[0]], method="ensemble_pruning").fit(X, y01)
     np.testing.assert_array_equal(alone.predict_proba(X), one_hot)
+
+
+def test_feature_augment_takes_every_output_of_a_multi_output_model():
+    """Pinned by mutation testing (issue 20): a model with two outputs adds two columns."""
+    zoo = _zoo("regression")
+    name, _, spec = zoo[0]
+    rng = np.random.RandomState(3)
+    X_src = rng.normal(size=(150, 3)) - 1.0
+    two = LinearRegression().fit(X_src, np.column_stack([X_src @ [1.0, -1.0, 0.5], X_src[:, 2]]))
+    zoo[0] = (name, two, spec)
+    X, y = _user("regression")
+    reuser = RKMEReuser(zoo, method="feature_augment").fit(X, y)
+    augmented = np.hstack(
+        [X, two.predict(X), zoo[1][1].predict(X)[:, None], zoo[2][1].predict(X)[:, None]]
+    )
+    assert augmented.shape[1] == 3 + 2 + 1 + 1
+    expected = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    np.testing.assert_allclose(reuser.predict(X), expected.fit(augmented, y).predict(augmented))

@@ -759,3 +759,157 @@ def test_regmean_default_ridge_is_a_tiny_regularization(data):
     assert default.ridge == 1e-6
     np.testing.assert_allclose(default.fused_.coefs_[0], exact.fused_.coefs_[0], atol=1e-3)
     np.testing.assert_allclose(default.predict(X), exact.predict(X), atol=1e-3)
+
+
+# -- TIES, greedy, BatchNorm reset and input checks pinned by mutation testing (issue 20) ----
+
+
+def _ties_authors(taus, density):
+    """TIES-Merging coordinate by coordinate as in the authors' code (ties_merging.py:
+    trim by a magnitude threshold, ``resolve_zero_signs(sign, "majority")``,
+    ``disjoint_merge``): each task vector keeps the entries at least as large in magnitude
+    as its k-th largest (ties at the threshold kept, as the authors' ``>=`` mask does); a
+    coordinate whose trimmed values sum to zero takes the sign of the sum of the elected
+    signs, and a coordinate whose sign is still zero keeps the negative values."""
+    d = taus[0].size
+    k = int(density * d)
+    trimmed = []
+    for tau in taus:
+        t = np.zeros(d)
+        if k:
+            threshold = sorted(np.abs(tau), reverse=True)[k - 1]
+            for j in range(d):
+                if abs(tau[j]) >= threshold:
+                    t[j] = tau[j]
+        trimmed.append(t)
+    signs = [np.sign(sum(t[j] for t in trimmed)) for j in range(d)]
+    majority = np.sign(sum(signs))
+    merged = np.zeros(d)
+    for j in range(d):
+        gamma = signs[j] if signs[j] != 0 else majority
+        kept = [t[j] for t in trimmed if (t[j] > 0 if gamma > 0 else t[j] < 0)]
+        merged[j] = sum(kept) / len(kept) if kept else 0.0
+    return merged
+
+
+def _flat(model):
+    return np.concatenate([p.ravel() for p in _mlp_params(model).values()])
+
+
+def _with_flat(template, flat):
+    """A copy of a scikit-learn MLP whose parameters, in _mlp_params order, are ``flat``."""
+    params, start = {}, 0
+    for name, value in _mlp_params(template).items():
+        params[name] = flat[start : start + value.size].reshape(value.shape)
+        start += value.size
+    n = len(template.coefs_)
+    return _with_params(
+        template, [params[f"c{k}"] for k in range(n)], [params[f"i{k}"] for k in range(n)]
+    )
+
+
+def test_ties_trim_sign_election_and_single_model_match_the_authors_code(data, family):
+    X, _, _, _ = data
+    # parameters on a grid of 1/8: base + tau - base is tau exactly, so zero sums stay zero
+    b = np.round(8 * _flat(family[0])) / 8
+    base = _with_flat(family[0], b)
+    d = b.size
+    rng = np.random.RandomState(0)
+
+    def merge(taus, density, scaling=1.0):
+        tuned = [_with_flat(base, b + tau) for tau in taus]
+        got = WeightAveraging(tuned, method="ties", base=base, density=density, scaling=scaling)
+        got = _flat(got.fit(X).fused_) - b
+        np.testing.assert_allclose(got, scaling * _ties_authors(taus, density), atol=1e-12)
+        return got
+
+    # integer task vectors: sums are exact, so zero sums are real ties
+    taus = [rng.randint(-3, 4, size=d).astype(float) for _ in range(3)]
+    taus[1][:5], taus[2][:5] = -taus[0][:5], 0.0  # five coordinates that sum to zero
+    taus[0][:5] = [1.0, -2.0, 3.0, 1.0, -1.0]
+    taus[1][:5] = -taus[0][:5]
+    for majority in (1, -1):
+        taus = [t * majority * np.sign(sum(np.sign(sum(taus)))) for t in taus]
+        assert np.sign(sum(np.sign(sum(taus)))) == majority
+        got = merge(taus, density=1.0)
+        # a zero-sum coordinate takes the majority sign: the value of its pair of that sign
+        np.testing.assert_allclose(got[:5], majority * np.abs(taus[0][:5]))
+    # trimming to one entry per model, and to none (the base model comes back)
+    normal = [rng.normal(size=d) for _ in range(3)]
+    got = merge(normal, density=1.5 / d, scaling=0.7)
+    assert 1 <= np.count_nonzero(got) <= 3
+    np.testing.assert_array_equal(merge(taus, density=0.5 / d), np.zeros(d))
+    # opposite task vectors: every sign, and the majority, is zero
+    tau = np.round(8 * rng.normal(size=d)) / 8
+    np.testing.assert_allclose(merge([tau, -tau], density=1.0), -np.abs(tau))
+    # one model: its density largest entries, the rest of it dropped
+    tau = rng.normal(size=d)
+    got = merge([tau], density=0.3, scaling=0.5)
+    keep = np.argsort(-np.abs(tau))[: int(0.3 * d)]
+    want = np.zeros(d)
+    want[keep] = 0.5 * tau[keep]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_one_model_soups_and_the_base_named_in_errors(data, images, cnn_family):
+    """Greedy and Fisher merges of one model give it back; a bad base is named "base"."""
+    X, _, X_test, _ = images
+    Xd, yd, _, _ = data
+    base, tuned = cnn_family
+    for method, fit_y in (("greedy", True), ("fisher", False)):
+        merged = WeightAveraging([tuned[1]], method=method, classes=[0, 1, 2, 3])
+        merged.fit(X, images[1] if fit_y else None)
+        for name, value in _params(tuned[1]).items():
+            np.testing.assert_allclose(_params(merged.fused_)[name], value, rtol=1e-6, atol=1e-7)
+    with pytest.raises(NotFittedError, match="^'base' \\(MLPClassifier\\) is not fitted"):
+        WeightAveraging(
+            [_fit(MLPClassifier((10,), max_iter=5, random_state=0), Xd, yd)],
+            method="ties",
+            base=MLPClassifier((10,)),
+        ).fit(Xd)
+    with pytest.raises(TypeError, match="^base must be a fitted"):
+        WeightAveraging(tuned, method="ties", base="pre-trained").fit(X)
+
+
+def test_greedy_soup_with_reset_bn_is_its_ingredients_reset(images, cnn_family):
+    """Each candidate soup of the greedy search is scored after the BatchNorm reset, and
+    the result equals the uniform average of the chosen ingredients, reset on X."""
+    X, y, X_test, y_test = images
+    _, tuned = cnn_family
+    greedy = WeightAveraging(tuned, method="greedy", reset_bn=True, classes=[0, 1, 2, 3])
+    greedy.fit(X_test, y_test)
+    chosen = [tuned[k] for k in greedy.ingredients_]
+    plain = WeightAveraging(chosen, reset_bn=True, classes=[0, 1, 2, 3]).fit(X_test)
+    for (name, a), b in zip(plain.fused_.state_dict().items(), greedy.fused_.state_dict().values()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_reset_bn_of_skorch_nets(images, cnn_family):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    X, _, X_test, _ = images
+    _, tuned = cnn_family
+
+    def net(module):
+        return skorch.NeuralNetClassifier(
+            copy.deepcopy(module), criterion=torch.nn.CrossEntropyLoss, verbose=0
+        ).initialize()
+
+    nets = [net(m) for m in tuned]
+    merged = WeightAveraging(nets, reset_bn=True).fit(X)
+    direct = WeightAveraging(tuned, reset_bn=True).fit(X)
+    for a, b in zip(direct.fused_.buffers(), merged.fused_.module_.buffers()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_fisher_and_regmean_check_the_width_of_X_for_torch_mlps(data):
+    torch = pytest.importorskip("torch")
+    X, _, _, _ = data
+    torch.manual_seed(0)
+    mlps = [
+        torch.nn.Sequential(torch.nn.Linear(64, 5), torch.nn.ReLU(), torch.nn.Linear(5, 4))
+        for _ in range(2)
+    ]
+    for method in ("fisher", "regmean"):
+        with pytest.raises(ValueError, match="X has 63 features, but the models take 64"):
+            WeightAveraging(mlps, method=method, classes=[0, 1, 2, 3]).fit(X[:, :63])

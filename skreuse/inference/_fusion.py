@@ -48,7 +48,14 @@ def _transport_plan(cost, reg):
     a, b = np.full(n, 1.0 / n), np.full(m, 1.0 / m)
     if reg == 0:
         return ot.emd(a, b, cost, numItermax=max(100_000, 50 * n * m))
-    return ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", numItermax=10_000)
+    plan = ot.sinkhorn(a, b, cost, reg, method="sinkhorn_stabilized", numItermax=10_000)
+    if not np.all(np.isfinite(plan)):
+        # exp(-cost / reg) underflows for every entry of a row when reg is tiny
+        raise ValueError(
+            f"reg={reg} is too small for Sinkhorn's iterations (the transport plan is not "
+            "finite); use a larger reg, or reg=0 for the exact plan."
+        )
+    return plan
 
 
 def _weight_matching(mlp, anchor, max_sweeps, rng):
