@@ -759,3 +759,124 @@ def test_regmean_default_ridge_is_a_tiny_regularization(data):
     assert default.ridge == 1e-6
     np.testing.assert_allclose(default.fused_.coefs_[0], exact.fused_.coefs_[0], atol=1e-3)
     np.testing.assert_allclose(default.predict(X), exact.predict(X), atol=1e-3)
+
+
+# -- _mlp_params: reading models, Fisher diagonals, fine-tuning, BatchNorm reset ----------
+# Tests of skreuse/inference/_mlp_params.py (behind OTFusion and WeightAveraging), each
+# checked against an independent computation (issue 20, mutation testing).
+
+
+def _fisher_slow(module, X, likelihood):
+    """Diagonal Fisher of any torch module the slow way: per row and output, by autograd."""
+    torch = pytest.importorskip("torch")
+    module = copy.deepcopy(module).double().eval()
+    named = dict(module.named_parameters())
+    fisher = {n: torch.zeros_like(p) for n, p in named.items()}
+    for x in torch.as_tensor(np.asarray(X), dtype=torch.float64):
+        z = module(x[None]).reshape(-1)
+        for m in range(z.shape[0]):
+            if likelihood == "softmax":
+                logp = torch.log_softmax(z, dim=0)
+                weight, target = logp[m].exp().detach(), logp[m]
+            elif likelihood == "logistic":
+                s = torch.sigmoid(z[m]).detach()
+                weight, target = s * (1 - s), z[m]
+            else:  # a unit Gaussian on each output
+                weight, target = 1.0, z[m]
+            grads = torch.autograd.grad(target, list(named.values()), retain_graph=True)
+            for f, g in zip(fisher.values(), grads):
+                f += weight * g**2
+    return {n: f.numpy() / len(X) for n, f in fisher.items()}
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "regression"])
+def test_mlp_params_fisher_diagonal_of_deep_sklearn_mlps_matches_autograd(data, kind):
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    X, y, _, _ = data
+    X = X[:30]
+    if kind == "regression":
+        target, cls = np.c_[X[:, 10], X[:, 20] - X[:, 30]], MLPRegressor
+    else:
+        target, cls = (y[:30] if kind == "multiclass" else y[:30] % 2), MLPClassifier
+    # two hidden layers: the output layer is not the second one
+    model = _fit(cls(hidden_layer_sizes=(6, 5), max_iter=30, random_state=0), X, target)
+    # A row of zeros meets a first-layer unit of zero bias: a pre-activation of exactly 0,
+    # where ReLU's derivative is 0 (as in torch's autograd).
+    model.intercepts_[0][0] = 0.0
+    X = np.vstack([np.zeros(X.shape[1]), X])
+    fisher_W, fisher_b = _fisher_diagonal(_read_mlp(model), X)
+    want = _fisher_brute_force(model, X)
+    n_layers = len(model.coefs_)
+    for layer in range(n_layers):
+        np.testing.assert_allclose(fisher_W[layer].T, want[layer], rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(fisher_b[layer], want[n_layers + layer], rtol=1e-7, atol=1e-12)
+
+
+def _mixed_torch_mlp(seed=0):
+    """Flatten in front, two different activations, a hidden layer without bias."""
+    nn = pytest.importorskip("torch").nn
+    pytest.importorskip("torch").manual_seed(seed)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 6), nn.Tanh(), nn.Linear(6, 5, bias=False), nn.ReLU(),
+        nn.Linear(5, 3),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("likelihood", ["softmax", "logistic", "gaussian"])
+def test_mlp_params_fisher_diagonal_of_a_torch_mlp_matches_autograd(likelihood):
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    module = _mixed_torch_mlp()
+    X = np.random.RandomState(0).normal(size=(15, 3, 4))  # flattened by the module
+    mlp = _read_mlp(module)
+    assert mlp.has_bias == (True, False, True)
+    np.testing.assert_array_equal(mlp.biases[1], np.zeros(5))
+    assert mlp.likelihood == "gaussian"  # a plain torch module: regression outputs
+    mlp.likelihood = likelihood
+    fisher_W, fisher_b = _fisher_diagonal(mlp, X)
+    want = _fisher_slow(module, X, likelihood)
+    for layer, index in enumerate((1, 3, 5)):
+        np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-6, atol=1e-12)
+        if mlp.has_bias[layer]:
+            np.testing.assert_allclose(
+                fisher_b[layer], want[f"{index}.bias"], rtol=1e-6, atol=1e-12
+            )
+
+
+@pytest.mark.parametrize("likelihood", ["softmax", "logistic", "gaussian"])
+def test_mlp_params_fisher_torch_matches_autograd_for_any_batching(likelihood):
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _fisher_torch, _read_state
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    module = nn.Sequential(nn.Linear(5, 6), nn.LayerNorm(6), nn.Tanh(), nn.Linear(6, 3))
+    X = np.random.RandomState(1).normal(size=(11, 5))  # more rows than features
+    want = _fisher_slow(module, X, likelihood)
+    state = _read_state(module)
+    # batches of 4, 4 and 3 rows; one batch (the cap of 2**25 Jacobian numbers is not reached)
+    for batch_size in (4, 10**9):
+        got = _fisher_torch(state, X, likelihood, batch_size=batch_size)
+        assert got.keys() == want.keys()
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["fisher", "regmean", "otfusion"])
+def test_mlp_params_flatten_in_front_takes_image_inputs(method):
+    # An nn.Flatten in front of the first Linear layer is accepted by the reader; the
+    # layer-wise methods must flatten image rows as the module does (they multiplied the
+    # (n, 3, 4) array by the (6, 12) weights and failed).
+    torch = pytest.importorskip("torch")
+    from skreuse.inference import OTFusion
+
+    module = _mixed_torch_mlp()
+    X = np.random.RandomState(0).normal(size=(40, 3, 4)).astype(np.float32)
+    if method == "otfusion":
+        merged = OTFusion([module, copy.deepcopy(module)], align="activation").fit(X)
+    else:
+        merged = WeightAveraging([module, copy.deepcopy(module)], method=method).fit(X)
+    with torch.no_grad():
+        want = module(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(merged.predict(X), want, rtol=1e-4, atol=1e-5)
