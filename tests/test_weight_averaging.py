@@ -880,3 +880,112 @@ def test_mlp_params_flatten_in_front_takes_image_inputs(method):
     with torch.no_grad():
         want = module(torch.from_numpy(X)).numpy()
     np.testing.assert_allclose(merged.predict(X), want, rtol=1e-4, atol=1e-5)
+
+
+def test_mlp_params_likelihood_of_each_kind_of_model():
+    # The Fisher information of a skorch net follows its class (binary: Bernoulli outputs,
+    # classifier: softmax, regressor: Gaussian); a torch module is a classifier when the
+    # estimator is given classes.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _fisher_torch, _likelihood, _read_state
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(7, 4)).astype(np.float32)
+    body = nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.Tanh())
+    nets = {
+        "logistic": skorch.NeuralNetBinaryClassifier(nn.Sequential(body, nn.Linear(5, 1))),
+        "softmax": skorch.NeuralNetClassifier(nn.Sequential(body, nn.Linear(5, 3))),
+        "gaussian": skorch.NeuralNetRegressor(nn.Sequential(body, nn.Linear(5, 2))),
+    }
+    for want, net in nets.items():
+        state = _read_state(net.initialize())
+        assert _likelihood(state, None) == want
+        got = _fisher_torch(state, X, _likelihood(state, None))
+        slow = _fisher_slow(net.module_, X, want)
+        for name in slow:
+            np.testing.assert_allclose(got[name], slow[name], rtol=1e-6, atol=1e-12)
+    module = _read_state(nn.Sequential(nn.Linear(4, 3)))
+    assert _likelihood(module, [0, 1, 2]) == "softmax"
+    assert _likelihood(module, None) == "gaussian"
+
+
+def test_mlp_params_finetune_restores_settings_and_silences_only_convergence(data):
+    from skreuse.inference._mlp_params import _finetune
+
+    X, y = data[0][:60], data[1][:60]
+    model = _fit(MLPClassifier((5,), max_iter=7, random_state=0), X, y)
+    before = model.get_params()
+    want = _fit(copy.deepcopy(model).set_params(warm_start=True, max_iter=3), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the stop after 3 epochs is wanted
+        got = _finetune(copy.deepcopy(model), "sklearn", X, y, 3)
+    assert got.get_params() == before  # warm_start=False and max_iter=7 again
+    for a, b in zip(got.coefs_ + got.intercepts_, want.coefs_ + want.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+    class _WarningMLP(MLPClassifier):
+        def fit(self, X, y):
+            warnings.warn("a warning of the model's own", UserWarning, stacklevel=2)
+            return super().fit(X, y)
+
+    with pytest.warns(UserWarning, match="a warning of the model's own"):
+        other = _fit(_WarningMLP((5,), max_iter=7, random_state=0), X, y)
+    with pytest.warns(UserWarning, match="a warning of the model's own"):
+        _finetune(other, "sklearn", X, y, 3)
+
+
+def test_mlp_params_read_sequential_layer_rules():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference import OTFusion
+    from skreuse.inference._mlp_params import _read_mlp
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    # Flatten is accepted in front of the first Linear layer only, and elementwise layers
+    assert len(_read_mlp(_mixed_torch_mlp()).weights) == 3
+    with pytest.raises(TypeError, match="uses Softmax"):
+        _read_mlp(nn.Sequential(nn.Softmax(dim=1), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
+    with pytest.raises(TypeError, match="uses Flatten between Linear layers"):
+        _read_mlp(nn.Sequential(nn.Linear(4, 3), nn.Flatten(), nn.Linear(3, 2)))
+    # non-elementwise layers are refused between any two Linear layers, not only the first
+    with pytest.raises(TypeError, match="uses Softmax between Linear layers"):
+        _read_mlp(
+            nn.Sequential(
+                nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.Softmax(dim=1), nn.Linear(3, 2)
+            )
+        )
+    # a layer with parameters after the last Linear one would be silently dropped
+    with pytest.raises(TypeError, match="contains LayerNorm, a layer with parameters"):
+        _read_mlp(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.LayerNorm(2)))
+    # a model with a bias and one without are not merged layer by layer
+    X = np.random.RandomState(0).normal(size=(20, 4)).astype(np.float32)
+    with_bias = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    without = nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="different output layers"):
+        OTFusion([with_bias, without]).fit(X)
+    # activations are compared by name: a different one is refused, and an nn.Identity is
+    # the same as no activation at all
+    tanh = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="use different activations"):
+        OTFusion([with_bias, tanh]).fit(X)
+    bare = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    identity = copy.deepcopy(bare)
+    identity.insert(1, nn.Identity())
+    fused = OTFusion([bare, identity], align="activation").fit(X)
+    with torch.no_grad():
+        np.testing.assert_allclose(fused.predict(X), bare(torch.from_numpy(X)).numpy(), atol=1e-5)
+
+
+def test_mlp_params_reading_leaves_the_modules_training_mode():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _read_mlp
+
+    nn = torch.nn
+    module = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 2)).train()
+    mlp = _read_mlp(module)
+    assert all(m.training for m in module.modules())
+    # the activation read is the eval-mode chain: dropout is the identity
+    z = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    np.testing.assert_array_equal(mlp.activations[0].fn(z), np.maximum(z, 0.0))
