@@ -989,3 +989,70 @@ def test_mlp_params_reading_leaves_the_modules_training_mode():
     # the activation read is the eval-mode chain: dropout is the identity
     z = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
     np.testing.assert_array_equal(mlp.activations[0].fn(z), np.maximum(z, 0.0))
+
+
+def test_mlp_params_reset_batchnorm_averages_the_batches_of_X():
+    # momentum=None: each running statistic is the plain average of the batch statistics
+    # (batch means; unbiased batch variances), computed here batch by batch.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _reset_batchnorm
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    X = np.random.RandomState(0).normal(2.0, 3.0, size=(120, 5))  # float64, a float32 model
+    batches = [X[i : i + 50] for i in range(0, 120, 50)]  # 50, 50 and 20 rows
+    mean = np.mean([b.mean(axis=0) for b in batches], axis=0)
+    var = np.mean([b.var(axis=0, ddof=1) for b in batches], axis=0)
+    module = nn.Sequential(nn.BatchNorm1d(5, momentum=0.3), nn.Linear(5, 2), nn.Dropout(0.5))
+    assert _reset_batchnorm(module, "torch", X, batch_size=50) is module
+    np.testing.assert_allclose(module[0].running_mean, mean, rtol=1e-5)
+    np.testing.assert_allclose(module[0].running_var, var, rtol=1e-5)
+    assert module[0].momentum == 0.3 and module.training  # put back as they were
+    net = skorch.NeuralNetRegressor(
+        nn.Sequential(nn.BatchNorm1d(5), nn.Linear(5, 1)), max_epochs=1, train_split=None
+    ).initialize()
+    _reset_batchnorm(net, "skorch", X, batch_size=50)
+    np.testing.assert_allclose(net.module_[0].running_var, var, rtol=1e-5)
+    for model, kind in ((MLPRegressor(), "sklearn"), (nn.Sequential(nn.Linear(5, 2)), "torch")):
+        with pytest.raises(ValueError, match="no BatchNorm layer"):
+            _reset_batchnorm(model, kind, X)
+
+
+def test_mlp_params_skorch_nets_are_trained_on_float32_and_column_targets():
+    # A skorch regressor needs float32 inputs and targets of shape (n, 1) (its MSE loss
+    # would otherwise broadcast (n, 1) outputs against (n,) targets); a binary classifier
+    # float32 targets of shape (n,). float64 inputs are converted.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _model_predict_proba, _train_model
+
+    nn = torch.nn
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3
+    labels = (y > 0).astype(np.int64)
+    torch.manual_seed(0)
+    settings = {"max_epochs": 3, "lr": 0.05, "train_split": None, "verbose": 0}
+    cases = [
+        (skorch.NeuralNetRegressor(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1)),
+                                   **settings), y, y.reshape(-1, 1)),
+        (skorch.NeuralNetBinaryClassifier(nn.Sequential(nn.Linear(4, 3), nn.Tanh(),
+                                                        nn.Linear(3, 1)), **settings),
+         labels, labels),
+    ]  # fmt: skip
+    for net, target, want_target in cases:
+        got = _train_model(net, X, target)
+        want = copy.deepcopy(net).fit(X.astype(np.float32), want_target.astype(np.float32))
+        for a, b in zip(got.module_.parameters(), want.module_.parameters()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    proba = _model_predict_proba(got, "skorch", X)  # float64 rows
+    np.testing.assert_allclose(proba, want.predict_proba(X.astype(np.float32)), rtol=1e-6)
+
+
+def test_mlp_params_predict_of_a_parameter_free_module():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _model_predict
+
+    X = np.linspace(-2.0, 2.0, 12).reshape(4, 3).astype(np.float32)
+    np.testing.assert_allclose(_model_predict(torch.nn.Tanh(), "torch", X), np.tanh(X), rtol=1e-6)
