@@ -1008,7 +1008,8 @@ def test_mlp_params_reset_batchnorm_averages_the_batches_of_X():
     assert _reset_batchnorm(module, "torch", X, batch_size=50) is module
     np.testing.assert_allclose(module[0].running_mean, mean, rtol=1e-5)
     np.testing.assert_allclose(module[0].running_var, var, rtol=1e-5)
-    assert module[0].momentum == 0.3 and module.training  # put back as they were
+    assert module[0].momentum == 0.3  # put back as it was, and the training mode too
+    assert module.training
     net = skorch.NeuralNetRegressor(
         nn.Sequential(nn.BatchNorm1d(5), nn.Linear(5, 1)), max_epochs=1, train_split=None
     ).initialize()
