@@ -828,7 +828,8 @@ def test_mlp_params_fisher_diagonal_of_a_torch_mlp_matches_autograd(likelihood):
     from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
 
     module = _mixed_torch_mlp()
-    X = np.random.RandomState(0).normal(size=(15, 3, 4))  # flattened by the module
+    # float32 rows, flattened by the module; the Fisher is computed in float64
+    X = np.random.RandomState(0).normal(size=(15, 3, 4)).astype(np.float32)
     mlp = _read_mlp(module)
     assert mlp.has_bias == (True, False, True)
     np.testing.assert_array_equal(mlp.biases[1], np.zeros(5))
@@ -837,10 +838,10 @@ def test_mlp_params_fisher_diagonal_of_a_torch_mlp_matches_autograd(likelihood):
     fisher_W, fisher_b = _fisher_diagonal(mlp, X)
     want = _fisher_slow(module, X, likelihood)
     for layer, index in enumerate((1, 3, 5)):
-        np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-9, atol=1e-15)
         if mlp.has_bias[layer]:
             np.testing.assert_allclose(
-                fisher_b[layer], want[f"{index}.bias"], rtol=1e-6, atol=1e-12
+                fisher_b[layer], want[f"{index}.bias"], rtol=1e-9, atol=1e-15
             )
 
 
@@ -1057,3 +1058,32 @@ def test_mlp_params_predict_of_a_parameter_free_module():
 
     X = np.linspace(-2.0, 2.0, 12).reshape(4, 3).astype(np.float32)
     np.testing.assert_allclose(_model_predict(torch.nn.Tanh(), "torch", X), np.tanh(X), rtol=1e-6)
+
+
+def test_mlp_params_check_states_names_the_missing_parameter_and_the_classes(data, family):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    X = np.random.RandomState(0).normal(size=(30, 4)).astype(np.float32)
+    short = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    long = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"models\[0\] has no parameter '4\.weight'"):
+        WeightAveraging([short, long]).fit(X)
+    with pytest.raises(ValueError, match=r"models\[1\] has no parameter '4\.weight'"):
+        WeightAveraging([long, short]).fit(X)
+    # classifiers of the same architecture trained on different labels ({0, 1} and {1, 2})
+    y = (X[:, 0] > 0).astype(np.int64)
+    nets = [
+        skorch.NeuralNetClassifier(
+            nn.Sequential(nn.Linear(4, 3)), max_epochs=1, train_split=None, verbose=0
+        ).fit(X, labels)
+        for labels in (y, y + 1)
+    ]
+    with pytest.raises(ValueError, match="were trained on different classes"):
+        WeightAveraging(nets).fit(X)
+    X_digits, y_digits, _, _ = data
+    base, tuned = family
+    relabelled = _fit(copy.deepcopy(base), X_digits, y_digits + 10)
+    with pytest.raises(ValueError, match=r"base and models\[0\] were trained on different classes"):
+        WeightAveraging(tuned, method="task_arithmetic", base=relabelled).fit(X_digits)
