@@ -1087,3 +1087,22 @@ def test_mlp_params_check_states_names_the_missing_parameter_and_the_classes(dat
     relabelled = _fit(copy.deepcopy(base), X_digits, y_digits + 10)
     with pytest.raises(ValueError, match=r"base and models\[0\] were trained on different classes"):
         WeightAveraging(tuned, method="task_arithmetic", base=relabelled).fit(X_digits)
+
+
+def test_mlp_params_task_vectors_of_float32_sklearn_mlps_are_taken_in_float64():
+    # A float32 scikit-learn MLP (fitted on float32 rows) is read as float64: the task
+    # vector tuned - base is not rounded to float32 before it is scaled and added.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 6)).astype(np.float32)
+    base = _fit(MLPRegressor(hidden_layer_sizes=(40,), max_iter=5, random_state=0), X, X[:, 0])
+    assert base.coefs_[0].dtype == np.float32
+    tuned = _with_params(
+        base,
+        [(c + rng.normal(scale=3.0, size=c.shape)).astype(np.float32) for c in base.coefs_],
+        [(b + rng.normal(scale=3.0, size=b.shape)).astype(np.float32) for b in base.intercepts_],
+    )
+    merged = WeightAveraging([tuned], method="task_arithmetic", base=base, scaling=0.3).fit(X)
+    got = merged.fused_.coefs_ + merged.fused_.intercepts_
+    for g, b, t in zip(got, base.coefs_ + base.intercepts_, tuned.coefs_ + tuned.intercepts_):
+        b, t = b.astype(np.float64), t.astype(np.float64)
+        np.testing.assert_array_equal(g, (b + 0.3 * (t - b)).astype(np.float32))
