@@ -1106,3 +1106,104 @@ def test_mlp_params_task_vectors_of_float32_sklearn_mlps_are_taken_in_float64():
     for g, b, t in zip(got, base.coefs_ + base.intercepts_, tuned.coefs_ + tuned.intercepts_):
         b, t = b.astype(np.float64), t.astype(np.float64)
         np.testing.assert_array_equal(g, (b + 0.3 * (t - b)).astype(np.float32))
+
+
+def test_mlp_params_built_sklearn_models_own_their_state(data, family):
+    # The fused model is a deep copy of its template with the template's optimizer state
+    # and early-stopping snapshots removed: fine-tuning it neither touches the models
+    # given nor restarts from their optimizer moments or best weights.
+    from skreuse.inference import OTFusion
+
+    X, y, _, _ = data
+    models = [
+        _fit(MLPClassifier((6,), early_stopping=True, max_iter=8, random_state=s), X, y)
+        for s in (0, 1)
+    ]
+    for m in models:
+        assert hasattr(m, "_optimizer")
+        assert hasattr(m, "_best_coefs")
+    curves = [list(m.loss_curve_) for m in models]
+    fused = OTFusion(models, finetune_epochs=2).fit(X, y).fused_
+    for attr in ("_optimizer", "_best_coefs", "_best_intercepts"):
+        assert not hasattr(WeightAveraging(models).fit(X).fused_, attr)
+    assert [m.loss_curve_ for m in models] == curves
+    assert len(fused.loss_curve_) == len(curves[0]) + 2
+    # a float32 model stays float32
+    X32 = X.astype(np.float32)
+    small = [_fit(MLPClassifier((6,), max_iter=5, random_state=s), X32, y) for s in (0, 1)]
+    soup = WeightAveraging(small).fit(X32).fused_
+    assert {a.dtype for a in soup.coefs_ + soup.intercepts_} == {np.dtype(np.float32)}
+
+
+def test_mlp_params_fisher_merge_of_torch_mlps_matches_autograd():
+    # torch MLPs (a layer without bias) go through the dense-layer Fisher and are rebuilt
+    # from the merged layers: every weight and bias is the Fisher-weighted average.
+    torch = pytest.importorskip("torch")
+
+    models = [_mixed_torch_mlp(seed) for seed in (0, 1)]
+    X = np.random.RandomState(2).normal(size=(16, 3, 4)).astype(np.float32)
+    groups = np.arange(16) % 2
+    merged = WeightAveraging(models, method="fisher", weights=[1, 3]).fit(X, groups=groups)
+    fishers = [_fisher_slow(m, X[groups == k], "gaussian") for k, m in enumerate(models)]
+    params = [_params(m) for m in models]
+    got = _params(merged.fused_)
+    assert got.keys() == params[0].keys()
+    for name in got:
+        F = [w * np.maximum(f[name], 1e-6) for w, f in zip((0.25, 0.75), fishers)]
+        want = (F[0] * params[0][name] + F[1] * params[1][name]) / (F[0] + F[1])
+        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=1e-7)
+    assert merged.fused_[3].bias is None
+    assert isinstance(merged.fused_, torch.nn.Sequential)
+
+
+def test_mlp_params_skorch_net_fuses_like_its_module():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference import OTFusion
+
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        module = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
+        nets.append(
+            skorch.NeuralNetClassifier(module, max_epochs=2, lr=0.1, train_split=None, verbose=0)
+        )
+        nets[-1].fit(X, y)
+    fused = OTFusion(nets, align="activation").fit(X).fused_
+    plain = OTFusion([n.module_ for n in nets], align="activation").fit(X).fused_
+    for (name, a), b in zip(_params(fused.module_).items(), _params(plain).values()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+    assert not np.allclose(_params(fused.module_)["0.weight"], _params(nets[0].module_)["0.weight"])
+
+
+def test_mlp_params_architecture_messages_and_weighted_scores(data, family):
+    from sklearn.metrics import accuracy_score, r2_score
+
+    from skreuse.inference import OTFusion
+
+    X, y, X_test, y_test = data
+    base, tuned = family
+    deeper = _fit(MLPClassifier((10, 4), max_iter=5, random_state=0), X, y)
+    with pytest.raises(ValueError, match=r"models\[1\] and models\[0\] have different depths"):
+        OTFusion([base, deeper]).fit(X)
+    with pytest.raises(ValueError, match=r"models\[2\] and models\[0\] have different depths"):
+        OTFusion([base, tuned[0], deeper]).fit(X)
+    relabelled = _fit(copy.deepcopy(base), X, y + 10)
+    with pytest.raises(ValueError, match="trained on different classes"):
+        OTFusion([base, relabelled]).fit(X)
+    w = np.random.RandomState(0).uniform(0, 1, size=len(y_test)) ** 4
+    soup = WeightAveraging(tuned).fit(X)
+    want = accuracy_score(y_test, soup.predict(X_test), sample_weight=w)
+    assert soup.score(X_test, y_test, sample_weight=w) == pytest.approx(want, rel=1e-12)
+    assert want != pytest.approx(accuracy_score(y_test, soup.predict(X_test)), rel=1e-6)
+    target = X[:, 10] - X[:, 20]
+    reg = [_fit(MLPRegressor(hidden_layer_sizes=(5,), max_iter=20, random_state=s), X, target)
+           for s in (0, 1)]  # fmt: skip
+    avg = WeightAveraging(reg).fit(X)
+    t_test = X_test[:, 10] - X_test[:, 20]
+    want = r2_score(t_test, avg.predict(X_test), sample_weight=w)
+    assert avg.score(X_test, t_test, sample_weight=w) == pytest.approx(want, rel=1e-12)
+    assert want != pytest.approx(r2_score(t_test, avg.predict(X_test)), rel=1e-6)
