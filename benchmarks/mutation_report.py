@@ -1680,6 +1680,166 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "differs only when a mean difference equals the standard error plus 1e-12 exactly; "
         "the tolerance exists so that no such equality is ever reached",
     ),
+    # -- skreuse/inference/_mlp_params.py
+    **{
+        (function, new): ("equivalent", reason)
+        for reason, pairs in (
+            (
+                "einsum subscripts renamed consistently (upper-case letters are other labels "
+                "of the same contraction)",
+                (
+                    ("_fisher_diagonal", 's = np.einsum("NM,NMO->NO", w, delta**2)'),
+                    (
+                        "_fisher_torch",
+                        'fisher[n] += torch.einsum("BC,BC...->...", w, J.detach() ** 2)',
+                    ),
+                ),
+            ),
+            (
+                "changes only how many rows go in one batch (the cap on the Jacobians' "
+                "memory; n_out / n_params < 1 for any model with a dense output layer); the "
+                "Fisher is a sum over rows, the same for any batching "
+                "(test_mlp_params_fisher_torch_matches_autograd_for_any_batching)",
+                (
+                    (
+                        "_fisher_torch",
+                        "n_out = functional_call(module, (params, buffers), (X_t[:2],)).numel()",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(2, min(batch_size, 2**25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2 * 25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 3**25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**26 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**25 // max(2, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**25 // max(1, n_out / n_params)))",
+                    ),
+                ),
+            ),
+            (
+                _CPU,
+                (
+                    ("_fisher_torch", "device = None"),
+                    ("_reset_batchnorm", ")"),  # device=param.device removed
+                    (
+                        "_to_float64",
+                        "return tensor.detach().to(None, dtype=tensor.dtype)"
+                        ".double().numpy().copy()",
+                    ),
+                    (
+                        "_to_float64",
+                        "return tensor.detach().to(dtype=tensor.dtype).double().numpy().copy()",
+                    ),
+                ),
+            ),
+            (
+                "`.to(dtype=tensor.dtype)` keeps the dtype; `.double()` then converts",
+                (
+                    (
+                        "_to_float64",
+                        'return tensor.detach().to("cpu", dtype=None).double().numpy().copy()',
+                    ),
+                    ("_to_float64", 'return tensor.detach().to("cpu", ).double().numpy().copy()'),
+                ),
+            ),
+            (
+                "Tensor.copy_ casts to the destination's dtype",
+                (
+                    (
+                        "_build_from_state",
+                        "p.copy_(torch.as_tensor(params[name], dtype=None, device=p.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "p.copy_(torch.as_tensor(params[name], device=p.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "b.copy_(torch.as_tensor(buffers[name], dtype=None, device=b.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "b.copy_(torch.as_tensor(buffers[name], device=b.device))",
+                    ),
+                    ("_build_model", "lin.weight.copy_(torch.as_tensor(W, dtype=None))"),
+                    ("_build_model", "lin.weight.copy_(torch.as_tensor(W, ))"),
+                    ("_build_model", "lin.bias.copy_(torch.as_tensor(b, dtype=None))"),
+                    ("_build_model", "lin.bias.copy_(torch.as_tensor(b, ))"),
+                ),
+            ),
+            (
+                "the index differs only at a Linear layer, which the check skips",
+                (
+                    ("_read_sequential", "between = lin_idx[0] <= i < lin_idx[-1]"),
+                    ("_read_sequential", "between = lin_idx[0] < i <= lin_idx[-1]"),
+                    ("_read_sequential", "before = i <= lin_idx[0]"),
+                ),
+            ),
+            (
+                "_skorch_xy reads the net only when y is given",
+                (("_model_predict_proba", "return model.predict_proba(_skorch_xy(None, X)[0])"),),
+            ),
+            (
+                "astype(None) is float64, the dtype of every pre-activation (_forward works "
+                "in float64)",
+                (("_relu_grad", "return (z > 0).astype(None)"),),
+            ),
+            (
+                "activation names are only compared between models; any separator tells the "
+                "same chains apart",
+                (
+                    (
+                        "_torch_activation",
+                        'name = "XX->XX".join(repr(m) for m in modules) or "Identity()"',
+                    ),
+                ),
+            ),
+            (
+                "get_torch_device reads the device name case-insensitively",
+                (("_torch_device_of", 'return "CPU"'),),
+            ),
+            (
+                "only classifiers (skorch classifiers here) have a classes_ attribute; other "
+                "nets and torch modules give None either way",
+                (
+                    (
+                        "_read_state",
+                        'classes = getattr(model, "classes_", None) if '
+                        "(_is_classifier_model(model)) or True else None",
+                    ),
+                ),
+            ),
+            (
+                "OTFusion and WeightAveraging, the only subclasses, both have a classes parameter",
+                (
+                    (
+                        "_MLPMergeBase.predict",
+                        "return _model_predict(self.fused_, self.fused_kind_, X, "
+                        'getattr(self, "classes", ))',
+                    ),
+                    ("_MLPMergeBase.score", 'getattr(self, "classes", ),'),
+                ),
+            ),
+        )
+        for function, new in pairs
+    },
+    ("_check_states", '"XXshapes.XX"'): ("cosmetic", "message text only (the end of a message)"),
+    ("_check_states", '"SHAPES."'): ("cosmetic", "message text only (the end of a message)"),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
