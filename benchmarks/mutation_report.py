@@ -1840,6 +1840,39 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     },
     ("_check_states", '"XXshapes.XX"'): ("cosmetic", "message text only (the end of a message)"),
     ("_check_states", '"SHAPES."'): ("cosmetic", "message text only (the end of a message)"),
+    **{
+        ("_read_mlp", new): (
+            "equivalent",
+            "_fisher_diagonal treats every likelihood other than softmax and logistic as the "
+            "Gaussian one, and likelihoods are only compared between models",
+        )
+        for new in (
+            "model.out_activation_, None",
+            "model.out_activation_, )",
+            'model.out_activation_, "XXgaussianXX"',
+            'model.out_activation_, "GAUSSIAN"',
+        )
+    },
+    ("_read_mlp", 'None, getattr(model, "classes_", None),'): (
+        "equivalent",
+        "has_bias is only compared between models of one kind (every scikit-learn MLP has "
+        "biases), so None for all of them compares equal as (True, ...) does",
+    ),
+    **{
+        ("_read_mlp", new): (
+            "survived",
+            "float32 layers of a scikit-learn MLP kept as float32: every later computation "
+            "promotes them exactly to float64 (_forward casts the rows, plans and model "
+            "weights are float64) except OTFusion's align='weight' ground cost, then computed "
+            "in float32; a change at the 1e-7 level that no test tells from rounding",
+        )
+        for new in (
+            "weights = [np.asarray(c, dtype=None).T.copy() for c in model.coefs_]",
+            "weights = [np.asarray(c, ).T.copy() for c in model.coefs_]",
+            "biases = [np.asarray(b, dtype=None).copy() for b in model.intercepts_]",
+            "biases = [np.asarray(b, ).copy() for b in model.intercepts_]",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
