@@ -1207,3 +1207,48 @@ def test_mlp_params_architecture_messages_and_weighted_scores(data, family):
     want = r2_score(t_test, avg.predict(X_test), sample_weight=w)
     assert avg.score(X_test, t_test, sample_weight=w) == pytest.approx(want, rel=1e-12)
     assert want != pytest.approx(r2_score(t_test, avg.predict(X_test)), rel=1e-6)
+
+
+def test_mlp_params_merge_base_input_handling(data, family):
+    from sklearn.base import is_regressor
+    from sklearn.frozen import FrozenEstimator
+
+    X, y, X_test, _ = data
+    base, tuned = family
+    for bad in ([np.nan, 1.0, 1.0], [np.inf, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, -0.5, 1.0]):
+        with pytest.raises(ValueError, match="finite, non-negative and not all zero"):
+            WeightAveraging(tuned, weights=bad).fit(X)
+    soup = WeightAveraging(tuned, weights=[0.0, 2.0, 6.0]).fit(X)
+    np.testing.assert_array_equal(soup.weights_, [0.0, 0.25, 0.75])
+    # a tuple of models, frozen models: the same soup as the list
+    frozen = WeightAveraging(tuple(FrozenEstimator(m) for m in tuned)).fit(X)
+    plain = WeightAveraging(tuned).fit(X)
+    np.testing.assert_array_equal(frozen.predict_proba(X_test), plain.predict_proba(X_test))
+    np.testing.assert_array_equal(frozen.classes_, base.classes_)
+    # scikit-learn models take 2-D rows only
+    with pytest.raises(ValueError, match="dim"):
+        WeightAveraging(tuned).fit(X.reshape(len(X), 8, 8))
+    with pytest.raises(ValueError, match="features"):
+        plain.predict(X_test[:, :10])
+    # regressors: no classes_, no predict_proba, multi-output targets
+    target = np.c_[X[:, 10], X[:, 20]]
+    reg = [_fit(MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=s), X, target)
+           for s in (0, 1)]  # fmt: skip
+    avg = WeightAveraging(reg).fit(X)
+    assert is_regressor(avg)
+    assert not hasattr(avg, "classes_")
+    assert not hasattr(avg, "predict_proba")
+    assert avg.__sklearn_tags__().target_tags.multi_output
+    assert avg.predict(X_test).shape == (len(X_test), 2)
+
+
+def test_mlp_params_classes_must_be_distinct():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(4, 3)) for _ in range(2)]
+    X = np.random.RandomState(0).normal(size=(10, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="classes must be distinct labels"):
+        WeightAveraging(nets, classes=["a", "b", "a"]).fit(X)
+    soup = WeightAveraging(nets, classes=["a", "b", "c"]).fit(X)
+    np.testing.assert_array_equal(soup.classes_, ["a", "b", "c"])
+    assert set(soup.predict(X)) <= {"a", "b", "c"}
