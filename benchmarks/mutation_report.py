@@ -1792,7 +1792,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
             (
                 "_skorch_xy reads the net only when y is given",
-                (("_model_predict_proba", "return model.predict_proba(_skorch_xy(None, X)[0])"),),
+                (
+                    ("_model_predict_proba", "return model.predict_proba(_skorch_xy(None, X)[0])"),
+                    ("_model_predict", "return model.predict(_skorch_xy(None, X)[0])"),
+                ),
             ),
             (
                 "astype(None) is float64, the dtype of every pre-activation (_forward works "

@@ -1252,3 +1252,19 @@ def test_mlp_params_classes_must_be_distinct():
     soup = WeightAveraging(nets, classes=["a", "b", "c"]).fit(X)
     np.testing.assert_array_equal(soup.classes_, ["a", "b", "c"])
     assert set(soup.predict(X)) <= {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_mlp_params_torch_regressor_predictions_have_the_target_shape(n_outputs):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, n_outputs)
+    )
+    X = np.random.RandomState(0).normal(size=(10, 4)).astype(np.float32)
+    soup = WeightAveraging([module, copy.deepcopy(module)]).fit(X)
+    with torch.no_grad():
+        want = module(torch.from_numpy(X)).numpy()
+    got = soup.predict(X)
+    assert got.shape == ((10,) if n_outputs == 1 else (10, 2))
+    np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-6)
