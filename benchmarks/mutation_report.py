@@ -1813,6 +1813,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                 ),
             ),
             (
+                "numpy (2.4) reads any negative size as the unknown dimension",
+                (("_skorch_xy", "y = y.reshape(-2, 1)"),),
+            ),
+            (
                 "get_torch_device reads the device name case-insensitively",
                 (("_torch_device_of", 'return "CPU"'),),
             ),
