@@ -789,8 +789,11 @@ def _fisher_slow(module, X, likelihood):
     return {n: f.numpy() / len(X) for n, f in fisher.items()}
 
 
-@pytest.mark.parametrize("kind", ["multiclass", "binary", "regression"])
-def test_mlp_params_fisher_diagonal_of_deep_sklearn_mlps_matches_autograd(data, kind):
+@pytest.mark.parametrize(
+    ("kind", "activation"),
+    [("multiclass", "relu"), ("binary", "relu"), ("regression", "relu"), ("binary", "logistic")],
+)
+def test_mlp_params_fisher_diagonal_of_deep_sklearn_mlps_matches_autograd(data, kind, activation):
     from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
 
     X, y, _, _ = data
@@ -800,7 +803,8 @@ def test_mlp_params_fisher_diagonal_of_deep_sklearn_mlps_matches_autograd(data, 
     else:
         target, cls = (y[:30] if kind == "multiclass" else y[:30] % 2), MLPClassifier
     # two hidden layers: the output layer is not the second one
-    model = _fit(cls(hidden_layer_sizes=(6, 5), max_iter=30, random_state=0), X, target)
+    model = cls(hidden_layer_sizes=(6, 5), activation=activation, max_iter=30, random_state=0)
+    model = _fit(model, X, target)
     # A row of zeros meets a first-layer unit of zero bias: a pre-activation of exactly 0,
     # where ReLU's derivative is 0 (as in torch's autograd).
     model.intercepts_[0][0] = 0.0
