@@ -1814,7 +1814,14 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
             (
                 "numpy (2.4) reads any negative size as the unknown dimension",
-                (("_skorch_xy", "y = y.reshape(-2, 1)"),),
+                (
+                    ("_skorch_xy", "y = y.reshape(-2, 1)"),
+                    ("_forward", "a = a.reshape(a.shape[0], -2)"),
+                ),
+            ),
+            (
+                "reshaping 2-D rows to (n, -1) leaves them as they are",
+                (("_forward", "if a.ndim >= 2:"),),
             ),
             (
                 "get_torch_device reads the device name case-insensitively",

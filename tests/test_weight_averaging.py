@@ -1224,6 +1224,9 @@ def test_mlp_params_merge_base_input_handling(data, family):
             WeightAveraging(tuned, weights=bad).fit(X)
     soup = WeightAveraging(tuned, weights=[0.0, 2.0, 6.0]).fit(X)
     np.testing.assert_array_equal(soup.weights_, [0.0, 0.25, 0.75])
+    # normalized in float64, whatever the dtype given
+    soup = WeightAveraging(tuned, weights=np.array([1, 2, 4], dtype=np.float32)).fit(X)
+    np.testing.assert_array_equal(soup.weights_, np.array([1.0, 2.0, 4.0]) / 7.0)
     # a tuple of models, frozen models: the same soup as the list
     frozen = WeightAveraging(tuple(FrozenEstimator(m) for m in tuned)).fit(X)
     plain = WeightAveraging(tuned).fit(X)
