@@ -1867,11 +1867,30 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             'model.out_activation_, "GAUSSIAN"',
         )
     },
-    ("_read_mlp", 'None, getattr(model, "classes_", None),'): (
-        "equivalent",
-        "has_bias is only compared between models of one kind (every scikit-learn MLP has "
-        "biases), so None for all of them compares equal as (True, ...) does",
-    ),
+    **{
+        ("_read_mlp", new): (
+            "equivalent",
+            "has_bias is only compared between models of one kind (every scikit-learn MLP has "
+            "biases), so any one value for all of them compares equal as (True, ...) does",
+        )
+        for new in (
+            'None, getattr(model, "classes_", None),',
+            '(False,) * len(weights), getattr(model, "classes_", None),',
+        )
+    },
+    (
+        "_read_mlp",
+        'classes = getattr(model, "classes_", None) if (likelihood != "gaussian") or True '
+        "else None",
+    ): ("equivalent", "a skorch regressor has no classes_ attribute: None either way"),
+    **{
+        ("_read_mlp", new): ("cosmetic", "the name appears only in error messages")
+        for new in (
+            "check_model_fitted(model, None)",
+            "check_model_fitted(model, )",
+            "weights, biases, activations, has_bias = _read_sequential(model.module_, None)",
+        )
+    },
     **{
         ("_read_mlp", new): (
             "survived",

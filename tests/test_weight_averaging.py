@@ -1275,3 +1275,40 @@ def test_mlp_params_torch_regressor_predictions_have_the_target_shape(n_outputs)
     got = soup.predict(X)
     assert got.shape == ((10,) if n_outputs == 1 else (10, 2))
     np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-6)
+
+
+def test_mlp_params_skorch_mlps_are_read_with_their_likelihood_and_classes():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference import OTFusion
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(12, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    settings = {"max_epochs": 1, "train_split": None, "verbose": 0}
+
+    def module(n_out):
+        return nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, n_out))
+
+    torch.manual_seed(0)
+    nets = {
+        "logistic": skorch.NeuralNetBinaryClassifier(module(1), **settings).fit(X, y * 1.0),
+        "softmax": skorch.NeuralNetClassifier(module(3), **settings).fit(X, y),
+        "gaussian": skorch.NeuralNetRegressor(module(1), **settings).fit(X, X[:, :1]),
+    }
+    for likelihood, net in nets.items():
+        mlp = _read_mlp(net)
+        assert mlp.likelihood == likelihood
+        if likelihood == "gaussian":
+            assert mlp.classes is None
+        else:
+            np.testing.assert_array_equal(mlp.classes, [0, 1])
+        fisher_W, fisher_b = _fisher_diagonal(mlp, X)
+        want = _fisher_slow(net.module_, X, likelihood)
+        for layer, index in enumerate((0, 2)):
+            np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-9)
+            np.testing.assert_allclose(fisher_b[layer], want[f"{index}.bias"], rtol=1e-9)
+    other = skorch.NeuralNetClassifier(module(3), **settings).fit(X, y + 1)
+    with pytest.raises(ValueError, match="trained on different classes"):
+        OTFusion([nets["softmax"], other]).fit(X)
