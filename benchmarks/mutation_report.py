@@ -1889,6 +1889,7 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "check_model_fitted(model, None)",
             "check_model_fitted(model, )",
             "weights, biases, activations, has_bias = _read_sequential(model.module_, None)",
+            "weights, biases, activations, has_bias = _read_sequential(model, None)",
         )
     },
     **{

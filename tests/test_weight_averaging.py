@@ -1312,3 +1312,7 @@ def test_mlp_params_skorch_mlps_are_read_with_their_likelihood_and_classes():
     other = skorch.NeuralNetClassifier(module(3), **settings).fit(X, y + 1)
     with pytest.raises(ValueError, match="trained on different classes"):
         OTFusion([nets["softmax"], other]).fit(X)
+    no_bias = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Tanh(), nn.Linear(5, 3))
+    no_bias = skorch.NeuralNetClassifier(no_bias, **settings).fit(X, y)
+    with pytest.raises(ValueError, match="different output layers"):
+        OTFusion([nets["softmax"], no_bias]).fit(X)
