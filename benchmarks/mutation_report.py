@@ -1847,6 +1847,233 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "models[1] differ outside their parameters and buffers (torch modules with, e.g., "
         "ReLU against Tanh, which fit does not compare), where no soup is meaningful",
     ),
+    # -- skreuse/inference/_mlp_params.py
+    **{
+        (function, new): ("equivalent", reason)
+        for reason, pairs in (
+            (
+                "einsum subscripts renamed consistently (upper-case letters are other labels "
+                "of the same contraction)",
+                (
+                    ("_fisher_diagonal", 's = np.einsum("NM,NMO->NO", w, delta**2)'),
+                    (
+                        "_fisher_torch",
+                        'fisher[n] += torch.einsum("BC,BC...->...", w, J.detach() ** 2)',
+                    ),
+                ),
+            ),
+            (
+                "changes only how many rows go in one batch (the cap on the Jacobians' "
+                "memory; n_out / n_params < 1 for any model with a dense output layer); the "
+                "Fisher is a sum over rows, the same for any batching "
+                "(test_mlp_params_fisher_torch_matches_autograd_for_any_batching)",
+                (
+                    (
+                        "_fisher_torch",
+                        "n_out = functional_call(module, (params, buffers), (X_t[:2],)).numel()",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(2, min(batch_size, 2**25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2 * 25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 3**25 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**26 // max(1, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**25 // max(2, n_out * n_params)))",
+                    ),
+                    (
+                        "_fisher_torch",
+                        "batch_size = max(1, min(batch_size, 2**25 // max(1, n_out / n_params)))",
+                    ),
+                ),
+            ),
+            (
+                _CPU,
+                (
+                    ("_fisher_torch", "device = None"),
+                    ("_reset_batchnorm", ")"),  # device=param.device removed
+                    (
+                        "_to_float64",
+                        "return tensor.detach().to(None, dtype=tensor.dtype)"
+                        ".double().numpy().copy()",
+                    ),
+                    (
+                        "_to_float64",
+                        "return tensor.detach().to(dtype=tensor.dtype).double().numpy().copy()",
+                    ),
+                ),
+            ),
+            (
+                "`.to(dtype=tensor.dtype)` keeps the dtype; `.double()` then converts",
+                (
+                    (
+                        "_to_float64",
+                        'return tensor.detach().to("cpu", dtype=None).double().numpy().copy()',
+                    ),
+                    ("_to_float64", 'return tensor.detach().to("cpu", ).double().numpy().copy()'),
+                ),
+            ),
+            (
+                "Tensor.copy_ casts to the destination's dtype",
+                (
+                    (
+                        "_build_from_state",
+                        "p.copy_(torch.as_tensor(params[name], dtype=None, device=p.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "p.copy_(torch.as_tensor(params[name], device=p.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "b.copy_(torch.as_tensor(buffers[name], dtype=None, device=b.device))",
+                    ),
+                    (
+                        "_build_from_state",
+                        "b.copy_(torch.as_tensor(buffers[name], device=b.device))",
+                    ),
+                    ("_build_model", "lin.weight.copy_(torch.as_tensor(W, dtype=None))"),
+                    ("_build_model", "lin.weight.copy_(torch.as_tensor(W, ))"),
+                    ("_build_model", "lin.bias.copy_(torch.as_tensor(b, dtype=None))"),
+                    ("_build_model", "lin.bias.copy_(torch.as_tensor(b, ))"),
+                ),
+            ),
+            (
+                "the index differs only at a Linear layer, which the check skips",
+                (
+                    ("_read_sequential", "between = lin_idx[0] <= i < lin_idx[-1]"),
+                    ("_read_sequential", "between = lin_idx[0] < i <= lin_idx[-1]"),
+                    ("_read_sequential", "before = i <= lin_idx[0]"),
+                ),
+            ),
+            (
+                "_skorch_xy reads the net only when y is given",
+                (
+                    ("_model_predict_proba", "return model.predict_proba(_skorch_xy(None, X)[0])"),
+                    ("_model_predict", "return model.predict(_skorch_xy(None, X)[0])"),
+                ),
+            ),
+            (
+                "astype(None) is float64, the dtype of every pre-activation (_forward works "
+                "in float64)",
+                (("_relu_grad", "return (z > 0).astype(None)"),),
+            ),
+            (
+                "activation names are only compared between models; any separator tells the "
+                "same chains apart",
+                (
+                    (
+                        "_torch_activation",
+                        'name = "XX->XX".join(repr(m) for m in modules) or "Identity()"',
+                    ),
+                ),
+            ),
+            (
+                "numpy (2.4) reads any negative size as the unknown dimension",
+                (
+                    ("_skorch_xy", "y = y.reshape(-2, 1)"),
+                    ("_forward", "a = a.reshape(a.shape[0], -2)"),
+                ),
+            ),
+            (
+                "reshaping 2-D rows to (n, -1) leaves them as they are",
+                (("_forward", "if a.ndim >= 2:"),),
+            ),
+            (
+                "get_torch_device reads the device name case-insensitively",
+                (("_torch_device_of", 'return "CPU"'),),
+            ),
+            (
+                "only classifiers (skorch classifiers here) have a classes_ attribute; other "
+                "nets and torch modules give None either way",
+                (
+                    (
+                        "_read_state",
+                        'classes = getattr(model, "classes_", None) if '
+                        "(_is_classifier_model(model)) or True else None",
+                    ),
+                ),
+            ),
+            (
+                "OTFusion and WeightAveraging, the only subclasses, both have a classes parameter",
+                (
+                    (
+                        "_MLPMergeBase.predict",
+                        "return _model_predict(self.fused_, self.fused_kind_, X, "
+                        'getattr(self, "classes", ))',
+                    ),
+                    ("_MLPMergeBase.score", 'getattr(self, "classes", ),'),
+                ),
+            ),
+        )
+        for function, new in pairs
+    },
+    ("_check_states", '"XXshapes.XX"'): ("cosmetic", "message text only (the end of a message)"),
+    ("_check_states", '"SHAPES."'): ("cosmetic", "message text only (the end of a message)"),
+    **{
+        ("_read_mlp", new): (
+            "equivalent",
+            "_fisher_diagonal treats every likelihood other than softmax and logistic as the "
+            "Gaussian one, and likelihoods are only compared between models",
+        )
+        for new in (
+            "model.out_activation_, None",
+            "model.out_activation_, )",
+            'model.out_activation_, "XXgaussianXX"',
+            'model.out_activation_, "GAUSSIAN"',
+        )
+    },
+    **{
+        ("_read_mlp", new): (
+            "equivalent",
+            "has_bias is only compared between models of one kind (every scikit-learn MLP has "
+            "biases), so any one value for all of them compares equal as (True, ...) does",
+        )
+        for new in (
+            'None, getattr(model, "classes_", None),',
+            '(False,) * len(weights), getattr(model, "classes_", None),',
+        )
+    },
+    (
+        "_read_mlp",
+        'classes = getattr(model, "classes_", None) if (likelihood != "gaussian") or True '
+        "else None",
+    ): ("equivalent", "a skorch regressor has no classes_ attribute: None either way"),
+    **{
+        ("_read_mlp", new): ("cosmetic", "the name appears only in error messages")
+        for new in (
+            "check_model_fitted(model, None)",
+            "check_model_fitted(model, )",
+            "weights, biases, activations, has_bias = _read_sequential(model.module_, None)",
+            "weights, biases, activations, has_bias = _read_sequential(model, None)",
+        )
+    },
+    **{
+        ("_read_mlp", new): (
+            "survived",
+            "float32 layers of a scikit-learn MLP kept as float32: every later computation "
+            "promotes them exactly to float64 (_forward casts the rows, plans and model "
+            "weights are float64) except OTFusion's align='weight' ground cost, then computed "
+            "in float32; a change at the 1e-7 level that no test tells from rounding",
+        )
+        for new in (
+            "weights = [np.asarray(c, dtype=None).T.copy() for c in model.coefs_]",
+            "weights = [np.asarray(c, ).T.copy() for c in model.coefs_]",
+            "biases = [np.asarray(b, dtype=None).copy() for b in model.intercepts_]",
+            "biases = [np.asarray(b, ).copy() for b in model.intercepts_]",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

@@ -913,3 +913,560 @@ def test_fisher_and_regmean_check_the_width_of_X_for_torch_mlps(data):
     for method in ("fisher", "regmean"):
         with pytest.raises(ValueError, match="X has 63 features, but the models take 64"):
             WeightAveraging(mlps, method=method, classes=[0, 1, 2, 3]).fit(X[:, :63])
+
+
+# -- _mlp_params: reading models, Fisher diagonals, fine-tuning, BatchNorm reset ----------
+# Tests of skreuse/inference/_mlp_params.py (behind OTFusion and WeightAveraging), each
+# checked against an independent computation (issue 20, mutation testing).
+
+
+def _fisher_slow(module, X, likelihood):
+    """Diagonal Fisher of any torch module the slow way: per row and output, by autograd."""
+    torch = pytest.importorskip("torch")
+    module = copy.deepcopy(module).double().eval()
+    named = dict(module.named_parameters())
+    fisher = {n: torch.zeros_like(p) for n, p in named.items()}
+    for x in torch.as_tensor(np.asarray(X), dtype=torch.float64):
+        z = module(x[None]).reshape(-1)
+        for m in range(z.shape[0]):
+            if likelihood == "softmax":
+                logp = torch.log_softmax(z, dim=0)
+                weight, target = logp[m].exp().detach(), logp[m]
+            elif likelihood == "logistic":
+                s = torch.sigmoid(z[m]).detach()
+                weight, target = s * (1 - s), z[m]
+            else:  # a unit Gaussian on each output
+                weight, target = 1.0, z[m]
+            grads = torch.autograd.grad(target, list(named.values()), retain_graph=True)
+            for f, g in zip(fisher.values(), grads):
+                f += weight * g**2
+    return {n: f.numpy() / len(X) for n, f in fisher.items()}
+
+
+@pytest.mark.parametrize(
+    ("kind", "activation"),
+    [("multiclass", "relu"), ("binary", "relu"), ("regression", "relu"), ("binary", "logistic")],
+)
+def test_mlp_params_fisher_diagonal_of_deep_sklearn_mlps_matches_autograd(data, kind, activation):
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    X, y, _, _ = data
+    X = X[:30]
+    if kind == "regression":
+        target, cls = np.c_[X[:, 10], X[:, 20] - X[:, 30]], MLPRegressor
+    else:
+        target, cls = (y[:30] if kind == "multiclass" else y[:30] % 2), MLPClassifier
+    # two hidden layers: the output layer is not the second one
+    model = cls(hidden_layer_sizes=(6, 5), activation=activation, max_iter=30, random_state=0)
+    model = _fit(model, X, target)
+    # A row of zeros meets a first-layer unit of zero bias: a pre-activation of exactly 0,
+    # where ReLU's derivative is 0 (as in torch's autograd).
+    model.intercepts_[0][0] = 0.0
+    X = np.vstack([np.zeros(X.shape[1]), X])
+    fisher_W, fisher_b = _fisher_diagonal(_read_mlp(model), X)
+    want = _fisher_brute_force(model, X)
+    n_layers = len(model.coefs_)
+    for layer in range(n_layers):
+        np.testing.assert_allclose(fisher_W[layer].T, want[layer], rtol=1e-7, atol=1e-12)
+        np.testing.assert_allclose(fisher_b[layer], want[n_layers + layer], rtol=1e-7, atol=1e-12)
+
+
+def _mixed_torch_mlp(seed=0):
+    """Flatten in front, two different activations, a hidden layer without bias."""
+    nn = pytest.importorskip("torch").nn
+    pytest.importorskip("torch").manual_seed(seed)
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(12, 6), nn.Tanh(), nn.Linear(6, 5, bias=False), nn.ReLU(),
+        nn.Linear(5, 3),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("likelihood", ["softmax", "logistic", "gaussian"])
+def test_mlp_params_fisher_diagonal_of_a_torch_mlp_matches_autograd(likelihood):
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    module = _mixed_torch_mlp()
+    # float32 rows, flattened by the module; the Fisher is computed in float64
+    X = np.random.RandomState(0).normal(size=(15, 3, 4)).astype(np.float32)
+    mlp = _read_mlp(module)
+    assert mlp.has_bias == (True, False, True)
+    np.testing.assert_array_equal(mlp.biases[1], np.zeros(5))
+    assert mlp.likelihood == "gaussian"  # a plain torch module: regression outputs
+    mlp.likelihood = likelihood
+    fisher_W, fisher_b = _fisher_diagonal(mlp, X)
+    want = _fisher_slow(module, X, likelihood)
+    for layer, index in enumerate((1, 3, 5)):
+        np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-9, atol=1e-15)
+        if mlp.has_bias[layer]:
+            np.testing.assert_allclose(
+                fisher_b[layer], want[f"{index}.bias"], rtol=1e-9, atol=1e-15
+            )
+
+
+@pytest.mark.parametrize("likelihood", ["softmax", "logistic", "gaussian"])
+def test_mlp_params_fisher_torch_matches_autograd_for_any_batching(likelihood):
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _fisher_torch, _read_state
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    module = nn.Sequential(nn.Linear(5, 6), nn.LayerNorm(6), nn.Tanh(), nn.Linear(6, 3))
+    X = np.random.RandomState(1).normal(size=(11, 5))  # more rows than features
+    want = _fisher_slow(module, X, likelihood)
+    state = _read_state(module)
+    # batches of 4, 4 and 3 rows; one batch (the cap of 2**25 Jacobian numbers is not reached)
+    for batch_size in (4, 10**9):
+        got = _fisher_torch(state, X, likelihood, batch_size=batch_size)
+        assert got.keys() == want.keys()
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["fisher", "regmean", "otfusion"])
+def test_mlp_params_flatten_in_front_takes_image_inputs(method):
+    # An nn.Flatten in front of the first Linear layer is accepted by the reader; the
+    # layer-wise methods must flatten image rows as the module does (they multiplied the
+    # (n, 3, 4) array by the (6, 12) weights and failed).
+    torch = pytest.importorskip("torch")
+    from skreuse.inference import OTFusion
+
+    module = _mixed_torch_mlp()
+    X = np.random.RandomState(0).normal(size=(40, 3, 4)).astype(np.float32)
+    if method == "otfusion":
+        merged = OTFusion([module, copy.deepcopy(module)], align="activation").fit(X)
+    else:
+        merged = WeightAveraging([module, copy.deepcopy(module)], method=method).fit(X)
+    with torch.no_grad():
+        want = module(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(merged.predict(X), want, rtol=1e-4, atol=1e-5)
+
+
+def test_mlp_params_likelihood_of_each_kind_of_model():
+    # The Fisher information of a skorch net follows its class (binary: Bernoulli outputs,
+    # classifier: softmax, regressor: Gaussian); a torch module is a classifier when the
+    # estimator is given classes.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _fisher_torch, _likelihood, _read_state
+
+    torch.manual_seed(0)
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(7, 4)).astype(np.float32)
+    body = nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.Tanh())
+    nets = {
+        "logistic": skorch.NeuralNetBinaryClassifier(nn.Sequential(body, nn.Linear(5, 1))),
+        "softmax": skorch.NeuralNetClassifier(nn.Sequential(body, nn.Linear(5, 3))),
+        "gaussian": skorch.NeuralNetRegressor(nn.Sequential(body, nn.Linear(5, 2))),
+    }
+    for want, net in nets.items():
+        state = _read_state(net.initialize())
+        assert _likelihood(state, None) == want
+        got = _fisher_torch(state, X, _likelihood(state, None))
+        slow = _fisher_slow(net.module_, X, want)
+        for name in slow:
+            np.testing.assert_allclose(got[name], slow[name], rtol=1e-6, atol=1e-12)
+    module = _read_state(nn.Sequential(nn.Linear(4, 3)))
+    assert _likelihood(module, [0, 1, 2]) == "softmax"
+    assert _likelihood(module, None) == "gaussian"
+
+
+def test_mlp_params_finetune_restores_settings_and_silences_only_convergence(data):
+    from skreuse.inference._mlp_params import _finetune
+
+    X, y = data[0][:60], data[1][:60]
+    model = _fit(MLPClassifier((5,), max_iter=7, random_state=0), X, y)
+    before = model.get_params()
+    want = _fit(copy.deepcopy(model).set_params(warm_start=True, max_iter=3), X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # the stop after 3 epochs is wanted
+        got = _finetune(copy.deepcopy(model), "sklearn", X, y, 3)
+    assert got.get_params() == before  # warm_start=False and max_iter=7 again
+    for a, b in zip(got.coefs_ + got.intercepts_, want.coefs_ + want.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+    class _WarningMLP(MLPClassifier):
+        def fit(self, X, y):
+            warnings.warn("a warning of the model's own", UserWarning, stacklevel=2)
+            return super().fit(X, y)
+
+    with pytest.warns(UserWarning, match="a warning of the model's own"):
+        other = _fit(_WarningMLP((5,), max_iter=7, random_state=0), X, y)
+    with pytest.warns(UserWarning, match="a warning of the model's own"):
+        _finetune(other, "sklearn", X, y, 3)
+
+
+def test_mlp_params_read_sequential_layer_rules():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference import OTFusion
+    from skreuse.inference._mlp_params import _read_mlp
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    # Flatten is accepted in front of the first Linear layer only, and elementwise layers
+    assert len(_read_mlp(_mixed_torch_mlp()).weights) == 3
+    with pytest.raises(TypeError, match="uses Softmax"):
+        _read_mlp(nn.Sequential(nn.Softmax(dim=1), nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
+    with pytest.raises(TypeError, match="uses Flatten between Linear layers"):
+        _read_mlp(nn.Sequential(nn.Linear(4, 3), nn.Flatten(), nn.Linear(3, 2)))
+    # non-elementwise layers are refused between any two Linear layers, not only the first
+    with pytest.raises(TypeError, match="uses Softmax between Linear layers"):
+        _read_mlp(
+            nn.Sequential(
+                nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.Softmax(dim=1), nn.Linear(3, 2)
+            )
+        )
+    # a layer with parameters after the last Linear one would be silently dropped
+    with pytest.raises(TypeError, match="contains LayerNorm, a layer with parameters"):
+        _read_mlp(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.LayerNorm(2)))
+    # a model with a bias and one without are not merged layer by layer
+    X = np.random.RandomState(0).normal(size=(20, 4)).astype(np.float32)
+    with_bias = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    without = nn.Sequential(nn.Linear(4, 3, bias=False), nn.ReLU(), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="different output layers"):
+        OTFusion([with_bias, without]).fit(X)
+    # activations are compared by name: a different one is refused, and an nn.Identity is
+    # the same as no activation at all
+    tanh = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="use different activations"):
+        OTFusion([with_bias, tanh]).fit(X)
+    bare = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    identity = copy.deepcopy(bare)
+    identity.insert(1, nn.Identity())
+    fused = OTFusion([bare, identity], align="activation").fit(X)
+    with torch.no_grad():
+        np.testing.assert_allclose(fused.predict(X), bare(torch.from_numpy(X)).numpy(), atol=1e-5)
+
+
+def test_mlp_params_reading_leaves_the_modules_training_mode():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _read_mlp
+
+    nn = torch.nn
+    module = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Dropout(0.5), nn.Linear(3, 2)).train()
+    mlp = _read_mlp(module)
+    assert all(m.training for m in module.modules())
+    # the activation read is the eval-mode chain: dropout is the identity
+    z = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    np.testing.assert_array_equal(mlp.activations[0].fn(z), np.maximum(z, 0.0))
+
+
+def test_mlp_params_reset_batchnorm_averages_the_batches_of_X():
+    # momentum=None: each running statistic is the plain average of the batch statistics
+    # (batch means; unbiased batch variances), computed here batch by batch.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _reset_batchnorm
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    X = np.random.RandomState(0).normal(2.0, 3.0, size=(120, 5))  # float64, a float32 model
+    batches = [X[i : i + 50] for i in range(0, 120, 50)]  # 50, 50 and 20 rows
+    mean = np.mean([b.mean(axis=0) for b in batches], axis=0)
+    var = np.mean([b.var(axis=0, ddof=1) for b in batches], axis=0)
+    module = nn.Sequential(nn.BatchNorm1d(5, momentum=0.3), nn.Linear(5, 2), nn.Dropout(0.5))
+    assert _reset_batchnorm(module, "torch", X, batch_size=50) is module
+    np.testing.assert_allclose(module[0].running_mean, mean, rtol=1e-5)
+    np.testing.assert_allclose(module[0].running_var, var, rtol=1e-5)
+    assert module[0].momentum == 0.3  # put back as it was, and the training mode too
+    assert module.training
+    net = skorch.NeuralNetRegressor(
+        nn.Sequential(nn.BatchNorm1d(5), nn.Linear(5, 1)), max_epochs=1, train_split=None
+    ).initialize()
+    _reset_batchnorm(net, "skorch", X, batch_size=50)
+    np.testing.assert_allclose(net.module_[0].running_var, var, rtol=1e-5)
+    for model, kind in ((MLPRegressor(), "sklearn"), (nn.Sequential(nn.Linear(5, 2)), "torch")):
+        with pytest.raises(ValueError, match="no BatchNorm layer"):
+            _reset_batchnorm(model, kind, X)
+
+
+def test_mlp_params_skorch_nets_are_trained_on_float32_and_column_targets():
+    # A skorch regressor needs float32 inputs and targets of shape (n, 1) (its MSE loss
+    # would otherwise broadcast (n, 1) outputs against (n,) targets); a binary classifier
+    # float32 targets of shape (n,). float64 inputs are converted.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference._mlp_params import _model_predict_proba, _train_model
+
+    nn = torch.nn
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.3
+    labels = (y > 0).astype(np.int64)
+    torch.manual_seed(0)
+    settings = {"max_epochs": 3, "lr": 0.05, "train_split": None, "verbose": 0}
+    cases = [
+        (skorch.NeuralNetRegressor(nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1)),
+                                   **settings), y, y.reshape(-1, 1)),
+        (skorch.NeuralNetBinaryClassifier(nn.Sequential(nn.Linear(4, 3), nn.Tanh(),
+                                                        nn.Linear(3, 1)), **settings),
+         labels, labels),
+    ]  # fmt: skip
+    for net, target, want_target in cases:
+        got = _train_model(net, X, target)
+        want = copy.deepcopy(net).fit(X.astype(np.float32), want_target.astype(np.float32))
+        for a, b in zip(got.module_.parameters(), want.module_.parameters()):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    proba = _model_predict_proba(got, "skorch", X)  # float64 rows
+    np.testing.assert_allclose(proba, want.predict_proba(X.astype(np.float32)), rtol=1e-6)
+
+
+def test_mlp_params_predict_of_a_parameter_free_module():
+    torch = pytest.importorskip("torch")
+    from skreuse.inference._mlp_params import _model_predict
+
+    X = np.linspace(-2.0, 2.0, 12).reshape(4, 3).astype(np.float32)
+    np.testing.assert_allclose(_model_predict(torch.nn.Tanh(), "torch", X), np.tanh(X), rtol=1e-6)
+
+
+def test_mlp_params_check_states_names_the_missing_parameter_and_the_classes(data, family):
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    X = np.random.RandomState(0).normal(size=(30, 4)).astype(np.float32)
+    short = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    long = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+    with pytest.raises(ValueError, match=r"models\[0\] has no parameter '4\.weight'"):
+        WeightAveraging([short, long]).fit(X)
+    with pytest.raises(ValueError, match=r"models\[1\] has no parameter '4\.weight'"):
+        WeightAveraging([long, short]).fit(X)
+    # classifiers of the same architecture trained on different labels ({0, 1} and {1, 2})
+    y = (X[:, 0] > 0).astype(np.int64)
+    nets = [
+        skorch.NeuralNetClassifier(
+            nn.Sequential(nn.Linear(4, 3)), max_epochs=1, train_split=None, verbose=0
+        ).fit(X, labels)
+        for labels in (y, y + 1)
+    ]
+    with pytest.raises(ValueError, match="were trained on different classes"):
+        WeightAveraging(nets).fit(X)
+    X_digits, y_digits, _, _ = data
+    base, tuned = family
+    relabelled = _fit(copy.deepcopy(base), X_digits, y_digits + 10)
+    with pytest.raises(ValueError, match=r"base and models\[0\] were trained on different classes"):
+        WeightAveraging(tuned, method="task_arithmetic", base=relabelled).fit(X_digits)
+
+
+def test_mlp_params_task_vectors_of_float32_sklearn_mlps_are_taken_in_float64():
+    # A float32 scikit-learn MLP (fitted on float32 rows) is read as float64: the task
+    # vector tuned - base is not rounded to float32 before it is scaled and added.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 6)).astype(np.float32)
+    base = _fit(MLPRegressor(hidden_layer_sizes=(40,), max_iter=5, random_state=0), X, X[:, 0])
+    assert base.coefs_[0].dtype == np.float32
+    tuned = _with_params(
+        base,
+        [(c + rng.normal(scale=3.0, size=c.shape)).astype(np.float32) for c in base.coefs_],
+        [(b + rng.normal(scale=3.0, size=b.shape)).astype(np.float32) for b in base.intercepts_],
+    )
+    merged = WeightAveraging([tuned], method="task_arithmetic", base=base, scaling=0.3).fit(X)
+    got = merged.fused_.coefs_ + merged.fused_.intercepts_
+    for g, b, t in zip(got, base.coefs_ + base.intercepts_, tuned.coefs_ + tuned.intercepts_):
+        b, t = b.astype(np.float64), t.astype(np.float64)
+        np.testing.assert_array_equal(g, (b + 0.3 * (t - b)).astype(np.float32))
+
+
+def test_mlp_params_built_sklearn_models_own_their_state(data, family):
+    # The fused model is a deep copy of its template with the template's optimizer state
+    # and early-stopping snapshots removed: fine-tuning it neither touches the models
+    # given nor restarts from their optimizer moments or best weights.
+    from skreuse.inference import OTFusion
+
+    X, y, _, _ = data
+    models = [
+        _fit(MLPClassifier((6,), early_stopping=True, max_iter=8, random_state=s), X, y)
+        for s in (0, 1)
+    ]
+    for m in models:
+        assert hasattr(m, "_optimizer")
+        assert hasattr(m, "_best_coefs")
+    curves = [list(m.loss_curve_) for m in models]
+    fused = OTFusion(models, finetune_epochs=2).fit(X, y).fused_
+    for attr in ("_optimizer", "_best_coefs", "_best_intercepts"):
+        assert not hasattr(WeightAveraging(models).fit(X).fused_, attr)
+    assert [m.loss_curve_ for m in models] == curves
+    assert len(fused.loss_curve_) == len(curves[0]) + 2
+    # a float32 model stays float32
+    X32 = X.astype(np.float32)
+    small = [_fit(MLPClassifier((6,), max_iter=5, random_state=s), X32, y) for s in (0, 1)]
+    soup = WeightAveraging(small).fit(X32).fused_
+    assert {a.dtype for a in soup.coefs_ + soup.intercepts_} == {np.dtype(np.float32)}
+
+
+def test_mlp_params_fisher_merge_of_torch_mlps_matches_autograd():
+    # torch MLPs (a layer without bias) go through the dense-layer Fisher and are rebuilt
+    # from the merged layers: every weight and bias is the Fisher-weighted average.
+    torch = pytest.importorskip("torch")
+
+    models = [_mixed_torch_mlp(seed) for seed in (0, 1)]
+    X = np.random.RandomState(2).normal(size=(16, 3, 4)).astype(np.float32)
+    groups = np.arange(16) % 2
+    merged = WeightAveraging(models, method="fisher", weights=[1, 3]).fit(X, groups=groups)
+    fishers = [_fisher_slow(m, X[groups == k], "gaussian") for k, m in enumerate(models)]
+    params = [_params(m) for m in models]
+    got = _params(merged.fused_)
+    assert got.keys() == params[0].keys()
+    for name in got:
+        F = [w * np.maximum(f[name], 1e-6) for w, f in zip((0.25, 0.75), fishers)]
+        want = (F[0] * params[0][name] + F[1] * params[1][name]) / (F[0] + F[1])
+        np.testing.assert_allclose(got[name], want, rtol=1e-5, atol=1e-7)
+    assert merged.fused_[3].bias is None
+    assert isinstance(merged.fused_, torch.nn.Sequential)
+
+
+def test_mlp_params_skorch_net_fuses_like_its_module():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference import OTFusion
+
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        module = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2))
+        nets.append(
+            skorch.NeuralNetClassifier(module, max_epochs=2, lr=0.1, train_split=None, verbose=0)
+        )
+        nets[-1].fit(X, y)
+    fused = OTFusion(nets, align="activation").fit(X).fused_
+    plain = OTFusion([n.module_ for n in nets], align="activation").fit(X).fused_
+    for (name, a), b in zip(_params(fused.module_).items(), _params(plain).values()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, err_msg=name)
+    assert not np.allclose(_params(fused.module_)["0.weight"], _params(nets[0].module_)["0.weight"])
+
+
+def test_mlp_params_architecture_messages_and_weighted_scores(data, family):
+    from sklearn.metrics import accuracy_score, r2_score
+
+    from skreuse.inference import OTFusion
+
+    X, y, X_test, y_test = data
+    base, tuned = family
+    deeper = _fit(MLPClassifier((10, 4), max_iter=5, random_state=0), X, y)
+    with pytest.raises(ValueError, match=r"models\[1\] and models\[0\] have different depths"):
+        OTFusion([base, deeper]).fit(X)
+    with pytest.raises(ValueError, match=r"models\[2\] and models\[0\] have different depths"):
+        OTFusion([base, tuned[0], deeper]).fit(X)
+    relabelled = _fit(copy.deepcopy(base), X, y + 10)
+    with pytest.raises(ValueError, match="trained on different classes"):
+        OTFusion([base, relabelled]).fit(X)
+    w = np.random.RandomState(0).uniform(0, 1, size=len(y_test)) ** 4
+    soup = WeightAveraging(tuned).fit(X)
+    want = accuracy_score(y_test, soup.predict(X_test), sample_weight=w)
+    assert soup.score(X_test, y_test, sample_weight=w) == pytest.approx(want, rel=1e-12)
+    assert want != pytest.approx(accuracy_score(y_test, soup.predict(X_test)), rel=1e-6)
+    target = X[:, 10] - X[:, 20]
+    reg = [_fit(MLPRegressor(hidden_layer_sizes=(5,), max_iter=20, random_state=s), X, target)
+           for s in (0, 1)]  # fmt: skip
+    avg = WeightAveraging(reg).fit(X)
+    t_test = X_test[:, 10] - X_test[:, 20]
+    want = r2_score(t_test, avg.predict(X_test), sample_weight=w)
+    assert avg.score(X_test, t_test, sample_weight=w) == pytest.approx(want, rel=1e-12)
+    assert want != pytest.approx(r2_score(t_test, avg.predict(X_test)), rel=1e-6)
+
+
+def test_mlp_params_merge_base_input_handling(data, family):
+    from sklearn.base import is_regressor
+    from sklearn.frozen import FrozenEstimator
+
+    X, y, X_test, _ = data
+    base, tuned = family
+    for bad in ([np.nan, 1.0, 1.0], [np.inf, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, -0.5, 1.0]):
+        with pytest.raises(ValueError, match="finite, non-negative and not all zero"):
+            WeightAveraging(tuned, weights=bad).fit(X)
+    soup = WeightAveraging(tuned, weights=[0.0, 2.0, 6.0]).fit(X)
+    np.testing.assert_array_equal(soup.weights_, [0.0, 0.25, 0.75])
+    # normalized in float64, whatever the dtype given
+    soup = WeightAveraging(tuned, weights=np.array([1, 2, 4], dtype=np.float32)).fit(X)
+    np.testing.assert_array_equal(soup.weights_, np.array([1.0, 2.0, 4.0]) / 7.0)
+    # a tuple of models, frozen models: the same soup as the list
+    frozen = WeightAveraging(tuple(FrozenEstimator(m) for m in tuned)).fit(X)
+    plain = WeightAveraging(tuned).fit(X)
+    np.testing.assert_array_equal(frozen.predict_proba(X_test), plain.predict_proba(X_test))
+    np.testing.assert_array_equal(frozen.classes_, base.classes_)
+    # scikit-learn models take 2-D rows only
+    with pytest.raises(ValueError, match="dim"):
+        WeightAveraging(tuned).fit(X.reshape(len(X), 8, 8))
+    with pytest.raises(ValueError, match="features"):
+        plain.predict(X_test[:, :10])
+    # regressors: no classes_, no predict_proba, multi-output targets
+    target = np.c_[X[:, 10], X[:, 20]]
+    reg = [_fit(MLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=s), X, target)
+           for s in (0, 1)]  # fmt: skip
+    avg = WeightAveraging(reg).fit(X)
+    assert is_regressor(avg)
+    assert not hasattr(avg, "classes_")
+    assert not hasattr(avg, "predict_proba")
+    assert avg.__sklearn_tags__().target_tags.multi_output
+    assert avg.predict(X_test).shape == (len(X_test), 2)
+
+
+def test_mlp_params_classes_must_be_distinct():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    nets = [torch.nn.Sequential(torch.nn.Linear(4, 3)) for _ in range(2)]
+    X = np.random.RandomState(0).normal(size=(10, 4)).astype(np.float32)
+    with pytest.raises(ValueError, match="classes must be distinct labels"):
+        WeightAveraging(nets, classes=["a", "b", "a"]).fit(X)
+    soup = WeightAveraging(nets, classes=["a", "b", "c"]).fit(X)
+    np.testing.assert_array_equal(soup.classes_, ["a", "b", "c"])
+    assert set(soup.predict(X)) <= {"a", "b", "c"}
+
+
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_mlp_params_torch_regressor_predictions_have_the_target_shape(n_outputs):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, n_outputs)
+    )
+    X = np.random.RandomState(0).normal(size=(10, 4)).astype(np.float32)
+    soup = WeightAveraging([module, copy.deepcopy(module)]).fit(X)
+    with torch.no_grad():
+        want = module(torch.from_numpy(X)).numpy()
+    got = soup.predict(X)
+    assert got.shape == ((10,) if n_outputs == 1 else (10, 2))
+    np.testing.assert_allclose(got, want.reshape(got.shape), rtol=1e-6)
+
+
+def test_mlp_params_skorch_mlps_are_read_with_their_likelihood_and_classes():
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference import OTFusion
+    from skreuse.inference._mlp_params import _fisher_diagonal, _read_mlp
+
+    nn = torch.nn
+    X = np.random.RandomState(0).normal(size=(12, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    settings = {"max_epochs": 1, "train_split": None, "verbose": 0}
+
+    def module(n_out):
+        return nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, n_out))
+
+    torch.manual_seed(0)
+    nets = {
+        "logistic": skorch.NeuralNetBinaryClassifier(module(1), **settings).fit(X, y * 1.0),
+        "softmax": skorch.NeuralNetClassifier(module(3), **settings).fit(X, y),
+        "gaussian": skorch.NeuralNetRegressor(module(1), **settings).fit(X, X[:, :1]),
+    }
+    for likelihood, net in nets.items():
+        mlp = _read_mlp(net)
+        assert mlp.likelihood == likelihood
+        if likelihood == "gaussian":
+            assert mlp.classes is None
+        else:
+            np.testing.assert_array_equal(mlp.classes, [0, 1])
+        fisher_W, fisher_b = _fisher_diagonal(mlp, X)
+        want = _fisher_slow(net.module_, X, likelihood)
+        for layer, index in enumerate((0, 2)):
+            np.testing.assert_allclose(fisher_W[layer], want[f"{index}.weight"], rtol=1e-9)
+            np.testing.assert_allclose(fisher_b[layer], want[f"{index}.bias"], rtol=1e-9)
+    other = skorch.NeuralNetClassifier(module(3), **settings).fit(X, y + 1)
+    with pytest.raises(ValueError, match="trained on different classes"):
+        OTFusion([nets["softmax"], other]).fit(X)
+    no_bias = nn.Sequential(nn.Linear(4, 5, bias=False), nn.Tanh(), nn.Linear(5, 3))
+    no_bias = skorch.NeuralNetClassifier(no_bias, **settings).fit(X, y)
+    with pytest.raises(ValueError, match="different output layers"):
+        OTFusion([nets["softmax"], no_bias]).fit(X)

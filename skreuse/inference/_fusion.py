@@ -589,7 +589,9 @@ class OTFusion(_MLPMergeBase):
         n_models = len(mlps)
         if self.anchor >= n_models:
             raise ValueError(f"anchor={self.anchor} is out of range for {n_models} models.")
-        _check_architectures(mlps, same_widths=self.align == "permutation", n_features=X.shape[1])
+        _check_architectures(
+            mlps, same_widths=self.align == "permutation", n_features=int(np.prod(X.shape[1:]))
+        )
         self.weights_ = _check_model_weights(self.weights, n_models)
         anchor = mlps[self.anchor]
         pre = [_forward(m, X)[1] if self.align == "activation" else None for m in mlps]

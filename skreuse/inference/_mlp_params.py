@@ -275,12 +275,16 @@ def _forward(mlp, X):
     Returns
     -------
     inputs : list of ndarray
-        ``inputs[l]`` is the input of layer ``l`` (``inputs[0]`` is ``X``).
+        ``inputs[l]`` is the input of layer ``l`` (``inputs[0]`` is ``X``, its rows
+        flattened as an ``nn.Flatten`` in front of the first layer does).
     pre : list of ndarray
         ``pre[l] = inputs[l] @ W_l.T + b_l``; the last one is the output before any
         parameter-free tail (e.g. the logits of a softmax head).
     """
     a = np.asarray(X, dtype=np.float64)
+    if a.ndim > 2:
+        # a torch module with an nn.Flatten in front of its first Linear layer
+        a = a.reshape(a.shape[0], -1)
     inputs, pre = [], []
     for layer, (W, b) in enumerate(zip(mlp.weights, mlp.biases)):
         inputs.append(a)
