@@ -633,7 +633,8 @@ def test_constant_source_meta_column_keeps_the_plan_finite():
     meta = X.copy()
     meta["b"] = 1.0  # a shared column constant in the source data: correlations 0, not NaN
     est = ReFormRectifier(source, source_meta=meta, lam=np.inf).fit(X_t, y)
-    assert np.all(np.isfinite(est.transport_)) and np.all(np.isfinite(est.coef_))
+    assert np.all(np.isfinite(est.transport_))
+    assert np.all(np.isfinite(est.coef_))
     mean, std, Z = _reform_module._standardize(meta.to_numpy())
     np.testing.assert_array_equal(Z[:, 1], 0.0)
     np.testing.assert_allclose(Z[:, 0], (meta["a"] - meta["a"].mean()) / meta["a"].std(ddof=0))
