@@ -683,3 +683,24 @@ def test_target_subset_of_source_classes_and_unshot_message(wine):
 def test_tags_say_multiclass():
     X, y, source = _named_source()
     assert ReFormRectifier(source).__sklearn_tags__().classifier_tags.multi_class is True
+
+
+def test_boolean_embeddings_count_as_numbers_and_a_list_is_refused():
+    X, y, source = _named_source()
+    X_t = X.assign(d=X["a"] + X["c"]).rename(columns={"c": "c1", "d": "c2"})
+    source = LogisticRegression().fit(X.assign(d=X["b"] - X["c"]), y)
+    # Tag indicators: c and c1 share two tags, d and c2 two others.
+    tags = {"c": [1, 1, 0, 0], "d": [0, 0, 1, 1], "c1": [1, 1, 0, 0], "c2": [0, 0, 1, 1]}
+    as_float = {k: np.asarray(v, dtype=float) for k, v in tags.items()}
+    as_bool = {k: np.asarray(v, dtype=bool) for k, v in tags.items()}
+    plans = [
+        ReFormRectifier(source, meta="embeddings", feature_embeddings=e, lam=np.inf)
+        .fit(X_t, y)
+        .transport_
+        for e in (as_float, as_bool)
+    ]
+    np.testing.assert_allclose(plans[1], plans[0])
+    assert plans[0][2, 2] > plans[0][2, 3]
+    # A list has an ``index`` method but names no feature.
+    with pytest.raises(ValueError, match="feature_embeddings has no vector"):
+        ReFormRectifier(source, meta="embeddings", feature_embeddings=[[1.0], [2.0]]).fit(X_t, y)
