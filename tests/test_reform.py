@@ -495,3 +495,212 @@ def test_auto_averages_the_candidates_by_their_evidence(n_classes, monkeypatch):
     monkeypatch.setattr(_reform_module, "_FLAT_EVIDENCE", np.ptp(log_ev) - 1e-3)
     est._combine_priors(Z, y, priors)
     np.testing.assert_allclose(est.candidate_weights_, weights, atol=1e-6)
+
+
+# -- mutation-testing survivors (issue 20): names, source forms, degenerate plans ------------
+
+
+def _named_source(seed=0, n=120):
+    rng = np.random.RandomState(seed)
+    X = pd.DataFrame(
+        rng.normal(size=(n, 3)) * [1.0, 2.0, 0.5] + [0.0, 1.0, -3.0], columns=list("abc")
+    )
+    y = (X["a"] - X["b"] / 2 + 2 * X["c"] + 6 > 0).astype(int).to_numpy()
+    return X, y, LogisticRegression().fit(X, y)
+
+
+def test_target_features_must_agree_with_the_dataframe_columns():
+    X, y, source = _named_source()
+    same = ReFormRectifier(source, target_features=list("abc"), lam=np.inf).fit(X, y)
+    np.testing.assert_allclose(same.decision_function(X), source.decision_function(X))
+    with pytest.raises(ValueError, match="target_features differs from the columns"):
+        ReFormRectifier(source, target_features=list("cba"), lam=np.inf).fit(X, y)
+
+
+def test_duplicate_names_say_which_side():
+    X, y, source = _named_source()
+    with pytest.raises(ValueError, match="The source feature names are not unique"):
+        ReFormRectifier(source, source_features=list("aab")).fit(X, y)
+    with pytest.raises(ValueError, match="The target feature names are not unique"):
+        ReFormRectifier(source, target_features=list("abb")).fit(X.to_numpy(), y)
+
+
+def test_names_are_matched_by_value_and_type():
+    # Names keep their type: the column 0 and the column "0" are different features.
+    X, y, source = _named_source()
+    names = [0, "b", 2]
+    est = ReFormRectifier(
+        source.fit(X.to_numpy(), y), source_features=names, target_features=names, lam=np.inf
+    ).fit(X.to_numpy(), y)
+    assert est.shared_features_.tolist() == names
+    assert est.new_features_.size == 0
+    np.testing.assert_allclose(
+        est.decision_function(X.to_numpy()), source.decision_function(X.to_numpy())
+    )
+
+
+def test_unnamed_source_matches_source_meta_by_position():
+    X, y, source = _named_source()
+    source = LogisticRegression().fit(X.to_numpy(), y)
+    # The source has no names (x0, x1, x2 internally): the DataFrame's own column names
+    # play no part, its columns are read in order.
+    meta = X.set_axis(["p", "q", "r"], axis=1)
+    est = ReFormRectifier(source, source_meta=meta, lam=np.inf).fit(X.to_numpy(), y)
+    ref = ReFormRectifier(source, source_meta=X.to_numpy(), lam=np.inf).fit(X.to_numpy(), y)
+    np.testing.assert_allclose(est.coef_, ref.coef_)
+    np.testing.assert_allclose(
+        est.decision_function(X.to_numpy()), source.decision_function(X.to_numpy())
+    )
+
+
+def test_named_source_meta_columns_are_reordered_by_name():
+    X, y, source = _named_source()
+    rng = np.random.RandomState(1)
+    meta = pd.DataFrame(rng.normal(size=(200, 3)) * [3.0, 1.0, 2.0], columns=list("abc"))
+    X_t = X.rename(columns={"c": "c_new"})  # "c" vanished, "c_new" is new
+    in_order = ReFormRectifier(source, source_meta=meta, lam=np.inf, reg=0).fit(X_t, y)
+    shuffled = ReFormRectifier(source, source_meta=meta[["c", "a", "b"]], lam=np.inf, reg=0)
+    np.testing.assert_allclose(shuffled.fit(X_t, y).coef_, in_order.coef_)
+    # Shared columns are in the units of source_meta: carried weights stay the source's.
+    np.testing.assert_allclose(in_order.coef_[0, :2], source.coef_[0, :2])
+    sd_meta, sd_t = meta["c"].std(ddof=0), X["c"].std(ddof=0)
+    np.testing.assert_allclose(in_order.coef_[0, 2], source.coef_[0, 2] * sd_meta / sd_t)
+    with pytest.raises(ValueError, match=r"source_meta lacks the source columns \['c'\]"):
+        ReFormRectifier(source, source_meta=meta[["a", "b"]]).fit(X_t, y)
+
+
+def test_source_meta_row_count_and_nan():
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c_new"})
+    est = ReFormRectifier(source, source_meta=X.iloc[:2], lam=np.inf).fit(X_t, y)  # 2 is enough
+    assert np.all(np.isfinite(est.coef_))
+    with pytest.raises(ValueError, match="source_meta needs at least 2 rows, got 1"):
+        ReFormRectifier(source, source_meta=X.iloc[:1]).fit(X_t, y)
+    with pytest.raises(ValueError, match="source_meta contains NaN"):
+        ReFormRectifier(source, source_meta=X.assign(a=np.nan)).fit(X_t, y)
+
+
+def test_pipeline_sources_other_than_one_scaler_are_refused():
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    X, y, _ = _named_source()
+    lr = LogisticRegression()
+    for head in ([StandardScaler(), StandardScaler()], [MinMaxScaler()]):
+        source = make_pipeline(*head, lr).fit(X, y)
+        with pytest.raises(TypeError, match="only hold one StandardScaler"):
+            ReFormRectifier(source).fit(X, y)
+    # "passthrough" steps and a bare classifier in a Pipeline are the classifier itself.
+    for source in (Pipeline([("skip", "passthrough"), ("lr", lr)]), make_pipeline(lr)):
+        source.fit(X, y)
+        est = ReFormRectifier(source, lam=np.inf).fit(X, y)
+        np.testing.assert_allclose(est.decision_function(X), source.decision_function(X))
+
+
+def _linear_source(coef, intercept, classes):
+    model = LogisticRegression()
+    model.coef_, model.intercept_ = np.asarray(coef), np.asarray(intercept)
+    model.classes_ = np.asarray(classes)
+    return model
+
+
+def test_binary_source_with_one_row_per_class():
+    X, y, _ = _named_source()
+    # A softmax-style binary source: two rows; its log-odds are the difference of rows.
+    W, b = np.array([[0.5, -1.0, 0.2], [-0.3, 0.4, 1.1]]), np.array([0.3, -0.2])
+    est = ReFormRectifier(_linear_source(W, b, [0, 1]), lam=np.inf).fit(X.to_numpy(), y)
+    np.testing.assert_allclose(est.decision_function(X.to_numpy()), X @ (W[1] - W[0]) + b[1] - b[0])
+    with pytest.raises(ValueError, match="coef_ has 1 rows for 3 classes"):
+        ReFormRectifier(_linear_source(W[:1], b[:1], [0, 1, 2])).fit(X.to_numpy(), y)
+
+
+def test_new_column_without_vanished_feature_gets_zero_weight():
+    X, y, source = _named_source()
+    X_t = X.assign(d=np.random.RandomState(3).normal(size=len(X)))
+    est = ReFormRectifier(source, source_meta=X, lam=np.inf).fit(X_t, y)
+    assert np.all(est.transport_[:, 3] == 0)
+    np.testing.assert_array_equal(est.coef_[0, 3], 0.0)
+    np.testing.assert_allclose(est.decision_function(X_t), source.decision_function(X))
+    plan = np.array([[0.5, 0.0], [0.25, 0.0]])
+    np.testing.assert_array_equal(
+        _reform_module._barycentric(plan, np.array([[2.0], [8.0]])), [[4.0], [0.0]]
+    )
+
+
+def test_constant_source_meta_column_keeps_the_plan_finite():
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c_new"})
+    meta = X.copy()
+    meta["b"] = 1.0  # a shared column constant in the source data: correlations 0, not NaN
+    est = ReFormRectifier(source, source_meta=meta, lam=np.inf).fit(X_t, y)
+    assert np.all(np.isfinite(est.transport_))
+    assert np.all(np.isfinite(est.coef_))
+    mean, std, Z = _reform_module._standardize(meta.to_numpy())
+    np.testing.assert_array_equal(Z[:, 1], 0.0)
+    np.testing.assert_allclose(Z[:, 0], (meta["a"] - meta["a"].mean()) / meta["a"].std(ddof=0))
+
+
+def test_transport_of_a_zero_cost_is_uniform_and_small_reg_is_stable():
+    pytest.importorskip("ot")
+    # Every plan is optimal for EMD: only its marginals are fixed; Sinkhorn's is uniform.
+    plan = _reform_module._transport(np.zeros((2, 3)), 0)
+    np.testing.assert_allclose(plan.sum(axis=1), [1 / 2, 1 / 2])
+    np.testing.assert_allclose(plan.sum(axis=0), [1 / 3, 1 / 3, 1 / 3])
+    plan = _reform_module._transport(np.zeros((2, 3)), 0.05)
+    np.testing.assert_allclose(plan, np.full((2, 3), 1 / 6), atol=1e-9)
+    # At a small entropic regularization, the kernel exp(-cost / reg) underflows to 0 for
+    # whole rows; the log-domain solver still returns the exact plan's neighbourhood.
+    cost = np.array([[0.0, 1.0], [1.0, 0.95]])
+    plan = _reform_module._transport(cost, 1e-3)
+    np.testing.assert_allclose(plan, np.eye(2) / 2, atol=1e-6)
+
+
+def test_identical_embeddings_spread_the_weight_evenly():
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c1"}).assign(c2=X["c"] * 2)
+    emb = {n: [1.0, 0.0] for n in ("c", "c1", "c2")}
+    est = ReFormRectifier(source, meta="embeddings", feature_embeddings=emb, lam=np.inf).fit(X_t, y)
+    np.testing.assert_allclose(est.transport_[2, 2:], [1 / 4, 1 / 4])
+    with pytest.raises(ValueError, match="feature_embeddings contains NaN"):
+        ReFormRectifier(
+            source, meta="embeddings", feature_embeddings={**emb, "c2": [np.nan, 0.0]}
+        ).fit(X_t, y)
+
+
+def test_target_subset_of_source_classes_and_unshot_message(wine):
+    X, y = wine
+    source = _logreg(X, y)
+    two = y < 2
+    est = ReFormRectifier(source, lam=np.inf).fit(X[two], y[two])
+    np.testing.assert_array_equal(est.classes_, [0, 1])
+    np.testing.assert_allclose(est.class_transport_, [[0.5, 0], [0, 0.5], [0, 0]])
+    scores = source.decision_function(X)
+    np.testing.assert_allclose(est.decision_function(X), scores[:, 1] - scores[:, 0], atol=1e-8)
+    with pytest.raises(ValueError, match=r"leave them out of classes\.$"):
+        ReFormRectifier(source, classes=[0, 1, 2, 7]).fit(X, y)
+
+
+def test_tags_say_multiclass():
+    X, y, source = _named_source()
+    assert ReFormRectifier(source).__sklearn_tags__().classifier_tags.multi_class is True
+
+
+def test_boolean_embeddings_count_as_numbers_and_a_list_is_refused():
+    X, y, source = _named_source()
+    X_t = X.assign(d=X["a"] + X["c"]).rename(columns={"c": "c1", "d": "c2"})
+    source = LogisticRegression().fit(X.assign(d=X["b"] - X["c"]), y)
+    # Tag indicators: c and c1 share two tags, d and c2 two others.
+    tags = {"c": [1, 1, 0, 0], "d": [0, 0, 1, 1], "c1": [1, 1, 0, 0], "c2": [0, 0, 1, 1]}
+    as_float = {k: np.asarray(v, dtype=float) for k, v in tags.items()}
+    as_bool = {k: np.asarray(v, dtype=bool) for k, v in tags.items()}
+    plans = [
+        ReFormRectifier(source, meta="embeddings", feature_embeddings=e, lam=np.inf)
+        .fit(X_t, y)
+        .transport_
+        for e in (as_float, as_bool)
+    ]
+    np.testing.assert_allclose(plans[1], plans[0])
+    assert plans[0][2, 2] > plans[0][2, 3]
+    # A list has an ``index`` method but names no feature.
+    with pytest.raises(ValueError, match="feature_embeddings has no vector"):
+        ReFormRectifier(source, meta="embeddings", feature_embeddings=[[1.0], [2.0]]).fit(X_t, y)
