@@ -1588,3 +1588,58 @@ def test_refit_reports_the_iterations_of_the_last_fit():
     # nothing left to fit: a fresh fit makes no iteration, and so does the refit
     clf.set_params(lam=np.inf, lam_intercept=np.inf).fit(X, y)
     assert clf.n_iter_ == 0
+
+
+# -- the solvers' input checks, one bad value at a time --
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"alpha": -1.0}, "alpha must be non-negative"),
+        ({"alpha": np.nan}, "alpha must be non-negative"),
+        ({"alpha": np.inf}, "alpha must be finite"),
+        ({"lam_intercept": -0.5}, "lam_intercept must be non-negative"),
+        ({"lam_intercept": np.nan}, "lam_intercept must be non-negative"),
+        ({"lam": -1.0}, "lam must be non-negative"),
+        ({"lam": np.nan}, "lam must be non-negative"),
+        ({"lam": np.array([1.0, np.nan, 1.0])}, "lam must be non-negative"),
+        ({"lam": np.array([1.0, -2.0, 1.0])}, "lam must be non-negative"),
+        ({"lam": np.array([1.0, 1.0])}, r"lam must be a float or an array of shape \(3,\)"),
+        ({"lam": np.ones((2, 3))}, r"lam must be a float or an array of shape \(3,\)"),
+        ({"lam": np.ones((3, 3, 1))}, r"lam must be a float or an array of shape \(3,\)"),
+        ({"lam": np.array([1.0, np.inf, 1.0])}, "infinite for all features or for none"),
+        ({"sample_weight": np.array([1.0, -1.0, 1.0, 1.0])}, "finite and non-negative"),
+        ({"sample_weight": np.array([1.0, np.inf, 1.0, 1.0])}, "finite and non-negative"),
+        ({"sample_weight": np.array([1.0, np.nan, 1.0, 1.0])}, "finite and non-negative"),
+        ({"sample_weight": np.ones(3)}, r"sample_weight must have shape \(4,\)"),
+        ({"offset": np.ones(3)}, r"offset must have shape \(4, 1\)"),
+    ],
+)
+def test_biased_solvers_refuse_bad_values_by_name(kwargs, match):
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(4, 3)), np.array([0, 1, 0, 1])
+    kwargs = {"lam": 1.0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fit_biased_ridge(X, y.astype(float), None, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit_biased_logistic(X, y, 2, None, **kwargs)
+
+
+def test_biased_ridge_offset_of_one_output_may_be_1d():
+    rng = np.random.RandomState(1)
+    X, y, o = rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=6)
+    W1, b1 = fit_biased_ridge(X, y, None, lam=0.5, offset=o)
+    W2, b2 = fit_biased_ridge(X, y - o, None, lam=0.5)
+    np.testing.assert_allclose(W1, W2, atol=1e-12)
+    np.testing.assert_allclose(b1, b2, atol=1e-12)
+
+
+def test_biased_solvers_accept_an_infinite_pull_on_every_feature():
+    rng = np.random.RandomState(2)
+    X, y = rng.normal(size=(5, 3)), np.array([0, 1, 0, 1, 1])
+    W0 = rng.normal(size=(1, 3))
+    W, _ = fit_biased_ridge(X, y.astype(float), W0, lam=np.full(3, np.inf))
+    np.testing.assert_array_equal(W, W0)
+    W, _ = fit_biased_logistic(X, y, 2, W0, lam=np.full(3, np.inf))
+    np.testing.assert_array_equal(W, W0)
