@@ -30,3 +30,12 @@ def backend(request):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture
+def synchronous_dask():
+    """dask with its synchronous scheduler: the chunked paths without a cluster."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.array")
+    with dask.config.set(scheduler="synchronous"):
+        yield dask

@@ -348,14 +348,6 @@ def test_one_sample_or_one_distinct_row_is_refused(rng):
 # cheap enough to run for every mutant of the chunked path.
 
 
-@pytest.fixture
-def synchronous_dask():
-    dask = pytest.importorskip("dask")
-    pytest.importorskip("dask.array")
-    with dask.config.set(scheduler="synchronous"):
-        yield dask
-
-
 def _two_blobs(rng, n):
     return np.r_[rng.normal(size=(n // 2, 3)), rng.normal(size=(n - n // 2, 3)) + 2.5]
 

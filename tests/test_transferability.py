@@ -430,14 +430,6 @@ def test_logme_keeps_a_near_collinear_direction_above_the_rank_cutoff():
 # keeps them cheap enough for every mutant of the chunked path.
 
 
-@pytest.fixture
-def synchronous_dask():
-    dask = pytest.importorskip("dask")
-    pytest.importorskip("dask.array")
-    with dask.config.set(scheduler="synchronous"):
-        yield dask
-
-
 @pytest.mark.parametrize("task", ["classification", "regression"])
 def test_logme_dask_chunks_equal_in_memory_statistics(synchronous_dask, task):
     import dask.array as da
