@@ -1643,3 +1643,319 @@ def test_biased_solvers_accept_an_infinite_pull_on_every_feature():
     np.testing.assert_array_equal(W, W0)
     W, _ = fit_biased_logistic(X, y, 2, W0, lam=np.full(3, np.inf))
     np.testing.assert_array_equal(W, W0)
+
+
+# -- biased solvers and their Laplace evidence, every input path (issue 20, mutation testing) --
+# Each number is checked against the formula written the slow way: the Hessian summed row by
+# row, the energy from its definition, the gradient of the objective computed directly.
+
+
+def _biased_scores(X, W, b, offset):
+    return X @ np.atleast_2d(W).T + b + (0.0 if offset is None else offset.reshape(len(X), -1))
+
+
+def _laplace_slow(X, y, n_classes, W, b, W0, b0, lam, alpha, lam_b, s, offset, fit_intercept):
+    """The Laplace evidence with flat (zero-precision) parameters left out of the prior."""
+    n, d = X.shape
+    k = 1 if n_classes == 2 else n_classes
+    lam = np.broadcast_to(np.asarray(lam, dtype=float), (k, d))
+    r = lam + alpha
+    Z = _biased_scores(X, W, b, offset)
+    if k == 1:
+        log_p = y * Z[:, 0] - np.logaddexp(0.0, Z[:, 0])
+    else:
+        log_p = Z[np.arange(n), y] - np.logaddexp.reduce(Z, axis=1)
+    energy = -(s @ log_p)
+    free_W = not np.all(np.isinf(lam))
+    free_b = fit_intercept and not np.isinf(lam_b)
+    if free_W:
+        mean = np.where(r > 0, lam * W0 / np.where(r > 0, r, 1.0), 0.0)
+        energy += np.sum(r * (W - mean) ** 2)
+    if free_b:
+        energy += lam_b * np.sum((b - b0) ** 2)
+    cols = [j for j in range(d) if free_W] + ([d] if free_b else [])
+    if not cols:
+        return -energy, None, None
+    Xa = np.c_[X, np.ones(n)][:, cols]
+    H = np.zeros((k * len(cols), k * len(cols)))
+    for i in range(n):
+        if k == 1:
+            p = 1.0 / (1.0 + np.exp(-Z[i, 0]))
+            A = np.array([[p * (1.0 - p)]])
+        else:
+            p = np.exp(Z[i] - np.logaddexp.reduce(Z[i]))
+            A = np.diag(p) - np.outer(p, p)
+        H += s[i] * np.kron(A, np.outer(Xa[i], Xa[i]))
+    prec = np.hstack(
+        [2 * r if free_W else np.empty((k, 0)), np.full((k, int(free_b)), 2.0 * lam_b)]
+    ).ravel()
+    H += np.diag(prec)
+    return -energy + 0.5 * np.sum(np.log(prec[prec > 0])), H, prec
+
+
+def _evidence_problem(seed, n_classes, n=25, d=3):
+    rng = np.random.RandomState(seed)
+    k = 1 if n_classes == 2 else n_classes
+    X = rng.normal(size=(n, d))
+    y = rng.randint(n_classes, size=n)
+    y[:n_classes] = np.arange(n_classes)
+    return (
+        X,
+        y,
+        rng.normal(size=(k, d)),
+        rng.normal(size=k),
+        rng.uniform(0.5, 2.0, size=n),
+        0.3 * rng.normal(size=(n, k)),
+    )
+
+
+def test_log_evidence_with_flat_weights_and_intercept_is_the_laplace_formula():
+    # Binary: an unpenalized feature (lam_j = alpha = 0) and the default flat intercept
+    # (lam_intercept=0) take no prior term; the Hessian is then nonsingular, so the evidence
+    # is the formula itself, not just up to a constant.
+    X, y, W0, b0, s, offset = _evidence_problem(0, 2)
+    lam = np.array([0.0, 0.4, 2.0])
+    W, b = fit_biased_logistic(X, y, 2, W0, b0, lam=lam, sample_weight=s, offset=offset, tol=1e-10)
+    got = biased_logistic_log_evidence(
+        X, y, 2, W, b, W0, b0, lam=lam, sample_weight=s, offset=offset
+    )
+    head, H, prec = _laplace_slow(X, y, 2, W, b, W0, b0, lam, 0.0, 0.0, s, offset, True)
+    assert np.count_nonzero(prec == 0) == 2
+    assert got == pytest.approx(head - 0.5 * np.linalg.slogdet(H)[1], rel=1e-7)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_log_evidence_with_a_flat_multiclass_intercept_compares_priors_exactly(alpha):
+    # Softmax scores do not change when every class's intercept moves by the same amount:
+    # along that direction the posterior is flat, and the evidence is defined up to a
+    # constant that is the same for every prior. Differences between priors are the Laplace
+    # formula's, with the determinant taken on the other directions.
+    X, y, W0, b0, s, offset = _evidence_problem(1, 3)
+    k, d = W0.shape
+    v = np.kron(np.ones(k), np.r_[np.zeros(d), 1.0]) / np.sqrt(k)
+    Q = np.linalg.svd(np.eye(k * (d + 1)) - np.outer(v, v))[0][:, : k * (d + 1) - 1]
+    got, want = [], []
+    for lam, source in ((0.5, W0), (3.0, W0), (np.array([0.2, 1.0, 4.0]), -W0), (0.05, 0 * W0)):
+        W, b = fit_biased_logistic(
+            X, y, 3, source, b0, lam=lam, alpha=alpha, sample_weight=s, offset=offset, tol=1e-10
+        )
+        got.append(
+            biased_logistic_log_evidence(
+                X, y, 3, W, b, source, b0, lam=lam, alpha=alpha, sample_weight=s, offset=offset
+            )
+        )
+        head, H, _ = _laplace_slow(X, y, 3, W, b, source, b0, lam, alpha, 0.0, s, offset, True)
+        assert abs(v @ H @ v) < 1e-10
+        want.append(head - 0.5 * np.linalg.slogdet(Q.T @ H @ Q)[1])
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(np.diff(got), np.diff(want), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_log_evidence_of_fixed_weights(n_classes):
+    # lam=inf fixes the weights: without an intercept nothing is integrated and the evidence
+    # is the log likelihood; with a pulled intercept only the intercept is integrated.
+    X, y, W0, b0, s, offset = _evidence_problem(2, n_classes)
+    b = b0 + 0.1
+    got = biased_logistic_log_evidence(
+        X, y, n_classes, W0, b, W0, b0, lam=np.inf, sample_weight=s, offset=offset,
+        fit_intercept=False,
+    )  # fmt: skip
+    want, _, _ = _laplace_slow(X, y, n_classes, W0, b, W0, b0, np.inf, 0.0, 0.0, s, offset, False)
+    assert got == pytest.approx(want, rel=1e-12)
+    assert got < 0  # a log likelihood of discrete labels
+    W, b = fit_biased_logistic(
+        X, y, n_classes, W0, b0, lam=np.inf, lam_intercept=0.7, sample_weight=s, offset=offset,
+        tol=1e-10,
+    )  # fmt: skip
+    np.testing.assert_array_equal(W, W0)
+    got = biased_logistic_log_evidence(
+        X, y, n_classes, W, b, W0, b0, lam=np.inf, lam_intercept=0.7, sample_weight=s,
+        offset=offset,
+    )  # fmt: skip
+    head, H, prec = _laplace_slow(X, y, n_classes, W, b, W0, b0, np.inf, 0.0, 0.7, s, offset, True)
+    assert H.shape == (len(b0), len(b0))
+    assert got == pytest.approx(head - 0.5 * np.linalg.slogdet(H)[1], rel=1e-10)
+
+
+def test_log_evidence_of_a_numerically_singular_posterior_is_minus_infinity():
+    # Two identical columns and a prior precision below the rounding of the data's curvature:
+    # the Hessian is singular in float64. Such a prior must never win a comparison of
+    # evidences (lam="auto" takes the largest), so its evidence is -inf, not +inf.
+    rng = np.random.RandomState(3)
+    x = rng.normal(size=(20, 1))
+    X = np.c_[x, x]
+    y = (x[:, 0] > 0).astype(int)
+    W, W0 = np.zeros((1, 2)), np.ones((1, 2))
+    assert np.linalg.slogdet(X.T @ X / 4 + 2e-30 * np.eye(2))[0] == 0
+    got = biased_logistic_log_evidence(X, y, 2, W, [0.0], W0, lam=1e-30, fit_intercept=False)
+    assert got == -np.inf
+
+
+def test_biased_logistic_starts_from_the_minimizer_of_the_penalty():
+    # With a tolerance no gradient can exceed, L-BFGS stops where it starts: the minimizer
+    # of the penalty alone, W = lam W0 / (lam + alpha) (0 where lam + alpha = 0) and b = b0.
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(30, 3))
+    for n_classes, k in ((2, 1), (3, 3)):
+        y = rng.randint(n_classes, size=30)
+        W0, b0 = rng.normal(size=(k, 3)) + 1.0, rng.normal(size=k)
+        for lam, alpha in ((np.array([0.0, 0.5, 3.0]), 0.0), (np.array([0.0, 0.5, 3.0]), 0.25)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                W, b, n_iter = fit_biased_logistic(
+                    X, y, n_classes, W0, b0, lam=lam, alpha=alpha, tol=np.inf,
+                    return_n_iter=True,
+                )  # fmt: skip
+            assert n_iter == 0
+            np.testing.assert_allclose(W, W0 * (lam / np.maximum(lam + alpha, 1e-300)))
+            np.testing.assert_array_equal(b, b0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_biased_logistic_with_fixed_weights_fits_only_the_intercept_without_warnings(n_classes):
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(40, 3))
+    y = rng.randint(n_classes, size=40)
+    k = 1 if n_classes == 2 else n_classes
+    W0 = rng.normal(size=(k, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0 * inf or inf / inf on the way
+        W, b = fit_biased_logistic(X, y, n_classes, W0, lam=np.inf, lam_intercept=0.5, tol=1e-10)
+    np.testing.assert_array_equal(W, W0)
+    grad = approx_fprime(
+        b, lambda t: _logistic_objective(np.r_[W0.ravel(), t], X, y, k, W0, np.zeros(k), 0.0,
+                                         0.0, np.ones(40), 0.5),
+        1e-7,
+    )  # fmt: skip
+    assert np.abs(grad).max() < 1e-4
+
+
+def test_biased_logistic_stops_by_the_documented_gradient_rule():
+    # tol bounds the largest gradient entry of the objective divided by the total sample
+    # weight. With weights summing to 1.5 (between 1 and 2), on every problem and tolerance.
+    def largest_gradient(X, y, W, b, W0, lam, alpha, s):
+        p = 1.0 / (1.0 + np.exp(-(X @ W[0] + b[0])))
+        g = np.r_[X.T @ (s * (p - y)) + 2 * lam * (W[0] - W0[0]) + 2 * alpha * W[0], s @ (p - y)]
+        return np.abs(g).max()
+
+    for seed in range(5):
+        rng = np.random.RandomState(seed)
+        X = rng.normal(size=(30, 4))
+        y = (X[:, 0] + rng.normal(size=30) > 0).astype(int)
+        s = rng.uniform(size=30)
+        s *= 1.5 / s.sum()
+        W0, b0 = rng.normal(size=(1, 4)), rng.normal(size=1)
+        for tol in [*np.geomspace(1e-2, 1e-6, 9), None]:
+            extra = {} if tol is None else {"tol": tol}
+            W, b = fit_biased_logistic(
+                X, y, 2, W0, b0, lam=0.3, alpha=0.1, sample_weight=s, **extra
+            )
+            bound = 1e-6 if tol is None else tol  # the documented default
+            assert largest_gradient(X, y, W, b, W0, 0.3, 0.1, s) / 1.5 <= bound
+
+
+def test_biased_logistic_refuses_class_codes_outside_the_range():
+    X = np.random.RandomState(6).normal(size=(4, 2))
+    for y in ([0, 1, 3, 1], [0, 1, -1, 1], [0, 4, 1, 1]):
+        with pytest.raises(ValueError, match=r"integer codes in 0\.\.2"):
+            fit_biased_logistic(X, np.array(y), 3, None, lam=1.0)
+    fit_biased_logistic(X, np.array([0, 1, 2, 2]), 3, None, lam=1.0)
+
+
+def test_biased_solver_defaults_are_the_documented_ones():
+    import inspect
+
+    from skreuse.training._biased_regularization import biased_logistic_log_evidence as ev
+
+    defaults = {
+        name: p.default for name, p in inspect.signature(fit_biased_logistic).parameters.items()
+    }
+    assert defaults["max_iter"] == 1000
+    assert defaults["tol"] == 1e-6
+    # the evidence's default intercept is flat, as the solver's
+    X, y, W0, b0, s, offset = _evidence_problem(7, 2)
+    W, b = fit_biased_logistic(X, y, 2, W0, b0, lam=0.6)
+    flat = ev(X, y, 2, W, b, W0, b0, lam=0.6)
+    assert flat == ev(X, y, 2, W, b, W0, b0, lam=0.6, lam_intercept=0.0)
+    assert flat != ev(X, y, 2, W, b, W0, b0, lam=0.6, lam_intercept=1.0)
+
+
+def test_biased_solvers_take_any_real_array_like():
+    # Object arrays of numbers (a pandas column of mixed origin), integers, float32 and
+    # lists give the float64 answer.
+    from skreuse.training._biased_regularization import evidence_weights
+
+    rng = np.random.RandomState(8)
+    X = rng.randint(-3, 4, size=(20, 3))
+    y = rng.randint(3, size=20)
+    W0, b0 = rng.normal(size=(3, 3)), rng.normal(size=3)
+    lam, s, offset = (
+        np.array([0.5, 1.0, 2.0]),
+        rng.uniform(0.5, 2, size=20),
+        rng.normal(size=(20, 3)),
+    )
+
+    def obj(a):
+        return np.asarray(a, dtype=float).astype(object)
+
+    def as_float(a):
+        return np.asarray(a, dtype=float)
+
+    kw = {"lam": lam, "alpha": 0.1, "sample_weight": s, "offset": offset}
+    okw = {"lam": obj(lam), "alpha": 0.1, "sample_weight": obj(s), "offset": obj(offset)}
+    for lam_b in (0.0, 0.4, np.inf):
+        want = fit_biased_logistic(as_float(X), y, 3, W0, b0, lam_intercept=lam_b, **kw)
+        for Xv, extra in ((obj(X), okw), (X, kw), (X.astype(np.float32), kw), (X.tolist(), kw)):
+            got = fit_biased_logistic(Xv, y, 3, obj(W0), obj(b0), lam_intercept=lam_b, **extra)
+            for g, w in zip(got, want):
+                assert g.dtype == np.float64
+                np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-8)
+        W, b = want
+        ev = biased_logistic_log_evidence(
+            as_float(X), y, 3, W, b, W0, b0, lam_intercept=lam_b, **kw
+        )
+        got = biased_logistic_log_evidence(
+            obj(X), y, 3, obj(W), obj(b), obj(W0), obj(b0), lam_intercept=lam_b, **okw
+        )
+        assert got == pytest.approx(ev, rel=1e-12)
+    W, b = fit_biased_ridge(as_float(X), offset[:, 0], None, lam=lam, sample_weight=s)
+    Wo, bo = fit_biased_ridge(obj(X), obj(offset[:, 0]), None, lam=obj(lam), sample_weight=obj(s))
+    np.testing.assert_allclose(Wo, W, rtol=1e-12)
+    np.testing.assert_allclose(bo, b, rtol=1e-12)
+    Wo, bo = fit_biased_ridge(
+        as_float(X), offset[:, 0], None, lam=lam, sample_weight=s, offset=obj(offset[:, 1])
+    )
+    W, b = fit_biased_ridge(
+        as_float(X), offset[:, 0] - offset[:, 1], None, lam=lam, sample_weight=s
+    )
+    np.testing.assert_allclose(Wo, W, rtol=1e-12)
+    log_ev = np.array([-3.0, -1.0, -2.5])
+    want = np.exp(log_ev - log_ev.max()) / np.exp(log_ev - log_ev.max()).sum()
+    np.testing.assert_allclose(evidence_weights(obj(log_ev)), want, rtol=1e-12)
+    np.testing.assert_allclose(evidence_weights([-3, -1, -2]), evidence_weights([-3.0, -1.0, -2.0]))
+
+
+@pytest.mark.parametrize("fixed", ["no intercept", "infinite pull"])
+def test_biased_logistic_with_a_fixed_intercept_optimizes_the_weights(fixed):
+    # fit_intercept=False fixes b = 0, lam_intercept=inf fixes b = b0: the weights are then
+    # the minimizer over W alone (its gradient, written out, is zero), b the fixed value.
+    for seed, n_classes in product(range(6), (2, 3)):
+        rng = np.random.RandomState(seed)
+        X = rng.normal(size=(40, 3))
+        y = rng.randint(n_classes, size=40)
+        k = 1 if n_classes == 2 else n_classes
+        W0, b0 = rng.normal(size=(k, 3)), rng.normal(size=k)
+        if fixed == "no intercept":
+            kw, b_fixed = {"fit_intercept": False}, np.zeros(k)
+        else:
+            kw, b_fixed = {"lam_intercept": np.inf}, b0
+        W, b = fit_biased_logistic(X, y, n_classes, W0, b0, lam=0.5, alpha=0.1, tol=1e-10, **kw)
+        np.testing.assert_array_equal(b, b_fixed)
+        Z = X @ W.T + b_fixed
+        if k == 1:
+            dZ = (1.0 / (1.0 + np.exp(-Z[:, 0])) - y)[:, None]
+        else:
+            dZ = np.exp(Z - np.logaddexp.reduce(Z, axis=1, keepdims=True)) - np.eye(k)[y]
+        grad = dZ.T @ X + 2 * 0.5 * (W - W0) + 2 * 0.1 * W
+        assert np.abs(grad).max() < 1e-6
