@@ -1470,3 +1470,94 @@ def test_mlp_params_skorch_mlps_are_read_with_their_likelihood_and_classes():
     no_bias = skorch.NeuralNetClassifier(no_bias, **settings).fit(X, y)
     with pytest.raises(ValueError, match="different output layers"):
         OTFusion([nets["softmax"], no_bias]).fit(X)
+
+
+# -- _MLPMergeBase input handling and skorch reading, pinned by mutation testing (issue 20) --
+
+
+def test_mlp_params_predict_checks_the_feature_names_seen_in_fit(data, family):
+    pd = pytest.importorskip("pandas")
+    X, _, X_test, _ = data
+    _, tuned = family
+    names = [f"px{j}" for j in range(X.shape[1])]
+    soup = WeightAveraging(tuned).fit(pd.DataFrame(X, columns=names))
+    np.testing.assert_array_equal(soup.feature_names_in_, names)
+    same = pd.DataFrame(X_test, columns=names)
+    plain = WeightAveraging(tuned).fit(X)
+    np.testing.assert_array_equal(soup.predict(same), plain.predict(X_test))
+    renamed = pd.DataFrame(X_test, columns=[f"q{j}" for j in range(X.shape[1])])
+    for method in (soup.predict, soup.predict_proba):
+        with pytest.raises(ValueError, match="feature names"):
+            method(renamed)
+    # predicting never changes what fit saw
+    np.testing.assert_array_equal(soup.feature_names_in_, names)
+    assert soup.n_features_in_ == X.shape[1]
+
+
+def test_mlp_params_trained_classifiers_take_string_labels_of_object_dtype(data):
+    from sklearn.base import clone
+
+    X, y, X_test, _ = data
+    X, y = X[:200], y[:200]
+    labels = np.array(["zero", "one", "two", "three"], dtype=object)[y]
+    models = [MLPClassifier((8,), max_iter=15, random_state=s) for s in (0, 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        soup = WeightAveraging(models, prefit=False).fit(X, labels)
+        trained = [clone(m).fit(X, labels) for m in models]
+    np.testing.assert_array_equal(soup.classes_, sorted(set(labels)))
+    average = _with_params(
+        trained[0],
+        [np.mean([m.coefs_[j] for m in trained], axis=0) for j in range(2)],
+        [np.mean([m.intercepts_[j] for m in trained], axis=0) for j in range(2)],
+    )
+    np.testing.assert_array_equal(soup.predict(X_test), average.predict(X_test))
+    assert set(soup.predict(X_test)) <= set(labels)
+
+
+def test_mlp_params_a_model_not_in_a_list_is_refused_by_name(data, family):
+    # Model selection reads the estimator's tags (is it a classifier?) before fitting: a
+    # model given without a list must still reach fit's clear error, not fail in the tags.
+    from sklearn.model_selection import cross_val_score
+
+    from skreuse.inference import OTFusion
+
+    X, y, _, _ = data
+    base, _ = family
+    for merge in (WeightAveraging, OTFusion):
+        with pytest.raises(ValueError, match="'models' parameter"):
+            cross_val_score(merge(base), X, y, cv=2, error_score="raise")
+
+
+def test_mlp_params_skorch_classifier_never_fitted_has_no_classes():
+    # A skorch classifier initialized (e.g. to load saved weights) but never fitted does not
+    # know its classes: it is read without them, and predicts its module's argmax.
+    torch = pytest.importorskip("torch")
+    skorch = pytest.importorskip("skorch")
+    from skreuse.inference import OTFusion
+
+    nn = torch.nn
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+    net = skorch.NeuralNetClassifier(module, verbose=0).initialize()
+    assert not hasattr(net, "classes_")
+    X = np.random.RandomState(0).normal(size=(20, 4)).astype(np.float32)
+    fused = OTFusion([net, copy.deepcopy(net)]).fit(X)
+    assert not hasattr(fused, "classes_")
+    with torch.no_grad():
+        want = module(torch.from_numpy(X)).argmax(dim=1).numpy()
+    np.testing.assert_array_equal(fused.predict(X), want)
+
+
+def test_mlp_params_torch_soup_predicts_rows_of_any_numeric_dtype():
+    # Rows of object dtype (e.g. a DataFrame of mixed origin) are numbers like any others;
+    # the torch module sees them as floats.
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh(), torch.nn.Linear(3, 2))
+    X = np.random.RandomState(0).randint(-3, 4, size=(10, 4))
+    soup = WeightAveraging([module, copy.deepcopy(module)]).fit(X.astype(np.float32))
+    with torch.no_grad():
+        want = module(torch.from_numpy(X.astype(np.float32))).numpy()
+    for rows in (X, X.astype(object), X.astype(np.float64), X.tolist()):
+        np.testing.assert_allclose(soup.predict(rows), want, rtol=1e-6)

@@ -692,9 +692,6 @@ class _MLPMergeBase(SharedModelsMixin, BaseEstimator):
         models = self._models_list()
         return bool(models) and _model_kind(models[0]) in ("torch", "skorch")
 
-    def _requires_y(self):
-        return not self.prefit
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         if self._is_classifier():
