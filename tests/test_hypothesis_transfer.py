@@ -1864,16 +1864,19 @@ def test_biased_logistic_refuses_class_codes_outside_the_range():
 
 
 def test_biased_solver_defaults_are_the_documented_ones():
-    import inspect
-
-    from skreuse.training._biased_regularization import biased_logistic_log_evidence as ev
-
-    defaults = {
-        name: p.default for name, p in inspect.signature(fit_biased_logistic).parameters.items()
-    }
-    assert defaults["max_iter"] == 1000
-    assert defaults["tol"] == 1e-6
-    # the evidence's default intercept is flat, as the solver's
+    # max_iter=1000: a fit that needs more (features on scales 1e-3..1e3, tol=0) stops after
+    # exactly 1000 L-BFGS iterations, where an explicit max_iter=1000 stops.
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(40, 8)) * np.logspace(-3, 3, 8)
+    y = rng.randint(2, size=40)
+    W, b, n_iter = fit_biased_logistic(X, y, 2, None, lam=1e-6, tol=0.0, return_n_iter=True)
+    assert n_iter == 1000
+    W_cap, b_cap = fit_biased_logistic(X, y, 2, None, lam=1e-6, tol=0.0, max_iter=1000)
+    np.testing.assert_array_equal(W, W_cap)
+    np.testing.assert_array_equal(b, b_cap)
+    # (tol=1e-6 is checked by test_biased_logistic_stops_by_the_documented_gradient_rule.)
+    # The evidence's default intercept is flat, as the solver's.
+    ev = biased_logistic_log_evidence
     X, y, W0, b0, s, offset = _evidence_problem(7, 2)
     W, b = fit_biased_logistic(X, y, 2, W0, b0, lam=0.6)
     flat = ev(X, y, 2, W, b, W0, b0, lam=0.6)
