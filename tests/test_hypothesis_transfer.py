@@ -1655,7 +1655,12 @@ def _biased_scores(X, W, b, offset):
 
 
 def _laplace_slow(X, y, n_classes, W, b, W0, b0, lam, alpha, lam_b, s, offset, fit_intercept):
-    """The Laplace evidence with flat (zero-precision) parameters left out of the prior."""
+    """The Laplace evidence, written out; flat (zero-precision) parameters have no prior term.
+
+    Returns ``-E + sum(log prec) / 2`` over the penalized parameters, the Hessian ``H`` of the
+    energy ``E`` (the data's summed row by row, plus the prior precisions) and the precisions;
+    the evidence is the first minus ``log det H / 2``.
+    """
     n, d = X.shape
     k = 1 if n_classes == 2 else n_classes
     lam = np.broadcast_to(np.asarray(lam, dtype=float), (k, d))
