@@ -2142,6 +2142,18 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for new in ("(removed)", ")")
     },
+    # training/_hypothesis_transfer.py (s15-reform)
+    ("_mean_variance", "if total < 0:"): (
+        "equivalent",
+        "at a total weight of 0 the mean is 0/0 (NaN, or +-inf when weights of both signs "
+        "cancel): the unit is not finite and 1.0 is returned too (checked on all-zero, "
+        "cancelling and negative weights)",
+    ),
+    ("_BaseHypothesisTransfer._fit", "fit = self._choose(fit_one, target, None)"): (
+        "equivalent",
+        "with learned source weights has_source is False; _choose only tests its truth, "
+        "and None is false too",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
