@@ -826,3 +826,135 @@ def test_a_constant_column_is_constant_whatever_its_rounding():
         np.testing.assert_array_equal(std[[0, 2]], 0.0)
         np.testing.assert_array_equal(Z[:, [0, 2]], 0.0)
         np.testing.assert_allclose(Z[:, 1], (X["a"] - X["a"].mean()) / X["a"].std(ddof=0))
+
+
+def test_error_messages_in_full():
+    # Each refusal says what is wrong and what to do, with the offending values (at
+    # most five of them).
+    import re
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c_new"})
+    unnamed = LogisticRegression().fit(X.to_numpy(), y)
+    wide_cols = list("abcdefg")
+    wide_X = pd.DataFrame(
+        np.random.RandomState(2).normal(size=(len(X), 7)), columns=wide_cols
+    ).assign(a=X["a"])
+    wide = LogisticRegression().fit(wide_X, y)
+    renamed = wide_X.set_axis(["a"] + [f"n{k}" for k in range(1, 7)], axis=1)
+    y8 = np.arange(len(X)) % 8
+    W, b = np.array([[0.5, -1.0, 0.2], [-0.3, 0.4, 1.1]]), np.array([0.3, -0.2])
+    cases = [
+        (
+            lambda: ReFormRectifier(
+                make_pipeline(StandardScaler(), StandardScaler(), LogisticRegression()).fit(X, y)
+            ).fit(X, y),
+            TypeError,
+            "source: a Pipeline source may only hold one StandardScaler before its linear "
+            "classifier, got steps ['StandardScaler', 'StandardScaler'].",
+        ),
+        (
+            lambda: ReFormRectifier(DecisionTreeClassifier().fit(X, y)).fit(X, y),
+            TypeError,
+            "source must be a fitted linear classifier (with coef_, intercept_ and classes_, "
+            "e.g. LogisticRegression), or a Pipeline of a StandardScaler and one; "
+            "DecisionTreeClassifier lacks ['coef_', 'intercept_'].",
+        ),
+        (
+            lambda: ReFormRectifier(_linear_source(W[:1], b[:1], [0, 1, 2])).fit(X.to_numpy(), y),
+            ValueError,
+            "source: coef_ has 1 rows for 3 classes; expected one row per class (or one row "
+            "for two classes).",
+        ),
+        (
+            lambda: ReFormRectifier(
+                make_pipeline(StandardScaler(with_mean=False), LogisticRegression()).fit(X, y)
+            ).fit(X, y),
+            TypeError,
+            "source: the StandardScaler of a Pipeline source must center and scale "
+            "(with_mean=True, with_std=True).",
+        ),
+        (
+            lambda: ReFormRectifier(source, meta="embeddings").fit(X_t, y),
+            ValueError,
+            "meta='embeddings' needs feature_embeddings.",
+        ),
+        (
+            lambda: ReFormRectifier(wide, meta="embeddings", feature_embeddings={}).fit(renamed, y),
+            ValueError,
+            "feature_embeddings has no vector for ['b', 'c', 'd', 'e', 'f'].",
+        ),
+        (
+            lambda: ReFormRectifier(source).fit(X_t, y),
+            ValueError,
+            "Features vanished and new ones appeared, so they must be matched, which needs "
+            "meta-representations of the source's features: pass source_meta (unlabeled rows "
+            "of source-domain data), or meta='embeddings' with feature_embeddings (e.g. "
+            "embeddings of the column descriptions).",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X.iloc[:50], meta="data").fit(X_t, y),
+            ValueError,
+            "meta='data' needs source_meta to hold the same instances as X, row for row; got "
+            "50 and 120 rows.",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X).fit(
+                X.set_axis(["p", "q", "r"], axis=1), y
+            ),
+            ValueError,
+            "No column of X is shared with the source (by name), so meta='correlation' has "
+            "nothing to correlate features with. Name the shared columns alike, pass "
+            "meta='data' with source_meta holding the same instances as X, or "
+            "meta='embeddings' with feature_embeddings.",
+        ),
+        (
+            lambda: ReFormRectifier(unnamed, target_features=list("abc")).fit(X.to_numpy(), y),
+            ValueError,
+            "target_features is given but the source has no feature names: pass "
+            "source_features too, or leave both out to match columns by position.",
+        ),
+        (
+            lambda: ReFormRectifier(source, target_features=["a", "b"]).fit(X.to_numpy(), y),
+            ValueError,
+            "target_features has 2 names but X has 3 features.",
+        ),
+        (
+            lambda: ReFormRectifier(source, target_features=list("cba")).fit(X, y),
+            ValueError,
+            "target_features differs from the columns of the DataFrame X; leave "
+            "target_features out for DataFrame input.",
+        ),
+        (
+            lambda: ReFormRectifier(source).fit(X.to_numpy(), y),
+            ValueError,
+            "X has no column names but the source's features are named: pass X as a "
+            "DataFrame, or name its columns with target_features.",
+        ),
+        (
+            lambda: ReFormRectifier(source, classes=range(8), lam=np.inf).fit(X, y),
+            ValueError,
+            "Classes [2, 3, 4, 5, 6] have no labelled rows and are not source classes: "
+            "nothing says what they look like. Give them shots or leave them out of classes.",
+        ),
+        (
+            lambda: ReFormRectifier(source, classes=[0, 1]).fit(X, y8),
+            ValueError,
+            "y contains labels [2, 3, 4, 5, 6] that are not in classes [0, 1].",
+        ),
+        (
+            lambda: ReFormRectifier(wide, source_meta=wide_X[["a"]]).fit(wide_X, y),
+            ValueError,
+            "source_meta lacks the source columns ['b', 'c', 'd', 'e', 'f'].",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X[["a", "b"]].to_numpy()).fit(X, y),
+            ValueError,
+            "source_meta has 2 columns but the source has 3 features.",
+        ),
+    ]
+    for call, exc, message in cases:
+        with pytest.raises(exc, match=f"^{re.escape(message)}$"):
+            call()
