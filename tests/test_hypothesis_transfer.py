@@ -1785,3 +1785,61 @@ def test_residual_auto_candidates_are_the_documented_grid():
         HypothesisTransferRegressor(mode="residual").fit(X, y_reg),
     ):
         np.testing.assert_array_equal(model.candidates_, [[1.0, s] for s in strengths])
+
+
+def test_error_messages_in_full():
+    import re
+
+    X, y = load_iris(return_X_y=True)
+    source = LogisticRegression(max_iter=1000).fit(X, y)
+    cases = [
+        (
+            HypothesisTransferClassifier(source=[]),
+            y,
+            ValueError,
+            "source must not be an empty list.",
+        ),
+        (
+            HypothesisTransferClassifier(source, source_weights=[np.nan]),
+            y,
+            ValueError,
+            "source_weights must be finite.",
+        ),
+        (
+            HypothesisTransferClassifier(source, source_weights="learn"),
+            y,
+            ValueError,
+            "source_weights='learn' needs mode='residual' (with linear sources it learns the "
+            "same model family as mode='biased').",
+        ),
+        (
+            HypothesisTransferClassifier(source),
+            np.zeros(len(y), dtype=int),
+            ValueError,
+            "y must contain at least 2 classes; got only one class, np.int64(0).",
+        ),
+        (
+            HypothesisTransferClassifier(DecisionTreeClassifier().fit(X, y)),
+            y,
+            TypeError,
+            "source (DecisionTreeClassifier) is not a linear model (no coef_): mode='biased' "
+            "needs one; use mode='residual' for any fitted estimator.",
+        ),
+        (
+            HypothesisTransferClassifier(StandardScaler().fit(X), mode="residual"),
+            y,
+            TypeError,
+            "source must be a fitted estimator with predict or decision_function, or a "
+            "(coef, intercept) pair in mode='biased'; got StandardScaler.",
+        ),
+        (
+            HypothesisTransferClassifier((np.ones((2, 4)), np.zeros(2))),
+            y,
+            ValueError,
+            "source has no classes_ to match, so it must give 3 score row(s) or weight row(s) "
+            "for 3 target classes; got 2.",
+        ),
+    ]
+    for model, target, exc, message in cases:
+        with pytest.raises(exc, match=f"^{re.escape(message)}$"):
+            model.fit(X, target)
