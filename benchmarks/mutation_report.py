@@ -2242,6 +2242,86 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "self, X, y, multi_output=not classifier, **kwargs",
         )
     },
+    # training/_reform.py
+    (
+        "_barycentric",
+        "return (weights.T @ plan / np.where(mass > 0, mass, 2.0)).T * (mass > 0)[:, None]",
+    ): (
+        "equivalent",
+        "the fill value only divides columns of zero mass, whose entries are all 0 (plans are "
+        "non-negative) and which the mask (mass > 0) zeroes anyway (checked: bit-identical on "
+        "300 Sinkhorn plans with empty columns)",
+    ),
+    (
+        "_barycentric",
+        "return (weights.T @ plan / np.where(mass > 0, mass, 1.0)).T * (mass >= 0)[:, None]",
+    ): (
+        "equivalent",
+        "a column of zero mass is all 0 (plans are non-negative): 0 / 1 is 0 whatever the mask "
+        "(checked: bit-identical on 300 Sinkhorn plans with empty columns)",
+    ),
+    ("_standardize", "return mean, std, (X - mean) / np.where(std > 0, std, 2.0)"): (
+        "equivalent",
+        "std is 0 only for a constant column, whose mean is set to its value: X - mean is "
+        "exactly 0 there, divided by 1 or 2",
+    ),
+    ("_standardize", "mean = np.where(constant, X[1], X.mean(axis=0))"): (
+        "equivalent",
+        "_standardize always gets at least 2 rows (fit needs 2 labelled rows, source_meta 2 "
+        "rows, both checked first): rows 0 and 1 of a constant column hold the same value",
+    ),
+    **{
+        ("_transport", new): (
+            "equivalent",
+            "POT's emd takes a missing marginal as uniform, ones(n) / n, the same numbers as "
+            "np.full(n, 1 / n) (checked: bit-identical plans on 300 random costs, 1 to 7 rows "
+            "and columns)",
+        )
+        for new in ("return ot.emd(None, b, cost)", "return ot.emd(a, None, cost)")
+    },
+    (
+        "_transport",
+        'return ot.sinkhorn(a, b, cost, reg, method="SINKHORN_LOG", numItermax=10_000, '
+        "stopThr=1e-6)",
+    ): ("equivalent", "POT compares method.lower() (checked: bit-identical on 300 costs)"),
+    (
+        "_transport",
+        'return ot.sinkhorn(a, b, cost, reg, method="sinkhorn_log", numItermax=10001, '
+        "stopThr=1e-6)",
+    ): (
+        "survived",
+        "only the iteration cap of a solver that stops at stopThr long before it: the 38 "
+        "plans of tests/test_reform.py took at most 1430 iterations (reg down to 1e-3); only "
+        "a plan that has not converged at 10000 iterations (POT then warns) would change, "
+        "by one more iteration",
+    ),
+    (
+        "ReFormRectifier._fine_tune",
+        "def _fine_tune(self, Z, y_enc, W0, b0, lam, tol=1e-6, max_iter=1001):",
+    ): (
+        "survived",
+        "only the L-BFGS iteration cap: the 1257 fine-tunes of tests/test_reform.py took at "
+        "most 35 iterations, and lam=0 on separable shots (no minimum) stops on tol in 22",
+    ),
+    **{
+        ("ReFormRectifier._fine_tune", new): (
+            "equivalent",
+            "max_iter=1000 and tol=1e-6 are also fit_biased_logistic's defaults",
+        )
+        for new in ("(removed)", ")")
+    },
+    # training/_hypothesis_transfer.py (s15-reform)
+    ("_mean_variance", "if total < 0:"): (
+        "equivalent",
+        "at a total weight of 0 the mean is 0/0 (NaN, or +-inf when weights of both signs "
+        "cancel): the unit is not finite and 1.0 is returned too (checked on all-zero, "
+        "cancelling and negative weights)",
+    ),
+    ("_BaseHypothesisTransfer._fit", "fit = self._choose(fit_one, target, None)"): (
+        "equivalent",
+        "with learned source weights has_source is False; _choose only tests its truth, "
+        "and None is false too",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

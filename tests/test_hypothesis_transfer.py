@@ -1967,3 +1967,201 @@ def test_biased_logistic_with_a_fixed_intercept_optimizes_the_weights(fixed):
             dZ = np.exp(Z - np.logaddexp.reduce(Z, axis=1, keepdims=True)) - np.eye(k)[y]
         grad = dZ.T @ X + 2 * 0.5 * (W - W0) + 2 * 0.1 * W
         assert np.abs(grad).max() < 1e-6
+# -- issue 20, _hypothesis_transfer.py survivors (s15-reform): residual mode's units, learned
+# source weights with sample and intercept weights, classes no source knows, dtypes --------
+
+
+def test_residual_auto_unit_is_the_weighted_variance_for_any_weight_scale():
+    # Weights summing to 1 and inputs of variance below 1: the strengths are still per
+    # unit of the weighted mean column variance (lam_ is the penalty applied).
+    X, y = _binary_data(n=60)
+    X = 0.1 * X
+    source = LogisticRegression().fit(X[:20], y[:20])
+    w = np.random.RandomState(1).uniform(0.5, 2.0, size=40)
+    w /= w.sum()
+    clf = HypothesisTransferClassifier(source, mode="residual")
+    clf.fit(X[20:], y[20:], sample_weight=w)
+    unit = np.mean([np.cov(X[20:, j], aweights=w, bias=True) for j in range(3)])
+    assert unit < 0.1
+    strength = clf.candidates_[np.argmax(clf.candidate_weights_), 1]
+    assert clf.lam_ == pytest.approx(strength * unit, rel=1e-10)
+
+
+class _ProbabilityOnlySource(BaseEstimator):
+    """A fitted classifier with predict_proba only, in a given dtype (a torch model's
+    probabilities are float32)."""
+
+    def __init__(self, model, dtype):
+        self.model, self.dtype = model, dtype
+
+    def fit(self, X, y):
+        self.classes_ = self.model.classes_
+        return self
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X).astype(np.float32).astype(self.dtype)
+
+
+@pytest.mark.parametrize("lam", [1.0, "auto"])
+def test_float32_probabilities_give_the_model_of_their_float64_values(lam):
+    # The same probabilities in float32 or float64: their logs are taken in double
+    # precision either way, so the models are the same.
+    X, y = load_iris(return_X_y=True)
+    source = LogisticRegression(max_iter=1000).fit(X[::2], y[::2])
+    fits = [
+        HypothesisTransferClassifier(
+            _ProbabilityOnlySource(source, dtype).fit(X, y), mode="residual", lam=lam
+        ).fit(X[1::4], y[1::4])
+        for dtype in (np.float32, np.float64)
+    ]
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fits[0].intercept_, fits[1].intercept_, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("lam", [np.inf, 1.0])
+def test_learned_source_weights_with_sample_and_intercept_weights_are_penalized_least_squares(
+    lam,
+):
+    # Minimize sum_i s_i (y_i - x_i delta - g_i beta - b)^2 + lam ||delta||^2
+    # + source_reg beta^2 + lam_intercept b^2, written out (lam=inf: delta = 0).
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(30, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.normal(size=30) + 4.0
+    source = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    s = rng.randint(1, 4, size=30).astype(float)
+    reg = HypothesisTransferRegressor(
+        source, mode="residual", source_weights="learn", lam=lam, source_reg=2.0, lam_intercept=5.0
+    ).fit(X, y, sample_weight=s)
+    g = source.predict(X)[:, None]
+    if np.isinf(lam):
+        A, penalty = np.column_stack([g, np.ones(30)]), [2.0, 5.0]
+    else:
+        A, penalty = np.column_stack([X, g, np.ones(30)]), [lam] * 3 + [2.0, 5.0]
+    theta = np.linalg.solve(A.T @ (s[:, None] * A) + np.diag(penalty), A.T @ (s * y))
+    coef = np.zeros(3) if np.isinf(lam) else theta[:3]
+    np.testing.assert_allclose(reg.coef_, coef, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(reg.source_weights_.ravel(), theta[-2:-1], rtol=1e-8)
+    np.testing.assert_allclose(reg.intercept_, theta[-1], rtol=1e-8)
+    # Integer sample weights are repeated rows.
+    rows = np.repeat(np.arange(30), s.astype(int))
+    rep = clone(reg).fit(X[rows], y[rows])
+    np.testing.assert_allclose(rep.predict(X), reg.predict(X), rtol=1e-8)
+
+
+@pytest.mark.parametrize("cls", [HypothesisTransferClassifier, HypothesisTransferRegressor])
+def test_learned_source_weights_lam_is_the_correction_strength_with_one_feature(cls):
+    X, y = _binary_data(d=1)
+    y = y if cls is HypothesisTransferClassifier else X[:, 0] + y
+    tree_cls = (
+        DecisionTreeClassifier if cls is HypothesisTransferClassifier else DecisionTreeRegressor
+    )
+    source = tree_cls(max_depth=2, random_state=0).fit(X, y)
+    kw = dict(mode="residual", source_weights="learn", source_reg=0.5)
+    assert cls(source, lam=2.0, **kw).fit(X, y).lam_ == 2.0
+    auto = cls(source, **kw).fit(X, y)
+    assert auto.lam_ == auto.candidates_[np.argmax(auto.candidate_weights_), 1]
+
+
+def test_residual_infinite_lam_keeps_the_source_even_for_a_class_no_source_knows():
+    X, y, source, _, _ = _source_without_class_0()
+    clf = HypothesisTransferClassifier(source, mode="residual", lam=np.inf).fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, np.zeros((3, 4)))
+    np.testing.assert_array_equal(clf.source_weights_, np.eye(3))
+
+
+def test_residual_auto_caps_the_pull_on_a_class_no_source_knows():
+    # mode="residual": the base scores of the binary source (classes 1 and 2) are its
+    # decision function split into two opposite halves, zero for class 0; class 0's
+    # correction is pulled by at most 0.5 (per unit of the inputs' variance).
+    X, y, source, _, _ = _source_without_class_0()
+    auto = HypothesisTransferClassifier(source, mode="residual", tol=1e-8).fit(X, y)
+    unit = np.var(X, axis=0).mean()
+    G = source.decision_function(X)[:, None] * [0.0, -0.5, 0.5]
+    log_ev = []
+    for share, strength in auto.candidates_:
+        lam = np.full((3, 4), unit * strength)
+        lam[0] = unit * min(strength, 0.5)
+        kw = dict(lam=lam, lam_intercept=strength, offset=share * G)
+        W, b = fit_biased_logistic(X, y, 3, None, tol=1e-8, **kw)
+        log_ev.append(biased_logistic_log_evidence(X, y, 3, W, b, None, None, **kw))
+    weights = np.exp(np.array(log_ev) - max(log_ev))
+    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+
+
+def test_residual_auto_candidates_are_the_documented_grid():
+    # As in mode="biased": the source kept, halved and dropped (plus the source itself
+    # for the regressor); without a source only the target-only strengths.
+    X, y = _binary_data(n=30, d=4)
+    strengths = [100.0, 30.0, 10.0, 3.0, 1.0, 0.3, 0.1]
+    grid = [[share, s] for share in (1.0, 0.5, 0.0) for s in strengths]
+    y_reg = X @ [1.0, -1.0, 0.5, 0.0]
+    clf = HypothesisTransferClassifier(LogisticRegression().fit(X, y), mode="residual")
+    np.testing.assert_array_equal(clf.fit(X, y).candidates_, grid)
+    reg = HypothesisTransferRegressor(Ridge().fit(X, y_reg), mode="residual").fit(X, y_reg)
+    np.testing.assert_array_equal(reg.candidates_, [[1.0, np.inf], *grid])
+    for model in (
+        HypothesisTransferClassifier(mode="residual").fit(X, y),
+        HypothesisTransferRegressor(mode="residual").fit(X, y_reg),
+    ):
+        np.testing.assert_array_equal(model.candidates_, [[1.0, s] for s in strengths])
+
+
+def test_error_messages_in_full():
+    import re
+
+    X, y = load_iris(return_X_y=True)
+    source = LogisticRegression(max_iter=1000).fit(X, y)
+    cases = [
+        (
+            HypothesisTransferClassifier(source=[]),
+            y,
+            ValueError,
+            "source must not be an empty list.",
+        ),
+        (
+            HypothesisTransferClassifier(source, source_weights=[np.nan]),
+            y,
+            ValueError,
+            "source_weights must be finite.",
+        ),
+        (
+            HypothesisTransferClassifier(source, source_weights="learn"),
+            y,
+            ValueError,
+            "source_weights='learn' needs mode='residual' (with linear sources it learns the "
+            "same model family as mode='biased').",
+        ),
+        (
+            HypothesisTransferClassifier(source),
+            np.zeros(len(y), dtype=int),
+            ValueError,
+            "y must contain at least 2 classes; got only one class, np.int64(0).",
+        ),
+        (
+            HypothesisTransferClassifier(DecisionTreeClassifier().fit(X, y)),
+            y,
+            TypeError,
+            "source (DecisionTreeClassifier) is not a linear model (no coef_): mode='biased' "
+            "needs one; use mode='residual' for any fitted estimator.",
+        ),
+        (
+            HypothesisTransferClassifier(StandardScaler().fit(X), mode="residual"),
+            y,
+            TypeError,
+            "source must be a fitted estimator with predict or decision_function, or a "
+            "(coef, intercept) pair in mode='biased'; got StandardScaler.",
+        ),
+        (
+            HypothesisTransferClassifier((np.ones((2, 4)), np.zeros(2))),
+            y,
+            ValueError,
+            "source has no classes_ to match, so it must give 3 score row(s) or weight row(s) "
+            "for 3 target classes; got 2.",
+        ),
+    ]
+    for model, target, exc, message in cases:
+        with pytest.raises(exc, match=f"^{re.escape(message)}$"):
+            model.fit(X, target)

@@ -704,3 +704,257 @@ def test_boolean_embeddings_count_as_numbers_and_a_list_is_refused():
     # A list has an ``index`` method but names no feature.
     with pytest.raises(ValueError, match="feature_embeddings has no vector"):
         ReFormRectifier(source, meta="embeddings", feature_embeddings=[[1.0], [2.0]]).fit(X_t, y)
+
+
+# -- mutation-testing survivors (issue 20), second pass: probabilities, source dtypes ---------
+
+
+def test_predict_proba_is_the_softmax_of_the_decision_function(wine):
+    from sklearn.exceptions import NotFittedError
+
+    X, y = wine
+    with pytest.raises(NotFittedError):
+        ReFormRectifier(_logreg(X, y)).predict_proba(X)
+    # Same features, infinite pull: the rectified model is the source, probabilities too.
+    for classes in ([0, 1, 2], [0, 1]):
+        keep = np.isin(y, classes)
+        source = _logreg(X[keep], y[keep])
+        est = ReFormRectifier(source, lam=np.inf).fit(X[keep], y[keep])
+        proba = est.predict_proba(X)
+        np.testing.assert_allclose(proba, source.predict_proba(X), atol=1e-8)
+        # The formula the slow way: exp(score) normalized per row (binary: the logistic
+        # of the one score is the probability of classes_[1]).
+        scores = est.decision_function(X)
+        if scores.ndim == 1:
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        expected = np.exp(scores - scores.max(axis=1, keepdims=True))
+        expected /= expected.sum(axis=1, keepdims=True)
+        assert proba.shape == (len(X), len(classes))
+        np.testing.assert_allclose(proba, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_integer_quantized_binary_source_is_read_as_numbers():
+    # An 8-bit quantized source: its one binary row is split into two opposite half rows,
+    # which must not be computed in int8 (-(-128) overflows to -128 there).
+    X, y, _ = _named_source()
+    W = np.array([[-128, 3, 2]], dtype=np.int8)
+    for b in (np.array([-128], dtype=np.int8), [-128], np.int8(-128)):
+        source = _linear_source(W, b, [0, 1])
+        est = ReFormRectifier(source, lam=np.inf).fit(X.to_numpy(), y)
+        expected = X.to_numpy() @ [-128.0, 3.0, 2.0] - 128.0
+        np.testing.assert_allclose(est.decision_function(X.to_numpy()), expected)
+    assert source.coef_.dtype == np.int8  # never modified
+
+
+def test_float32_source_meta_is_read_in_double_precision():
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c_new"})
+    rng = np.random.RandomState(5)
+    meta32 = (X + rng.normal(scale=0.3, size=X.shape) + 100.0).astype(np.float32)
+    meta64 = meta32.astype(np.float64)  # the same numbers, exactly
+    for m32, m64 in ((meta32, meta64), (meta32.to_numpy(), meta64.to_numpy())):
+        est32 = ReFormRectifier(source, source_meta=m32, lam=np.inf).fit(X_t, y)
+        est64 = ReFormRectifier(source, source_meta=m64, lam=np.inf).fit(X_t, y)
+        np.testing.assert_allclose(est32.transport_, est64.transport_, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(est32.coef_, est64.coef_, rtol=1e-13)
+        np.testing.assert_allclose(est32.intercept_, est64.intercept_, rtol=1e-13)
+
+
+def test_generated_and_listed_names_print_as_plain_strings():
+    X, y, _ = _named_source()
+    # An unnamed source on an array: names x0, x1, ... print like DataFrame column names.
+    source = LogisticRegression().fit(X.to_numpy(), y)
+    positional = ReFormRectifier(source, lam=np.inf).fit(X.to_numpy(), y)
+    named = X.set_axis(["x0", "x1", "x2"], axis=1)
+    by_name = ReFormRectifier(LogisticRegression().fit(named, y), lam=np.inf).fit(named, y)
+    assert repr(positional.shared_features_) == "array(['x0', 'x1', 'x2'], dtype=object)"
+    assert repr(positional.shared_features_) == repr(by_name.shared_features_)
+    # A source with more columns than X: the missing one vanishes, by position.
+    wide = LogisticRegression().fit(X.assign(d=X["a"] * X["b"]).to_numpy(), y)
+    est = ReFormRectifier(wide, lam=np.inf).fit(X.to_numpy(), y)
+    assert repr(est.vanished_features_) == "array(['x3'], dtype=object)"
+    # A hand-built source whose feature_names_in_ is a list of str.
+    listed = LogisticRegression().fit(X, y)
+    listed.feature_names_in_ = list("abc")
+    est = ReFormRectifier(listed, source_meta=X, lam=np.inf).fit(
+        X.rename(columns={"c": "c_new"}), y
+    )
+    assert repr(est.vanished_features_) == "array(['c'], dtype=object)"
+    assert repr(est.shared_features_) == "array(['a', 'b'], dtype=object)"
+
+
+def test_evidence_spanning_exactly_log_10_is_not_flat(monkeypatch):
+    # The source is kept when the log evidence spans *less* than log 10 (odds of 10 to
+    # 1, Kass and Raftery's "strong"); at exactly log 10 the candidates are averaged.
+    rng = np.random.RandomState(0)
+    W_src = rng.normal(size=(1, 3))
+    priors = {
+        "shared": (W_src * [1, 1, 0], np.zeros(1)),
+        "carried": (W_src, np.zeros(1)),
+        "none": (np.zeros((1, 3)), np.zeros(1)),
+    }
+    Z = rng.normal(size=(6, 3))
+    y = np.array([0, 1, 0, 1, 1, 0])
+    calls = []
+
+    def log_evidence(*args, **kwargs):
+        calls.append(None)
+        return np.log(10) if len(calls) == 1 else 0.0  # ("shared", inf) first
+
+    monkeypatch.setattr(_reform_module, "biased_logistic_log_evidence", log_evidence)
+    est = ReFormRectifier(LogisticRegression())
+    est.classes_ = np.array([0, 1])
+    est._combine_priors(Z, y, priors)
+    n_finite = len(est.candidates_) - 2
+    np.testing.assert_allclose(
+        est.candidate_weights_, np.r_[0.0, 0.0, np.full(n_finite, 1 / n_finite)]
+    )
+
+
+def test_a_constant_column_is_constant_whatever_its_rounding():
+    # The mean of 120 copies of 0.1 is not 0.1 in floating point: the column's computed
+    # standard deviation was 1e-17, the column passed as informative and got a weight
+    # of 1e17 (its standardized values, +-1, were rounding noise).
+    X, y, source = _named_source()
+    for value in (0.1, 3.7, 1e-300, -2e8):
+        col = np.full(len(X), value)
+        X_t = X.drop(columns="c").assign(c_new=col)
+        with pytest.raises(ValueError, match=r"Target column\(s\) \['c_new'\] are constant"):
+            ReFormRectifier(source, source_meta=X).fit(X_t, y)
+        mean, std, Z = _reform_module._standardize(np.column_stack([col, X["a"], col]))
+        np.testing.assert_array_equal(mean[[0, 2]], value)
+        np.testing.assert_array_equal(std[[0, 2]], 0.0)
+        np.testing.assert_array_equal(Z[:, [0, 2]], 0.0)
+        np.testing.assert_allclose(Z[:, 1], (X["a"] - X["a"].mean()) / X["a"].std(ddof=0))
+
+
+def test_error_messages_in_full():
+    # Each refusal says what is wrong and what to do, with the offending values (at
+    # most five of them).
+    import re
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y, source = _named_source()
+    X_t = X.rename(columns={"c": "c_new"})
+    unnamed = LogisticRegression().fit(X.to_numpy(), y)
+    wide_cols = list("abcdefg")
+    wide_X = pd.DataFrame(
+        np.random.RandomState(2).normal(size=(len(X), 7)), columns=wide_cols
+    ).assign(a=X["a"])
+    wide = LogisticRegression().fit(wide_X, y)
+    renamed = wide_X.set_axis(["a"] + [f"n{k}" for k in range(1, 7)], axis=1)
+    y8 = np.arange(len(X)) % 8
+    W, b = np.array([[0.5, -1.0, 0.2], [-0.3, 0.4, 1.1]]), np.array([0.3, -0.2])
+    cases = [
+        (
+            lambda: ReFormRectifier(
+                make_pipeline(StandardScaler(), StandardScaler(), LogisticRegression()).fit(X, y)
+            ).fit(X, y),
+            TypeError,
+            "source: a Pipeline source may only hold one StandardScaler before its linear "
+            "classifier, got steps ['StandardScaler', 'StandardScaler'].",
+        ),
+        (
+            lambda: ReFormRectifier(DecisionTreeClassifier().fit(X, y)).fit(X, y),
+            TypeError,
+            "source must be a fitted linear classifier (with coef_, intercept_ and classes_, "
+            "e.g. LogisticRegression), or a Pipeline of a StandardScaler and one; "
+            "DecisionTreeClassifier lacks ['coef_', 'intercept_'].",
+        ),
+        (
+            lambda: ReFormRectifier(_linear_source(W[:1], b[:1], [0, 1, 2])).fit(X.to_numpy(), y),
+            ValueError,
+            "source: coef_ has 1 rows for 3 classes; expected one row per class (or one row "
+            "for two classes).",
+        ),
+        (
+            lambda: ReFormRectifier(
+                make_pipeline(StandardScaler(with_mean=False), LogisticRegression()).fit(X, y)
+            ).fit(X, y),
+            TypeError,
+            "source: the StandardScaler of a Pipeline source must center and scale "
+            "(with_mean=True, with_std=True).",
+        ),
+        (
+            lambda: ReFormRectifier(source, meta="embeddings").fit(X_t, y),
+            ValueError,
+            "meta='embeddings' needs feature_embeddings.",
+        ),
+        (
+            lambda: ReFormRectifier(wide, meta="embeddings", feature_embeddings={}).fit(renamed, y),
+            ValueError,
+            "feature_embeddings has no vector for ['b', 'c', 'd', 'e', 'f'].",
+        ),
+        (
+            lambda: ReFormRectifier(source).fit(X_t, y),
+            ValueError,
+            "Features vanished and new ones appeared, so they must be matched, which needs "
+            "meta-representations of the source's features: pass source_meta (unlabeled rows "
+            "of source-domain data), or meta='embeddings' with feature_embeddings (e.g. "
+            "embeddings of the column descriptions).",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X.iloc[:50], meta="data").fit(X_t, y),
+            ValueError,
+            "meta='data' needs source_meta to hold the same instances as X, row for row; got "
+            "50 and 120 rows.",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X).fit(
+                X.set_axis(["p", "q", "r"], axis=1), y
+            ),
+            ValueError,
+            "No column of X is shared with the source (by name), so meta='correlation' has "
+            "nothing to correlate features with. Name the shared columns alike, pass "
+            "meta='data' with source_meta holding the same instances as X, or "
+            "meta='embeddings' with feature_embeddings.",
+        ),
+        (
+            lambda: ReFormRectifier(unnamed, target_features=list("abc")).fit(X.to_numpy(), y),
+            ValueError,
+            "target_features is given but the source has no feature names: pass "
+            "source_features too, or leave both out to match columns by position.",
+        ),
+        (
+            lambda: ReFormRectifier(source, target_features=["a", "b"]).fit(X.to_numpy(), y),
+            ValueError,
+            "target_features has 2 names but X has 3 features.",
+        ),
+        (
+            lambda: ReFormRectifier(source, target_features=list("cba")).fit(X, y),
+            ValueError,
+            "target_features differs from the columns of the DataFrame X; leave "
+            "target_features out for DataFrame input.",
+        ),
+        (
+            lambda: ReFormRectifier(source).fit(X.to_numpy(), y),
+            ValueError,
+            "X has no column names but the source's features are named: pass X as a "
+            "DataFrame, or name its columns with target_features.",
+        ),
+        (
+            lambda: ReFormRectifier(source, classes=range(8), lam=np.inf).fit(X, y),
+            ValueError,
+            "Classes [2, 3, 4, 5, 6] have no labelled rows and are not source classes: "
+            "nothing says what they look like. Give them shots or leave them out of classes.",
+        ),
+        (
+            lambda: ReFormRectifier(source, classes=[0, 1]).fit(X, y8),
+            ValueError,
+            "y contains labels [2, 3, 4, 5, 6] that are not in classes [0, 1].",
+        ),
+        (
+            lambda: ReFormRectifier(wide, source_meta=wide_X[["a"]]).fit(wide_X, y),
+            ValueError,
+            "source_meta lacks the source columns ['b', 'c', 'd', 'e', 'f'].",
+        ),
+        (
+            lambda: ReFormRectifier(source, source_meta=X[["a", "b"]].to_numpy()).fit(X, y),
+            ValueError,
+            "source_meta has 2 columns but the source has 3 features.",
+        ),
+    ]
+    for call, exc, message in cases:
+        with pytest.raises(exc, match=f"^{re.escape(message)}$"):
+            call()

@@ -96,9 +96,15 @@ def _unpack_source(source):
 
 
 def _standardize(X):
-    """Column means and standard deviations of ``X`` and the standardized ``X``."""
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
+    """Column means and standard deviations of ``X`` and the standardized ``X``.
+
+    A constant column has standard deviation 0 and standardized values 0, exactly: its
+    computed mean can miss its value by rounding (0.1 in 120 rows), which left a
+    standard deviation of 1e-17 and standardized values of +-1.
+    """
+    constant = np.ptp(X, axis=0) == 0
+    mean = np.where(constant, X[0], X.mean(axis=0))
+    std = np.where(constant, 0.0, X.std(axis=0))
     return mean, std, (X - mean) / np.where(std > 0, std, 1.0)
 
 
