@@ -799,3 +799,17 @@ def test_backbone_errors_name_the_backbone():
     clf.set_params(layer="nope")
     with pytest.raises(ValueError, match="not a submodule of 'backbone'"):
         clf.predict(ds)
+
+
+def test_auto_span_of_float64_features_uses_the_float64_tolerance():
+    # One row per class. The backbone's float64 features put the third class 1e-9 off the
+    # line through the other two: a dimension at float64 precision (it would be lost at
+    # float32's), so the class means span as many dimensions as the inputs' and the
+    # backbone is kept.
+    X = np.array([[0.0, 0.0], [3.0, 0.5], [1.0, 2.0]])
+    y = np.array([0, 1, 2])
+    F = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 1e-9]])
+    assert (_span(F, y), _span(X, y)) == (2, 2)
+    clf = NCMClassifier(backbone=lambda Z: F[: len(Z)].copy()).fit(X, y)
+    assert clf.features_ == "backbone"
+    np.testing.assert_array_equal(clf.centroids_, F)

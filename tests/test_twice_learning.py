@@ -983,3 +983,36 @@ def test_unlabeled_source_rows_bring_the_tree_closer_to_the_teacher():
         gains.append(given.score(Xt, yt) - alone)
     assert np.mean(gains) > 0.05, gains
     assert min(gains) > 0, gains
+
+
+def test_unlabeled_array_beside_a_dataframe_x_and_the_reverse(wine):
+    # Columns are matched by name only when both have names; otherwise by position.
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    teacher = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    kw = dict(teacher=teacher, prefit=True, extra_ratio=0, cv=None, random_state=0)
+    ref = TwiceLearningTreeClassifier(**kw, unlabeled=X[:50]).fit(X[50:], y[50:])
+    for X_fit, U in ((df.iloc[50:], X[:50]), (X[50:], df.iloc[:50])):
+        est = TwiceLearningTreeClassifier(**kw, unlabeled=U).fit(X_fit, y[50:])
+        assert est.n_extra_samples_ == 50
+        _same_tree(est.tree_, ref.tree_)
+
+
+def test_unlabeled_of_object_dtype_is_read_as_floats(wine):
+    # Numbers held as Python objects (e.g. ``to_numpy()`` of a frame with mixed columns)
+    # are converted like X's, whatever the sampling; NaN is refused naming the parameter.
+    X, y = wine
+    X = StandardScaler().fit_transform(X)
+    teacher = LogisticRegression(max_iter=1000).fit(X[::2], y[::2])
+    U = X[1::2][:30]
+    for sampling in ("kde", "smote"):
+        kw = dict(teacher=teacher, prefit=True, extra_ratio=2, sampling=sampling, cv=None)
+        ref = TwiceLearningTreeClassifier(**kw, unlabeled=U, random_state=0).fit(X[:40], y[:40])
+        est = TwiceLearningTreeClassifier(**kw, unlabeled=U.astype(object), random_state=0)
+        est.fit(X[:40], y[:40])
+        _same_tree(est.tree_, ref.tree_)
+    bad = U.astype(object)
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input unlabeled contains NaN"):
+        TwiceLearningTreeClassifier(teacher, prefit=True, unlabeled=bad, cv=None).fit(X, y)
