@@ -1016,3 +1016,51 @@ def test_unlabeled_of_object_dtype_is_read_as_floats(wine):
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match="Input unlabeled contains NaN"):
         TwiceLearningTreeClassifier(teacher, prefit=True, unlabeled=bad, cv=None).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("Tree", "criterion", "other"),
+    [
+        (TwiceLearningTreeClassifier, "entropy", "gini"),
+        (TwiceLearningTreeRegressor, "squared_error", "absolute_error"),
+    ],
+)
+def test_documented_defaults_and_every_parameter_is_stored(Tree, criterion, other):
+    defaults = dict(
+        teacher=None,
+        prefit=False,
+        extra_ratio=1.0,
+        sampling="smote",
+        unlabeled=None,
+        keep_original_labels=False,
+        criterion=criterion,
+        max_depth=None,
+        min_samples_leaf=1,
+        max_leaf_nodes=None,
+        ccp_alpha=0.0,
+        cv=5,
+        random_state=None,
+        n_jobs=None,
+    )
+    assert Tree().get_params(deep=False) == defaults
+    # Every argument reaches its attribute unchanged (none is replaced by a default).
+    given = dict(
+        teacher=LinearRegression(),
+        prefit=True,
+        extra_ratio=2.5,
+        sampling="kde",
+        unlabeled=np.zeros((2, 3)),
+        keep_original_labels=True,
+        criterion=other,
+        max_depth=4,
+        min_samples_leaf=3,
+        max_leaf_nodes=9,
+        ccp_alpha=0.01,
+        cv=3,
+        random_state=7,
+        n_jobs=2,
+    )
+    params = Tree(**given).get_params(deep=False)
+    assert params.keys() == given.keys()
+    for name, value in given.items():
+        assert params[name] is value, name
