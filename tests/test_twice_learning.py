@@ -1064,3 +1064,25 @@ def test_documented_defaults_and_every_parameter_is_stored(Tree, criterion, othe
     assert params.keys() == given.keys()
     for name, value in given.items():
         assert params[name] is value, name
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "gaussian", "kde", "smote"])
+def test_one_generated_row_is_one_row_and_none_is_an_empty_block(sampling):
+    # A candidate of the inner validation may ask for a single row (round(ratio * n) = 1).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 3))
+    one = _sample_like(X, 1, sampling, np.random.RandomState(0))
+    assert one.shape == (1, 3)
+    assert np.all(np.isfinite(one))
+    if sampling == "uniform":
+        assert np.all((X.min(axis=0) <= one) & (one <= X.max(axis=0)))
+    if sampling == "smote":
+        # on a segment between two training rows
+        seg = X[None, :] - X[:, None]
+        t = np.clip(
+            ((one[0] - X)[:, None] * seg).sum(axis=2) / np.maximum((seg**2).sum(axis=2), 1e-300),
+            0,
+            1,
+        )
+        assert np.linalg.norm(X[:, None] + t[..., None] * seg - one[0], axis=2).min() < 1e-10
+    assert _sample_like(X, 0, sampling, np.random.RandomState(0)).shape == (0, 3)
