@@ -1086,3 +1086,24 @@ def test_one_generated_row_is_one_row_and_none_is_an_empty_block(sampling):
         )
         assert np.linalg.norm(X[:, None] + t[..., None] * seg - one[0], axis=2).min() < 1e-10
     assert _sample_like(X, 0, sampling, np.random.RandomState(0)).shape == (0, 3)
+
+
+def test_gaussian_sampling_of_one_two_and_collinear_rows():
+    rng = np.random.RandomState(5)
+    x = rng.normal(size=(30, 1))
+    # One row: no spread to estimate, every draw is that row.
+    X1 = x[:1] * [1.0, 2.0]
+    Z = _sample_like(X1, 4, "gaussian", np.random.RandomState(0))
+    np.testing.assert_array_equal(Z, np.repeat(X1, 4, axis=0))
+    # Two rows already have a covariance: the draws spread along the line through them.
+    X2 = np.array([[0.0, 1.0], [2.0, 5.0]])
+    Z = _sample_like(X2, 20000, "gaussian", np.random.RandomState(0))
+    np.testing.assert_allclose(np.cov(Z, rowvar=False), np.cov(X2, rowvar=False), rtol=0.05)
+    np.testing.assert_allclose(Z[:, 1], 1.0 + 2.0 * Z[:, 0], atol=1e-9)
+    # Exactly collinear features: the covariance's zero eigenvalue comes out of eigh as
+    # -3.9e-16 here; the draws stay finite and on the plane x1 = 3 x0 + 1.
+    X = np.hstack([x, 3 * x + 1, rng.normal(size=(30, 1))])
+    assert np.linalg.eigh(np.cov(X, rowvar=False))[0].min() < 0
+    Z = _sample_like(X, 1000, "gaussian", np.random.RandomState(0))
+    assert np.all(np.isfinite(Z))
+    np.testing.assert_allclose(Z[:, 1], 3 * Z[:, 0] + 1, atol=1e-9)
