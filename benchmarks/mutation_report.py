@@ -2201,6 +2201,28 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "float64 parses and 'numeric' refuses, as it refuses them in X: a test would pin "
         "that inconsistency",
     ),
+    **{
+        ("_sample_like", line): ("equivalent", reason)
+        for line, reason in (
+            *(
+                (
+                    line,
+                    "every caller passes np.vstack([X, U]) with U float64 (an empty float64 "
+                    "block when None), so X.dtype is float64, the default of np.empty",
+                )
+                for line in ("return np.empty((0, d), dtype=None)", "return np.empty((0, d), )")
+            ),
+            (
+                "cov = np.atleast_2d(np.cov(X, rowvar=None)) if n > 1 else np.zeros((d, d))",
+                "np.cov reads rowvar as a truth value: None is False; checked",
+            ),
+            (
+                "return X.mean(axis=0) - rng.normal(size=(n_samples, d)) @ root.T",
+                "a centred normal vector and its negative have the same law: the draws differ, "
+                "their distribution does not (only a replay of the generator tells them apart)",
+            ),
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
