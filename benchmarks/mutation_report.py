@@ -2216,10 +2216,22 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                 "cov = np.atleast_2d(np.cov(X, rowvar=None)) if n > 1 else np.zeros((d, d))",
                 "np.cov reads rowvar as a truth value: None is False; checked",
             ),
+            *(
+                (
+                    line,
+                    "a centred normal vector and its negative have the same law: the draws "
+                    "differ, their distribution does not (only a replay of the generator tells "
+                    "them apart)",
+                )
+                for line in (
+                    "return X.mean(axis=0) - rng.normal(size=(n_samples, d)) @ root.T",
+                    "return X[anchors] - rng.normal(size=(n_samples, d)) * bandwidth",
+                )
+            ),
             (
-                "return X.mean(axis=0) - rng.normal(size=(n_samples, d)) @ root.T",
-                "a centred normal vector and its negative have the same law: the draws differ, "
-                "their distribution does not (only a replay of the generator tells them apart)",
+                "neighbors = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, "
+                "return_distance=None)",
+                "kneighbors reads return_distance as a truth value: None is False; checked",
             ),
         )
     },

@@ -1107,3 +1107,42 @@ def test_gaussian_sampling_of_one_two_and_collinear_rows():
     Z = _sample_like(X, 1000, "gaussian", np.random.RandomState(0))
     assert np.all(np.isfinite(Z))
     np.testing.assert_allclose(Z[:, 1], 3 * Z[:, 0] + 1, atol=1e-9)
+
+
+def test_kde_noise_is_scotts_bandwidth_around_each_anchor():
+    # A tight cluster and two far rows: the draws near the cluster are its point plus the
+    # noise, whose spread is Scott's bandwidth std(X) * n ** (-1 / (d + 4)) per feature.
+    X = np.repeat([[0.0, 0.0], [1000.0, 10.0]], [98, 2], axis=0)
+    Z = _sample_like(X, 40000, "kde", np.random.RandomState(0))
+    bandwidth = X.std(axis=0) * 100 ** (-1 / 6)  # (65.0, 0.65): the far rows are 15 away
+    near = Z[:, 0] < 500
+    assert 0.97 < near.mean() < 0.99
+    np.testing.assert_allclose(Z[near].std(axis=0), bandwidth, rtol=0.02)
+    assert np.all(np.abs(Z[near].mean(axis=0)) < 0.02 * bandwidth)
+
+
+def test_smote_partners_are_every_near_neighbour_at_a_uniform_position():
+    # Each draw is x_i + t (x_j - x_i) with x_j one of the 5 nearest neighbours of x_i
+    # (never x_i itself) and t uniform on [0, 1]; every such pair is used. Found back by
+    # brute force (a draw lies on the segment {i, j} whichever end was its anchor).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 3))
+    Z = _sample_like(X, 3000, "smote", np.random.RandomState(1))
+    dist = np.linalg.norm(X[:, None] - X[None], axis=2)
+    neighbours = np.argsort(dist, axis=1)[:, 1:6]
+    seg = X[neighbours] - X[:, None, :]  # (15, 5, 3): row i to its r-th neighbour
+    rel = Z[:, None, None, :] - X[None, :, None, :]  # (3000, 15, 1, 3)
+    t = (rel * seg[None]).sum(axis=3) / (seg**2).sum(axis=2)[None]
+    gap = np.linalg.norm(rel - t[..., None] * seg[None], axis=3)
+    gap[(t < 0) | (t > 1)] = np.inf
+    gap, t = gap.reshape(len(Z), -1), t.reshape(len(Z), -1)
+    found = gap.argmin(axis=1)
+    assert np.all(gap.min(axis=1) < 1e-10)
+    i, j = found // 5, neighbours.ravel()[found]
+    pairs = {(min(a, b), max(a, b)) for a, b in zip(i, j)}
+    assert pairs == {(min(a, b), max(a, b)) for a in range(15) for b in neighbours[a]}
+    # the position from the lower-numbered end: t or 1 - t, uniform either way
+    positions = np.where(i < j, 1.0, 0.0) * t[np.arange(len(Z)), found]
+    positions += np.where(i < j, 0.0, 1.0) * (1 - t[np.arange(len(Z)), found])
+    assert stats.kstest(positions, "uniform").pvalue > 1e-3
+    assert np.min(np.linalg.norm(Z[:, None] - X[None], axis=2)) > 0
