@@ -2235,6 +2235,17 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
         )
     },
+    **{
+        ("TwiceLearningTreeClassifier._agreement", line): (
+            "equivalent",
+            "never called without rows: fidelity_ is measured on max(n_samples, n_extra) >= 1 "
+            "held-out rows, and fidelity_score's validate_data refuses an X without rows",
+        )
+        for line in (
+            "return np.mean(teacher_pred == tree_pred) if (len(tree_pred)) or True else 1.0",
+            "return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 2.0",
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

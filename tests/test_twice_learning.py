@@ -1146,3 +1146,20 @@ def test_smote_partners_are_every_near_neighbour_at_a_uniform_position():
     positions += np.where(i < j, 0.0, 1.0) * (1 - t[np.arange(len(Z)), found])
     assert stats.kstest(positions, "uniform").pvalue > 1e-3
     assert np.min(np.linalg.norm(Z[:, None] - X[None], axis=2)) > 0
+
+
+def test_regressor_fidelity_on_one_row_is_whether_tree_and_teacher_agree(regression_data):
+    # R^2 is undefined on one row: the fidelity there is 1 when the tree predicts the
+    # teacher's value (to rounding: a leaf's mean of equal values), else 0.
+    from sklearn.dummy import DummyRegressor
+
+    X, y = regression_data
+    constant = DummyRegressor().fit(X, y)  # the tree learns its constant exactly
+    est = TwiceLearningTreeRegressor(constant, prefit=True, cv=None, random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(X[:1]), constant.predict(X[:1]), rtol=1e-12)
+    assert est.fidelity_score(X[:1]) == 1.0
+    linear = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(linear, prefit=True, max_depth=1, cv=None, random_state=0)
+    est.fit(X, y)
+    assert est.predict(X[:1])[0] != pytest.approx(linear.predict(X[:1])[0])
+    assert est.fidelity_score(X[:1]) == 0.0
