@@ -2246,6 +2246,32 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 2.0",
         )
     },
+    **{
+        (function, line): ("equivalent", reason)
+        for function, line, reason in (
+            *(
+                (
+                    "TwiceLearningTreeClassifier._row_scores",
+                    f"unseen = np.zeros(len(y), {dtype}) if trained_on is None else "
+                    "~np.isin(y, trained_on)",
+                    "np.where reads its condition as truth values: float zeros are False as "
+                    "boolean ones are",
+                )
+                for dtype in ("None", "")
+            ),
+            (
+                "TwiceLearningTreeClassifier._set_target_info",
+                'numeric = "XXbiufXX"',
+                "`kind in numeric` is a substring test and X is no numpy dtype kind: the same "
+                "four kinds are numeric; checked on nine label/prediction dtype pairs",
+            ),
+            (
+                "TwiceLearningTreeClassifier._splits",
+                "return super()._splits(X, None, rng)",
+                "the base class's folds are KFold's, which ignore y",
+            ),
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

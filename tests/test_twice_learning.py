@@ -1163,3 +1163,36 @@ def test_regressor_fidelity_on_one_row_is_whether_tree_and_teacher_agree(regress
     est.fit(X, y)
     assert est.predict(X[:1])[0] != pytest.approx(linear.predict(X[:1])[0])
     assert est.fidelity_score(X[:1]) == 0.0
+
+
+def test_cv_with_two_rows_per_class_stratifies_into_two_folds(wine):
+    # Every class has two rows: stratified folds (as many as the smallest class allows,
+    # here 2 although cv=5), each training fold holding one row of every class.
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    rows = np.r_[0, 1, 60, 61, 130, 131]
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=5, random_state=3)
+    est.fit(X[rows], y[rows])
+    candidates, scores, teacher_scores = _replay_validation(est, X[rows], y[rows], 2)
+    np.testing.assert_allclose(est.cv_results_["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+
+
+def test_prefit_teacher_labels_of_another_kind_than_y_are_refused(wine):
+    # numpy would silently turn integer and string labels into strings ('0', 'a', ...).
+    X, y = wine
+    words = np.array(["low", "mid", "high"])[y]
+    teacher = _logreg().fit(X, words)
+    for labels in (y, y == 1, y.astype(float)):
+        with pytest.raises(ValueError, match="cannot be compared with the labels of y"):
+            TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, labels)
+    numeric = _logreg().fit(X, y)
+    with pytest.raises(ValueError, match="cannot be compared with the labels of y"):
+        TwiceLearningTreeClassifier(numeric, prefit=True, cv=None).fit(X, words)
+    # Strings compare with strings, whatever their dtype: y of dtype object (as from a
+    # pandas column) beside a teacher that predicts numpy strings.
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, words.astype(object))
+    np.testing.assert_array_equal(est.classes_, ["high", "low", "mid"])
+    # Numbers of another dtype compare: float labels beside an integer-predicting teacher.
+    est = TwiceLearningTreeClassifier(numeric, prefit=True, cv=None).fit(X, y.astype(float))
+    np.testing.assert_array_equal(est.classes_, [0.0, 1.0, 2.0])
