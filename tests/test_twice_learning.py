@@ -1196,3 +1196,20 @@ def test_prefit_teacher_labels_of_another_kind_than_y_are_refused(wine):
     # Numbers of another dtype compare: float labels beside an integer-predicting teacher.
     est = TwiceLearningTreeClassifier(numeric, prefit=True, cv=None).fit(X, y.astype(float))
     np.testing.assert_array_equal(est.classes_, [0.0, 1.0, 2.0])
+
+
+def test_teacher_fitted_on_a_dataframe_gets_its_column_names_back(wine):
+    # Generated rows are arrays: they reach a teacher fitted on a DataFrame with its column
+    # names, so it predicts without scikit-learn's "feature names" warning.
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    teacher = RandomForestClassifier(n_estimators=5, random_state=0).fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (X, df):
+            est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=3, random_state=0)
+            est.fit(data, y)
+            assert est.fidelity_score(data) == pytest.approx(
+                np.mean(est.predict(data) == teacher.predict(df))
+            )
