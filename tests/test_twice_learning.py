@@ -1213,3 +1213,21 @@ def test_teacher_fitted_on_a_dataframe_gets_its_column_names_back(wine):
             assert est.fidelity_score(data) == pytest.approx(
                 np.mean(est.predict(data) == teacher.predict(df))
             )
+
+
+def test_cv_scores_an_unfitted_teacher_refitted_without_the_held_out_rows(wine):
+    # An unpruned tree as teacher knows its training rows by heart: scored on rows it was
+    # fitted on it would be perfect. Its validation score is that of the fold's teacher on
+    # the fold's held-out rows, replayed by hand on the documented folds.
+    X, y = wine
+    teacher = DecisionTreeClassifier(random_state=0)
+    est = TwiceLearningTreeClassifier(teacher, max_depth=2, cv=3, random_state=0).fit(X, y)
+    teacher_seed = np.random.RandomState(0).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(3, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    hits = np.zeros(len(y))
+    for train, test in folds.split(X, y):
+        hits[test] = clone(teacher).fit(X[train], y[train]).predict(X[test]) == y[test]
+    assert est.teacher_cv_score_ == pytest.approx(hits.mean())
+    assert est.teacher_cv_score_ < 0.97
+    assert est.teacher_.score(X, y) == 1.0
