@@ -1231,3 +1231,23 @@ def test_cv_scores_an_unfitted_teacher_refitted_without_the_held_out_rows(wine):
     assert est.teacher_cv_score_ == pytest.approx(hits.mean())
     assert est.teacher_cv_score_ < 0.97
     assert est.teacher_.score(X, y) == 1.0
+
+
+def test_teacher_with_one_output_column_in_validation_and_beside_the_own_labels(
+    regression_data,
+):
+    # The single column is flattened wherever the teacher's predictions are used: in the
+    # inner validation (a prefit teacher scores -squared error on every row) and when the
+    # rows keep their own labels beside teacher-labelled generated rows.
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y[:, None])
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=3, random_state=0).fit(X, y)
+    residual = y - teacher.predict(X).ravel()
+    assert est.teacher_cv_score_ == pytest.approx(-np.mean(residual**2))
+    mixed = TwiceLearningTreeRegressor(
+        teacher, prefit=True, keep_original_labels=True, extra_ratio=1, cv=None, random_state=0
+    ).fit(X, y)
+    assert mixed.n_extra_samples_ == len(y)
+    assert mixed.predict(X).shape == (len(y),)
+    # the unpruned tree reproduces the rows' own labels
+    np.testing.assert_allclose(mixed.predict(X), y)
