@@ -2270,6 +2270,11 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                 "return super()._splits(X, None, rng)",
                 "the base class's folds are KFold's, which ignore y",
             ),
+            (
+                "_BaseTwiceLearningTree._validate_X_predict",
+                "return validate_data(self, X, reset=None)",
+                "validate_data treats a falsy reset as False",
+            ),
         )
     },
     (

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_wine, make_classification
 from sklearn.ensemble import (
@@ -1251,3 +1251,44 @@ def test_teacher_with_one_output_column_in_validation_and_beside_the_own_labels(
     assert mixed.predict(X).shape == (len(y),)
     # the unpruned tree reproduces the rows' own labels
     np.testing.assert_allclose(mixed.predict(X), y)
+
+
+class _WrapperTeacher(RegressorMixin, BaseEstimator):
+    """A fitted model without ``n_features_in_`` (as many hand-written wrappers are)."""
+
+    def __init__(self, w=None):
+        self.w = w
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return np.asarray(X) @ self.w
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+
+def test_prefit_teacher_without_n_features_in_is_accepted(regression_data):
+    X, y = regression_data
+    teacher = _WrapperTeacher(w=np.array([1.0, -1.0, 0.5, 0.0]))
+    assert not hasattr(teacher, "n_features_in_")
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=None, random_state=0).fit(X, y)
+    # the unpruned tree reproduces the teacher on the training rows
+    np.testing.assert_allclose(est.predict(X), teacher.predict(X))
+
+
+def test_predict_checks_features_against_fit_and_leaves_them_unchanged(wine):
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    est = TwiceLearningTreeClassifier(_logreg().fit(X, y), prefit=True, cv=None, random_state=0)
+    est.fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the array has no column names
+        with pytest.raises(ValueError, match="TwiceLearningTreeClassifier is expecting 13"):
+            est.predict(X[:, :3])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(X)
+    assert est.n_features_in_ == 13
+    np.testing.assert_array_equal(est.feature_names_in_, df.columns)
