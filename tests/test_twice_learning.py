@@ -1292,3 +1292,18 @@ def test_predict_checks_features_against_fit_and_leaves_them_unchanged(wine):
         est.predict(X)
     assert est.n_features_in_ == 13
     np.testing.assert_array_equal(est.feature_names_in_, df.columns)
+
+
+def test_later_changes_to_the_users_prefit_teacher_do_not_reach_teacher_(wine):
+    # teacher_ is a deep copy: editing the user's model in place (its coefficients) after
+    # fit leaves the fitted estimator's teacher, and so fidelity_score, as they were.
+    X, y = wine
+    Xs = StandardScaler().fit_transform(X)
+    teacher = LogisticRegression(max_iter=5000).fit(Xs, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=None, random_state=0).fit(Xs, y)
+    before = est.teacher_.predict(Xs), est.fidelity_score(Xs)
+    teacher.coef_ *= -1.0
+    teacher.intercept_ *= -1.0
+    assert np.mean(teacher.predict(Xs) == before[0]) < 0.5
+    np.testing.assert_array_equal(est.teacher_.predict(Xs), before[0])
+    assert est.fidelity_score(Xs) == before[1]
