@@ -2321,6 +2321,219 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "with learned source weights has_source is False; _choose only tests its truth, "
         "and None is false too",
+    # -- skreuse/inference/_ncm.py (issue 20, this session's survivors). "checked" below: the
+    # mutant applied by hand gave bit-identical centroids, predictions, decision values and
+    # probabilities on 768 fits (8 random problems x float64/float32 x both metrics x three
+    # normalizations x inputs/auto with a backbone x numpy/torch-CPU, two partial_fit sessions)
+    **{
+        (function, line): ("equivalent", reason)
+        for function, line, reason in (
+            (
+                "_as_backend",
+                "return a if (device is None) and False else get_backend(device=device).asarray(a)",
+                "numpy's asarray in float64 returns center_ and centroids_ (float64 numpy arrays) "
+                "as they are; checked",
+            ),
+            *(
+                (
+                    "_cast",
+                    f"return a.astype(dtype, {copy}) if isinstance(a, np.ndarray) else a",
+                    "the arrays cast (2 C, ||c||^2, the scaled C) are temporaries of the same "
+                    "line, never written in place: a copy only costs memory; checked",
+                )
+                for copy in ("copy=None", "", "copy=True")
+            ),
+            *(
+                (
+                    "NCMClassifier._features",
+                    "F = F.astype(dtype or (F.dtype if F.dtype == np.float32 else np.float64), "
+                    f"{copy})",
+                    "F is never written in place (centring and scaling make new arrays), nor is "
+                    "the user's X it may be a view of: a copy only costs memory; checked",
+                )
+                for copy in ("copy=None", "", "copy=True")
+            ),
+            (
+                "NCMClassifier._accumulate",
+                "device = None",
+                "on a machine without a GPU the torch path runs on the CPU, and the numpy path "
+                "reads its CPU tensor and sums each class's rows in another order: the same "
+                "sums to rounding (checked: at most 8.9e-16 on sums up to 4.4, 30 fits); "
+                "on a GPU the numpy path would fail on a CUDA tensor",
+            ),
+            (
+                "NCMClassifier._accumulate",
+                "device = self._device(None)",
+                "X is a validated numpy array here (a loader's features are numpy too): only "
+                "device selects torch; checked",
+            ),
+            (
+                "NCMClassifier._check_predict",
+                "reset=None,",
+                "validate_data treats a falsy reset as False; checked",
+            ),
+            (
+                "NCMClassifier._choose_features",
+                "counts.astype(None),",
+                "numpy's astype(None) is astype(float64)",
+            ),
+            *(
+                (
+                    f"NCMClassifier.{method}",
+                    "(removed)",
+                    "the removed line that survives is `device=self.device,` (removing "
+                    "`batch_size=` or `name=` is killed by test_ncm.py::"
+                    "test_torch_backbone_runs_in_batches_of_batch_size and "
+                    "::test_backbone_errors_name_the_backbone): the default device is the CPU, "
+                    "the only one on a machine without a GPU",
+                )
+                for method in ("_backbone_features", "_check_predict", "_validate_X_y")
+            ),
+        )
+    },
+    **{
+        (function, line): ("cosmetic", "X appears only in the message (its type name)")
+        for function, line in (
+            (
+                "NCMClassifier._check_loader",
+                'check_loader_input(self.backbone, None, name="backbone")',
+            ),
+            ("NCMClassifier._check_predict", "self._check_loader(None)"),
+            ("NCMClassifier._validate_X_y", "self._check_loader(None)"),
+        )
+    },
+    **{
+        ("NCMClassifier._similarity", line): ("survived", reason)
+        for line, reason in (
+            (
+                "step = max(1, _PREDICT_CHUNK_ENTRIES // max(n_classes, X.shape[1] if "
+                "(X.ndim == 2) or True else 1))",
+                "inputs of more than two dimensions (images): the chunk bound counts X.shape[1] "
+                "(e.g. the image height) instead of 1, so chunks are smaller; the predictions "
+                "do not depend on the chunks (test_prediction_in_small_chunks_equals_one_chunk) "
+                "and the documented bound (similarities per chunk) holds either way",
+            ),
+            (
+                "step = max(1, _PREDICT_CHUNK_ENTRIES // max(n_classes, X.shape[1] if "
+                "X.ndim == 2 else 2))",
+                "differs only for inputs of more than two dimensions and a single class: "
+                "chunks of half as many rows, the same predictions",
+            ),
+            (
+                "terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, None))",
+                "float32 features, euclidean: the squared norms of the means are subtracted in "
+                "float64 before the float32 rounding instead of being rounded first, a change "
+                "at the float32 rounding of ||f||^2 (checked: 30 random float32 problems, "
+                "12000 rows: no prediction changed, decision values moved by at most 2.2e-4 "
+                "of their largest magnitude); a test would pin float32 rounding error",
+            ),
+            (
+                "terms[F.dtype] = (_cast(C * scale[:, None], None).T, None)",
+                "float32 features, cosine: the scaled means stay float64, so the chunk's "
+                "similarities are float64 (twice the memory the Notes promise, and more "
+                "precise: on the same 30 problems, whose rows are nearly parallel, 204 of 12000 "
+                "predictions change); a test would pin float32 rounding error",
+            ),
+        )
+    },
+    # -- skreuse/interpretable/_twice_learning.py (issue 20, this session's survivors)
+    (
+        "_BaseTwiceLearningTree._check_unlabeled",
+        'U = check_array(U, ensure_min_samples=0, input_name="unlabeled")',
+    ): (
+        "survived",
+        "check_array's default dtype ('numeric') converts integer, float32 and object input "
+        "to float64 as dtype=np.float64 does (checked: identical trees for such unlabeled "
+        "rows, kde and smote); the two differ only on arrays of numeric strings, which "
+        "float64 parses and 'numeric' refuses, as it refuses them in X: a test would pin "
+        "that inconsistency",
+    ),
+    **{
+        ("_sample_like", line): ("equivalent", reason)
+        for line, reason in (
+            *(
+                (
+                    line,
+                    "every caller passes np.vstack([X, U]) with U float64 (an empty float64 "
+                    "block when None), so X.dtype is float64, the default of np.empty",
+                )
+                for line in ("return np.empty((0, d), dtype=None)", "return np.empty((0, d), )")
+            ),
+            (
+                "cov = np.atleast_2d(np.cov(X, rowvar=None)) if n > 1 else np.zeros((d, d))",
+                "np.cov reads rowvar as a truth value: None is False; checked",
+            ),
+            *(
+                (
+                    line,
+                    "a centred normal vector and its negative have the same law: the draws "
+                    "differ, their distribution does not (only a replay of the generator tells "
+                    "them apart)",
+                )
+                for line in (
+                    "return X.mean(axis=0) - rng.normal(size=(n_samples, d)) @ root.T",
+                    "return X[anchors] - rng.normal(size=(n_samples, d)) * bandwidth",
+                )
+            ),
+            (
+                "neighbors = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, "
+                "return_distance=None)",
+                "kneighbors reads return_distance as a truth value: None is False; checked",
+            ),
+        )
+    },
+    **{
+        ("TwiceLearningTreeClassifier._agreement", line): (
+            "equivalent",
+            "never called without rows: fidelity_ is measured on max(n_samples, n_extra) >= 1 "
+            "held-out rows, and fidelity_score's validate_data refuses an X without rows",
+        )
+        for line in (
+            "return np.mean(teacher_pred == tree_pred) if (len(tree_pred)) or True else 1.0",
+            "return np.mean(teacher_pred == tree_pred) if len(tree_pred) else 2.0",
+        )
+    },
+    **{
+        (function, line): ("equivalent", reason)
+        for function, line, reason in (
+            *(
+                (
+                    "TwiceLearningTreeClassifier._row_scores",
+                    f"unseen = np.zeros(len(y), {dtype}) if trained_on is None else "
+                    "~np.isin(y, trained_on)",
+                    "np.where reads its condition as truth values: float zeros are False as "
+                    "boolean ones are",
+                )
+                for dtype in ("None", "")
+            ),
+            (
+                "TwiceLearningTreeClassifier._set_target_info",
+                'numeric = "XXbiufXX"',
+                "`kind in numeric` is a substring test and X is no numpy dtype kind: the same "
+                "four kinds are numeric; checked on nine label/prediction dtype pairs",
+            ),
+            (
+                "TwiceLearningTreeClassifier._splits",
+                "return super()._splits(X, None, rng)",
+                "the base class's folds are KFold's, which ignore y",
+            ),
+            (
+                "_BaseTwiceLearningTree._validate_X_predict",
+                "return validate_data(self, X, reset=None)",
+                "validate_data treats a falsy reset as False",
+            ),
+        )
+    },
+    (
+        "_BaseTwiceLearningTree._teacher_predict",
+        "return y.ravel() if (y.ndim == 2 and y.shape[1] == 1) or True else y",
+    ): (
+        "survived",
+        "flattening is a no-op on 1-D predictions and the one-column case is flattened "
+        "either way; only a teacher with several outputs differs, which the trees do not "
+        "support (y is one column): the classifier raises numpy's ValueError either way "
+        "(checked with a multilabel teacher), and only a multi-output regression teacher "
+        "with cv=None differs (a multi-output tree, against a length mismatch error)",
     ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before

@@ -1,5 +1,7 @@
 """NCMClassifier: against NearestCentroid, brute-force distances, and incremental updates."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
@@ -648,3 +650,166 @@ def test_span_rule_with_a_torch_backbone_of_float32_features(backend):
         assert clf.features_ == expected
         means = np.hstack([P, X]) if expected == "both" else P
         np.testing.assert_allclose(clf.centroids_, means, rtol=1e-6)
+
+
+# -- issue 20: behaviour that mutation testing found unchecked -------------------------------
+
+
+def test_partial_fit_sessions_on_every_backend(backend):
+    # Later sessions compute their features on the same backend as the first one.
+    X, y = _task(8)
+    ref = NCMClassifier(normalize="l2").fit(X, y)
+    first = y < 2
+    clf = NCMClassifier(normalize="l2", device=backend).partial_fit(X[first], y[first])
+    clf.partial_fit(X[~first], y[~first])
+    np.testing.assert_array_equal(clf.classes_, [0, 1, 2])
+    np.testing.assert_allclose(clf.centroids_, ref.centroids_, rtol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(X), ref.predict_proba(X), rtol=1e-9)
+
+
+def test_torch_backbone_runs_in_batches_of_batch_size():
+    # The forward passes see at most batch_size rows, on arrays and on a Dataset, in fit and
+    # predict (the memory of a large backbone is bounded by it).
+    torch = pytest.importorskip("torch")
+    X, y = _task(10)  # 30 rows
+    net = torch.nn.Linear(10, 4).double()
+    seen = []
+    net.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[0]))
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    clf = NCMClassifier(backbone=net, features="backbone", batch_size=7)
+    with torch.no_grad():
+        F = net(torch.as_tensor(X)).numpy()
+    for fit_on, predict_on in ((X, X), (ds, ds)):
+        seen.clear()
+        clf.fit(fit_on, None if fit_on is ds else y)
+        assert seen == [7, 7, 7, 7, 2]
+        np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(F, y).centroids_)
+        seen.clear()
+        clf.predict(predict_on)
+        assert seen == [7, 7, 7, 7, 2]
+
+
+def test_predict_after_a_failed_fit_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _task(4)
+    clf = NCMClassifier(backbone=lambda Z: np.full((len(Z), 2), np.nan))
+    with pytest.raises(ValueError, match="NaN or infinite features"):
+        clf.fit(X, y)
+    # validate_data set n_features_in_ before the failure; the classifier is still unfitted
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_integer_images_reach_the_backbone_as_floats():
+    # uint8 pixels are converted to float64 before the backbone, in fit and predict: a
+    # backbone squaring them gives the true squares, not uint8 wrap-around (255**2 % 256).
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 10)
+    X = np.clip(60 * y[:, None] + rng.randint(0, 140, size=(30, 6)), 0, 255).astype(np.uint8)
+    squares = X.astype(np.float64) ** 2
+    clf = NCMClassifier(backbone=lambda Z: Z * Z, features="backbone").fit(X, y)
+    means = np.array([squares[y == c].mean(axis=0) for c in range(3)])
+    np.testing.assert_allclose(clf.centroids_, means, rtol=1e-12)
+    expected = _softmax(-cdist(squares, means, "sqeuclidean"))
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-9, atol=1e-300)
+
+
+def test_integer_backbone_features_are_compared_in_float64():
+    # A backbone with integer outputs (quantized features): the float64 class means are not
+    # rounded to integers at prediction.
+    X, y = _task(10)
+    quantize = lambda Z: np.floor(4 * Z[:, :3]).astype(np.int64)  # noqa: E731
+    clf = NCMClassifier(backbone=quantize, features="backbone").fit(X, y)
+    Q = quantize(X).astype(np.float64)
+    means = np.array([Q[y == c].mean(axis=0) for c in range(3)])
+    assert not np.array_equal(means, np.round(means))
+    np.testing.assert_allclose(clf.centroids_, means, rtol=1e-12)
+    scores = -cdist(Q, means, "sqeuclidean")
+    np.testing.assert_allclose(clf.decision_function(X), scores, rtol=1e-9)
+    np.testing.assert_allclose(clf.predict_proba(X), _softmax(scores), rtol=1e-9, atol=1e-300)
+
+
+def test_float32_inputs_give_float64_probabilities():
+    # Distances of float32 features are float32, but the softmax is taken in float64: a
+    # probability of about 4e-157 is not flushed to zero (float32 stops near 1e-45).
+    X = np.array([[0.0], [0.0], [20.0], [20.0]], dtype=np.float32)
+    clf = NCMClassifier().fit(X, [0, 0, 1, 1])
+    row = np.array([[1.0]], dtype=np.float32)
+    z = -np.array([1.0, 361.0])  # squared distances to the means 0 and 20, exact in float32
+    proba = clf.predict_proba(row)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba[0], np.exp(z - np.logaddexp(*z)), rtol=1e-12)
+    assert proba[0, 1] > 0
+    np.testing.assert_allclose(clf.decision_function(row), [z[1] - z[0]], rtol=1e-12)
+
+
+def test_prediction_chunks_bound_similarities_and_features(monkeypatch):
+    # Each chunk of rows holds at most _PREDICT_CHUNK_ENTRIES entries, counting the
+    # row-class similarities and the chunk's input features, and no fewer rows than that
+    # allows (at least one).
+    from skreuse.inference import _ncm
+
+    X, y = _task(10)  # 30 rows, 10 features, 3 classes
+    sizes = []
+
+    def backbone(Z):
+        sizes.append(len(Z))
+        return Z[:, :4] * 1.0
+
+    clf = NCMClassifier(backbone=backbone, features="backbone").fit(X, y)
+    whole = clf.predict_proba(X)
+    for entries, rows in ((70, 7), (10, 1), (15, 1), (25, 2)):
+        monkeypatch.setattr(_ncm, "_PREDICT_CHUNK_ENTRIES", entries)
+        sizes.clear()
+        np.testing.assert_allclose(clf.predict_proba(X), whole, rtol=1e-12)
+        assert max(sizes) == rows
+        assert sum(sizes) == 30
+        assert max(sizes) * 10 <= max(entries, 10)
+
+
+def test_refit_on_a_loader_forgets_the_feature_names():
+    pd = pytest.importorskip("pandas")
+    torch = pytest.importorskip("torch")
+    X, y = _task(5)
+    net = torch.nn.Linear(10, 3).double()
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(10)])
+    clf = NCMClassifier(backbone=net).fit(frame, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, frame.columns)
+    clf.fit(torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y)))
+    assert not hasattr(clf, "feature_names_in_")
+    assert not hasattr(clf, "n_features_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "fitted with feature names" warning
+        clf.predict(X)
+
+
+def test_backbone_errors_name_the_backbone():
+    torch = pytest.importorskip("torch")
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _task(5)
+    with pytest.raises(NotFittedError, match="'backbone' \\(PCA\\) is not fitted"):
+        NCMClassifier(backbone=PCA(2)).fit(X, y)
+    net = torch.nn.Sequential(torch.nn.Linear(10, 3)).double()
+    ds = torch.utils.data.TensorDataset(torch.as_tensor(X), torch.as_tensor(y))
+    with pytest.raises(ValueError, match="not a submodule of 'backbone'"):
+        NCMClassifier(backbone=net, layer="nope").fit(ds)
+    clf = NCMClassifier(backbone=net, layer="0").fit(ds)
+    clf.set_params(layer="nope")
+    with pytest.raises(ValueError, match="not a submodule of 'backbone'"):
+        clf.predict(ds)
+
+
+def test_auto_span_of_float64_features_uses_the_float64_tolerance():
+    # One row per class. The backbone's float64 features put the third class 1e-9 off the
+    # line through the other two: a dimension at float64 precision (it would be lost at
+    # float32's), so the class means span as many dimensions as the inputs' and the
+    # backbone is kept.
+    X = np.array([[0.0, 0.0], [3.0, 0.5], [1.0, 2.0]])
+    y = np.array([0, 1, 2])
+    F = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 1e-9]])
+    assert (_span(F, y), _span(X, y)) == (2, 2)
+    clf = NCMClassifier(backbone=lambda Z: F[: len(Z)].copy()).fit(X, y)
+    assert clf.features_ == "backbone"
+    np.testing.assert_array_equal(clf.centroids_, F)

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy import stats
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_wine, make_classification
 from sklearn.ensemble import (
@@ -983,3 +983,327 @@ def test_unlabeled_source_rows_bring_the_tree_closer_to_the_teacher():
         gains.append(given.score(Xt, yt) - alone)
     assert np.mean(gains) > 0.05, gains
     assert min(gains) > 0, gains
+
+
+def test_unlabeled_array_beside_a_dataframe_x_and_the_reverse(wine):
+    # Columns are matched by name only when both have names; otherwise by position.
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    teacher = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    kw = dict(teacher=teacher, prefit=True, extra_ratio=0, cv=None, random_state=0)
+    ref = TwiceLearningTreeClassifier(**kw, unlabeled=X[:50]).fit(X[50:], y[50:])
+    for X_fit, U in ((df.iloc[50:], X[:50]), (X[50:], df.iloc[:50])):
+        est = TwiceLearningTreeClassifier(**kw, unlabeled=U).fit(X_fit, y[50:])
+        assert est.n_extra_samples_ == 50
+        _same_tree(est.tree_, ref.tree_)
+
+
+def test_unlabeled_of_object_dtype_is_read_as_floats(wine):
+    # Numbers held as Python objects (e.g. ``to_numpy()`` of a frame with mixed columns)
+    # are converted like X's, whatever the sampling; NaN is refused naming the parameter.
+    X, y = wine
+    X = StandardScaler().fit_transform(X)
+    teacher = LogisticRegression(max_iter=1000).fit(X[::2], y[::2])
+    U = X[1::2][:30]
+    for sampling in ("kde", "smote"):
+        kw = dict(teacher=teacher, prefit=True, extra_ratio=2, sampling=sampling, cv=None)
+        ref = TwiceLearningTreeClassifier(**kw, unlabeled=U, random_state=0).fit(X[:40], y[:40])
+        est = TwiceLearningTreeClassifier(**kw, unlabeled=U.astype(object), random_state=0)
+        est.fit(X[:40], y[:40])
+        _same_tree(est.tree_, ref.tree_)
+    bad = U.astype(object)
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="Input unlabeled contains NaN"):
+        TwiceLearningTreeClassifier(teacher, prefit=True, unlabeled=bad, cv=None).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("Tree", "criterion", "other"),
+    [
+        (TwiceLearningTreeClassifier, "entropy", "gini"),
+        (TwiceLearningTreeRegressor, "squared_error", "absolute_error"),
+    ],
+)
+def test_documented_defaults_and_every_parameter_is_stored(Tree, criterion, other):
+    defaults = dict(
+        teacher=None,
+        prefit=False,
+        extra_ratio=1.0,
+        sampling="smote",
+        unlabeled=None,
+        keep_original_labels=False,
+        criterion=criterion,
+        max_depth=None,
+        min_samples_leaf=1,
+        max_leaf_nodes=None,
+        ccp_alpha=0.0,
+        cv=5,
+        random_state=None,
+        n_jobs=None,
+    )
+    assert Tree().get_params(deep=False) == defaults
+    # Every argument reaches its attribute unchanged (none is replaced by a default).
+    given = dict(
+        teacher=LinearRegression(),
+        prefit=True,
+        extra_ratio=2.5,
+        sampling="kde",
+        unlabeled=np.zeros((2, 3)),
+        keep_original_labels=True,
+        criterion=other,
+        max_depth=4,
+        min_samples_leaf=3,
+        max_leaf_nodes=9,
+        ccp_alpha=0.01,
+        cv=3,
+        random_state=7,
+        n_jobs=2,
+    )
+    params = Tree(**given).get_params(deep=False)
+    assert params.keys() == given.keys()
+    for name, value in given.items():
+        assert params[name] is value, name
+
+
+@pytest.mark.parametrize("sampling", ["uniform", "gaussian", "kde", "smote"])
+def test_one_generated_row_is_one_row_and_none_is_an_empty_block(sampling):
+    # A candidate of the inner validation may ask for a single row (round(ratio * n) = 1).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(12, 3))
+    one = _sample_like(X, 1, sampling, np.random.RandomState(0))
+    assert one.shape == (1, 3)
+    assert np.all(np.isfinite(one))
+    if sampling == "uniform":
+        assert np.all((X.min(axis=0) <= one) & (one <= X.max(axis=0)))
+    if sampling == "smote":
+        # on a segment between two training rows
+        seg = X[None, :] - X[:, None]
+        t = np.clip(
+            ((one[0] - X)[:, None] * seg).sum(axis=2) / np.maximum((seg**2).sum(axis=2), 1e-300),
+            0,
+            1,
+        )
+        assert np.linalg.norm(X[:, None] + t[..., None] * seg - one[0], axis=2).min() < 1e-10
+    assert _sample_like(X, 0, sampling, np.random.RandomState(0)).shape == (0, 3)
+
+
+def test_gaussian_sampling_of_one_two_and_collinear_rows():
+    rng = np.random.RandomState(5)
+    x = rng.normal(size=(30, 1))
+    # One row: no spread to estimate, every draw is that row.
+    X1 = x[:1] * [1.0, 2.0]
+    Z = _sample_like(X1, 4, "gaussian", np.random.RandomState(0))
+    np.testing.assert_array_equal(Z, np.repeat(X1, 4, axis=0))
+    # Two rows already have a covariance: the draws spread along the line through them.
+    X2 = np.array([[0.0, 1.0], [2.0, 5.0]])
+    Z = _sample_like(X2, 20000, "gaussian", np.random.RandomState(0))
+    np.testing.assert_allclose(np.cov(Z, rowvar=False), np.cov(X2, rowvar=False), rtol=0.05)
+    np.testing.assert_allclose(Z[:, 1], 1.0 + 2.0 * Z[:, 0], atol=1e-9)
+    # Exactly collinear features: the covariance's zero eigenvalue comes out of eigh as
+    # -3.9e-16 here; the draws stay finite and on the plane x1 = 3 x0 + 1.
+    X = np.hstack([x, 3 * x + 1, rng.normal(size=(30, 1))])
+    assert np.linalg.eigh(np.cov(X, rowvar=False))[0].min() < 0
+    Z = _sample_like(X, 1000, "gaussian", np.random.RandomState(0))
+    assert np.all(np.isfinite(Z))
+    np.testing.assert_allclose(Z[:, 1], 3 * Z[:, 0] + 1, atol=1e-9)
+
+
+def test_kde_noise_is_scotts_bandwidth_around_each_anchor():
+    # A tight cluster and two far rows: the draws near the cluster are its point plus the
+    # noise, whose spread is Scott's bandwidth std(X) * n ** (-1 / (d + 4)) per feature.
+    X = np.repeat([[0.0, 0.0], [1000.0, 10.0]], [98, 2], axis=0)
+    Z = _sample_like(X, 40000, "kde", np.random.RandomState(0))
+    bandwidth = X.std(axis=0) * 100 ** (-1 / 6)  # (65.0, 0.65): the far rows are 15 away
+    near = Z[:, 0] < 500
+    assert 0.97 < near.mean() < 0.99
+    np.testing.assert_allclose(Z[near].std(axis=0), bandwidth, rtol=0.02)
+    assert np.all(np.abs(Z[near].mean(axis=0)) < 0.02 * bandwidth)
+
+
+def test_smote_partners_are_every_near_neighbour_at_a_uniform_position():
+    # Each draw is x_i + t (x_j - x_i) with x_j one of the 5 nearest neighbours of x_i
+    # (never x_i itself) and t uniform on [0, 1]; every such pair is used. Found back by
+    # brute force (a draw lies on the segment {i, j} whichever end was its anchor).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 3))
+    Z = _sample_like(X, 3000, "smote", np.random.RandomState(1))
+    dist = np.linalg.norm(X[:, None] - X[None], axis=2)
+    neighbours = np.argsort(dist, axis=1)[:, 1:6]
+    seg = X[neighbours] - X[:, None, :]  # (15, 5, 3): row i to its r-th neighbour
+    rel = Z[:, None, None, :] - X[None, :, None, :]  # (3000, 15, 1, 3)
+    t = (rel * seg[None]).sum(axis=3) / (seg**2).sum(axis=2)[None]
+    gap = np.linalg.norm(rel - t[..., None] * seg[None], axis=3)
+    gap[(t < 0) | (t > 1)] = np.inf
+    gap, t = gap.reshape(len(Z), -1), t.reshape(len(Z), -1)
+    found = gap.argmin(axis=1)
+    assert np.all(gap.min(axis=1) < 1e-10)
+    i, j = found // 5, neighbours.ravel()[found]
+    pairs = {(min(a, b), max(a, b)) for a, b in zip(i, j)}
+    assert pairs == {(min(a, b), max(a, b)) for a in range(15) for b in neighbours[a]}
+    # the position from the lower-numbered end: t or 1 - t, uniform either way
+    positions = np.where(i < j, 1.0, 0.0) * t[np.arange(len(Z)), found]
+    positions += np.where(i < j, 0.0, 1.0) * (1 - t[np.arange(len(Z)), found])
+    assert stats.kstest(positions, "uniform").pvalue > 1e-3
+    assert np.min(np.linalg.norm(Z[:, None] - X[None], axis=2)) > 0
+
+
+def test_regressor_fidelity_on_one_row_is_whether_tree_and_teacher_agree(regression_data):
+    # R^2 is undefined on one row: the fidelity there is 1 when the tree predicts the
+    # teacher's value (to rounding: a leaf's mean of equal values), else 0.
+    from sklearn.dummy import DummyRegressor
+
+    X, y = regression_data
+    constant = DummyRegressor().fit(X, y)  # the tree learns its constant exactly
+    est = TwiceLearningTreeRegressor(constant, prefit=True, cv=None, random_state=0).fit(X, y)
+    np.testing.assert_allclose(est.predict(X[:1]), constant.predict(X[:1]), rtol=1e-12)
+    assert est.fidelity_score(X[:1]) == 1.0
+    linear = LinearRegression().fit(X, y)
+    est = TwiceLearningTreeRegressor(linear, prefit=True, max_depth=1, cv=None, random_state=0)
+    est.fit(X, y)
+    assert est.predict(X[:1])[0] != pytest.approx(linear.predict(X[:1])[0])
+    assert est.fidelity_score(X[:1]) == 0.0
+
+
+def test_cv_with_two_rows_per_class_stratifies_into_two_folds(wine):
+    # Every class has two rows: stratified folds (as many as the smallest class allows,
+    # here 2 although cv=5), each training fold holding one row of every class.
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    rows = np.r_[0, 1, 60, 61, 130, 131]
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, max_depth=2, cv=5, random_state=3)
+    est.fit(X[rows], y[rows])
+    candidates, scores, teacher_scores = _replay_validation(est, X[rows], y[rows], 2)
+    np.testing.assert_allclose(est.cv_results_["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+
+
+def test_prefit_teacher_labels_of_another_kind_than_y_are_refused(wine):
+    # numpy would silently turn integer and string labels into strings ('0', 'a', ...).
+    X, y = wine
+    words = np.array(["low", "mid", "high"])[y]
+    teacher = _logreg().fit(X, words)
+    for labels in (y, y == 1, y.astype(float)):
+        with pytest.raises(ValueError, match="cannot be compared with the labels of y"):
+            TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, labels)
+    numeric = _logreg().fit(X, y)
+    with pytest.raises(ValueError, match="cannot be compared with the labels of y"):
+        TwiceLearningTreeClassifier(numeric, prefit=True, cv=None).fit(X, words)
+    # Strings compare with strings, whatever their dtype: y of dtype object (as from a
+    # pandas column) beside a teacher that predicts numpy strings.
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, words.astype(object))
+    np.testing.assert_array_equal(est.classes_, ["high", "low", "mid"])
+    # Numbers of another dtype compare: float labels beside an integer-predicting teacher.
+    est = TwiceLearningTreeClassifier(numeric, prefit=True, cv=None).fit(X, y.astype(float))
+    np.testing.assert_array_equal(est.classes_, [0.0, 1.0, 2.0])
+
+
+def test_teacher_fitted_on_a_dataframe_gets_its_column_names_back(wine):
+    # Generated rows are arrays: they reach a teacher fitted on a DataFrame with its column
+    # names, so it predicts without scikit-learn's "feature names" warning.
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    teacher = RandomForestClassifier(n_estimators=5, random_state=0).fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (X, df):
+            est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=3, random_state=0)
+            est.fit(data, y)
+            assert est.fidelity_score(data) == pytest.approx(
+                np.mean(est.predict(data) == teacher.predict(df))
+            )
+
+
+def test_cv_scores_an_unfitted_teacher_refitted_without_the_held_out_rows(wine):
+    # An unpruned tree as teacher knows its training rows by heart: scored on rows it was
+    # fitted on it would be perfect. Its validation score is that of the fold's teacher on
+    # the fold's held-out rows, replayed by hand on the documented folds.
+    X, y = wine
+    teacher = DecisionTreeClassifier(random_state=0)
+    est = TwiceLearningTreeClassifier(teacher, max_depth=2, cv=3, random_state=0).fit(X, y)
+    teacher_seed = np.random.RandomState(0).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    folds = StratifiedKFold(3, shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    hits = np.zeros(len(y))
+    for train, test in folds.split(X, y):
+        hits[test] = clone(teacher).fit(X[train], y[train]).predict(X[test]) == y[test]
+    assert est.teacher_cv_score_ == pytest.approx(hits.mean())
+    assert est.teacher_cv_score_ < 0.97
+    assert est.teacher_.score(X, y) == 1.0
+
+
+def test_teacher_with_one_output_column_in_validation_and_beside_the_own_labels(
+    regression_data,
+):
+    # The single column is flattened wherever the teacher's predictions are used: in the
+    # inner validation (a prefit teacher scores -squared error on every row) and when the
+    # rows keep their own labels beside teacher-labelled generated rows.
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, y[:, None])
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=3, random_state=0).fit(X, y)
+    residual = y - teacher.predict(X).ravel()
+    assert est.teacher_cv_score_ == pytest.approx(-np.mean(residual**2))
+    mixed = TwiceLearningTreeRegressor(
+        teacher, prefit=True, keep_original_labels=True, extra_ratio=1, cv=None, random_state=0
+    ).fit(X, y)
+    assert mixed.n_extra_samples_ == len(y)
+    assert mixed.predict(X).shape == (len(y),)
+    # the unpruned tree reproduces the rows' own labels
+    np.testing.assert_allclose(mixed.predict(X), y)
+
+
+class _WrapperTeacher(RegressorMixin, BaseEstimator):
+    """A fitted model without ``n_features_in_`` (as many hand-written wrappers are)."""
+
+    def __init__(self, w=None):
+        self.w = w
+
+    def fit(self, X, y):
+        return self
+
+    def predict(self, X):
+        return np.asarray(X) @ self.w
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+
+def test_prefit_teacher_without_n_features_in_is_accepted(regression_data):
+    X, y = regression_data
+    teacher = _WrapperTeacher(w=np.array([1.0, -1.0, 0.5, 0.0]))
+    assert not hasattr(teacher, "n_features_in_")
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, cv=None, random_state=0).fit(X, y)
+    # the unpruned tree reproduces the teacher on the training rows
+    np.testing.assert_allclose(est.predict(X), teacher.predict(X))
+
+
+def test_predict_checks_features_against_fit_and_leaves_them_unchanged(wine):
+    pd = pytest.importorskip("pandas")
+    X, y = wine
+    df = pd.DataFrame(X, columns=[f"c{j}" for j in range(X.shape[1])])
+    est = TwiceLearningTreeClassifier(_logreg().fit(X, y), prefit=True, cv=None, random_state=0)
+    est.fit(df, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the array has no column names
+        with pytest.raises(ValueError, match="TwiceLearningTreeClassifier is expecting 13"):
+            est.predict(X[:, :3])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        est.predict(X)
+    assert est.n_features_in_ == 13
+    np.testing.assert_array_equal(est.feature_names_in_, df.columns)
+
+
+def test_later_changes_to_the_users_prefit_teacher_do_not_reach_teacher_(wine):
+    # teacher_ is a deep copy: editing the user's model in place (its coefficients) after
+    # fit leaves the fitted estimator's teacher, and so fidelity_score, as they were.
+    X, y = wine
+    Xs = StandardScaler().fit_transform(X)
+    teacher = LogisticRegression(max_iter=5000).fit(Xs, y)
+    est = TwiceLearningTreeClassifier(teacher, prefit=True, cv=None, random_state=0).fit(Xs, y)
+    before = est.teacher_.predict(Xs), est.fidelity_score(Xs)
+    teacher.coef_ *= -1.0
+    teacher.intercept_ *= -1.0
+    assert np.mean(teacher.predict(Xs) == before[0]) < 0.5
+    np.testing.assert_array_equal(est.teacher_.predict(Xs), before[0])
+    assert est.fidelity_score(Xs) == before[1]
