@@ -2321,6 +2321,7 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "with learned source weights has_source is False; _choose only tests its truth, "
         "and None is false too",
+    ),
     # -- skreuse/inference/_ncm.py (issue 20, this session's survivors). "checked" below: the
     # mutant applied by hand gave bit-identical centroids, predictions, decision values and
     # probabilities on 768 fits (8 random problems x float64/float32 x both metrics x three
