@@ -312,7 +312,7 @@ def fit_biased_logistic(
         Maximum number of L-BFGS iterations.
     tol : float, default=1e-6
         L-BFGS stops when the largest gradient entry of the objective divided by the
-        total sample weight falls below ``tol``.
+        total sample weight (by 1 when the weights sum to less than 1) falls below ``tol``.
     offset : ndarray of shape (n_samples,) or (n_samples, n_rows), default=None
         Fixed scores :math:`o_i` added to the linear scores (e.g. a source
         hypothesis' decision values); ``None``: zeros.
