@@ -2074,6 +2074,58 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "biases = [np.asarray(b, ).copy() for b in model.intercepts_]",
         )
     },
+    # -- skreuse/selection/_logme_selector.py (issue 20, session 15)
+    **{
+        (
+            "_class_output_missing",
+            f'if kind in ("torch", {s}) or hasattr(model, "predict_proba"):',
+        ): (
+            "equivalent",
+            "every skorch net has predict_proba (skorch.NeuralNet defines it, regressors "
+            "included), so the hasattr test already returns None for it (checked: "
+            "hasattr(skorch.NeuralNetRegressor, 'predict_proba') is True)",
+        )
+        for s in ('"XXskorchXX"', '"SKORCH"')
+    },
+    ("_outranked", "return (-scores[n], -tie_break.get(n, 1.0), order[n])"): (
+        "equivalent",
+        "tie_break has an entry for every scored candidate (LogME on a classification) or for "
+        "none (any other metric): the default is never read, or read for all alike",
+    ),
+    ("_outranked", "return spans.get(a, 1) >= spans.get(b, 0) and key(a) < key(b)"): (
+        "equivalent",
+        "spans has an entry for every scored candidate (LogME on a classification) or is "
+        "empty, and then spans.get(b, 0) is 0 and both 1 >= 0 and 0 >= 0 hold",
+    ),
+    ("LogMESelector._loader_pass", "(removed)"): (
+        "equivalent",
+        "`device=self.device` removed (the `name` and `batch_size` lines are killed by "
+        "test_loader_fit_uses_batch_size_the_candidate_layer_and_names_it): "
+        "extract_features' default device is the CPU, the only one on a machine without a GPU",
+    ),
+    (
+        "_ClassSums.__init__",
+        "self.counts = np.bincount(self.codes, minlength=n_classes).astype(None)",
+    ): ("equivalent", "astype(None) is astype(float64)"),
+    ("_ClassSums.__init__", "self.counts = np.bincount(self.codes, ).astype(np.float64)"): (
+        "equivalent",
+        "the codes are the indices of np.unique(y): every class has a row, so bincount has "
+        "n_classes entries without minlength",
+    ),
+    **{
+        ("LogMESelector.get_feature_names_out", new): (
+            "equivalent",
+            'an empty string instead of None: len("") is 0, so a block of width > 0 gets the '
+            '"x0", "x1", ... names as with None, and a block of width 0 (a candidate giving '
+            "no features, which LogME accepts) gets no names either way (checked by hand)",
+        )
+        for new in ('own = ""', 'own = ""  # e.g. a Pipeline whose last step has no names')
+    },
+    ("_ClassSums.__init__", "self.dtype = None"): (
+        "equivalent",
+        "class_mean_span takes the float64 tolerance for any dtype but float32, None included "
+        "(float32 features set float32 in update, killed)",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
