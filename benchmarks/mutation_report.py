@@ -2121,6 +2121,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for new in ('own = ""', 'own = ""  # e.g. a Pipeline whose last step has no names')
     },
+    ("_temperature_rows", "if n < m:"): (
+        "equivalent",
+        "at n == m the evenly spaced rows are every row: np.linspace(0, n - 1, n) rounds to "
+        "0..n-1 (checked: identical to np.arange(n) for n < 5000, 2**20 and 2**21)",
+    ),
+    (
+        "_temperature_rows",
+        "m = max(_TEMPERATURE_MIN_ROWS, _TEMPERATURE_MAX_ENTRIES // max(n_features, 2))",
+    ): (
+        "survived",
+        "differs only for one feature and more than 2**20 rows (2**20 spaced rows instead of "
+        "all of them for the head's temperature, a change in its 4th-5th digit); "
+        "a test would stream a million rows",
+    ),
     ("_ClassSums.__init__", "self.dtype = None"): (
         "equivalent",
         "class_mean_span takes the float64 tolerance for any dtype but float32, None included "

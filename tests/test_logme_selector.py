@@ -843,3 +843,33 @@ def test_loader_fit_uses_batch_size_the_candidate_layer_and_names_it():
     assert selector.predict(X).shape == (100,)
     with pytest.raises(ValueError, match="99 entries.*of 'net'"):
         LogMESelector([("net", net)]).fit(ds, y[:-1])
+
+
+def test_streamed_head_fits_its_temperature_on_evenly_spaced_rows():
+    # 10000 rows of 400 features are more than 2**21 feature values: LogME's head takes its
+    # posterior from the statistics of all rows and its temperature from 2**21 // 400 = 5242
+    # evenly spaced rows, by maximum likelihood (checked here with an unbounded Brent search
+    # on log T, and against the all-rows optimum, which differs).
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    rng = np.random.RandomState(0)
+    n, d = 10000, 400
+    y = rng.randint(3, size=n)
+    F = 0.03 * rng.normal(size=(3, d))[y] + rng.normal(size=(n, d))
+    F[: n // 2] *= 3.0  # the first half is noisier: the temperature depends on the rows
+    selector = LogMESelector([("f", _table_candidate(F))]).fit(np.zeros((n, 1)), y)
+    head = selector.estimator_
+    scores = F @ head.coef_.T
+
+    def temperature(rows):
+        def nll(log_t):
+            logp = log_softmax(scores[rows] / np.exp(log_t), axis=1)
+            return -np.mean(logp[np.arange(len(rows)), y[rows]])
+
+        return float(np.exp(minimize_scalar(nll, bracket=(-2.0, 2.0), tol=1e-10).x))
+
+    spaced = np.unique(np.round(np.linspace(0, n - 1, 2**21 // d)).astype(int))
+    assert len(spaced) == 5242
+    assert head.temperature_ == pytest.approx(temperature(spaced), rel=1e-4)
+    assert abs(temperature(np.arange(n)) / temperature(spaced) - 1) > 1e-3
