@@ -2131,9 +2131,9 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "m = max(_TEMPERATURE_MIN_ROWS, _TEMPERATURE_MAX_ENTRIES // max(n_features, 2))",
     ): (
         "survived",
-        "differs only for one feature and more than 2**20 rows (2**20 spaced rows instead of "
-        "all of them for the head's temperature, a change in its 4th-5th digit); "
-        "a test would stream a million rows",
+        "differs only for one feature and more than 2**20 rows (the head's temperature is "
+        "then fitted on 2**20 evenly spaced rows instead of all of them, up to 2**21); not "
+        "tested: a test would stream over a million rows",
     ),
     ("_ClassSums.__init__", "self.dtype = None"): (
         "equivalent",
