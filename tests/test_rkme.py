@@ -709,3 +709,44 @@ def test_rows_far_from_the_origin_are_never_published(offset):
         dists = ((spec.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
         assert dists.min() > 1e-10 * X.var() * 3
         assert not any((spec.reduced_points_ == row).all(axis=1).any() for row in X)
+
+
+def test_documented_defaults_and_tags():
+    assert RKMESpecification().get_params() == {
+        "n_reduced": 100,
+        "gamma": "scale",
+        "n_iter": 10,
+        "random_state": None,
+        "device": "cpu",
+    }
+    from sklearn.utils import get_tags
+
+    tags = get_tags(RKMESpecification())
+    # unsupervised (y is ignored), and NaN is refused
+    assert not tags.target_tags.required
+    assert not tags.input_tags.allow_nan
+
+
+def test_input_is_described_in_float64_and_infinity_refused_in_any_dtype(rng):
+    torch = pytest.importorskip("torch")
+    X = rng.normal(size=(50, 3))
+    X32 = X.astype(np.float32)
+    params = {"n_reduced": 5, "random_state": 0}
+    ref = RKMESpecification(**params).fit(X32.astype(np.float64))
+    # float32 rows are promoted first: the specification of the same values in float64
+    spec = RKMESpecification(**params).fit(X32)
+    np.testing.assert_allclose(spec.reduced_points_, ref.reduced_points_, rtol=1e-13)
+    np.testing.assert_allclose(spec.weights_, ref.weights_, rtol=1e-13)
+    # a tensor that requires grad is read without touching its graph
+    tensor = torch.tensor(X32.astype(np.float64), requires_grad=True)
+    from_tensor = RKMESpecification(**params).fit(tensor)
+    np.testing.assert_allclose(from_tensor.reduced_points_, ref.reduced_points_, atol=1e-10)
+    assert tensor.grad is None
+    # an object array (e.g. from a DataFrame of mixed columns) with an infinite entry
+    objects = X.astype(object)
+    objects[2, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        RKMESpecification(**params).fit(objects)
+    for method in (ref.transform, ref.mmd, ref.score):
+        with pytest.raises(ValueError, match="infinity"):
+            method(objects)
