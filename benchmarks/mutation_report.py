@@ -2140,6 +2140,174 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "class_mean_span takes the float64 tolerance for any dtype but float32, None included "
         "(float32 features set float32 in update, killed)",
     ),
+    # -- skreuse/specification/_rkme.py (issue 20, session 15)
+    **{
+        (func, line): ("equivalent", "another block size: the same sums (blocks only bound memory)")
+        for func, line in (
+            ("_block_rows", "return max(2, _BLOCK_ENTRIES // max(int(n_cols), 1))"),
+            ("_block_rows", "return max(1, _BLOCK_ENTRIES // max(int(n_cols), 2))"),
+            ("_cross_stats", "step = _block_rows(Z.shape[1])"),
+            ("_drop_copied_rows", "step = _block_rows(Z.shape[1])"),
+            ("_drop_copied_rows", "for start in range(0, rows.shape[0], ):"),
+        )
+    },
+    ("_cross_stats", "if is_dask_array(None):"): (
+        "equivalent",
+        "a dask array then goes through the numpy loop, which numpy's dispatch turns into lazy "
+        "dask expressions of the same sums, computed when converted (checked: the dask tests "
+        "of test_rkme.py pass on it); only the cost differs. Its chunks were already checked "
+        "by _fit_dask's first pass",
+    ),
+    **{
+        (func, line): ("equivalent", "the moments are then computed and not used: extra work only")
+        for func, line in (
+            ("_cross_stats", "return _cross_stats_dask(Z, X, w, gamma, )"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, with_moments=None)"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, )"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, with_moments=True)"),
+        )
+    },
+    **{
+        ("_solve_weights", line): (
+            "survived",
+            "the iteration cap of scipy's NNLS: it converges well within its default cap 3 m "
+            "(checked: 60 RKME weight problems, m = 5, 30, 100, identical weights with the "
+            "default cap and with 10 m); no test problem needs more",
+        )
+        for line in (
+            "beta, _ = nnls(L.T, rhs, maxiter=None)",
+            "beta, _ = nnls(L.T, rhs, )",
+            "beta, _ = nnls(L.T, rhs, maxiter=11 * m)",
+        )
+    },
+    ("_n_reduced_points", "return min(n_reduced, max(1, (2 * n_rows) // 4))"): (
+        "survived",
+        "the cap is documented as an upper bound ('at most two thirds of the rows', tested); "
+        "half the rows keeps it, and how many k-means centres survive the copy check depends "
+        "on the data, so no test pins the count at the cap",
+    ),
+    ("_drop_copied_rows", "scale = float(rows.var() * rows.shape[1]) or 2.0"): (
+        "equivalent",
+        "a variance of 0 means every row is the same point: the reduced points are that row, "
+        "at distance 0, a copy at any positive tolerance (the fit is refused either way)",
+    ),
+    ("_drop_copied_rows", "copied = nearest < 1e-10 * scale"): (
+        "survived",
+        "differs only for a distance exactly equal to the tolerance",
+    ),
+    **{
+        ("_drop_copied_rows", line): (
+            "equivalent",
+            "the rows are float64 (validated), or a dask array's chunks, which the subtraction "
+            "of the float64 centre promotes exactly to float64",
+        )
+        for line in (
+            "block = np.asarray(rows[start : start + step], dtype=None) - centre",
+            "block = np.asarray(rows[start : start + step], ) - centre",
+        )
+    },
+    ("_fit_reduced_set", "if n >= _KMEANS_MAX_SAMPLES:"): (
+        "survived",
+        "at exactly 20 000 rows the subsample is every row in a random order: k-means (only "
+        "the initialization) reads the same rows, reordered",
+    ),
+    ("_fit_reduced_set", "idx = rng.choice(n, _KMEANS_MAX_SAMPLES, replace=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    ("_fit_reduced_set", 'warnings.simplefilter("ignore", )'): (
+        "survived",
+        "ignores every warning of k-means instead of ConvergenceWarning only; k-means on "
+        "validated finite float64 rows raises no other warning in any test",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "survived",
+            "k-means without the rows' weights: the same for fit (uniform weights); for "
+            "partial_fit only the starting point changes, which the rounds then refine "
+            "(checked: 1000 rows then a batch of 10 far away, MMD to all rows 0.00882 / "
+            "0.00899 / 0.00874 instead of 0.00889 / 0.00890 / 0.00883 for seeds 0-2)",
+        )
+        for line in (
+            "km = KMeans(n_clusters=m, n_init=1, random_state=rng).fit(X_init, sample_weight=None)",
+            "km = KMeans(n_clusters=m, n_init=1, random_state=rng).fit(X_init, )",
+        )
+    },
+    (
+        "_fit_reduced_set",
+        "km = KMeans(n_clusters=m, random_state=rng).fit(X_init, sample_weight=w_init)",
+    ): (
+        "equivalent",
+        "n_init='auto' (the default) is one run with the k-means++ initialization",
+    ),
+    (
+        "_fit_reduced_set",
+        "km = KMeans(n_clusters=m, n_init=2, random_state=rng).fit(X_init, sample_weight=w_init)",
+    ): (
+        "survived",
+        "two k-means runs instead of one: only the starting point of the rounds changes (to a "
+        "better k-means optimum); no test pins which optimum k-means finds",
+    ),
+    ("_fit_reduced_set", "far = (a < 1e-300)[:, None]"): (
+        "survived",
+        "differs only for a kernel sum exactly equal to 1e-300",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "survived",
+            "the backtracking line search: any first step and factor that accept only a "
+            "decreasing objective keep the documented guarantee (the objective never "
+            "increases, tested round by round); they change which point is accepted, which "
+            "nothing documents",
+        )
+        for line in ("t = 2.0", "if loss_try <= loss:", "t = 0.5", "t /= 0.5", "t *= 1.5")
+    },
+    ("_fit_reduced_set", "converged = loss - new_loss < 1e-10 * max(abs(new_loss), 1e-12)"): (
+        "survived",
+        "differs only for a decrease exactly equal to the tolerance (the rule is tested on "
+        "both sides of it)",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "equivalent",
+            "Zt is float64 on both paths (ns.asarray's default dtype)",
+        )
+        for line in (
+            "return np.asarray(to_numpy(Zt), dtype=None), beta, n_rounds",
+            "return np.asarray(to_numpy(Zt), ), beta, n_rounds",
+        )
+    },
+    ("RKMESpecification._validate_X", "raw = None"): (
+        "equivalent",
+        "raw only selects the backend: the same numbers on the CPU (torch tensors are "
+        "converted to numpy first)",
+    ),
+    ("RKMESpecification._validate_X", "X = validate_data(self, X, reset=reset, )"): (
+        "equivalent",
+        "dtype='numeric' (the default) converts object arrays to float64 too, and float32 or "
+        "integer rows are promoted to float64 on the next line",
+    ),
+    **{
+        ("RKMESpecification._fit_weighted", line): (
+            "equivalent",
+            "the backend only chooses where the sums are computed: the same numbers on the CPU",
+        )
+        for line in (
+            "ns = get_backend(None, device=self.device)",
+            "ns = get_backend(device=self.device)",
+        )
+    },
+    (
+        "RKMESpecification._fit_weighted",
+        "self.gamma_ = 1.0 / (X.shape[1] * var) if var > 0 else 2.0",
+    ): (
+        "equivalent",
+        "every entry equal: the fit is refused (fewer than 2 distinct rows) whatever gamma_",
+    ),
+    **{
+        ("RKMESpecification.__sklearn_tags__", line): ("equivalent", "None is false, like False")
+        for line in ("tags.target_tags.required = None", "tags.input_tags.allow_nan = None")
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
