@@ -691,3 +691,18 @@ def test_class_scores_refuse_a_dataframe_with_a_missing_value():
     for score in (hscore, transrate, gbc_score):
         with pytest.raises(ValueError, match="features contains NaN"):
             score(frame, y)
+
+
+def test_a_callable_is_a_features_score_of_any_task():
+    from skreuse.transferability import get_scorer
+
+    def spread(features, y):
+        return float(np.var(features) + np.var(y))
+
+    scorer = get_scorer(spread)
+    assert scorer.input == "features"
+    assert scorer.tasks == {"classification", "regression"}
+    assert (scorer.name, scorer.label) == ("spread", "spread")
+    F, y = _classification_data(30, 4)
+    assert scorer(F, y) == spread(F, y)
+    assert get_scorer(scorer) is scorer
