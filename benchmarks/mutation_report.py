@@ -2121,6 +2121,105 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for new in ('own = ""', 'own = ""  # e.g. a Pipeline whose last step has no names')
     },
+    ("_is_dataframe", 'return hasattr(X, "columns") or hasattr(X, "dtypes")'): (
+        "survived",
+        "differs only for an input with one of the two attributes: a pandas Series (refused "
+        "as 1-D by the validation either way) or e.g. a pyarrow Table (columns, no dtypes), "
+        "which would reach the candidates as it is instead of as the validated array; no "
+        "test passes one",
+    ),
+    ("_dtype_of", 'return None if (_is_dataframe(X)) or True else "numeric"'): (
+        "survived",
+        "arrays validated with dtype=None instead of 'numeric': an integer or object array "
+        "then reaches the candidates unconverted, and every candidate in the tests converts "
+        "it itself (scikit-learn's validation, numpy arithmetic)",
+    ),
+    **{
+        (func, line): ("cosmetic", "the name appears only in error messages")
+        for func, line in (
+            ("_class_evidence", "_finite_score(np.mean(np.minimum(evidence, 0.0)), None),"),
+            ("_class_evidence", "_finite_score(np.mean(evidence), None),"),
+            ("_score_candidate", "return _finite_score(scorer(model.predict(X), y), None), None"),
+            ("_score_candidate", "score = _class_evidence(result, None, sums.span())"),
+            ("_score_candidate", "return _finite_score(scorer(labels, y), None), kept"),
+            ("_score_candidate", "return _finite_score(score, None), kept"),
+            (
+                "_score_candidate",
+                'model, X, output="proba", batch_size=batch_size, device=device, layer=layer,',
+            ),
+            ("LogMESelector._candidate_features", "(removed)"),
+        )
+    },
+    **{
+        ("_score_candidate", f'if kind not in ({s}, "torch") and features is None:'): (
+            "equivalent",
+            "a classifier's probabilities are its features: scored on the same numbers, and "
+            "a selected one's features then come from a second pass (extra work only)",
+        )
+        for s in ('"XXclassifierXX"', '"CLASSIFIER"')
+    },
+    **{
+        ("_score_candidate", line): (
+            "survived",
+            "the layer of a skorch net scored by a class-output metric (LEEP, NCE): with it the "
+            "probabilities are the softmax of that layer's output, as for a torch module; "
+            "without it, the net's predict_proba. Which one `layer` should mean for these "
+            "metrics is not documented and no test in the selection sets a layer on a skorch "
+            "net (tests/test_layers.py is outside it)",
+        )
+        for line in ("layer=None,", ")  # fmt: skip")
+    },
+    (
+        "_score_candidate",
+        'if start == 0 and scorer.name == "logme" and n > F.shape[1] + ranked:',
+    ): (
+        "equivalent",
+        "at exactly as many rows as columns the whole matrix is scored instead of its "
+        "statistics: the same LogME to rounding, and all rows are then temperature rows",
+    ),
+    **{
+        ("_BayesianLinearHead._fit_posterior", line): (
+            "equivalent",
+            "scipy's minimize_scalar takes method='bounded' when bounds are given, and reads "
+            "the method name case-insensitively",
+        )
+        for line in (
+            "opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), method=None)",
+            "opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), )",
+            'opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), method="BOUNDED")',
+        )
+    },
+    (
+        "_BayesianLinearHead._fit_posterior",
+        'opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(10001.0)), method="bounded")',
+    ): (
+        "survived",
+        "the temperature's upper bound 1e4: it matters only when the maximum-likelihood "
+        "temperature is at the bound (scores that carry almost no information)",
+    ),
+    **{
+        ("LogMESelector._features", line): (
+            "equivalent",
+            "np.hstack of a single 2-D block is an equal copy of it",
+        )
+        for line in (
+            "return np.hstack(blocks) if (len(blocks) > 1) or True else blocks[0]",
+            "return np.hstack(blocks) if len(blocks) >= 1 else blocks[0]",
+        )
+    },
+    (
+        "LogMESelector.transform",
+        "X_checked = validate_data(self, X, reset=None, allow_nd=True, dtype=_dtype_of(X))",
+    ): ("equivalent", "None is false, like False"),
+    (
+        "LogMESelector.transform",
+        "X_checked = validate_data(self, X, reset=False, allow_nd=True, dtype=None)",
+    ): (
+        "survived",
+        "arrays validated with dtype=None instead of 'numeric' (a DataFrame gets None "
+        "either way): as for _dtype_of, the candidates in the tests convert the array "
+        "themselves",
+    ),
     ("_temperature_rows", "if n < m:"): (
         "equivalent",
         "at n == m the evenly spaced rows are every row: np.linspace(0, n - 1, n) rounds to "
