@@ -2285,7 +2285,7 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "half the rows keeps it, and how many k-means centres survive the copy check depends "
         "on the data, so no test pins the count at the cap",
     ),
-    ("_drop_copied_rows", "scale = float(rows.var() * rows.shape[1]) or 2.0"): (
+    ("_drop_copied_rows", "scale = float(rows.var(axis=0).sum()) or 2.0"): (
         "equivalent",
         "a variance of 0 means every row is the same point: the reduced points are that row, "
         "at distance 0, a copy at any positive tolerance (the fit is refused either way)",

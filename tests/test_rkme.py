@@ -697,17 +697,22 @@ def test_dask_float32_rows_are_never_published(rng, synchronous_dask):
 
 @pytest.mark.parametrize("offset", [1e4, 1e6])
 def test_rows_far_from_the_origin_are_never_published(offset):
-    # Unstandardized data (e.g. a column of years or prices): unit spread around a large
-    # offset, one isolated row. The copy check must find the isolated row's point however
-    # far the data is from the origin (its distances were rounded at 1e-16 of |x|^2, above
-    # the 1e-10 tolerance of the spread, and the row itself was published).
+    # Unstandardized data (e.g. columns of years or prices): unit spread around large
+    # offsets, different in each column, and one isolated row. The copy check must find the
+    # isolated row's point however far the data is from the origin (its distances were
+    # rounded at 1e-16 of |x|^2, above the 1e-10 tolerance of the spread, and the row itself
+    # was published), and only it: the tolerance is relative to the spread of each feature
+    # about its own mean (the variance of all entries pooled, inflated by the offsets, made
+    # every point a copy: the fit was refused at 1e6).
     for seed in range(3):
         rng = np.random.RandomState(seed)
-        X = rng.normal(size=(60, 3)) + offset
-        X[0] = offset + 50.0 + rng.rand(3)
+        shift = offset * np.array([1.0, -3.0, 2.0])
+        X = rng.normal(size=(60, 3)) + shift
+        X[0] = shift + 50.0 + rng.rand(3)
         spec = RKMESpecification(n_reduced=100, random_state=0).fit(X)
         dists = ((spec.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-        assert dists.min() > 1e-10 * X.var() * 3
+        assert dists.min() > 1e-10 * X.var(axis=0).sum()
+        assert spec.reduced_points_.shape[0] >= 10
         assert not any((spec.reduced_points_ == row).all(axis=1).any() for row in X)
 
 

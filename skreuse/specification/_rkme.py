@@ -162,7 +162,10 @@ def _drop_copied_rows(Z, beta, X, w, rows, gamma):
     keep an isolated row's point there: such a point would publish the row. "Coincide"
     is relative to the data's scale, so a copy rounded by float arithmetic counts too.
     """
-    scale = float(rows.var() * rows.shape[1]) or 1.0
+    # The total variance (of every feature about its own mean): the variance of all entries
+    # pooled would add the spread of the features' means, so columns at different offsets
+    # (e.g. years and prices) would make distant points count as copies.
+    scale = float(rows.var(axis=0).sum()) or 1.0
     nearest = np.full(Z.shape[0], np.inf)
     step = _block_rows(Z.shape[0])
     # Distances between points centred on the reduced set: the rounding of the expansion
