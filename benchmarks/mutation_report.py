@@ -2220,6 +2220,21 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "either way): as for _dtype_of, the candidates in the tests convert the array "
         "themselves",
     ),
+    **{
+        ("_score_candidate", line): (
+            "survived",
+            "a classifier with predict_proba is then scored by a labels metric (NCE) on its "
+            "predict instead of the argmax of its predict_proba (and a selected one's features "
+            "come from a second pass): the same labels for every classifier in the tests; they "
+            "differ for a thresholded classifier (e.g. FixedThresholdClassifier), where the "
+            "documented 'predicted class labels' would rather be predict",
+        )
+        for line in (
+            'no_proba = not hasattr(None, "predict_proba")',
+            'no_proba = not hasattr(model, "XXpredict_probaXX")',
+            'no_proba = not hasattr(model, "PREDICT_PROBA")',
+        )
+    },
     ("_temperature_rows", "if n < m:"): (
         "equivalent",
         "at n == m the evenly spaced rows are every row: np.linspace(0, n - 1, n) rounds to "

@@ -839,7 +839,9 @@ def test_loader_fit_uses_batch_size_the_candidate_layer_and_names_it():
     with torch.no_grad():
         hidden = net[1](net[0](torch.from_numpy(X))).numpy()
     assert selector.scores_["net"] == pytest.approx(_ranking_logme(hidden, y)[0], rel=1e-9)
+    sizes.clear()
     np.testing.assert_allclose(selector.transform(X), hidden, rtol=1e-12)
+    assert sizes == [30, 30, 30, 10]
     assert selector.predict(X).shape == (100,)
     with pytest.raises(ValueError, match="99 entries.*of 'net'"):
         LogMESelector([("net", net)]).fit(ds, y[:-1])
@@ -873,3 +875,105 @@ def test_streamed_head_fits_its_temperature_on_evenly_spaced_rows():
     assert len(spaced) == 5242
     assert head.temperature_ == pytest.approx(temperature(spaced), rel=1e-4)
     assert abs(temperature(np.arange(n)) / temperature(spaced) - 1) > 1e-3
+
+
+def test_dataframe_reaches_the_candidates_and_transform_checks_its_input():
+    # A DataFrame goes to the candidates as it is (a ColumnTransformer selects columns by
+    # name, one of them strings); arrays are validated first (a list of rows becomes an
+    # array, the width is checked against the fit).
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:150] / 16.0, y[:150]
+    df = pd.DataFrame(X[:, :8], columns=[f"px{i}" for i in range(8)])
+    df["parity"] = np.where(y % 2 == 0, "even", "odd")
+    encoder = ColumnTransformer(
+        [("oh", OneHotEncoder(), ["parity"]), ("px", "passthrough", ["px0", "px3", "px5"])]
+    ).fit(df)
+    selector = LogMESelector([("ct", encoder)]).fit(df, y)
+    np.testing.assert_allclose(selector.transform(df), encoder.transform(df), rtol=1e-15)
+    assert selector.scores_["ct"] == pytest.approx(
+        _ranking_logme(encoder.transform(df), y)[0], rel=1e-9
+    )
+    sliced = LogMESelector([("first8", _first8)]).fit(X, y)
+    np.testing.assert_allclose(sliced.transform(X.tolist()), X[:, :8], rtol=1e-15)
+    with pytest.raises(ValueError, match="64 features"):
+        sliced.transform(X[:, :10])
+
+
+def _first8(Z):
+    return Z[:, :8]
+
+
+def test_transformer_that_is_also_a_classifier_is_scored_on_its_probabilities():
+    # LDA has transform and predict_proba: LEEP and NCE score its probabilities (NCE their
+    # argmax), and the head of a selected one is fitted on its transform, its features.
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X / 16.0, y
+    lda = LinearDiscriminantAnalysis(n_components=4).fit(X[:600], y[:600] % 5)
+    X, y = X[600:900], y[600:900]
+    proba = lda.predict_proba(X)
+    for metric, expected in (
+        ("leep", leep_score(proba, y)),
+        ("nce", nce_score(proba.argmax(axis=1), y)),
+    ):
+        selector = LogMESelector([("lda", lda)], metric=metric).fit(X, y)
+        assert selector.scores_["lda"] == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(selector.transform(X), lda.transform(X), rtol=1e-12)
+        head = _bayesian_ridge_coef(lda.transform(X), (y == 3).astype(float))[0]
+        np.testing.assert_allclose(selector.estimator_.coef_[3], head, rtol=1e-4, atol=1e-8)
+
+
+def test_regressor_head_scores_integer_targets_as_a_regression_with_few_rows():
+    # Fewer rows than features: LogME scores the whole feature matrix, with the task of the
+    # head (a regressor makes integer targets a regression).
+    from sklearn.linear_model import Ridge
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:40] / 16.0, y[:40]
+    selector = LogMESelector([("sq", _square)], estimator=Ridge()).fit(X, y)
+    expected = logme_score(X**2, y.astype(float), task="regression")
+    assert selector.scores_["sq"] == pytest.approx(expected, rel=1e-9)
+    assert selector.scores_["sq"] != pytest.approx(logme_score(X**2, y), rel=1e-3)
+
+
+def test_torch_device_with_fewer_rows_than_features_scores_like_numpy():
+    torch = pytest.importorskip("torch")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:40] / 16.0, y[:40] % 3
+    ref = LogMESelector([("sq", _square), ("id", _first8)]).fit(X, y)
+    on_torch = LogMESelector([("sq", _square), ("id", _first8)], device=torch.device("cpu"))
+    on_torch.fit(X, y)
+    assert on_torch.scores_ == pytest.approx(ref.scores_, rel=1e-9)
+    assert on_torch.scores_["sq"] == pytest.approx(_ranking_logme(X**2, y)[0], rel=1e-9)
+
+
+def test_labels_metric_uses_the_predicted_labels_of_a_binary_classifier():
+    # A binary SVC without probabilities: NCE scores its predicted labels (its one-column
+    # decision function has no argmax that would give them).
+    from sklearn.svm import SVC
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    svc = SVC().fit(X[:300], y[:300] >= 5)
+    X, y = X[300:600], y[300:600]
+    selector = LogMESelector([("svc", svc)], metric="nce").fit(X, y)
+    expected = nce_score(svc.predict(X).astype(int), y)
+    assert selector.scores_["svc"] == pytest.approx(expected, rel=1e-12)
+    assert expected > nce_score(np.zeros(len(y), dtype=int), y) + 0.1
+
+
+def test_labels_metric_on_a_torch_module_scores_the_argmax_of_its_outputs():
+    torch = pytest.importorskip("torch")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 6)).double()
+    selector = LogMESelector([("net", net)], metric="nce").fit(X, y)
+    with torch.no_grad():
+        labels = net(torch.from_numpy(X)).argmax(dim=1).numpy()
+    assert selector.scores_["net"] == pytest.approx(nce_score(labels, y), rel=1e-12)
