@@ -2235,6 +2235,58 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             'no_proba = not hasattr(model, "PREDICT_PROBA")',
         )
     },
+    ("_rank", "return (spans.get(n, widest) < widest, -scores[n], -tie_break.get(n, 1.0))"): (
+        "equivalent",
+        "tie_break has an entry for every finite score (LogME on a classification) or for "
+        "none (any other metric; non-finite scores return before): the default is never "
+        "read, or read for all alike",
+    ),
+    (
+        "_score_candidate",
+        "nx = get_backend(device=device) if (on_device) or True else None",
+    ): ("equivalent", "the backend is then created and not used: extra work only"),
+    ("_score_candidate", 'rows = ""'): (
+        "equivalent",
+        "rows is read only when keep == 'stats', which sets it first",
+    ),
+    ("_score_candidate", "(removed)"): (
+        "survived",
+        "two lines print as '(removed)': `device=device` (the default device is the CPU, the "
+        "only one here) and `feature_exp=stats.exponent` (the power-of-two exponent of the "
+        "streamed statistics, 0 for features of ordinary magnitude: only the head of a "
+        "candidate whose features are beyond 1e30 in magnitude would change; no test streams "
+        "such features into LogME's own head)",
+    ),
+    **{
+        ("_score_candidate", line): ("cosmetic", "the name appears only in error messages")
+        for line in (
+            "score = _finite_score(head_score, None)",
+            "return _class_evidence(result, None, sums.span()), kept",
+        )
+    },
+    ("_score_candidate", "scored = nx.asarray(features, ) if on_device else features"): (
+        "survived",
+        "on a torch device, float32 features scored in float64 instead of in their own "
+        "precision (a change at float32 rounding); no test gives float32 features with fewer "
+        "rows than features on a torch device",
+    ),
+    ("_score_candidate", "result = _logme_fit(_with_constant(scored), y, )[1]"): (
+        "survived",
+        "the task is then inferred from y instead of taken from the selector: they differ "
+        "only for float-coded class labels with a classifier head and fewer rows than "
+        "features; no test",
+    ),
+    ("_score_candidate", "on_device = scorer.on_device or uses_torch(device)"): (
+        "survived",
+        "with device='cpu' a score that runs on torch gets the numpy backend either way; with "
+        "a torch device, a score without torch support would be handed a tensor; no test "
+        "runs such a score with fewer rows than features on a torch device",
+    ),
+    ("_score_candidate", "on_device = scorer.on_device and uses_torch(None)"): (
+        "survived",
+        "LogME then runs with numpy instead of on the torch device: the same numbers to "
+        "rounding on the CPU, the only device here (on a GPU, only the speed would change)",
+    ),
     ("_temperature_rows", "if n < m:"): (
         "equivalent",
         "at n == m the evenly spaced rows are every row: np.linspace(0, n - 1, n) rounds to "
