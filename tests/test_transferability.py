@@ -706,3 +706,9 @@ def test_a_callable_is_a_features_score_of_any_task():
     F, y = _classification_data(30, 4)
     assert scorer(F, y) == spread(F, y)
     assert get_scorer(scorer) is scorer
+    # a callable without a __name__ (a functools.partial) is called "score"
+    from functools import partial
+
+    unnamed = get_scorer(partial(spread))
+    assert (unnamed.name, unnamed.label) == ("score", "score")
+    assert unnamed(F, y) == spread(F, y)
