@@ -712,3 +712,14 @@ def test_a_callable_is_a_features_score_of_any_task():
     unnamed = get_scorer(partial(spread))
     assert (unnamed.name, unnamed.label) == ("score", "score")
     assert unnamed(F, y) == spread(F, y)
+
+
+def test_feature_scores_accept_integer_and_single_column_tensors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, size=40)
+    F = rng.randint(0, 5, size=(40, 3)) + y[:, None]
+    for score in (hscore, gbc_score, transrate, logme_score):
+        assert score(torch.as_tensor(F), y) == pytest.approx(score(F.astype(float), y), rel=1e-12)
+        one = torch.as_tensor(F[:, :1].astype(float))
+        assert score(one, y) == pytest.approx(score(F[:, :1].astype(float), y), rel=1e-12)
