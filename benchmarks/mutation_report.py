@@ -2536,6 +2536,406 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "(checked with a multilabel teacher), and only a multi-output regression teacher "
         "with cv=None differs (a multi-output tree, against a length mismatch error)",
     ),
+    # -- skreuse/selection/_logme_selector.py (issue 20, session 15)
+    **{
+        (
+            "_class_output_missing",
+            f'if kind in ("torch", {s}) or hasattr(model, "predict_proba"):',
+        ): (
+            "equivalent",
+            "every skorch net has predict_proba (skorch.NeuralNet defines it, regressors "
+            "included), so the hasattr test already returns None for it (checked: "
+            "hasattr(skorch.NeuralNetRegressor, 'predict_proba') is True)",
+        )
+        for s in ('"XXskorchXX"', '"SKORCH"')
+    },
+    ("_outranked", "return (-scores[n], -tie_break.get(n, 1.0), order[n])"): (
+        "equivalent",
+        "tie_break has an entry for every scored candidate (LogME on a classification) or for "
+        "none (any other metric): the default is never read, or read for all alike",
+    ),
+    ("_outranked", "return spans.get(a, 1) >= spans.get(b, 0) and key(a) < key(b)"): (
+        "equivalent",
+        "spans has an entry for every scored candidate (LogME on a classification) or is "
+        "empty, and then spans.get(b, 0) is 0 and both 1 >= 0 and 0 >= 0 hold",
+    ),
+    ("LogMESelector._loader_pass", "(removed)"): (
+        "equivalent",
+        "`device=self.device` removed (the `name` and `batch_size` lines are killed by "
+        "test_loader_fit_uses_batch_size_the_candidate_layer_and_names_it): "
+        "extract_features' default device is the CPU, the only one on a machine without a GPU",
+    ),
+    (
+        "_ClassSums.__init__",
+        "self.counts = np.bincount(self.codes, minlength=n_classes).astype(None)",
+    ): ("equivalent", "astype(None) is astype(float64)"),
+    ("_ClassSums.__init__", "self.counts = np.bincount(self.codes, ).astype(np.float64)"): (
+        "equivalent",
+        "the codes are the indices of np.unique(y): every class has a row, so bincount has "
+        "n_classes entries without minlength",
+    ),
+    **{
+        ("LogMESelector.get_feature_names_out", new): (
+            "equivalent",
+            'an empty string instead of None: len("") is 0, so a block of width > 0 gets the '
+            '"x0", "x1", ... names as with None, and a block of width 0 (a candidate giving '
+            "no features, which LogME accepts) gets no names either way (checked by hand)",
+        )
+        for new in ('own = ""', 'own = ""  # e.g. a Pipeline whose last step has no names')
+    },
+    ("_is_dataframe", 'return hasattr(X, "columns") or hasattr(X, "dtypes")'): (
+        "survived",
+        "differs only for an input with one of the two attributes: a pandas Series (refused "
+        "as 1-D by the validation either way) or e.g. a pyarrow Table (columns, no dtypes), "
+        "which would reach the candidates as it is instead of as the validated array; no "
+        "test passes one",
+    ),
+    ("_dtype_of", 'return None if (_is_dataframe(X)) or True else "numeric"'): (
+        "survived",
+        "arrays validated with dtype=None instead of 'numeric': an integer or object array "
+        "then reaches the candidates unconverted, and every candidate in the tests converts "
+        "it itself (scikit-learn's validation, numpy arithmetic)",
+    ),
+    **{
+        (func, line): ("cosmetic", "the name appears only in error messages")
+        for func, line in (
+            ("_class_evidence", "_finite_score(np.mean(np.minimum(evidence, 0.0)), None),"),
+            ("_class_evidence", "_finite_score(np.mean(evidence), None),"),
+            ("_score_candidate", "return _finite_score(scorer(model.predict(X), y), None), None"),
+            ("_score_candidate", "score = _class_evidence(result, None, sums.span())"),
+            ("_score_candidate", "return _finite_score(scorer(labels, y), None), kept"),
+            ("_score_candidate", "return _finite_score(score, None), kept"),
+            (
+                "_score_candidate",
+                'model, X, output="proba", batch_size=batch_size, device=device, layer=layer,',
+            ),
+            ("LogMESelector._candidate_features", "(removed)"),
+        )
+    },
+    **{
+        ("_score_candidate", f'if kind not in ({s}, "torch") and features is None:'): (
+            "equivalent",
+            "a classifier's probabilities are its features: scored on the same numbers, and "
+            "a selected one's features then come from a second pass (extra work only)",
+        )
+        for s in ('"XXclassifierXX"', '"CLASSIFIER"')
+    },
+    **{
+        ("_score_candidate", line): (
+            "survived",
+            "the layer of a skorch net scored by a class-output metric (LEEP, NCE): with it the "
+            "probabilities are the softmax of that layer's output, as for a torch module; "
+            "without it, the net's predict_proba. Which one `layer` should mean for these "
+            "metrics is not documented and no test in the selection sets a layer on a skorch "
+            "net (tests/test_layers.py is outside it)",
+        )
+        for line in ("layer=None,", ")  # fmt: skip")
+    },
+    (
+        "_score_candidate",
+        'if start == 0 and scorer.name == "logme" and n > F.shape[1] + ranked:',
+    ): (
+        "equivalent",
+        "at exactly as many rows as columns the whole matrix is scored instead of its "
+        "statistics: the same LogME to rounding, and all rows are then temperature rows",
+    ),
+    **{
+        ("_BayesianLinearHead._fit_posterior", line): (
+            "equivalent",
+            "scipy's minimize_scalar takes method='bounded' when bounds are given, and reads "
+            "the method name case-insensitively",
+        )
+        for line in (
+            "opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), method=None)",
+            "opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), )",
+            'opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(1e4)), method="BOUNDED")',
+        )
+    },
+    (
+        "_BayesianLinearHead._fit_posterior",
+        'opt = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(10001.0)), method="bounded")',
+    ): (
+        "survived",
+        "the temperature's upper bound 1e4: it matters only when the maximum-likelihood "
+        "temperature is at the bound (scores that carry almost no information)",
+    ),
+    **{
+        ("LogMESelector._features", line): (
+            "equivalent",
+            "np.hstack of a single 2-D block is an equal copy of it",
+        )
+        for line in (
+            "return np.hstack(blocks) if (len(blocks) > 1) or True else blocks[0]",
+            "return np.hstack(blocks) if len(blocks) >= 1 else blocks[0]",
+        )
+    },
+    (
+        "LogMESelector.transform",
+        "X_checked = validate_data(self, X, reset=None, allow_nd=True, dtype=_dtype_of(X))",
+    ): ("equivalent", "None is false, like False"),
+    (
+        "LogMESelector.transform",
+        "X_checked = validate_data(self, X, reset=False, allow_nd=True, dtype=None)",
+    ): (
+        "survived",
+        "arrays validated with dtype=None instead of 'numeric' (a DataFrame gets None "
+        "either way): as for _dtype_of, the candidates in the tests convert the array "
+        "themselves",
+    ),
+    **{
+        ("_score_candidate", line): (
+            "survived",
+            "a classifier with predict_proba is then scored by a labels metric (NCE) on its "
+            "predict instead of the argmax of its predict_proba (and a selected one's features "
+            "come from a second pass): the same labels for every classifier in the tests; they "
+            "differ for a thresholded classifier (e.g. FixedThresholdClassifier), where the "
+            "documented 'predicted class labels' would rather be predict",
+        )
+        for line in (
+            'no_proba = not hasattr(None, "predict_proba")',
+            'no_proba = not hasattr(model, "XXpredict_probaXX")',
+            'no_proba = not hasattr(model, "PREDICT_PROBA")',
+        )
+    },
+    ("_rank", "return (spans.get(n, widest) < widest, -scores[n], -tie_break.get(n, 1.0))"): (
+        "equivalent",
+        "tie_break has an entry for every finite score (LogME on a classification) or for "
+        "none (any other metric; non-finite scores return before): the default is never "
+        "read, or read for all alike",
+    ),
+    (
+        "_score_candidate",
+        "nx = get_backend(device=device) if (on_device) or True else None",
+    ): ("equivalent", "the backend is then created and not used: extra work only"),
+    ("_score_candidate", 'rows = ""'): (
+        "equivalent",
+        "rows is read only when keep == 'stats', which sets it first",
+    ),
+    ("_score_candidate", "(removed)"): (
+        "survived",
+        "two lines print as '(removed)': `device=device` (the default device is the CPU, the "
+        "only one here) and `feature_exp=stats.exponent` (the power-of-two exponent of the "
+        "streamed statistics, 0 for features of ordinary magnitude: only the head of a "
+        "candidate whose features are beyond 1e30 in magnitude would change; no test streams "
+        "such features into LogME's own head)",
+    ),
+    **{
+        ("_score_candidate", line): ("cosmetic", "the name appears only in error messages")
+        for line in (
+            "score = _finite_score(head_score, None)",
+            "return _class_evidence(result, None, sums.span()), kept",
+        )
+    },
+    ("_score_candidate", "scored = nx.asarray(features, ) if on_device else features"): (
+        "survived",
+        "on a torch device, float32 features scored in float64 instead of in their own "
+        "precision (a change at float32 rounding); no test gives float32 features with fewer "
+        "rows than features on a torch device",
+    ),
+    ("_score_candidate", "result = _logme_fit(_with_constant(scored), y, )[1]"): (
+        "survived",
+        "the task is then inferred from y instead of taken from the selector: they differ "
+        "only for float-coded class labels with a classifier head and fewer rows than "
+        "features; no test",
+    ),
+    ("_score_candidate", "on_device = scorer.on_device or uses_torch(device)"): (
+        "survived",
+        "with device='cpu' a score that runs on torch gets the numpy backend either way; with "
+        "a torch device, a score without torch support would be handed a tensor; no test "
+        "runs such a score with fewer rows than features on a torch device",
+    ),
+    ("_score_candidate", "on_device = scorer.on_device and uses_torch(None)"): (
+        "survived",
+        "LogME then runs with numpy instead of on the torch device: the same numbers to "
+        "rounding on the CPU, the only device here (on a GPU, only the speed would change)",
+    ),
+    ("_temperature_rows", "if n < m:"): (
+        "equivalent",
+        "at n == m the evenly spaced rows are every row: np.linspace(0, n - 1, n) rounds to "
+        "0..n-1 (checked: identical to np.arange(n) for n < 5000, 2**20 and 2**21)",
+    ),
+    (
+        "_temperature_rows",
+        "m = max(_TEMPERATURE_MIN_ROWS, _TEMPERATURE_MAX_ENTRIES // max(n_features, 2))",
+    ): (
+        "survived",
+        "differs only for one feature and more than 2**20 rows (the head's temperature is "
+        "then fitted on 2**20 evenly spaced rows instead of all of them, up to 2**21); not "
+        "tested: a test would stream over a million rows",
+    ),
+    ("_ClassSums.__init__", "self.dtype = None"): (
+        "equivalent",
+        "class_mean_span takes the float64 tolerance for any dtype but float32, None included "
+        "(float32 features set float32 in update, killed)",
+    ),
+    # -- skreuse/specification/_rkme.py (issue 20, session 15)
+    **{
+        (func, line): ("equivalent", "another block size: the same sums (blocks only bound memory)")
+        for func, line in (
+            ("_block_rows", "return max(2, _BLOCK_ENTRIES // max(int(n_cols), 1))"),
+            ("_block_rows", "return max(1, _BLOCK_ENTRIES // max(int(n_cols), 2))"),
+            ("_cross_stats", "step = _block_rows(Z.shape[1])"),
+            ("_drop_copied_rows", "step = _block_rows(Z.shape[1])"),
+            ("_drop_copied_rows", "for start in range(0, rows.shape[0], ):"),
+        )
+    },
+    ("_cross_stats", "if is_dask_array(None):"): (
+        "equivalent",
+        "a dask array then goes through the numpy loop, which numpy's dispatch turns into lazy "
+        "dask expressions of the same sums, computed when converted (checked: the dask tests "
+        "of test_rkme.py pass on it); only the cost differs. Its chunks were already checked "
+        "by _fit_dask's first pass",
+    ),
+    **{
+        (func, line): ("equivalent", "the moments are then computed and not used: extra work only")
+        for func, line in (
+            ("_cross_stats", "return _cross_stats_dask(Z, X, w, gamma, )"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, with_moments=None)"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, )"),
+            ("_drop_copied_rows", "a, _ = _cross_stats(Z, X, w, gamma, np, with_moments=True)"),
+        )
+    },
+    **{
+        ("_solve_weights", line): (
+            "survived",
+            "the iteration cap of scipy's NNLS: it converges well within its default cap 3 m "
+            "(checked: 60 RKME weight problems, m = 5, 30, 100, identical weights with the "
+            "default cap and with 10 m); no test problem needs more",
+        )
+        for line in (
+            "beta, _ = nnls(L.T, rhs, maxiter=None)",
+            "beta, _ = nnls(L.T, rhs, )",
+            "beta, _ = nnls(L.T, rhs, maxiter=11 * m)",
+        )
+    },
+    ("_n_reduced_points", "return min(n_reduced, max(1, (2 * n_rows) // 4))"): (
+        "survived",
+        "the cap is documented as an upper bound ('at most two thirds of the rows', tested); "
+        "half the rows keeps it, and how many k-means centres survive the copy check depends "
+        "on the data, so no test pins the count at the cap",
+    ),
+    ("_drop_copied_rows", "scale = float(rows.var(axis=0).sum()) or 2.0"): (
+        "equivalent",
+        "a variance of 0 means every row is the same point: the reduced points are that row, "
+        "at distance 0, a copy at any positive tolerance (the fit is refused either way)",
+    ),
+    ("_drop_copied_rows", "copied = nearest < 1e-10 * scale"): (
+        "survived",
+        "differs only for a distance exactly equal to the tolerance",
+    ),
+    **{
+        ("_drop_copied_rows", line): (
+            "equivalent",
+            "the rows are float64 (validated), or a dask array's chunks, which the subtraction "
+            "of the float64 centre promotes exactly to float64",
+        )
+        for line in (
+            "block = np.asarray(rows[start : start + step], dtype=None) - centre",
+            "block = np.asarray(rows[start : start + step], ) - centre",
+        )
+    },
+    ("_fit_reduced_set", "if n >= _KMEANS_MAX_SAMPLES:"): (
+        "survived",
+        "at exactly 20 000 rows the subsample is every row in a random order: k-means (only "
+        "the initialization) reads the same rows, reordered",
+    ),
+    ("_fit_reduced_set", "idx = rng.choice(n, _KMEANS_MAX_SAMPLES, replace=None)"): (
+        "equivalent",
+        "None is false, like False",
+    ),
+    ("_fit_reduced_set", 'warnings.simplefilter("ignore", )'): (
+        "survived",
+        "ignores every warning of k-means instead of ConvergenceWarning only; k-means on "
+        "validated finite float64 rows raises no other warning in any test",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "survived",
+            "k-means without the rows' weights: the same for fit (uniform weights); for "
+            "partial_fit only the starting point changes, which the rounds then refine "
+            "(checked: 1000 rows then a batch of 10 far away, MMD to all rows 0.00882 / "
+            "0.00899 / 0.00874 instead of 0.00889 / 0.00890 / 0.00883 for seeds 0-2)",
+        )
+        for line in (
+            "km = KMeans(n_clusters=m, n_init=1, random_state=rng).fit(X_init, sample_weight=None)",
+            "km = KMeans(n_clusters=m, n_init=1, random_state=rng).fit(X_init, )",
+        )
+    },
+    (
+        "_fit_reduced_set",
+        "km = KMeans(n_clusters=m, random_state=rng).fit(X_init, sample_weight=w_init)",
+    ): (
+        "equivalent",
+        "n_init='auto' (the default) is one run with the k-means++ initialization",
+    ),
+    (
+        "_fit_reduced_set",
+        "km = KMeans(n_clusters=m, n_init=2, random_state=rng).fit(X_init, sample_weight=w_init)",
+    ): (
+        "survived",
+        "two k-means runs instead of one: only the starting point of the rounds changes (to a "
+        "better k-means optimum); no test pins which optimum k-means finds",
+    ),
+    ("_fit_reduced_set", "far = (a < 1e-300)[:, None]"): (
+        "survived",
+        "differs only for a kernel sum exactly equal to 1e-300",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "survived",
+            "the backtracking line search: any first step and factor that accept only a "
+            "decreasing objective keep the documented guarantee (the objective never "
+            "increases, tested round by round); they change which point is accepted, which "
+            "nothing documents",
+        )
+        for line in ("t = 2.0", "if loss_try <= loss:", "t = 0.5", "t /= 0.5", "t *= 1.5")
+    },
+    ("_fit_reduced_set", "converged = loss - new_loss < 1e-10 * max(abs(new_loss), 1e-12)"): (
+        "survived",
+        "differs only for a decrease exactly equal to the tolerance (the rule is tested on "
+        "both sides of it)",
+    ),
+    **{
+        ("_fit_reduced_set", line): (
+            "equivalent",
+            "Zt is float64 on both paths (ns.asarray's default dtype)",
+        )
+        for line in (
+            "return np.asarray(to_numpy(Zt), dtype=None), beta, n_rounds",
+            "return np.asarray(to_numpy(Zt), ), beta, n_rounds",
+        )
+    },
+    ("RKMESpecification._validate_X", "raw = None"): (
+        "equivalent",
+        "raw only selects the backend: the same numbers on the CPU (torch tensors are "
+        "converted to numpy first)",
+    ),
+    ("RKMESpecification._validate_X", "X = validate_data(self, X, reset=reset, )"): (
+        "equivalent",
+        "dtype='numeric' (the default) converts object arrays to float64 too, and float32 or "
+        "integer rows are promoted to float64 on the next line",
+    ),
+    **{
+        ("RKMESpecification._fit_weighted", line): (
+            "equivalent",
+            "the backend only chooses where the sums are computed: the same numbers on the CPU",
+        )
+        for line in (
+            "ns = get_backend(None, device=self.device)",
+            "ns = get_backend(device=self.device)",
+        )
+    },
+    (
+        "RKMESpecification._fit_weighted",
+        "self.gamma_ = 1.0 / (X.shape[1] * var) if var > 0 else 2.0",
+    ): (
+        "equivalent",
+        "every entry equal: the fit is refused (fewer than 2 distinct rows) whatever gamma_",
+    ),
+    **{
+        ("RKMESpecification.__sklearn_tags__", line): ("equivalent", "None is false, like False")
+        for line in ("tags.target_tags.required = None", "tags.input_tags.allow_nan = None")
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

@@ -659,3 +659,321 @@ def test_payloads_dropped_while_scoring_are_never_needed_later():
         # Without spans (another metric) every candidate beyond the best top_k so far goes.
         scores = {c: score[c] for c in names}
         assert set(_outranked(scores, tie, {}, top_k)) == set(_rank(scores, tie, {})[top_k:])
+
+
+def test_feature_names_out_prefix_each_selected_candidate_like_a_feature_union(digits):
+    # Each selected candidate's names, prefixed by its name and in ranking order: those of a
+    # FeatureUnion of the candidates that name their features, "x0", "x1", ... for the
+    # others (a classifier, a callable, a Pipeline ending in a classifier, and a transformer
+    # whose own names do not match its output: FunctionTransformer names the 64 inputs but
+    # gives 5 columns).
+    from sklearn.pipeline import FeatureUnion
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    X, y, candidates = digits
+    first5 = FunctionTransformer(_first5, feature_names_out="one-to-one").fit(X)
+    assert len(first5.get_feature_names_out()) == 64
+    head = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300)).fit(X, y)
+    with pytest.raises(AttributeError):
+        head.get_feature_names_out()
+    candidates = [*candidates, ("first5", first5), ("clf", head)]
+    selector = LogMESelector(candidates, top_k=len(candidates)).fit(X, y)
+    expected = []
+    for name in selector.ranking_:
+        model = dict(candidates)[name]
+        if name in ("pca3", "pca20", "random10"):
+            expected.extend(FeatureUnion([(name, model)]).get_feature_names_out())
+        else:
+            width = _features(model, X).shape[1]
+            expected.extend(f"{name}__x{j}" for j in range(width))
+    names = selector.get_feature_names_out()
+    assert names.dtype == object
+    assert names.tolist() == expected
+    assert names.shape == (selector.transform(X).shape[1],)
+    assert {"pca20__pca0", "first5__x4", "clf__x9"} <= set(expected)
+
+
+def _first5(Z):
+    return np.asarray(Z)[:, :5]
+
+
+def test_feature_names_out_checks_input_features_and_fit():
+    pd = pytest.importorskip("pandas")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    selector = LogMESelector([("pca", PCA(4).fit(df)), ("sq", _square)])
+    with pytest.raises(NotFittedError):
+        selector.get_feature_names_out()
+    # A failed fit (top_k too large) leaves no selection behind: still not fitted.
+    failed = clone(selector).set_params(top_k=3)
+    with pytest.raises(ValueError, match="top_k=3"):
+        failed.fit(df, y)
+    with pytest.raises(NotFittedError):
+        failed.get_feature_names_out()
+    selector.set_params(top_k=2).fit(df, y)
+    names = selector.get_feature_names_out()
+    np.testing.assert_array_equal(selector.get_feature_names_out(df.columns), names)
+    with pytest.raises(ValueError, match="input_features"):
+        selector.get_feature_names_out([f"c{i}" for i in range(64)])
+    # The names are the columns of the DataFrame output.
+    out = selector.set_output(transform="pandas").transform(df)
+    assert out.columns.tolist() == names.tolist()
+
+
+def test_labels_metric_scores_a_classifier_without_probabilities(digits):
+    # NCE needs class labels: a classifier gives them even without predict_proba; a
+    # transformer gives none. LEEP needs probabilities: that classifier is skipped.
+    from sklearn.svm import SVC
+
+    X, y, candidates = digits
+    svc = SVC().fit(X[:200], y[:200])
+    assert not hasattr(svc, "predict_proba")
+    cands = [("svc", svc), ("pca", dict(candidates)["pca20"])]
+    with pytest.warns(UserWarning, match="1 of 2 candidates"):
+        nce = LogMESelector(cands, metric="nce").fit(X, y)
+    assert nce.scores_["svc"] == pytest.approx(nce_score(svc.predict(X), y), rel=1e-12)
+    assert np.isnan(nce.scores_["pca"])
+    assert nce.skipped_ == {
+        "pca": "metric='nce' needs labels: a transformer without predict_proba gives no "
+        "class labels"
+    }
+    assert nce.selected_ == ["svc"]
+    with pytest.warns(UserWarning, match="2 of 3 candidates"):
+        leep = LogMESelector([*cands, ("knn", dict(candidates)["knn"])], metric="leep").fit(X, y)
+    assert leep.skipped_["svc"] == (
+        "metric='leep' needs proba: a classifier without predict_proba gives no class probabilities"
+    )
+    assert set(leep.skipped_) == {"svc", "pca"}
+    assert leep.selected_ == ["knn"]
+
+
+def _table_candidate(F):
+    """A callable candidate returning the rows of ``F`` (read in order, chunk by chunk)."""
+    state = {"start": 0}
+
+    def features(Z):
+        start = state["start"] % len(F)
+        state["start"] = start + len(Z)
+        return F[start : start + len(Z)]
+
+    return features
+
+
+def test_class_span_counts_at_the_precision_of_the_features():
+    # Four classes, features the probabilities of a 3-class model (they sum to one: the class
+    # means span two dimensions, the third is rounding). In float32 the rounding is at 1e-8,
+    # far above float64's tolerance: the span is the rank at float32's tolerance. A float64
+    # direction at 1e-9 of the others is real and counts.
+    rng = np.random.RandomState(0)
+    y = np.repeat(np.arange(4), 30)
+    logits = 3.0 * rng.normal(size=(4, 3))[y] + rng.normal(size=(120, 3))
+    proba = (np.exp(logits) / np.exp(logits).sum(1, keepdims=True)).astype(np.float32)
+
+    def ranks(F):
+        means = np.array([F[y == c].astype(np.float64).mean(0) for c in range(4)])
+        centred = means - means.mean(0)
+        s = np.linalg.svd(centred, compute_uv=False)
+        eps32 = np.finfo(np.float32).eps
+        return np.linalg.matrix_rank(centred), int(np.sum(s > s.max() * 4 * eps32))
+
+    assert ranks(proba) == (3, 2)
+    tiny = np.column_stack([proba.astype(np.float64), 1e-9 * (y == 3)])
+    assert ranks(tiny) == (3, 2)
+    X = np.zeros((120, 1))
+    selector = LogMESelector(
+        [("float32", _table_candidate(proba)), ("tiny", _table_candidate(tiny))]
+    ).fit(X, y)
+    assert selector.class_span_ == {"float32": 2, "tiny": 3}
+
+
+def test_class_span_sums_the_class_means_over_every_chunk():
+    # 2100 rows are read in two chunks (2048 + 52), labels sorted: the second chunk holds
+    # class 2 only. Its rows are placed so that the class 2 mean is off the line of the other
+    # two only through both chunks together: the means span two dimensions.
+    y = np.repeat([0, 1, 2], 700)
+    F = np.zeros((2100, 2))
+    F[y == 1, 0] = 1.0
+    F[y == 2, 0] = 0.5
+    F[1400:2048, 1] = 52.0 / 648.0  # class 2 in the first chunk
+    F[2048:, 1] = 1.0  # class 2 in the second chunk
+    assert _span(F, y) == 2
+    selector = LogMESelector([("f", _table_candidate(F))]).fit(np.zeros((2100, 1)), y)
+    assert selector.class_span_ == {"f": 2}
+    assert selector.scores_["f"] == pytest.approx(_ranking_logme(F, y)[0], rel=1e-9)
+
+
+def test_outranked_with_one_span_drops_every_candidate_beyond_top_k():
+    # While scoring, the features of a candidate that top_k others already beat are dropped
+    # (memory: the head needs the best top_k only). With the same span for all, that is every
+    # candidate beyond the best top_k so far, as without spans.
+    from skreuse.selection._logme_selector import _outranked, _rank
+
+    rng = np.random.RandomState(1)
+    for _ in range(200):
+        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
+        names = [f"c{i}" for i in range(n)]
+        scores = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
+        ties = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+        spans = {c: 4 for c in names}
+        assert set(_outranked(scores, ties, spans, top_k)) == set(
+            _rank(scores, ties, spans)[top_k:]
+        )
+
+
+def test_loader_fit_uses_batch_size_the_candidate_layer_and_names_it():
+    torch = pytest.importorskip("torch")
+    from torch.utils.data import TensorDataset
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:100] / 16.0, y[:100]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3))
+    net = net.double()
+    sizes = []
+    net.register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[0]))
+    ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(y))
+    selector = LogMESelector([("net", net)], batch_size=30, layer={"net": "1"}).fit(ds)
+    # Rows go through the module batch_size at a time (the Dataset is batched that way).
+    assert sizes[:4] == [30, 30, 30, 10]
+    with torch.no_grad():
+        hidden = net[1](net[0](torch.from_numpy(X))).numpy()
+    assert selector.scores_["net"] == pytest.approx(_ranking_logme(hidden, y)[0], rel=1e-9)
+    sizes.clear()
+    np.testing.assert_allclose(selector.transform(X), hidden, rtol=1e-12)
+    assert sizes == [30, 30, 30, 10]
+    assert selector.predict(X).shape == (100,)
+    with pytest.raises(ValueError, match="99 entries.*of 'net'"):
+        LogMESelector([("net", net)]).fit(ds, y[:-1])
+
+
+def test_streamed_head_fits_its_temperature_on_evenly_spaced_rows():
+    # 10000 rows of 400 features are more than 2**21 feature values: LogME's head takes its
+    # posterior from the statistics of all rows and its temperature from 2**21 // 400 = 5242
+    # evenly spaced rows, by maximum likelihood (checked here with an unbounded Brent search
+    # on log T, and against the all-rows optimum, which differs).
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    rng = np.random.RandomState(0)
+    n, d = 10000, 400
+    y = rng.randint(3, size=n)
+    F = 0.03 * rng.normal(size=(3, d))[y] + rng.normal(size=(n, d))
+    F[: n // 2] *= 3.0  # the first half is noisier: the temperature depends on the rows
+    selector = LogMESelector([("f", _table_candidate(F))]).fit(np.zeros((n, 1)), y)
+    head = selector.estimator_
+    scores = F @ head.coef_.T
+
+    def temperature(rows):
+        def nll(log_t):
+            logp = log_softmax(scores[rows] / np.exp(log_t), axis=1)
+            return -np.mean(logp[np.arange(len(rows)), y[rows]])
+
+        return float(np.exp(minimize_scalar(nll, bracket=(-2.0, 2.0), tol=1e-10).x))
+
+    spaced = np.unique(np.round(np.linspace(0, n - 1, 2**21 // d)).astype(int))
+    assert len(spaced) == 5242
+    assert head.temperature_ == pytest.approx(temperature(spaced), rel=1e-4)
+    assert abs(temperature(np.arange(n)) / temperature(spaced) - 1) > 1e-3
+
+
+def test_dataframe_reaches_the_candidates_and_transform_checks_its_input():
+    # A DataFrame goes to the candidates as it is (a ColumnTransformer selects columns by
+    # name, one of them strings); arrays are validated first (a list of rows becomes an
+    # array, the width is checked against the fit).
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:150] / 16.0, y[:150]
+    df = pd.DataFrame(X[:, :8], columns=[f"px{i}" for i in range(8)])
+    df["parity"] = np.where(y % 2 == 0, "even", "odd")
+    encoder = ColumnTransformer(
+        [("oh", OneHotEncoder(), ["parity"]), ("px", "passthrough", ["px0", "px3", "px5"])]
+    ).fit(df)
+    selector = LogMESelector([("ct", encoder)]).fit(df, y)
+    np.testing.assert_allclose(selector.transform(df), encoder.transform(df), rtol=1e-15)
+    assert selector.scores_["ct"] == pytest.approx(
+        _ranking_logme(encoder.transform(df), y)[0], rel=1e-9
+    )
+    sliced = LogMESelector([("first8", _first8)]).fit(X, y)
+    np.testing.assert_allclose(sliced.transform(X.tolist()), X[:, :8], rtol=1e-15)
+    with pytest.raises(ValueError, match="64 features"):
+        sliced.transform(X[:, :10])
+
+
+def _first8(Z):
+    return Z[:, :8]
+
+
+def test_transformer_that_is_also_a_classifier_is_scored_on_its_probabilities():
+    # LDA has transform and predict_proba: LEEP and NCE score its probabilities (NCE their
+    # argmax), and the head of a selected one is fitted on its transform, its features.
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X / 16.0, y
+    lda = LinearDiscriminantAnalysis(n_components=4).fit(X[:600], y[:600] % 5)
+    X, y = X[600:900], y[600:900]
+    proba = lda.predict_proba(X)
+    for metric, expected in (
+        ("leep", leep_score(proba, y)),
+        ("nce", nce_score(proba.argmax(axis=1), y)),
+    ):
+        selector = LogMESelector([("lda", lda)], metric=metric).fit(X, y)
+        assert selector.scores_["lda"] == pytest.approx(expected, rel=1e-12)
+        np.testing.assert_allclose(selector.transform(X), lda.transform(X), rtol=1e-12)
+        head = _bayesian_ridge_coef(lda.transform(X), (y == 3).astype(float))[0]
+        np.testing.assert_allclose(selector.estimator_.coef_[3], head, rtol=1e-4, atol=1e-8)
+
+
+def test_regressor_head_scores_integer_targets_as_a_regression_with_few_rows():
+    # Fewer rows than features: LogME scores the whole feature matrix, with the task of the
+    # head (a regressor makes integer targets a regression).
+    from sklearn.linear_model import Ridge
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:40] / 16.0, y[:40]
+    selector = LogMESelector([("sq", _square)], estimator=Ridge()).fit(X, y)
+    expected = logme_score(X**2, y.astype(float), task="regression")
+    assert selector.scores_["sq"] == pytest.approx(expected, rel=1e-9)
+    assert selector.scores_["sq"] != pytest.approx(logme_score(X**2, y), rel=1e-3)
+
+
+def test_torch_device_with_fewer_rows_than_features_scores_like_numpy():
+    torch = pytest.importorskip("torch")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:40] / 16.0, y[:40] % 3
+    ref = LogMESelector([("sq", _square), ("id", _first8)]).fit(X, y)
+    on_torch = LogMESelector([("sq", _square), ("id", _first8)], device=torch.device("cpu"))
+    on_torch.fit(X, y)
+    assert on_torch.scores_ == pytest.approx(ref.scores_, rel=1e-9)
+    assert on_torch.scores_["sq"] == pytest.approx(_ranking_logme(X**2, y)[0], rel=1e-9)
+
+
+def test_labels_metric_uses_the_predicted_labels_of_a_binary_classifier():
+    # A binary SVC without probabilities: NCE scores its predicted labels (its one-column
+    # decision function has no argmax that would give them).
+    from sklearn.svm import SVC
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    svc = SVC().fit(X[:300], y[:300] >= 5)
+    X, y = X[300:600], y[300:600]
+    selector = LogMESelector([("svc", svc)], metric="nce").fit(X, y)
+    expected = nce_score(svc.predict(X).astype(int), y)
+    assert selector.scores_["svc"] == pytest.approx(expected, rel=1e-12)
+    assert expected > nce_score(np.zeros(len(y), dtype=int), y) + 0.1
+
+
+def test_labels_metric_on_a_torch_module_scores_the_argmax_of_its_outputs():
+    torch = pytest.importorskip("torch")
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200] / 16.0, y[:200]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 6)).double()
+    selector = LogMESelector([("net", net)], metric="nce").fit(X, y)
+    with torch.no_grad():
+        labels = net(torch.from_numpy(X)).argmax(dim=1).numpy()
+    assert selector.scores_["net"] == pytest.approx(nce_score(labels, y), rel=1e-12)

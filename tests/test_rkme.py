@@ -313,6 +313,8 @@ def test_json_weights_must_be_non_negative_and_not_all_zero(rng, weights):
     # the same payload with valid weights is read back
     back = RKMESpecification.from_json(_payload(spec, weights_=[0.0, 0.25, 0.75]))
     np.testing.assert_array_equal(back.weights_, [0.0, 0.25, 0.75])
+
+
 @pytest.mark.parametrize("n", [2, 3, 10, 60, 101, 150])
 def test_specification_never_contains_a_training_row(rng, n):
     X = rng.normal(size=(n, 3))
@@ -586,3 +588,170 @@ def test_weights_of_a_rounding_indefinite_gram_matrix_use_a_vanishing_jitter(neg
     assert np.all(want > 0)
     beta = _solve_weights(K, K @ want)
     np.testing.assert_allclose(beta, want, rtol=1e-3)
+
+
+def _data_term(X, gamma):
+    """``(1/n^2) 1^T K_xx 1`` by brute force: the MMD minus the fitted objective."""
+    return float(np.exp(-gamma * cdist(X, X, "sqeuclidean")).mean())
+
+
+@pytest.mark.parametrize(("n_reduced", "gamma"), [(1, 2.0), (2, 2.0), (1, "scale")])
+def test_rounds_decrease_the_objective_and_stop_when_it_stops_decreasing(rng, n_reduced, gamma):
+    # Fits with n_iter = 0, 1, 2, ... share their first rounds (same k-means start), so the
+    # MMD to the data after each round is read from them. Every round decreases it; rounds
+    # stop after the first whose decrease is at most 1e-10 of the objective |MMD - data term|
+    # (the documented early stop), and n_iter_ counts the rounds run.
+    X = rng.normal(size=(40, 2))
+    params = {"n_reduced": n_reduced, "gamma": gamma, "random_state": 0}
+    n_rounds = RKMESpecification(n_iter=200, **params).fit(X).n_iter_
+    assert 3 <= n_rounds < 200
+    fits = [RKMESpecification(n_iter=k, **params).fit(X) for k in range(n_rounds + 1)]
+    assert [f.n_iter_ for f in fits] == list(range(n_rounds + 1))
+    data = _data_term(X, fits[0].gamma_)
+    mmd = np.array([f.mmd(X) for f in fits])
+    relative_decrease = (mmd[:-1] - mmd[1:]) / np.abs(mmd[1:] - data)
+    assert np.all(relative_decrease[:-1] > 1e-10)
+    assert 0 < relative_decrease[-1] <= 1e-10
+    # Running on gives the same specification: it has stopped.
+    np.testing.assert_array_equal(
+        RKMESpecification(n_iter=n_rounds + 5, **params).fit(X).reduced_points_,
+        fits[-1].reduced_points_,
+    )
+
+
+def test_no_round_keeps_the_kmeans_centres_with_optimal_weights(rng):
+    # n_iter=0: the reduced points are the k-means centres (one k-means run, seeded by
+    # random_state) and the weights minimize beta^T K beta - 2 a^T beta over beta >= 0
+    # (checked by the optimality conditions: zero gradient on positive weights, a
+    # non-negative one on zero weights).
+    from sklearn.cluster import KMeans
+
+    X = np.vstack([rng.normal(size=(60, 2)) + c for c in ([0, 0], [4, 0], [0, 4])])
+    spec = RKMESpecification(n_reduced=6, n_iter=0, random_state=7).fit(X)
+    assert spec.n_iter_ == 0
+    centres = KMeans(n_clusters=6, n_init=1, random_state=7).fit(X).cluster_centers_
+    np.testing.assert_allclose(spec.reduced_points_, np.unique(centres, axis=0), rtol=1e-12)
+    Z, beta, g = spec.reduced_points_, spec.weights_, spec.gamma_
+    K = np.exp(-g * cdist(Z, Z, "sqeuclidean"))
+    a = np.exp(-g * cdist(Z, X, "sqeuclidean")).mean(1)
+    grad = 2 * (K @ beta - a)
+    assert np.all(beta >= 0)
+    np.testing.assert_allclose(grad[beta > 0], 0.0, atol=1e-9)
+    assert np.all(grad[beta == 0] >= -1e-9)
+
+
+def test_kmeans_start_reads_a_subsample_of_20000_distinct_rows(rng, monkeypatch):
+    # Documented: the k-means initialization reads a subsample of at most 20 000 rows
+    # (drawn with random_state). The rows k-means is given are recorded.
+    from sklearn.cluster import KMeans
+
+    seen = []
+
+    class RecordingKMeans(KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            seen.append((np.array(X), sample_weight))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    monkeypatch.setattr(_rkme, "KMeans", RecordingKMeans)
+    X = rng.normal(size=(20_500, 2))
+    RKMESpecification(n_reduced=3, n_iter=0, random_state=0).fit(X)
+    rows = seen[0][0]
+    assert rows.shape == (20_000, 2)
+    # distinct rows of X (drawn without replacement)
+    assert np.unique(rows, axis=0).shape[0] == 20_000
+    position = {tuple(r): i for i, r in enumerate(X)}
+    assert all(tuple(r) in position for r in rows)
+    # with at most 20 000 rows, k-means reads them all
+    seen.clear()
+    RKMESpecification(n_reduced=3, n_iter=0, random_state=0).fit(X[:2000])
+    np.testing.assert_array_equal(seen[0][0], X[:2000])
+
+
+def test_copied_rows_are_found_in_every_block_of_rows(rng, monkeypatch):
+    # The check that no reduced point is a training row reads the rows block by block: an
+    # isolated last row (alone in its k-means cluster) is found with one-row blocks too.
+    X = rng.normal(size=(60, 3))
+    X[-1] = 50.0
+    full = RKMESpecification(n_reduced=100, random_state=0).fit(X)
+    monkeypatch.setattr(_rkme, "_BLOCK_ENTRIES", 7)
+    blocked = RKMESpecification(n_reduced=100, random_state=0).fit(X)
+    for spec in (full, blocked):
+        dists = ((spec.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        assert dists.min() > 1e-10 * X.var() * 3
+    np.testing.assert_allclose(blocked.reduced_points_, full.reduced_points_, atol=1e-10)
+
+
+def test_dask_float32_rows_are_never_published(rng, synchronous_dask):
+    # The copy check measures distances in float64 whatever the dtype of the chunks: in
+    # float32, |x|^2 is rounded at 1e-7 of its value, far above the 1e-10 tolerance, and an
+    # isolated row's point (its k-means centre) would not be found.
+    import dask.array as da
+
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    X[-1] = [48.9, -50.9, 47.7]  # its float32 |x|^2 rounds up (by 1.7e-4)
+    spec = RKMESpecification(n_reduced=20, random_state=0).fit(da.from_array(X, chunks=(64, 3)))
+    X64 = X.astype(np.float64)
+    dists = ((spec.reduced_points_[:, None, :] - X64[None, :, :]) ** 2).sum(-1)
+    assert dists.min() > 1e-10 * X64.var() * 3
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6])
+def test_rows_far_from_the_origin_are_never_published(offset):
+    # Unstandardized data (e.g. columns of years or prices): unit spread around large
+    # offsets, different in each column, and one isolated row. The copy check must find the
+    # isolated row's point however far the data is from the origin (its distances were
+    # rounded at 1e-16 of |x|^2, above the 1e-10 tolerance of the spread, and the row itself
+    # was published), and only it: the tolerance is relative to the spread of each feature
+    # about its own mean (the variance of all entries pooled, inflated by the offsets, made
+    # every point a copy: the fit was refused at 1e6).
+    for seed in range(3):
+        rng = np.random.RandomState(seed)
+        shift = offset * np.array([1.0, -3.0, 2.0])
+        X = rng.normal(size=(60, 3)) + shift
+        X[0] = shift + 50.0 + rng.rand(3)
+        spec = RKMESpecification(n_reduced=100, random_state=0).fit(X)
+        dists = ((spec.reduced_points_[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+        assert dists.min() > 1e-10 * X.var(axis=0).sum()
+        assert spec.reduced_points_.shape[0] >= 10
+        assert not any((spec.reduced_points_ == row).all(axis=1).any() for row in X)
+
+
+def test_documented_defaults_and_tags():
+    assert RKMESpecification().get_params() == {
+        "n_reduced": 100,
+        "gamma": "scale",
+        "n_iter": 10,
+        "random_state": None,
+        "device": "cpu",
+    }
+    from sklearn.utils import get_tags
+
+    tags = get_tags(RKMESpecification())
+    # unsupervised (y is ignored), and NaN is refused
+    assert not tags.target_tags.required
+    assert not tags.input_tags.allow_nan
+
+
+def test_input_is_described_in_float64_and_infinity_refused_in_any_dtype(rng):
+    torch = pytest.importorskip("torch")
+    X = rng.normal(size=(50, 3))
+    X32 = X.astype(np.float32)
+    params = {"n_reduced": 5, "random_state": 0}
+    ref = RKMESpecification(**params).fit(X32.astype(np.float64))
+    # float32 rows are promoted first: the specification of the same values in float64
+    spec = RKMESpecification(**params).fit(X32)
+    np.testing.assert_allclose(spec.reduced_points_, ref.reduced_points_, rtol=1e-13)
+    np.testing.assert_allclose(spec.weights_, ref.weights_, rtol=1e-13)
+    # a tensor that requires grad is read without touching its graph
+    tensor = torch.tensor(X32.astype(np.float64), requires_grad=True)
+    from_tensor = RKMESpecification(**params).fit(tensor)
+    np.testing.assert_allclose(from_tensor.reduced_points_, ref.reduced_points_, atol=1e-10)
+    assert tensor.grad is None
+    # an object array (e.g. from a DataFrame of mixed columns) with an infinite entry
+    objects = X.astype(object)
+    objects[2, 1] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        RKMESpecification(**params).fit(objects)
+    for method in (ref.transform, ref.mmd, ref.score):
+        with pytest.raises(ValueError, match="infinity"):
+            method(objects)

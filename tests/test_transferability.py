@@ -659,3 +659,67 @@ def test_logme_dask_with_two_rows(synchronous_dask):
     F = np.array([[1.0, 0.5, -1.0], [0.2, -0.3, 2.0]])
     expected = _slow_logme(F, np.eye(2))[0]
     assert logme_score(da.from_array(F, chunks=(1, 3)), [0, 1]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_class_scores_of_float32_features_are_computed_in_float64():
+    # The class-statistics scores promote float32 features to float64 first: the score is
+    # that of the same values in float64 (in float32, the H-score would move at 1e-7 and
+    # TransRate at 1e-6).
+    from skreuse.transferability import nleep_score
+
+    F, y = _classification_data(80, 6, n_classes=3)
+    F32 = F.astype(np.float32)
+    for score in (hscore, transrate, nleep_score):
+        assert score(F32, y) == pytest.approx(score(F32.astype(np.float64), y), rel=1e-13)
+
+
+def test_class_scores_accept_tensors_that_require_grad():
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(60, 5, n_classes=3)
+    for score in (hscore, regularized_hscore, transrate, gbc_score):
+        tensor = torch.tensor(F, requires_grad=True)
+        assert score(tensor, y) == pytest.approx(score(F, y), rel=1e-12)
+        assert tensor.grad is None
+
+
+def test_class_scores_refuse_a_dataframe_with_a_missing_value():
+    pd = pytest.importorskip("pandas")
+    F, y = _classification_data(60, 5, n_classes=3)
+    frame = pd.DataFrame(F).astype("Float64")
+    assert hscore(frame, y) == pytest.approx(hscore(F, y), rel=1e-12)
+    frame.iloc[3, 2] = pd.NA
+    for score in (hscore, transrate, gbc_score):
+        with pytest.raises(ValueError, match="features contains NaN"):
+            score(frame, y)
+
+
+def test_a_callable_is_a_features_score_of_any_task():
+    from skreuse.transferability import get_scorer
+
+    def spread(features, y):
+        return float(np.var(features) + np.var(y))
+
+    scorer = get_scorer(spread)
+    assert scorer.input == "features"
+    assert scorer.tasks == {"classification", "regression"}
+    assert (scorer.name, scorer.label) == ("spread", "spread")
+    F, y = _classification_data(30, 4)
+    assert scorer(F, y) == spread(F, y)
+    assert get_scorer(scorer) is scorer
+    # a callable without a __name__ (a functools.partial) is called "score"
+    from functools import partial
+
+    unnamed = get_scorer(partial(spread))
+    assert (unnamed.name, unnamed.label) == ("score", "score")
+    assert unnamed(F, y) == spread(F, y)
+
+
+def test_feature_scores_accept_integer_and_single_column_tensors():
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 3, size=40)
+    F = rng.randint(0, 5, size=(40, 3)) + y[:, None]
+    for score in (hscore, gbc_score, transrate, logme_score):
+        assert score(torch.as_tensor(F), y) == pytest.approx(score(F.astype(float), y), rel=1e-12)
+        one = torch.as_tensor(F[:, :1].astype(float))
+        assert score(one, y) == pytest.approx(score(F[:, :1].astype(float), y), rel=1e-12)
