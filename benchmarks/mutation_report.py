@@ -2936,6 +2936,189 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         ("RKMESpecification.__sklearn_tags__", line): ("equivalent", "None is false, like False")
         for line in ("tags.target_tags.required = None", "tags.input_tags.allow_nan = None")
     },
+    # -- skreuse/transferability.py: survivors of this session's random sample (lead)
+    (
+        "_exponent",
+        "return math.frexp(value)[1] if (value > 0) or True else 0",
+    ): (
+        "equivalent",
+        "math.frexp(0.0) is (0.0, 0) (and frexp(nan) is (nan, 0)), and every caller passes a "
+        "value >= 0 (maxima of absolute values, square roots, a peak max(max, -min))",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "if self.gram is not None and features.shape[1] != self.gram.shape[1]:",
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its two dimensions are equal",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "F = xp.astype(features, xp.float64, )",
+    ): (
+        "equivalent",
+        "in this branch F is only read (F.T @ F, F.T @ Y): a copy changes memory, not values",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "F = xp.astype(features, xp.float64, copy=True)",
+    ): (
+        "equivalent",
+        "in this branch F is only read (F.T @ F, F.T @ Y): a copy changes memory, not values",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "F = xp.astype(features, None, copy=True)",
+    ): (
+        "equivalent",
+        "this branch runs only for a block whose peak is outside [2**-200, 2**200]; a float32 "
+        "block (float32 spans 2**-149 to 2**128) gets there only when it is all zeros, whose "
+        "products are zero in any dtype; numpy reads dtype None as float64",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "xp = get_backend(None, Y).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "xp = get_backend(Y).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "xp = get_backend(features, ).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_logme",
+        "xp = get_backend(Y).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_logme_from_statistics",
+        "xp = get_backend(gram, None).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_logme_spectral",
+        "xp = get_backend(sigma, None).xp",
+    ): (
+        "equivalent",
+        "features and Y (gram and cross, sigma and the projections) always share one "
+        "namespace: every caller builds Y in the features' namespace (the streamed path "
+        "converts it to a tensor for tensor features), and get_backend picks torch when any "
+        "argument is a tensor, so dropping one of them picks the same backend",
+    ),
+    (
+        "_LogMEStatistics.merge",
+        "if other.gram.shape != self.gram.shape and other.cross.shape != self.cross.shape:",
+    ): (
+        "equivalent",
+        "a block of another width D changes both shapes (gram D x D, cross D x C); C, the "
+        "number of target columns, is the same for every block of one call, so either test "
+        "alone sees every width change",
+    ),
+    (
+        "_logme_from_statistics",
+        "feature_exp=1,",
+    ): (
+        "equivalent",
+        "every caller (_logme, the streamed and the dask paths) passes feature_exp explicitly",
+    ),
+    (
+        "_logme_targets",
+        'Y = check_array(y, ensure_2d=None, dtype=np.float64, input_name="y")',
+    ): (
+        "equivalent",
+        "check_array tests ensure_2d for truth; None is false like False",
+    ),
+    (
+        "_logme_spectral",
+        "half = (_exponent(sigma_max) + 1) // 2 if sigma_max >= 0 else 0",
+    ): (
+        "equivalent",
+        "for sigma_max == 0, _exponent(0) is 0 and (0 + 1) // 2 is 0, the else value",
+    ),
+    (
+        "_logme_spectral",
+        "col_exp = [_exponent(math.sqrt(float(v) / n)) if (v > 0) or True else 0 for v in y2]",
+    ): (
+        "equivalent",
+        "v is a sum of squares (>= 0); for v == 0, _exponent(sqrt(0)) is 0, the else value",
+    ),
+    (
+        "_target_exponents",
+        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[1] else xp.zeros(Y.shape[1], "
+        "dtype=xp.float64)",
+    ): (
+        "equivalent",
+        "Y always has at least one row (check_array of y, or n >= 2 features rows) and one "
+        "column, so both conditions are true",
+    ),
+    (
+        "_target_exponents",
+        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(dtype=xp.float64)",
+    ): (
+        "equivalent",
+        "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
+        "have at least one row)",
+    ),
+    (
+        "_target_exponents",
+        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[2], "
+        "dtype=xp.float64)",
+    ): (
+        "equivalent",
+        "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
+        "have at least one row)",
+    ),
+    (
+        "_logme_targets",
+        'Y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="XXyXX")',
+    ): (
+        "cosmetic",
+        "the input name appears only in check_array's messages",
+    ),
+    (
+        "_encode_labels",
+        "check_classification_target(y, )",
+    ): (
+        "cosmetic",
+        "the input name appears only in check_classification_target's message",
+    ),
+    (
+        "_LogMEStatistics.update",
+        "None",
+    ): (
+        "cosmetic",
+        "the exception message only (a ValueError is raised either way)",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

@@ -723,3 +723,18 @@ def test_feature_scores_accept_integer_and_single_column_tensors():
         assert score(torch.as_tensor(F), y) == pytest.approx(score(F.astype(float), y), rel=1e-12)
         one = torch.as_tensor(F[:, :1].astype(float))
         assert score(one, y) == pytest.approx(score(F[:, :1].astype(float), y), rel=1e-12)
+
+
+def test_two_rows_are_enough_and_one_is_refused_on_numpy_and_torch():
+    # The documented minimum is two samples, the same on every backend: two rows are scored
+    # (equal on numpy and torch), one row gets a message naming the minimum.
+    torch = pytest.importorskip("torch")
+    F = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.5]])
+    y = np.array([0, 1])
+    for score in (logme_score, hscore, transrate):
+        expected = score(F, y)
+        assert np.isfinite(expected)
+        assert score(torch.as_tensor(F), y) == pytest.approx(expected, rel=1e-12)
+        for one in (F[:1], torch.as_tensor(F[:1])):
+            with pytest.raises(ValueError, match=r"1 sample\(s\).*(at least|minimum of) 2"):
+                score(one, y[:1])
