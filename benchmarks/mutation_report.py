@@ -3119,6 +3119,56 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "cosmetic",
         "the exception message only (a ValueError is raised either way)",
     ),
+    # -- skreuse/selection/_logme_selector.py: the last survivors of the run (lead)
+    (
+        "_rank",
+        "widest = max(spans.values(), default=1)",
+    ): (
+        "equivalent",
+        "with no spans every candidate's span defaults to widest itself, so the comparison is "
+        "false whatever the default",
+    ),
+    (
+        "_score_candidate",
+        "return _finite_score(scorer(labels, y), None), None",
+    ): (
+        "cosmetic",
+        "the candidate's name appears only in _finite_score's messages",
+    ),
+    (
+        "_score_candidate",
+        "on_device = None",
+    ): (
+        "survived",
+        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
+        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
+        "the path is not exercised here (a gap, for the GPU tests)",
+    ),
+    (
+        "_score_candidate",
+        "block = nx.asarray(F, dtype=None) if (on_device) and False else F",
+    ): (
+        "survived",
+        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
+        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
+        "the path is not exercised here (a gap, for the GPU tests)",
+    ),
+    (
+        "_score_candidate",
+        "scored = nx.asarray(features, dtype=None) if (on_device) and False else features",
+    ): (
+        "survived",
+        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
+        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
+        "the path is not exercised here (a gap, for the GPU tests)",
+    ),
+    (
+        "_score_candidate",
+        "block = nx.asarray(F, ) if on_device else F",
+    ): (
+        "equivalent",
+        "dtype=None is asarray's default",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
