@@ -379,7 +379,8 @@ def _logme(features, Y, *, tol=_LOGME_TOL, max_iter=_LOGME_MAX_ITER):
     array of the same namespace and device, shape (n_samples, n_targets). The products of the
     features are formed in float64 (float32 products lose up to ~0.02 of the score on
     rank-deficient features), after exact power-of-two scaling of the features and of each
-    target column, so the result does not depend on their scale.
+    target column, so that no scale under- or overflows. MacKay's iteration starts from
+    alpha = beta = 1 in the features' own units (see :func:`logme_score`).
 
     Returns a dict of arrays in the input's namespace: ``evidence`` (per-sample log evidence
     of each column), ``coef`` (posterior means, n_targets x n_features), ``alpha``, ``beta``
@@ -777,8 +778,13 @@ def logme_score(features, y, *, task="auto"):
     ``ValueError`` instead of returning NaN. Unlike the authors' reference
     code, the :math:`(D - r)\log\alpha` part of the determinant is kept when the features
     have rank :math:`r < D` (the score is not inflated when :math:`n < D`), no constant is
-    added in the updates (the score does not depend on the scale of the features), and
-    labels are encoded first (classes absent from ``y`` do not count). A column that the
+    added in the updates, and labels are encoded first (classes absent from ``y`` do not
+    count). Like the authors' code, MacKay's iteration starts from :math:`\alpha = \beta = 1`
+    in the features' own units (kept within :math:`2^{\pm 26}` of the largest eigenvalue of
+    :math:`F^\top F`). Where the evidence of a column has two local maxima, the one the
+    iteration reaches, and so the score, can depend on the scale of the features: on 12
+    rows of 12 features, -0.545 at scales :math:`10^{-8}` to :math:`10^{-2}` and -0.530,
+    the maximum, at scales 1 to :math:`10^{8}`. A column that the
     features cannot explain at all takes the :math:`\alpha \to \infty` limit; one that
     they reproduce exactly (zero residual with rank :math:`r < n`) has unbounded evidence,
     and the iteration stops once :math:`\alpha/\beta` falls below float64 resolution,
@@ -849,9 +855,10 @@ def logme_score_from_stats(gram, cross, target_gram, n_samples):
     Notes
     -----
     The statistics are brought to unit scale by powers of two before the eigendecomposition
-    of :math:`F^\top F`, so the score does not depend on the scale of the features or of
-    the targets; statistics that over- or underflowed float64 cannot be recovered, hence
-    the error on non-finite input.
+    of :math:`F^\top F`, so that no scale of the features or of the targets under- or
+    overflows (the iteration starts as in :func:`logme_score`, whose Notes say when its
+    result can depend on the scale); statistics that over- or underflowed float64 cannot be
+    recovered, hence the error on non-finite input.
 
     References
     ----------
