@@ -738,3 +738,47 @@ def test_two_rows_are_enough_and_one_is_refused_on_numpy_and_torch():
         for one in (F[:1], torch.as_tensor(F[:1])):
             with pytest.raises(ValueError, match=r"1 sample\(s\).*(at least|minimum of) 2"):
                 score(one, y[:1])
+
+
+# -- LogME's spectral solver: scales, degenerate spectra, the fitted hyperparameters ----------
+# (issue 20: survivors of _logme_spectral, _logme_from_statistics and _pow2). Power-of-two
+# scales are exact in float64, so a result at scale 2**k is compared with the one at scale 1
+# mapped analytically: for F -> s F and y -> c y the evidence per sample shifts by -log(c),
+# the posterior mean scales by c / s, alpha by (s / c)**2 and beta by 1 / c**2.
+
+
+def _slow_logme_hyperparameters(F, y, tol=1e-8, max_iter=1000):
+    """:func:`_slow_logme_column` that also returns the fitted ``alpha`` and ``beta``."""
+    n, D = F.shape
+    FtF, Fty = F.T @ F, F.T @ y
+    sigma = np.linalg.eigvalsh(FtF)
+    alpha = beta = 1.0
+    for _ in range(max_iter):
+        m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
+        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
+        t = alpha / beta
+        alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
+        if abs(alpha / beta - t) <= tol * t:
+            break
+    evidence, m = _slow_logme_column(F, y, tol=tol, max_iter=max_iter)
+    return evidence, m, alpha, beta
+
+
+@pytest.mark.parametrize(("n", "D"), [(80, 6), (30, 60)], ids=["n>D", "n<D"])
+def test_logme_alpha_and_beta_follow_the_textbook_iteration_at_any_scale(n, D):
+    # The documented fixed point starts from alpha = beta = 1 in the features' own units and
+    # stops on the relative change of alpha / beta: on features and targets far from unit
+    # scale (each target column at its own scale) the library's internal rescaling must
+    # give the same iterate as the textbook iteration run on the data as given: the same
+    # evidence, posterior mean, alpha (the prior precision) and beta (the noise precision).
+    rng = np.random.RandomState(4)
+    F = rng.normal(size=(n, D)) * 2.0**-10
+    W = rng.normal(size=(3, 2)) * 2.0**10
+    Y = (F[:, :3] @ W + 0.5 * rng.normal(size=(n, 2))) * np.array([2.0**-20, 2.0**15])
+    score, result, _ = _logme_fit(F, Y, task="regression")
+    for j in range(2):
+        evidence, m, alpha, beta = _slow_logme_hyperparameters(F, Y[:, j])
+        assert result["evidence"][j] == pytest.approx(evidence, rel=1e-12)
+        np.testing.assert_allclose(result["coef"][j], m, rtol=1e-9)
+        assert result["alpha"][j] == pytest.approx(alpha, rel=1e-9)
+        assert result["beta"][j] == pytest.approx(beta, rel=1e-9)
