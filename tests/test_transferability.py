@@ -782,3 +782,39 @@ def test_logme_alpha_and_beta_follow_the_textbook_iteration_at_any_scale(n, D):
         np.testing.assert_allclose(result["coef"][j], m, rtol=1e-9)
         assert result["alpha"][j] == pytest.approx(alpha, rel=1e-9)
         assert result["beta"][j] == pytest.approx(beta, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [-700, -170, 170, 700])
+def test_logme_of_features_scaled_by_a_power_of_two_equals_the_unit_scale_result(k):
+    # 2**+-170 stays in the range the statistics use as they are (their Gram matrix is then
+    # 2**+-340 times larger), 2**+-700 is brought back by the statistics themselves; either
+    # way the iteration must run at unit scale. The starting point is clipped to 2**+-26
+    # of the spectrum, so the result is the scale-1 one to the solver's tolerance.
+    F, y = _classification_data(100, 8)
+    rng = np.random.RandomState(8)
+    t = F[:, :2] @ np.array([1.0, -2.0]) + rng.normal(size=100)
+    s = 2.0**k
+    for target, task in ((y, "classification"), (t, "regression")):
+        _, expected, _ = _logme_fit(F, target, task=task)
+        _, result, _ = _logme_fit(F * s, target, task=task)
+        np.testing.assert_allclose(result["evidence"], expected["evidence"], rtol=1e-12)
+        np.testing.assert_allclose(result["coef"] * s, expected["coef"], rtol=1e-6)
+        np.testing.assert_allclose(result["beta"], expected["beta"], rtol=1e-6)
+        if abs(k) < 500:  # alpha * s**2 is representable
+            np.testing.assert_allclose(result["alpha"] / s**2, expected["alpha"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_logme_of_extreme_tensors_equals_numpy(scale):
+    # Features at 1e+-30 and targets at 1e-20: the factors that map alpha, beta and the
+    # posterior mean back to these scales are beyond float32's range, so they must be
+    # float64 tensors like the numpy ones (torch's default dtype is float32).
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(60, 8)
+    t = (F[:, :3] @ np.array([[1.0, 0.5], [-1.0, 2.0], [0.3, 0.0]]) + 0.5) * 1e-20
+    for target, task in ((y, "classification"), (t, "regression")):
+        _, expected, _ = _logme_fit(F * scale, target, task=task)
+        _, result, _ = _logme_fit(torch.as_tensor(F * scale), target, task=task)
+        for key in ("evidence", "coef", "alpha", "beta"):
+            assert result[key].dtype == torch.float64
+            np.testing.assert_allclose(result[key].numpy(), expected[key], rtol=1e-9)
