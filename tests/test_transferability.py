@@ -818,3 +818,55 @@ def test_logme_of_extreme_tensors_equals_numpy(scale):
         for key in ("evidence", "coef", "alpha", "beta"):
             assert result[key].dtype == torch.float64
             np.testing.assert_allclose(result[key].numpy(), expected[key], rtol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "D"), [(10, 3), (5, 5), (3, 10)], ids=["n>D", "n=D", "n<D"])
+def test_logme_of_all_zero_features_is_the_alpha_infinity_limit(n, D, backend):
+    # Features that are all zero explain nothing: every column takes the alpha -> inf
+    # limit, y ~ N(0, ||y||^2 / n), with a zero posterior mean; no direction is kept, and
+    # nothing on the way divides by zero (a RuntimeWarning in a notebook is an error here).
+    import warnings
+
+    torch = pytest.importorskip("torch") if backend != "cpu" else None
+    y = np.arange(n) % 2
+    t = np.linspace(-1.0, 2.0, n)
+    for target, task, columns in ((y, "classification", np.eye(2)[y]), (t, "regression", t)):
+        features = np.zeros((n, D))
+        if torch is not None:
+            features = torch.zeros((n, D), dtype=torch.float64, device=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, result, _ = _logme_fit(features, target, task=task)
+        y2 = np.sum(np.reshape(columns, (n, -1)) ** 2, axis=0)
+        expected = 0.5 * np.log(n / y2) - 0.5 - 0.5 * np.log(2 * np.pi)
+        np.testing.assert_allclose(np.asarray(result["evidence"].tolist()), expected, rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(result["beta"].tolist()), n / y2, rtol=1e-12)
+        assert np.all(np.isinf(np.asarray(result["alpha"].tolist())))
+        assert np.all(np.asarray(result["coef"].tolist()) == 0.0)
+
+
+def test_logme_of_rank_deficient_features_raises_no_floating_point_warning():
+    # Duplicated and zero columns give the Gram matrix exact or rounding-level zero (even
+    # slightly negative) eigenvalues, and a target orthogonal to the features has no
+    # projection at all: the score is that of the reduced features, computed without a
+    # square root of a negative number or a division by zero along the way.
+    import warnings
+
+    F, y = _classification_data(40, 10)
+    G, g = _classification_data(20, 8)
+    Z = np.zeros((6, 2))
+    Z[:3, 0] = [1.0, -1.0, 0.0]
+    Z[:3, 1] = [0.0, 1.0, -1.0]
+    t = np.array([0.0, 0.0, 0.0, 1.0, -2.0, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert logme_score(np.c_[F, F, np.zeros((40, 3))], y) == pytest.approx(
+            logme_score(F, y), rel=1e-8
+        )
+        # n < D: F F^T has rank 8 < n = 20
+        assert logme_score(np.c_[G, G, G, G], g) == pytest.approx(logme_score(G, g), rel=1e-8)
+        for features in (Z, np.c_[Z, np.zeros((6, 6))]):
+            score = logme_score(features, t, task="regression")
+            assert score == pytest.approx(
+                0.5 * np.log(6 / (t @ t)) - 0.5 - 0.5 * np.log(2 * np.pi), rel=1e-12
+            )
