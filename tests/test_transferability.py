@@ -870,3 +870,56 @@ def test_logme_of_rank_deficient_features_raises_no_floating_point_warning():
             assert score == pytest.approx(
                 0.5 * np.log(6 / (t @ t)) - 0.5 - 0.5 * np.log(2 * np.pi), rel=1e-12
             )
+
+
+@pytest.mark.parametrize(("n", "D"), [(400, 50), (60, 8)])
+def test_logme_treats_a_direction_below_the_rank_cutoff_as_a_zero_singular_value(n, D):
+    # The counterpart of the near-collinear test above: a singular value whose square is
+    # 1e-15 of the largest is below min(n, D) * eps, the rounding level of the Gram matrix,
+    # so it must act as an exact zero: the posterior mean has no component along it (the
+    # target has a unit one), as for the same features with that singular value set to 0.
+    rng = np.random.RandomState(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    U, rest = Q[:, :D], Q[:, D:]
+    V, _ = np.linalg.qr(rng.normal(size=(D, D)))
+    s = np.linspace(1.0, 0.5, D)
+    s[-1] = np.sqrt(1e-15)
+    F = (U * s) @ V.T
+    assert s[-1] ** 2 < min(n, D) * np.finfo(np.float64).eps
+    y = U[:, :-1] @ rng.normal(size=D - 1) + U[:, -1] + rest @ (0.5 * rng.normal(size=n - D))
+    s[-1] = 0.0
+    evidence, coef, alpha, beta = _slow_logme_hyperparameters((U * s) @ V.T, y)
+    score, result, _ = _logme_fit(F, y, task="regression")
+    assert score == pytest.approx(evidence, rel=1e-12)
+    np.testing.assert_allclose(result["coef"][0], coef, rtol=1e-10, atol=1e-12 * np.abs(coef).max())
+    assert result["alpha"][0] == pytest.approx(alpha, rel=1e-12)
+    assert result["beta"][0] == pytest.approx(beta, rel=1e-12)
+
+
+def test_logme_from_stats_at_the_ends_of_float64_equals_unit_scale():
+    # Statistics are the user's sums, not rescaled by anyone: a Gram matrix whose largest
+    # eigenvalue is 1.5 * 2**1022 (near float64's maximum; its alpha is 2**1024 times the
+    # unit-scale one, beyond float64, and saturates) and targets at 2**-500 that the
+    # features explain to 1e-6 (so beta would overflow at their scale) give the unit-scale
+    # score, shifted by -log(c) for targets scaled by c (exact powers of two).
+    from skreuse.transferability import logme_score_from_stats
+
+    rng = np.random.RandomState(0)
+    n = 200
+    F = rng.normal(size=(n, 5))
+    F *= np.sqrt(1.5 / np.linalg.eigvalsh(F.T @ F)[-1])
+    gram = F.T @ F
+    for noise in (0.5, 1e-6):
+        y = F @ rng.normal(size=5) + noise * rng.normal(size=n)
+        y *= np.sqrt(0.5 * n / (y @ y))  # unit mean square: no scaling of the column
+        expected = logme_score_from_stats(gram, F.T @ y, y @ y, n)
+        # with noise 1e-6 the statistics form the residual (1e-12 of ||y||^2) by
+        # cancellation: the slow formula on the rows agrees only to about 1e-6 then
+        rel = 1e-10 if noise == 0.5 else 1e-5
+        assert expected == pytest.approx(_slow_logme_column(F, y)[0], rel=rel)
+        if noise == 0.5:
+            top = logme_score_from_stats(gram * 2.0**1022, F.T @ y * 2.0**511, y @ y, n)
+            assert top == pytest.approx(expected, rel=1e-10)
+        c = 2.0**-500
+        tiny = logme_score_from_stats(gram, F.T @ y * c, (y @ y) * c * c, n)
+        assert tiny == pytest.approx(expected - np.log(c), rel=1e-12)
