@@ -923,3 +923,58 @@ def test_logme_from_stats_at_the_ends_of_float64_equals_unit_scale():
         c = 2.0**-500
         tiny = logme_score_from_stats(gram, F.T @ y * c, (y @ y) * c * c, n)
         assert tiny == pytest.approx(expected - np.log(c), rel=1e-12)
+
+
+_DIRECT_LOGME = {}
+
+
+def _direct_logme_of_square_features():
+    """LogME of 12 x 12 features maximized directly: y ~ N(0, F F^T / alpha + I / beta)
+    over (log alpha, log beta) by Nelder-Mead from several starts, on the eigenbasis of
+    F F^T, independently of MacKay's fixed point."""
+    from scipy.optimize import minimize
+
+    F, y = _classification_data(12, 12)
+    if "score" in _DIRECT_LOGME:  # computed once for the three scales
+        return F, y, _DIRECT_LOGME["score"]
+    n = 12
+    U, sv, _ = np.linalg.svd(F)
+    best = []
+    for yc in np.eye(4)[y].T:
+        z2 = (U.T @ yc) ** 2
+
+        def neg_log_evidence(p, z2=z2):
+            lam = sv**2 * np.exp(-p[0]) + np.exp(-p[1])
+            return 0.5 * np.sum(np.log(lam) + z2 / lam) + n / 2 * np.log(2 * np.pi)
+
+        options = {"xatol": 1e-9, "fatol": 1e-12}
+        fits = [
+            minimize(neg_log_evidence, x0, method="Nelder-Mead", options=options)
+            for x0 in [(0, 0), (4, 4), (0, 8)]
+        ]
+        best.append(-min(fit.fun for fit in fits) / n)
+    _DIRECT_LOGME["score"] = float(np.mean(best))
+    return F, y, _DIRECT_LOGME["score"]
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [
+        pytest.param(
+            1e-2,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap (issue 20, s16-spectral): the marginal likelihood of one "
+                "column has two local maxima; MacKay's iteration from alpha = beta = 1 in the "
+                "features' units reaches the lower one at this scale (-0.5566 instead of "
+                "-0.4955), so the score depends on the scale of the features",
+            ),
+        ),
+        1.0,
+        1e2,
+    ],
+)
+def test_logme_of_square_features_is_the_maximum_of_the_marginal_likelihood(scale):
+    # LogME is the maximum evidence, whatever the scale of the features (n = D = 12).
+    F, y, expected = _direct_logme_of_square_features()
+    assert logme_score(F * scale, y) == pytest.approx(expected, rel=1e-6)
