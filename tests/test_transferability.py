@@ -738,3 +738,243 @@ def test_two_rows_are_enough_and_one_is_refused_on_numpy_and_torch():
         for one in (F[:1], torch.as_tensor(F[:1])):
             with pytest.raises(ValueError, match=r"1 sample\(s\).*(at least|minimum of) 2"):
                 score(one, y[:1])
+
+
+# -- LogME's spectral solver: scales, degenerate spectra, the fitted hyperparameters ----------
+# (issue 20: survivors of _logme_spectral, _logme_from_statistics and _pow2). Power-of-two
+# scales are exact in float64, so a result at scale 2**k is compared with the one at scale 1
+# mapped analytically: for F -> s F and y -> c y the evidence per sample shifts by -log(c),
+# the posterior mean scales by c / s, alpha by (s / c)**2 and beta by 1 / c**2.
+
+
+def _slow_logme_hyperparameters(F, y, tol=1e-8, max_iter=1000):
+    """:func:`_slow_logme_column` that also returns the fitted ``alpha`` and ``beta``."""
+    n, D = F.shape
+    FtF, Fty = F.T @ F, F.T @ y
+    sigma = np.linalg.eigvalsh(FtF)
+    alpha = beta = 1.0
+    for _ in range(max_iter):
+        m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
+        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
+        t = alpha / beta
+        alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
+        if abs(alpha / beta - t) <= tol * t:
+            break
+    evidence, m = _slow_logme_column(F, y, tol=tol, max_iter=max_iter)
+    return evidence, m, alpha, beta
+
+
+@pytest.mark.parametrize(("n", "D"), [(80, 6), (30, 60)], ids=["n>D", "n<D"])
+def test_logme_alpha_and_beta_follow_the_textbook_iteration_at_any_scale(n, D):
+    # The documented fixed point starts from alpha = beta = 1 in the features' own units and
+    # stops on the relative change of alpha / beta: on features and targets far from unit
+    # scale (each target column at its own scale) the library's internal rescaling must
+    # give the same iterate as the textbook iteration run on the data as given: the same
+    # evidence, posterior mean, alpha (the prior precision) and beta (the noise precision).
+    rng = np.random.RandomState(4)
+    F = rng.normal(size=(n, D)) * 2.0**-10
+    W = rng.normal(size=(3, 2)) * 2.0**10
+    Y = (F[:, :3] @ W + 0.5 * rng.normal(size=(n, 2))) * np.array([2.0**-20, 2.0**15])
+    score, result, _ = _logme_fit(F, Y, task="regression")
+    for j in range(2):
+        evidence, m, alpha, beta = _slow_logme_hyperparameters(F, Y[:, j])
+        assert result["evidence"][j] == pytest.approx(evidence, rel=1e-12)
+        np.testing.assert_allclose(result["coef"][j], m, rtol=1e-9)
+        assert result["alpha"][j] == pytest.approx(alpha, rel=1e-9)
+        assert result["beta"][j] == pytest.approx(beta, rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [-700, -170, 170, 700])
+def test_logme_of_features_scaled_by_a_power_of_two_equals_the_unit_scale_result(k):
+    # 2**+-170 stays in the range the statistics use as they are (their Gram matrix is then
+    # 2**+-340 times larger), 2**+-700 is brought back by the statistics themselves; either
+    # way the iteration must run at unit scale. The starting point is clipped to 2**+-26
+    # of the spectrum, so the result is the scale-1 one to the solver's tolerance.
+    F, y = _classification_data(100, 8)
+    rng = np.random.RandomState(8)
+    t = F[:, :2] @ np.array([1.0, -2.0]) + rng.normal(size=100)
+    s = 2.0**k
+    for target, task in ((y, "classification"), (t, "regression")):
+        _, expected, _ = _logme_fit(F, target, task=task)
+        _, result, _ = _logme_fit(F * s, target, task=task)
+        np.testing.assert_allclose(result["evidence"], expected["evidence"], rtol=1e-12)
+        np.testing.assert_allclose(result["coef"] * s, expected["coef"], rtol=1e-6)
+        np.testing.assert_allclose(result["beta"], expected["beta"], rtol=1e-6)
+        if abs(k) < 500:  # alpha * s**2 is representable
+            np.testing.assert_allclose(result["alpha"] / s**2, expected["alpha"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e30])
+def test_logme_of_extreme_tensors_equals_numpy(scale):
+    # Features at 1e+-30 and targets at 1e-20: the factors that map alpha, beta and the
+    # posterior mean back to these scales are beyond float32's range, so they must be
+    # float64 tensors like the numpy ones (torch's default dtype is float32).
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(60, 8)
+    t = (F[:, :3] @ np.array([[1.0, 0.5], [-1.0, 2.0], [0.3, 0.0]]) + 0.5) * 1e-20
+    for target, task in ((y, "classification"), (t, "regression")):
+        _, expected, _ = _logme_fit(F * scale, target, task=task)
+        _, result, _ = _logme_fit(torch.as_tensor(F * scale), target, task=task)
+        for key in ("evidence", "coef", "alpha", "beta"):
+            assert result[key].dtype == torch.float64
+            np.testing.assert_allclose(result[key].numpy(), expected[key], rtol=1e-9)
+
+
+@pytest.mark.parametrize(("n", "D"), [(10, 3), (5, 5), (3, 10)], ids=["n>D", "n=D", "n<D"])
+def test_logme_of_all_zero_features_is_the_alpha_infinity_limit(n, D, backend):
+    # Features that are all zero explain nothing: every column takes the alpha -> inf
+    # limit, y ~ N(0, ||y||^2 / n), with a zero posterior mean; no direction is kept, and
+    # nothing on the way divides by zero (a RuntimeWarning in a notebook is an error here).
+    import warnings
+
+    torch = pytest.importorskip("torch") if backend != "cpu" else None
+    y = np.arange(n) % 2
+    t = np.linspace(-1.0, 2.0, n)
+    for target, task, columns in ((y, "classification", np.eye(2)[y]), (t, "regression", t)):
+        features = np.zeros((n, D))
+        if torch is not None:
+            features = torch.zeros((n, D), dtype=torch.float64, device=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            _, result, _ = _logme_fit(features, target, task=task)
+        y2 = np.sum(np.reshape(columns, (n, -1)) ** 2, axis=0)
+        expected = 0.5 * np.log(n / y2) - 0.5 - 0.5 * np.log(2 * np.pi)
+        np.testing.assert_allclose(np.asarray(result["evidence"].tolist()), expected, rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(result["beta"].tolist()), n / y2, rtol=1e-12)
+        assert np.all(np.isinf(np.asarray(result["alpha"].tolist())))
+        assert np.all(np.asarray(result["coef"].tolist()) == 0.0)
+
+
+def test_logme_of_rank_deficient_features_raises_no_floating_point_warning():
+    # Duplicated and zero columns give the Gram matrix exact or rounding-level zero (even
+    # slightly negative) eigenvalues, and a target orthogonal to the features has no
+    # projection at all: the score is that of the reduced features, computed without a
+    # square root of a negative number or a division by zero along the way.
+    import warnings
+
+    F, y = _classification_data(40, 10)
+    G, g = _classification_data(20, 8)
+    Z = np.zeros((6, 2))
+    Z[:3, 0] = [1.0, -1.0, 0.0]
+    Z[:3, 1] = [0.0, 1.0, -1.0]
+    t = np.array([0.0, 0.0, 0.0, 1.0, -2.0, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert logme_score(np.c_[F, F, np.zeros((40, 3))], y) == pytest.approx(
+            logme_score(F, y), rel=1e-8
+        )
+        # n < D: F F^T has rank 8 < n = 20
+        assert logme_score(np.c_[G, G, G, G], g) == pytest.approx(logme_score(G, g), rel=1e-8)
+        for features in (Z, np.c_[Z, np.zeros((6, 6))]):
+            score = logme_score(features, t, task="regression")
+            assert score == pytest.approx(
+                0.5 * np.log(6 / (t @ t)) - 0.5 - 0.5 * np.log(2 * np.pi), rel=1e-12
+            )
+
+
+@pytest.mark.parametrize(("n", "D"), [(400, 50), (60, 8)])
+def test_logme_treats_a_direction_below_the_rank_cutoff_as_a_zero_singular_value(n, D):
+    # The counterpart of the near-collinear test above: a singular value whose square is
+    # 1e-15 of the largest is below min(n, D) * eps, the rounding level of the Gram matrix,
+    # so it must act as an exact zero: the posterior mean has no component along it (the
+    # target has a unit one), as for the same features with that singular value set to 0.
+    rng = np.random.RandomState(0)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    U, rest = Q[:, :D], Q[:, D:]
+    V, _ = np.linalg.qr(rng.normal(size=(D, D)))
+    s = np.linspace(1.0, 0.5, D)
+    s[-1] = np.sqrt(1e-15)
+    F = (U * s) @ V.T
+    assert s[-1] ** 2 < min(n, D) * np.finfo(np.float64).eps
+    y = U[:, :-1] @ rng.normal(size=D - 1) + U[:, -1] + rest @ (0.5 * rng.normal(size=n - D))
+    s[-1] = 0.0
+    evidence, coef, alpha, beta = _slow_logme_hyperparameters((U * s) @ V.T, y)
+    score, result, _ = _logme_fit(F, y, task="regression")
+    assert score == pytest.approx(evidence, rel=1e-12)
+    np.testing.assert_allclose(result["coef"][0], coef, rtol=1e-10, atol=1e-12 * np.abs(coef).max())
+    assert result["alpha"][0] == pytest.approx(alpha, rel=1e-12)
+    assert result["beta"][0] == pytest.approx(beta, rel=1e-12)
+
+
+def test_logme_from_stats_at_the_ends_of_float64_equals_unit_scale():
+    # Statistics are the user's sums, not rescaled by anyone: a Gram matrix whose largest
+    # eigenvalue is 1.5 * 2**1022 (near float64's maximum; its alpha is 2**1024 times the
+    # unit-scale one, beyond float64, and saturates) and targets at 2**-500 that the
+    # features explain to 1e-6 (so beta would overflow at their scale) give the unit-scale
+    # score, shifted by -log(c) for targets scaled by c (exact powers of two).
+    from skreuse.transferability import logme_score_from_stats
+
+    rng = np.random.RandomState(0)
+    n = 200
+    F = rng.normal(size=(n, 5))
+    F *= np.sqrt(1.5 / np.linalg.eigvalsh(F.T @ F)[-1])
+    gram = F.T @ F
+    for noise in (0.5, 1e-6):
+        y = F @ rng.normal(size=5) + noise * rng.normal(size=n)
+        y *= np.sqrt(0.5 * n / (y @ y))  # unit mean square: no scaling of the column
+        expected = logme_score_from_stats(gram, F.T @ y, y @ y, n)
+        # with noise 1e-6 the statistics form the residual (1e-12 of ||y||^2) by
+        # cancellation: the slow formula on the rows agrees only to about 1e-6 then
+        rel = 1e-10 if noise == 0.5 else 1e-5
+        assert expected == pytest.approx(_slow_logme_column(F, y)[0], rel=rel)
+        if noise == 0.5:
+            top = logme_score_from_stats(gram * 2.0**1022, F.T @ y * 2.0**511, y @ y, n)
+            assert top == pytest.approx(expected, rel=1e-10)
+        c = 2.0**-500
+        tiny = logme_score_from_stats(gram, F.T @ y * c, (y @ y) * c * c, n)
+        assert tiny == pytest.approx(expected - np.log(c), rel=1e-12)
+
+
+_DIRECT_LOGME = {}
+
+
+def _direct_logme_of_square_features():
+    """LogME of 12 x 12 features maximized directly: y ~ N(0, F F^T / alpha + I / beta)
+    over (log alpha, log beta) by Nelder-Mead from several starts, on the eigenbasis of
+    F F^T, independently of MacKay's fixed point."""
+    from scipy.optimize import minimize
+
+    F, y = _classification_data(12, 12)
+    if "score" in _DIRECT_LOGME:  # computed once for the three scales
+        return F, y, _DIRECT_LOGME["score"]
+    n = 12
+    U, sv, _ = np.linalg.svd(F)
+    best = []
+    for yc in np.eye(4)[y].T:
+        z2 = (U.T @ yc) ** 2
+
+        def neg_log_evidence(p, z2=z2):
+            lam = sv**2 * np.exp(-p[0]) + np.exp(-p[1])
+            return 0.5 * np.sum(np.log(lam) + z2 / lam) + n / 2 * np.log(2 * np.pi)
+
+        options = {"xatol": 1e-9, "fatol": 1e-12}
+        fits = [
+            minimize(neg_log_evidence, x0, method="Nelder-Mead", options=options)
+            for x0 in [(0, 0), (4, 4), (0, 8)]
+        ]
+        best.append(-min(fit.fun for fit in fits) / n)
+    _DIRECT_LOGME["score"] = float(np.mean(best))
+    return F, y, _DIRECT_LOGME["score"]
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [
+        pytest.param(
+            1e-2,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known gap (issue 20, s16-spectral): the marginal likelihood of one "
+                "column has two local maxima; MacKay's iteration from alpha = beta = 1 in the "
+                "features' units reaches the lower one at this scale (-0.5566 instead of "
+                "-0.4955), so the score depends on the scale of the features",
+            ),
+        ),
+        1.0,
+        1e2,
+    ],
+)
+def test_logme_of_square_features_is_the_maximum_of_the_marginal_likelihood(scale):
+    # LogME is the maximum evidence, whatever the scale of the features (n = D = 12).
+    F, y, expected = _direct_logme_of_square_features()
+    assert logme_score(F * scale, y) == pytest.approx(expected, rel=1e-6)
