@@ -3212,22 +3212,6 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "integer cast; complex labels are refused before, by column_or_1d (checked: NaN, inf "
         "and -inf in float64 and float32 labels of LEEP, NCE (both inputs), LogME, H-score)",
     ),
-    ("_encode_labels", "check_classification_target(y, input_name=None)"): (
-        "cosmetic",
-        "the input name appears only in check_classification_target's message",
-    ),
-    ("_logme_targets", "Y = check_array(y, ensure_2d=False, dtype=np.float64, input_name=None)"): (
-        "cosmetic",
-        "the input name appears only in check_array's messages",
-    ),
-    ("_logme_targets", "Y = check_array(y, ensure_2d=False, dtype=np.float64, )"): (
-        "cosmetic",
-        "the input name appears only in check_array's messages",
-    ),
-    ("_logme_targets", 'Y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="Y")'): (
-        "cosmetic",
-        "the input name appears only in check_array's messages",
-    ),
     ("_logme_targets", 'Y = check_array(y, ensure_2d=False, input_name="y")'): (
         "survived",
         "dtype falls back to 'numeric', which keeps integer, boolean, float32 and float16 "

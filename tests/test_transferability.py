@@ -953,3 +953,47 @@ def test_feature_scores_refuse_an_object_column_with_a_missing_value():
         for X in (frame, frame.to_numpy()):
             with pytest.raises(ValueError, match="features contains NaN"):
                 getattr(tf, name)(X, y)
+
+
+def test_bad_inputs_get_messages_that_name_the_input_and_the_problem():
+    # A message is the user's only clue: it names the argument and what is wrong with it
+    # (tensor features, labels, and the blocks of a dask array or of the statistics).
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(40, 3, n_classes=3, seed=16)
+    with pytest.raises(ValueError, match=r"features must be 2-D .*got shape \(40, 3, 1\)"):
+        logme_score(torch.as_tensor(F[:, :, None]), y)
+    bad = torch.tensor(F)
+    bad[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="features contains NaN or infinity"):
+        logme_score(bad, y)
+    proba = np.exp(F) / np.exp(F).sum(axis=1, keepdims=True)
+    for value in (np.nan, np.inf):
+        labels = y.astype(float)
+        labels[3] = value
+        # scikit-learn's own check says "Input y contains infinity or a value too large"
+        with pytest.raises(ValueError, match=r"\by contains (NaN|infinity)"):
+            leep_score(proba, labels)
+    # which of two label arguments is wrong
+    with pytest.raises(ValueError, match="source_labels must hold class labels"):
+        nce_score(F[:, 0], y)
+    with pytest.raises(ValueError, match="Unknown label type: y must hold class labels"):
+        nce_score(y, F[:, 0])
+    for value in (np.nan, np.inf):
+        target = F[:, 0].copy()
+        target[5] = value
+        with pytest.raises(ValueError, match=r"Input y contains (NaN|infinity)"):
+            logme_score(F, target, task="regression")
+    from skreuse.transferability import _LogMEStatistics
+
+    stats = _LogMEStatistics().update(F[:20], np.ones((20, 1)))
+    with pytest.raises(ValueError, match="a block has 2 columns but the earlier rows had 3"):
+        stats.update(F[20:, :2], np.ones((20, 1)))
+
+
+def test_logme_dask_chunk_with_rows_missing_is_refused(synchronous_dask):
+    import dask.array as da
+
+    F, y = _classification_data(40, 3, n_classes=3, seed=17)
+    X = da.from_array(F, chunks=(20, 3)).map_blocks(lambda block: block[:-1], dtype=float)
+    with pytest.raises(ValueError, match="features has 19 rows but its targets have 20"):
+        logme_score(X, y)
