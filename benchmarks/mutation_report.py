@@ -3314,6 +3314,30 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
         "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
     ),
+    (
+        "_LogMEStatistics.merge",
+        'f"{self.name} changed width: a block has {other.gram.shape[1]} columns but "',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
+    (
+        "_LogMEStatistics.merge",
+        'f"the earlier rows had {self.gram.shape[1]}; every block must have the same "',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
+    (
+        "_LogMEStatistics.update",
+        'f"earlier rows had {self.gram.shape[1]}; every block must have the same columns."',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
