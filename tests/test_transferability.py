@@ -787,8 +787,9 @@ def test_logme_of_tensors_of_any_real_dtype_equals_that_of_float64():
 
 
 def test_logme_refuses_complex_features_on_numpy_and_torch():
-    # A complex tensor used to be scored on its real part with only a ComplexWarning
-    # (0.69 below the real part's score here); numpy arrays are refused.
+    # A complex tensor used to be scored as its real part with only a warning (here
+    # -0.6684 for F + 1j * F and for F + 3j * F[::-1], the score of F); numpy arrays are
+    # refused.
     torch = pytest.importorskip("torch")
     F, y = _classification_data(40, 3, n_classes=3, seed=5)
     for X in (F + 1j * F, torch.as_tensor(F + 1j * F)):
