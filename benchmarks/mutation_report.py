@@ -3585,6 +3585,175 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "the else branch needs a Y of zero rows, which never reaches here (y is checked to have "
         "at least one row)",
     ),
+    # transferability.py: inputs and streamed statistics (s16-tfrest)
+    (
+        "_check_features",
+        "if features.is_floating_point():",
+    ): (
+        "equivalent",
+        "LogME is the only score that keeps a tensor, and it converts every block to float64 "
+        "itself (_LogMEStatistics.update, _logme's astype); complex tensors are refused just "
+        "before, so a floating tensor converted here and an integer or boolean one left as it "
+        "is reach the products as the same float64 values (checked: bool, uint8, int64, "
+        "float16, float32 and float64 tensors of 40 random shapes, n >= D and n < D: score, "
+        "evidence, coef, alpha and beta bit-identical)",
+    ),
+    ("_check_features", "(removed)"): (
+        "survived",
+        "dtype falls back to 'numeric', which keeps integer, boolean and float16 arrays (every "
+        "score converts to float64 before any arithmetic: "
+        "test_feature_scores_of_any_numeric_dtype_equal_those_of_float64 passes on the mutant) "
+        "and converts object arrays to float64 too (None is still a NaN); it differs only on "
+        "numpy arrays of strings, which [float64, float32] parses ('1.5' -> 1.5) and 'numeric' "
+        "refuses: no test pins text features (not a use case)",
+    ),
+    ("_encode_labels", "y = column_or_1d(to_numpy(y), warn=None)"): (
+        "equivalent",
+        "column_or_1d tests warn for truth; None is false like False",
+    ),
+    ("_encode_labels", "y = column_or_1d(to_numpy(y), )"): (
+        "equivalent",
+        "warn=False is column_or_1d's default",
+    ),
+    ("_encode_labels", 'if y.dtype.kind in "XXfcXX" and not np.all(np.isfinite(y)):'): (
+        "equivalent",
+        "a dtype kind is one character, and 'X' is none of numpy's kinds (b i u f c m M O S U "
+        "V): the membership test is unchanged",
+    ),
+    ("_encode_labels", 'if y.dtype.kind in "FC" and not np.all(np.isfinite(y)):'): (
+        "cosmetic",
+        "NaN or infinite float labels then reach check_classification_target, whose "
+        "type_of_target refuses them with a ValueError naming the input ('Input y contains "
+        "NaN.', 'Input source_labels contains infinity ...'), after a RuntimeWarning of its "
+        "integer cast; complex labels are refused before, by column_or_1d (checked: NaN, inf "
+        "and -inf in float64 and float32 labels of LEEP, NCE (both inputs), LogME, H-score)",
+    ),
+    ("_logme_targets", 'Y = check_array(y, ensure_2d=False, input_name="y")'): (
+        "survived",
+        "dtype falls back to 'numeric', which keeps integer, boolean, float32 and float16 "
+        "targets (object ones become float64); every use of Y first multiplies it by a float64 "
+        "array of powers of two, which gives the same float64 values "
+        "(test_logme_regression_targets_of_any_numeric_dtype_equal_those_of_float64 passes on "
+        "the mutant; int8 targets holding -128, whose abs overflows, score identically on 5 "
+        "random sets); it differs only on numpy arrays of strings, which float64 parses and "
+        "'numeric' refuses: no test pins text targets",
+    ),
+    ("_logme_targets", "Y = Y.reshape(-2, 1)"): (
+        "equivalent",
+        "numpy reads any negative dimension as the one to infer (checked: "
+        "np.arange(6.0).reshape(-2, 1) has shape (6, 1))",
+    ),
+    ("_logme", "xp = get_backend(None, Y).xp"): (
+        "equivalent",
+        "features and Y always share one namespace (_logme_fit builds Y with the features' "
+        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
+        "one of them picks the same backend",
+    ),
+    ("_logme", "xp = get_backend(features, None).xp"): (
+        "equivalent",
+        "features and Y always share one namespace (_logme_fit builds Y with the features' "
+        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
+        "one of them picks the same backend",
+    ),
+    ("_logme", "xp = get_backend(features, ).xp"): (
+        "equivalent",
+        "features and Y always share one namespace (_logme_fit builds Y with the features' "
+        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
+        "one of them picks the same backend",
+    ),
+    ("_logme", "if n > D:"): (
+        "survived",
+        "n == D then takes the n x n decomposition of F F^T instead of the statistics F^T F: "
+        "the same LogME up to rounding and the fixed point's stopping tolerance (checked: the "
+        "15 square inputs of 60 random ones, numpy float64 and float32 and torch, blocks of "
+        "1 row to all rows: score within 2e-13 relative, except one input with a class "
+        "column fitted almost exactly, whose beta is ill-determined (4e8 on one path, 2e18 on "
+        "the other; the original's numpy and torch paths disagree the same way) and whose "
+        "score moves by 2.2e-8)",
+    ),
+    ("_logme", "step = max(1, _LOGME_BLOCK_ENTRIES // max(D, 2))"): (
+        "survived",
+        "differs only for a single feature column: blocks of half the allowed rows (2**21 "
+        "instead of 2**22), inside the memory bound that "
+        "test_logme_reads_the_features_in_blocks_of_bounded_size checks; the statistics are "
+        "the same sums in another order (checked: 46 of 3000 outputs of 60 random inputs, "
+        "with _LOGME_BLOCK_ENTRIES of 1, 3 and 2**22, differ, by at most 1.03e-15 relative)",
+    ),
+    ("_logme", "(removed)"): (
+        "equivalent",
+        "tol=tol dropped from the statistics path's call: _logme's only caller (_logme_fit) "
+        "passes no tol, so it is _LOGME_TOL, also _logme_from_statistics' default",
+    ),
+    ("_logme", ")"): (
+        "equivalent",
+        "max_iter=max_iter dropped from the statistics path's call: _logme's only caller "
+        "(_logme_fit) passes no max_iter, so it is _LOGME_MAX_ITER, also "
+        "_logme_from_statistics' default",
+    ),
+    ("_LogMEStatistics.merge", '"XXcolumns.XX"'): ("cosmetic", "message text only"),
+    ("_LogMEStatistics.merge", '"COLUMNS."'): ("cosmetic", "message text only"),
+    ("_LogMEStatistics.update", "xp = get_backend(features, None).xp"): (
+        "equivalent",
+        "features and Y always share one namespace (the streamed path converts Y to a tensor "
+        "for tensor features), and get_backend picks torch when any argument is a tensor, so "
+        "dropping one of them picks the same backend",
+    ),
+    ("_LogMEStatistics.update", "block = _LogMEStatistics(None)"): (
+        "equivalent",
+        "the block's name is never read: it is merged at once into self, whose own name the "
+        "messages use",
+    ),
+    ("_LogMEStatistics.update", "if _SAFE_PEAK[1] <= peak <= _SAFE_PEAK[1]:"): (
+        "equivalent",
+        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
+        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
+        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
+        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
+        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
+        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
+    ),
+    ("_LogMEStatistics.update", "if _SAFE_PEAK[0] < peak <= _SAFE_PEAK[1]:"): (
+        "equivalent",
+        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
+        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
+        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
+        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
+        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
+        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
+    ),
+    ("_LogMEStatistics.update", "if _SAFE_PEAK[0] <= peak < _SAFE_PEAK[1]:"): (
+        "equivalent",
+        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
+        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
+        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
+        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
+        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
+        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
+    ),
+    (
+        "_LogMEStatistics.merge",
+        'f"{self.name} changed width: a block has {other.gram.shape[1]} columns but "',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
+    (
+        "_LogMEStatistics.merge",
+        'f"the earlier rows had {self.gram.shape[1]}; every block must have the same "',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
+    (
+        "_LogMEStatistics.update",
+        'f"earlier rows had {self.gram.shape[1]}; every block must have the same columns."',
+    ): (
+        "equivalent",
+        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+        "the same, character for character",
+    ),
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".

@@ -203,6 +203,10 @@ def _check_features(features, name="features", *, min_samples=2):
             raise ValueError(
                 f"{name} must be 2-D (n_samples, n_features), got shape {tuple(features.shape)}."
             )
+        if features.is_complex():
+            # numpy's complex arrays are refused by check_array; a cast would drop the
+            # imaginary part with only a warning.
+            raise ValueError(f"{name} must be real, got a complex tensor.")
         if not features.is_floating_point():
             features = features.double()
         if features.shape[0] < min_samples:

@@ -978,3 +978,263 @@ def test_logme_of_square_features_is_the_maximum_of_the_marginal_likelihood(scal
     # LogME is the maximum evidence, whatever the scale of the features (n = D = 12).
     F, y, expected = _direct_logme_of_square_features()
     assert logme_score(F * scale, y) == pytest.approx(expected, rel=1e-6)
+
+
+# -- inputs and streamed statistics (issue 20: dtypes, blocks, chunks, extreme scales) --------
+
+_FEATURE_SCORES = (
+    "logme_score",
+    "hscore",
+    "regularized_hscore",
+    "transrate",
+    "gbc_score",
+    "nleep_score",
+    "sfda_score",
+    "parc_score",
+)
+
+
+def test_feature_scores_of_any_numeric_dtype_equal_those_of_float64():
+    # float16, integer, boolean and object (e.g. a pandas object column) features are
+    # numbers: every score equals that of their float64 copy (float16 is promoted first,
+    # not computed in).
+    import skreuse.transferability as tf
+
+    F, y = _classification_data(60, 4, n_classes=3, seed=3)
+    variants = [F.astype(np.float16), np.rint(4 * F).astype(np.int64), F > 0, F.astype(object)]
+    for name in _FEATURE_SCORES:
+        score = getattr(tf, name)
+        for X in variants:
+            expected = score(X.astype(np.float64), y)
+            assert score(X, y) == pytest.approx(expected, rel=1e-12), (name, X.dtype)
+
+
+def test_logme_of_tensors_of_any_real_dtype_equals_that_of_float64():
+    # LogME keeps a tensor a tensor; whatever its dtype, the products are formed in float64,
+    # with more rows than features and with fewer.
+    torch = pytest.importorskip("torch")
+    for n, D in [(60, 4), (6, 9)]:
+        F, y = _classification_data(n, D, n_classes=3, seed=4)
+        for X in (
+            torch.as_tensor(F > 0),
+            torch.as_tensor(np.rint(4 * np.abs(F))).to(torch.uint8),
+            torch.as_tensor(np.rint(4 * F)).to(torch.int32),
+            torch.as_tensor(F).to(torch.float16),
+            torch.as_tensor(F).to(torch.float32),
+        ):
+            expected = logme_score(X.double().numpy(), y)
+            assert logme_score(X, y) == pytest.approx(expected, rel=1e-12), (n, X.dtype)
+
+
+def test_logme_refuses_complex_features_on_numpy_and_torch():
+    # A complex tensor used to be scored as its real part with only a warning (here
+    # -0.6684 for F + 1j * F and for F + 3j * F[::-1], the score of F); numpy arrays are
+    # refused.
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(40, 3, n_classes=3, seed=5)
+    for X in (F + 1j * F, torch.as_tensor(F + 1j * F)):
+        with pytest.raises(ValueError, match="[Cc]omplex"):
+            logme_score(X, y)
+
+
+def test_logme_regression_targets_of_any_numeric_dtype_equal_those_of_float64():
+    # object (a pandas object column), float32, integer and boolean targets are the same
+    # numbers in float64: the score is theirs, on numpy, torch and dask features alike.
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(6)
+    F = rng.normal(size=(50, 4))
+    t = F @ rng.normal(size=4) + rng.normal(size=50)
+    for y in (t.astype(object), t.astype(np.float32), np.rint(t).astype(np.int64), t > t.min()):
+        as_float = np.asarray(y, dtype=np.float64)
+        for X in (F, F[:3]):
+            expected = logme_score(X, as_float[: len(X)], task="regression")
+            for features in (X, torch.as_tensor(X)):
+                got = logme_score(features, y[: len(X)], task="regression")
+                assert got == pytest.approx(expected, rel=1e-12), (y.dtype, len(X))
+
+
+@pytest.mark.parametrize("scale", [2.0**-160, 2.0**160])
+def test_logme_target_scale_on_torch_shifts_the_score_by_log_scale(scale):
+    # As on numpy (test_streaming.py): y = c y' moves the per-sample evidence by -log(c)
+    # exactly, also for scales whose inverse float32 cannot hold (2**+-160).
+    torch = pytest.importorskip("torch")
+    rng = np.random.RandomState(7)
+    F = rng.normal(size=(60, 5))
+    t = F @ rng.normal(size=5) + rng.normal(size=60)
+    for X in (F, F[:4]):
+        base = logme_score(X, t[: len(X)])
+        scaled = logme_score(torch.as_tensor(X), t[: len(X)] * scale, task="regression")
+        assert scaled + np.log(scale) == pytest.approx(base, rel=1e-9, abs=1e-9)
+
+
+def test_logme_of_a_constant_target_column_matches_the_slow_formula():
+    # A column of ones is a target like any other (only an all-zero column is refused).
+    rng = np.random.RandomState(8)
+    F = rng.normal(size=(60, 4)) + 1.0
+    Y = np.c_[np.ones(60), F[:, 0] + 0.3 * rng.normal(size=60)]
+    assert logme_score(F, Y) == pytest.approx(_slow_logme(F, Y)[0], rel=1e-6)
+    assert logme_score(F, np.ones(60)) == pytest.approx(
+        _slow_logme_column(F, np.ones(60))[0], rel=1e-6
+    )
+    with pytest.raises(ValueError, match=r"y column\(s\) \[0\] are identically zero"):
+        logme_score(F, np.c_[np.zeros(60), Y[:, 1]])
+
+
+def test_scores_take_a_column_vector_of_labels_without_a_warning():
+    # y of shape (n, 1) holds the same labels as y of shape (n,): the same score, and no
+    # DataConversionWarning in the user's notebook.
+    import warnings
+
+    F, y = _classification_data(40, 3, n_classes=3, seed=9)
+    proba = np.exp(F) / np.exp(F).sum(axis=1, keepdims=True)
+    cases = [(leep_score, proba), (nce_score, y[::-1].copy()), (hscore, F), (logme_score, F)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for score, X in cases:
+            assert score(X, y[:, None]) == score(X, y)
+
+
+def test_logme_dask_chunks_of_zero_and_one_rows_equal_in_memory(synchronous_dask):
+    # Empty chunks (e.g. left by a filter) add nothing; one-row chunks add their row.
+    import dask.array as da
+
+    F, y = _classification_data(40, 3, n_classes=3, seed=10)
+    expected = logme_score(F, y)
+    for rows in [(0, 20, 0, 20, 0), (1, 38, 1), (1, 1, 18, 1, 19)]:
+        got = logme_score(da.from_array(F, chunks=(rows, 3)), y)
+        assert got == pytest.approx(expected, rel=1e-12), rows
+
+
+def test_logme_dask_chunks_that_disagree_with_the_declared_shape_are_refused(synchronous_dask):
+    # A chunk function whose output width depends on the chunk (a per-chunk encoder, say):
+    # the error names both widths; a chunk that comes back 1-D names its shape.
+    import dask.array as da
+
+    F, y = _classification_data(40, 3, n_classes=3, seed=11)
+    X = da.from_array(F, chunks=(20, 3))
+
+    def later_chunks(change):
+        def func(block, block_info=None):
+            return block if block_info[None]["chunk-location"][0] == 0 else change(block)
+
+        return X.map_blocks(func, dtype=float)
+
+    with pytest.raises(ValueError, match="a block has 2 columns but the earlier rows had 3"):
+        logme_score(later_chunks(lambda b: b[:, :2]), y)
+    with pytest.raises(ValueError, match=r"features must be 2-D .*got shape \(20,\)"):
+        logme_score(later_chunks(lambda b: b[:, 0]), y)
+
+
+@pytest.mark.parametrize("exponent", [600, -600])
+def test_logme_of_all_negative_features_of_extreme_scale(exponent):
+    # The scale of a block is its largest magnitude, here that of its minimum: squares of
+    # 2**600 features overflow float64 and those of 2**-600 underflow unless rescaled first.
+    F, y = _classification_data(60, 4, n_classes=3, seed=12)
+    F = -(np.abs(F) + 0.5)
+    assert logme_score(2.0**exponent * F, y) == pytest.approx(logme_score(F, y), rel=1e-9)
+
+
+def test_logme_statistics_of_no_rows_and_of_blocks_of_zero_and_one_rows():
+    from skreuse.transferability import _LogMEStatistics
+
+    rng = np.random.RandomState(13)
+    F, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    empty = _LogMEStatistics()
+    assert (empty.n_samples, empty.n_features) == (0, None)
+    assert empty.update(F[:0], Y[:0]).n_samples == 0
+    stats = _LogMEStatistics()
+    for start, stop in [(0, 0), (0, 1), (1, 1), (1, 2), (2, 5)]:
+        stats.update(F[start:stop], Y[start:stop])
+    assert (stats.n_samples, stats.n_features) == (5, 3)
+    # gram and cross are those of F * 2**-exponent
+    scale = 2.0**stats.exponent
+    np.testing.assert_allclose(stats.gram * scale**2, F.T @ F, rtol=1e-14)
+    np.testing.assert_allclose(stats.cross * scale, F.T @ Y, rtol=1e-14)
+    np.testing.assert_allclose(stats.target_sq, np.sum(Y * Y, axis=0), rtol=1e-14)
+    with pytest.raises(ValueError, match=r"features must be 2-D .*got shape \(5,\)"):
+        _LogMEStatistics().update(F[:, 0], Y)
+
+
+def test_logme_reads_the_features_in_blocks_of_bounded_size(monkeypatch):
+    # Blocks of rows hold at most _LOGME_BLOCK_ENTRIES entries (one row when a row alone is
+    # wider), so the float64 copy of a float32 block stays small; any blocking gives the
+    # score of one block.
+    import skreuse.transferability as tf
+
+    F, y = _classification_data(50, 3, n_classes=3, seed=14)
+    F32 = F.astype(np.float32)
+    expected = logme_score(F32, y)
+    rows = []
+    update = tf._LogMEStatistics.update
+
+    def spy(self, features, Y):
+        rows.append(features.shape[0])
+        return update(self, features, Y)
+
+    monkeypatch.setattr(tf._LogMEStatistics, "update", spy)
+    for entries in (2, 3, 7, 9, 2**22):
+        monkeypatch.setattr(tf, "_LOGME_BLOCK_ENTRIES", entries)
+        rows.clear()
+        assert logme_score(F32, y) == pytest.approx(expected, rel=1e-12)
+        assert sum(rows) == 50
+        assert max(rows) * 3 <= max(entries, 3)
+
+
+def test_feature_scores_refuse_an_object_column_with_a_missing_value():
+    # A pandas object column (or an object array) holding None: validated as float64,
+    # the missing value is a NaN and every score names it, instead of scoring NaN or
+    # failing on a comparison with None.
+    pd = pytest.importorskip("pandas")
+    import skreuse.transferability as tf
+
+    F, y = _classification_data(30, 3, n_classes=3, seed=15)
+    frame = pd.DataFrame(F).astype(object)
+    frame.iloc[4, 1] = None
+    for name in _FEATURE_SCORES:
+        for X in (frame, frame.to_numpy()):
+            with pytest.raises(ValueError, match="features contains NaN"):
+                getattr(tf, name)(X, y)
+
+
+def test_bad_inputs_get_messages_that_name_the_input_and_the_problem():
+    # A message is the user's only clue: it names the argument and what is wrong with it
+    # (tensor features, labels, and the blocks of a dask array or of the statistics).
+    torch = pytest.importorskip("torch")
+    F, y = _classification_data(40, 3, n_classes=3, seed=16)
+    with pytest.raises(ValueError, match=r"features must be 2-D .*got shape \(40, 3, 1\)"):
+        logme_score(torch.as_tensor(F[:, :, None]), y)
+    bad = torch.tensor(F)
+    bad[2, 1] = float("nan")
+    with pytest.raises(ValueError, match="features contains NaN or infinity"):
+        logme_score(bad, y)
+    proba = np.exp(F) / np.exp(F).sum(axis=1, keepdims=True)
+    for value in (np.nan, np.inf):
+        labels = y.astype(float)
+        labels[3] = value
+        # scikit-learn's own check says "Input y contains infinity or a value too large"
+        with pytest.raises(ValueError, match=r"\by contains (NaN|infinity)"):
+            leep_score(proba, labels)
+    # which of two label arguments is wrong
+    with pytest.raises(ValueError, match="source_labels must hold class labels"):
+        nce_score(F[:, 0], y)
+    with pytest.raises(ValueError, match="Unknown label type: y must hold class labels"):
+        nce_score(y, F[:, 0])
+    for value in (np.nan, np.inf):
+        target = F[:, 0].copy()
+        target[5] = value
+        with pytest.raises(ValueError, match=r"Input y contains (NaN|infinity)"):
+            logme_score(F, target, task="regression")
+    from skreuse.transferability import _LogMEStatistics
+
+    stats = _LogMEStatistics().update(F[:20], np.ones((20, 1)))
+    with pytest.raises(ValueError, match="a block has 2 columns but the earlier rows had 3"):
+        stats.update(F[20:, :2], np.ones((20, 1)))
+
+
+def test_logme_dask_chunk_with_rows_missing_is_refused(synchronous_dask):
+    import dask.array as da
+
+    F, y = _classification_data(40, 3, n_classes=3, seed=17)
+    X = da.from_array(F, chunks=(20, 3)).map_blocks(lambda block: block[:-1], dtype=float)
+    with pytest.raises(ValueError, match="features has 19 rows but its targets have 20"):
+        logme_score(X, y)
