@@ -1422,3 +1422,25 @@ def test_a_random_state_makes_validation_with_random_teachers_reproducible(wine)
             est = TwiceLearningTreeClassifier(extra_ratio=0.5, cv=None, random_state=3)
             fits.append(est.fit(Xs, ys).teacher_.predict_proba(Xs))
     np.testing.assert_array_equal(fits[0], fits[1])
+
+
+def test_feature_count_error_names_the_prefit_teachers_class(wine):
+    X, y = wine
+    teacher = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    msg = r"X has 5 features, but the prefit teacher \(RandomForestClassifier\) expects 13 features"
+    with pytest.raises(ValueError, match=msg):
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X[:, :5], y)
+
+
+def test_numeric_labels_of_dtype_object_are_refused_as_scikit_learns_tree_refuses_them(wine):
+    # Numbers stored as dtype object are of type "unknown" to scikit-learn: its own tree
+    # (and any classifier) refuses them with the same message, before the teacher's labels
+    # are compared with them; strings of dtype object are accepted (see above).
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    labels = y.astype(object)
+    with pytest.raises(ValueError, match="Unknown label type") as ours:
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, labels)
+    with pytest.raises(ValueError, match="Unknown label type") as sklearns:
+        DecisionTreeClassifier().fit(X, labels)
+    assert str(ours.value) == str(sklearns.value)
