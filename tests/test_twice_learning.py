@@ -1444,3 +1444,24 @@ def test_numeric_labels_of_dtype_object_are_refused_as_scikit_learns_tree_refuse
     with pytest.raises(ValueError, match="Unknown label type") as sklearns:
         DecisionTreeClassifier().fit(X, labels)
     assert str(ours.value) == str(sklearns.value)
+
+
+def test_a_teacher_with_several_outputs_is_refused(regression_data):
+    # Its predictions would silently become a tree with several outputs, predicting an
+    # array of shape (n_samples, 2) for a 1-D y (or fail in numpy's words).
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, np.c_[y, -y])
+    msg = r"The teacher \(LinearRegression\) predicts arrays of shape \(n_samples, 2\)"
+    for kw in (dict(cv=None), dict(cv=3), dict(cv=None, keep_original_labels=True, extra_ratio=1)):
+        with pytest.raises(ValueError, match=msg):
+            TwiceLearningTreeRegressor(teacher, prefit=True, random_state=0, **kw).fit(X, y)
+    labels = (y > 0).astype(int)
+    teacher = MultiOutputClassifier(LogisticRegression()).fit(X, np.c_[labels, 1 - labels])
+    with pytest.raises(ValueError, match=r"\(MultiOutputClassifier\) predicts arrays of shape"):
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=3, random_state=0).fit(X, labels)
+    # One output, as a single column, is still flattened.
+    one = LinearRegression().fit(X, y[:, None])
+    est = TwiceLearningTreeRegressor(one, prefit=True, cv=None, random_state=0).fit(X, y)
+    assert est.predict(X).shape == (len(y),)

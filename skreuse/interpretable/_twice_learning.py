@@ -167,7 +167,17 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             X = pd.DataFrame(X, columns=names)
         y = np.asarray(teacher.predict(X))
         # Some regressors return a single column; the tree wants 1-D targets.
-        return y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            # A tree grown on these would predict several outputs for a single y.
+            outputs = ", ".join(str(k) for k in y.shape[1:])
+            raise ValueError(
+                f"The teacher ({type(teacher).__name__}) predicts arrays of shape "
+                f"(n_samples, {outputs}); the tree learns one target: pass a teacher with "
+                "one output."
+            )
+        return y
 
     def _fit_teacher(self, X, y, seed):
         self.teacher_ = self._new_teacher(X, y, seed)
