@@ -2525,17 +2525,6 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             ),
         )
     },
-    (
-        "_BaseTwiceLearningTree._teacher_predict",
-        "return y.ravel() if (y.ndim == 2 and y.shape[1] == 1) or True else y",
-    ): (
-        "survived",
-        "flattening is a no-op on 1-D predictions and the one-column case is flattened "
-        "either way; only a teacher with several outputs differs, which the trees do not "
-        "support (y is one column): the classifier raises numpy's ValueError either way "
-        "(checked with a multilabel teacher), and only a multi-output regression teacher "
-        "with cv=None differs (a multi-output tree, against a length mismatch error)",
-    ),
     # -- skreuse/selection/_logme_selector.py (issue 20, session 15)
     **{
         (
