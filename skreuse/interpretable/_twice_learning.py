@@ -509,7 +509,8 @@ _SHARED_PARAMS = """teacher : estimator, default=None
         cannot read). It is then never refitted nor modified: ``teacher_`` is a deep
         copy of it, and :func:`~sklearn.base.clone` (as used by cross-validation)
         shares it instead of cloning it. A teacher fitted on a DataFrame receives
-        DataFrames with its column names.
+        DataFrames with its column names. It must predict one output per row (a
+        single column is flattened); several outputs raise a ``ValueError``.
 
     extra_ratio : float, default=1.0
         Number of generated examples as a multiple of the number of training
