@@ -1307,3 +1307,161 @@ def test_later_changes_to_the_users_prefit_teacher_do_not_reach_teacher_(wine):
     assert np.mean(teacher.predict(Xs) == before[0]) < 0.5
     np.testing.assert_array_equal(est.teacher_.predict(Xs), before[0])
     assert est.fidelity_score(Xs) == before[1]
+
+
+# -- cv replayed by hand with unlabeled rows, an unfitted teacher, an unseen class -----------
+
+
+def _replay_cv(est, X, y, U, teacher_for_fold):
+    """Per-row out-of-fold scores of each candidate of ``est.cv_results_`` and of the
+    teacher, recomputed the slow way on the documented folds. ``teacher_for_fold(tr)`` is
+    the teacher of the fold whose training rows are ``tr``; ``None`` for a prefit one."""
+    n, classes = len(y), np.unique(y)
+    res = est.cv_results_
+    candidates = list(zip(res["keep_original_labels"], res["extra_ratio"], res["sampling"]))
+    teacher_seed = np.random.RandomState(est.random_state).randint(_MAX_SEED, size=2)[0]
+    val_rng = np.random.RandomState((int(teacher_seed) + 1) % _MAX_SEED)
+    counts = np.unique(y, return_counts=True)[1]
+    if counts.min() < 2:  # a class of one row: plain folds, not stratified
+        folds = KFold(min(est.cv, n), shuffle=True, random_state=val_rng.randint(_MAX_SEED))
+    else:
+        folds = StratifiedKFold(
+            min(est.cv, counts.min()), shuffle=True, random_state=val_rng.randint(_MAX_SEED)
+        )
+
+    def row_scores(pred, truth, known):
+        # a held-out row of a class the model never learned counts as a guess among all
+        return [1 / len(classes) if t not in known else float(p == t) for p, t in zip(pred, truth)]
+
+    scores, teacher_scores = np.zeros((len(candidates), n)), np.zeros(n)
+    for tr, te in folds.split(X, y):
+        fold_teacher = teacher_for_fold(tr)
+        teacher = est.teacher if fold_teacher is None else fold_teacher
+        known = classes if fold_teacher is None else set(y[tr])
+        teacher_scores[te] = row_scores(teacher.predict(X[te]), y[te], known)
+        seed = val_rng.randint(_MAX_SEED)
+        for c, (keep, ratio, kind) in enumerate(candidates):
+            n_extra = int(round(ratio * len(tr)))
+            X_gen = _sample_like(np.vstack([X[tr], U]), n_extra, kind, np.random.RandomState(seed))
+            # Every tree but the plain one (own labels, nothing generated) also learns the
+            # unlabeled rows, labelled by the teacher.
+            X_extra = X_gen if keep and n_extra == 0 else np.vstack([U, X_gen])
+            y_rows = y[tr] if keep else teacher.predict(X[tr])
+            y_extra = teacher.predict(X_extra) if len(X_extra) else y[:0]
+            tree = DecisionTreeClassifier(
+                criterion=est.criterion, max_depth=est.max_depth, random_state=est.random_state
+            ).fit(np.vstack([X[tr], X_extra]), np.r_[y_rows, y_extra])
+            scores[c, te] = row_scores(tree.predict(X[te]), y[te], set(tree.classes_))
+    return scores, teacher_scores
+
+
+def test_cv_with_unlabeled_rows_matches_a_replay_where_only_the_plain_tree_ignores_them(wine):
+    # A teacher fitted on the other half of wine; 30 labelled rows and 60 unlabeled ones.
+    # Every candidate but the plain tree learns the unlabeled rows with the teacher's
+    # labels, and draws its generated rows around the labelled and the unlabeled rows.
+    X, y = wine
+    X = StandardScaler().fit_transform(X)
+    rows = np.random.RandomState(0).permutation(len(y))
+    labelled, unlabeled = rows[:30], rows[30:90]
+    teacher = _logreg().fit(X[rows[90:]], y[rows[90:]])
+    U = X[unlabeled]
+    est = TwiceLearningTreeClassifier(
+        teacher, prefit=True, unlabeled=U, extra_ratio=0.5, max_depth=2, cv=3, random_state=1
+    ).fit(X[labelled], y[labelled])
+    scores, teacher_scores = _replay_cv(est, X[labelled], y[labelled], U, lambda tr: None)
+    np.testing.assert_allclose(est.cv_results_["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    # The replay is not blind to the unlabeled rows: without them, the scores change.
+    blind, _ = _replay_cv(est, X[labelled], y[labelled], U[:0], lambda tr: None)
+    assert not np.allclose(blind.mean(axis=1), scores.mean(axis=1))
+
+
+def test_cv_with_an_unfitted_teacher_matches_a_replay_with_each_folds_teacher(wine):
+    # An unfitted teacher is refitted on each training fold; the candidates' labels come
+    # from that fold's teacher (not from the teacher fitted on all rows). One class has a
+    # single row: plain folds, and where that row is held out, neither the fold's teacher
+    # nor a tree knows its class, which counts as a guess among the 3 classes.
+    X, y = wine
+    X = StandardScaler().fit_transform(X)
+    rows = np.r_[
+        np.flatnonzero(y == 0)[:20], np.flatnonzero(y == 1)[:20], np.flatnonzero(y == 2)[:1]
+    ]
+    X, y = X[rows], y[rows]
+    teacher = _logreg()
+    est = TwiceLearningTreeClassifier(teacher, max_depth=2, cv=4, random_state=2).fit(X, y)
+    scores, teacher_scores = _replay_cv(
+        est, X, y, X[:0], lambda tr: clone(teacher).fit(X[tr], y[tr])
+    )
+    np.testing.assert_allclose(est.cv_results_["score"], scores.mean(axis=1))
+    assert est.teacher_cv_score_ == pytest.approx(teacher_scores.mean())
+    # the held-out single row of class 2 is credited 1/3, not its (wrong) prediction
+    single = np.flatnonzero(y == 2)[0]
+    assert teacher_scores[single] == pytest.approx(1 / 3)
+    # The fold's teacher is not the teacher fitted on all rows: that one labels otherwise.
+    full, _ = _replay_cv(est, X, y, X[:0], lambda tr: est.teacher_)
+    assert not np.allclose(full.mean(axis=1), scores.mean(axis=1))
+
+
+def test_a_random_state_makes_validation_with_random_teachers_reproducible(wine):
+    # A teacher left unseeded (random_state=None) gets a seed drawn from random_state: each
+    # fold's teacher, hence every validation score, is the same from one fit to the next.
+    X, y = wine
+    kw = dict(teacher=RandomForestClassifier(n_estimators=2), max_depth=2, cv=3, random_state=5)
+    a = TwiceLearningTreeClassifier(**kw).fit(X, y)
+    b = TwiceLearningTreeClassifier(**kw).fit(X, y)
+    np.testing.assert_array_equal(a.cv_results_["score"], b.cv_results_["score"])
+    assert a.teacher_cv_score_ == b.teacher_cv_score_
+    # The same for the default teacher (bagged networks): the same fitted teacher.
+    rng = np.random.RandomState(0)
+    Xs = rng.normal(size=(40, 2))
+    ys = (Xs[:, 0] + Xs[:, 1] > 0).astype(int)
+    fits = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(2):
+            est = TwiceLearningTreeClassifier(extra_ratio=0.5, cv=None, random_state=3)
+            fits.append(est.fit(Xs, ys).teacher_.predict_proba(Xs))
+    np.testing.assert_array_equal(fits[0], fits[1])
+
+
+def test_feature_count_error_names_the_prefit_teachers_class(wine):
+    X, y = wine
+    teacher = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    msg = r"X has 5 features, but the prefit teacher \(RandomForestClassifier\) expects 13 features"
+    with pytest.raises(ValueError, match=msg):
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X[:, :5], y)
+
+
+def test_numeric_labels_of_dtype_object_are_refused_as_scikit_learns_tree_refuses_them(wine):
+    # Numbers stored as dtype object are of type "unknown" to scikit-learn: its own tree
+    # (and any classifier) refuses them with the same message, before the teacher's labels
+    # are compared with them; strings of dtype object are accepted (see above).
+    X, y = wine
+    teacher = _logreg().fit(X, y)
+    labels = y.astype(object)
+    with pytest.raises(ValueError, match="Unknown label type") as ours:
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=None).fit(X, labels)
+    with pytest.raises(ValueError, match="Unknown label type") as sklearns:
+        DecisionTreeClassifier().fit(X, labels)
+    assert str(ours.value) == str(sklearns.value)
+
+
+def test_a_teacher_with_several_outputs_is_refused(regression_data):
+    # Its predictions would silently become a tree with several outputs, predicting an
+    # array of shape (n_samples, 2) for a 1-D y (or fail in numpy's words).
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X, y = regression_data
+    teacher = LinearRegression().fit(X, np.c_[y, -y])
+    msg = r"The teacher \(LinearRegression\) predicts arrays of shape \(n_samples, 2\)"
+    for kw in (dict(cv=None), dict(cv=3), dict(cv=None, keep_original_labels=True, extra_ratio=1)):
+        with pytest.raises(ValueError, match=msg):
+            TwiceLearningTreeRegressor(teacher, prefit=True, random_state=0, **kw).fit(X, y)
+    labels = (y > 0).astype(int)
+    teacher = MultiOutputClassifier(LogisticRegression()).fit(X, np.c_[labels, 1 - labels])
+    with pytest.raises(ValueError, match=r"\(MultiOutputClassifier\) predicts arrays of shape"):
+        TwiceLearningTreeClassifier(teacher, prefit=True, cv=3, random_state=0).fit(X, labels)
+    # One output, as a single column, is still flattened.
+    one = LinearRegression().fit(X, y[:, None])
+    est = TwiceLearningTreeRegressor(one, prefit=True, cv=None, random_state=0).fit(X, y)
+    assert est.predict(X).shape == (len(y),)

@@ -167,7 +167,17 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             X = pd.DataFrame(X, columns=names)
         y = np.asarray(teacher.predict(X))
         # Some regressors return a single column; the tree wants 1-D targets.
-        return y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            # A tree grown on these would predict several outputs for a single y.
+            outputs = ", ".join(str(k) for k in y.shape[1:])
+            raise ValueError(
+                f"The teacher ({type(teacher).__name__}) predicts arrays of shape "
+                f"(n_samples, {outputs}); the tree learns one target: pass a teacher with "
+                "one output."
+            )
+        return y
 
     def _fit_teacher(self, X, y, seed):
         self.teacher_ = self._new_teacher(X, y, seed)
@@ -499,7 +509,8 @@ _SHARED_PARAMS = """teacher : estimator, default=None
         cannot read). It is then never refitted nor modified: ``teacher_`` is a deep
         copy of it, and :func:`~sklearn.base.clone` (as used by cross-validation)
         shares it instead of cloning it. A teacher fitted on a DataFrame receives
-        DataFrames with its column names.
+        DataFrames with its column names. It must predict one output per row (a
+        single column is flattened); several outputs raise a ``ValueError``.
 
     extra_ratio : float, default=1.0
         Number of generated examples as a multiple of the number of training
