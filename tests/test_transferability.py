@@ -33,6 +33,12 @@ def _slow_logme_column(F, y, tol=1e-8, max_iter=1000):
     Same stopping rule as the library (relative change of alpha / beta), so both stop at
     the same iterate; everything else is the textbook formula.
     """
+    evidence, m, _, _ = _slow_logme_hyperparameters(F, y, tol=tol, max_iter=max_iter)
+    return evidence, m
+
+
+def _slow_logme_hyperparameters(F, y, tol=1e-8, max_iter=1000):
+    """:func:`_slow_logme_column` that also returns the fitted ``alpha`` and ``beta``."""
     n, D = F.shape
     FtF, Fty = F.T @ F, F.T @ y
     sigma = np.linalg.eigvalsh(FtF)
@@ -54,7 +60,7 @@ def _slow_logme_column(F, y, tol=1e-8, max_iter=1000):
         - alpha / 2 * m @ m
         - n / 2 * np.log(2 * np.pi)
     )
-    return evidence / n, m
+    return evidence / n, m, alpha, beta
 
 
 def _slow_logme(F, Y):
@@ -745,23 +751,6 @@ def test_two_rows_are_enough_and_one_is_refused_on_numpy_and_torch():
 # scales are exact in float64, so a result at scale 2**k is compared with the one at scale 1
 # mapped analytically: for F -> s F and y -> c y the evidence per sample shifts by -log(c),
 # the posterior mean scales by c / s, alpha by (s / c)**2 and beta by 1 / c**2.
-
-
-def _slow_logme_hyperparameters(F, y, tol=1e-8, max_iter=1000):
-    """:func:`_slow_logme_column` that also returns the fitted ``alpha`` and ``beta``."""
-    n, D = F.shape
-    FtF, Fty = F.T @ F, F.T @ y
-    sigma = np.linalg.eigvalsh(FtF)
-    alpha = beta = 1.0
-    for _ in range(max_iter):
-        m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
-        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
-        t = alpha / beta
-        alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
-        if abs(alpha / beta - t) <= tol * t:
-            break
-    evidence, m = _slow_logme_column(F, y, tol=tol, max_iter=max_iter)
-    return evidence, m, alpha, beta
 
 
 @pytest.mark.parametrize(("n", "D"), [(80, 6), (30, 60)], ids=["n>D", "n<D"])
