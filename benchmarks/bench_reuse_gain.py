@@ -22,9 +22,11 @@ twice learning, the plain ``DecisionTreeClassifier`` with the same size limit; f
 a logistic regression on all parties' labelled rows pooled); source-only is the source
 model as it is (``columns``: the source with the vanished columns at their mean, i.e.
 restricted to the shared columns; ``parties``: the max rule over the parties' models
-without calibration). The teacher is no readable model: twice learning is also shown,
-in a table of its own, against a tree of the same size fitted on the source's own
-labelled rows, and given some of the source's rows unlabeled.
+without calibration). NCM and the selector also reuse the source's LDA embedding (fitted on
+the source rows after dropping the columns constant there). The teacher is no readable
+model: twice learning is also shown, in a table of its own, against a tree of the same
+size fitted on the source's own labelled rows, and given some of the source's rows
+unlabeled.
 """
 
 import time
