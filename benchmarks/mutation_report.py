@@ -2944,20 +2944,16 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "gram is the D x D matrix F^T F: its two dimensions are equal",
     ),
-    (
-        "_LogMEStatistics.update",
-        "F = xp.astype(features, xp.float64, )",
-    ): (
-        "equivalent",
-        "in this branch F is only read (F.T @ F, F.T @ Y): a copy changes memory, not values",
-    ),
-    (
-        "_LogMEStatistics.update",
-        "F = xp.astype(features, xp.float64, copy=True)",
-    ): (
-        "equivalent",
-        "in this branch F is only read (F.T @ F, F.T @ Y): a copy changes memory, not values",
-    ),
+    **{
+        ("_LogMEStatistics.update", new): (
+            "equivalent",
+            "in this branch F is only read (F.T @ F, F.T @ Y): a copy changes memory, not values",
+        )
+        for new in (
+            "F = xp.astype(features, xp.float64, )",
+            "F = xp.astype(features, xp.float64, copy=True)",
+        )
+    },
     (
         "_LogMEStatistics.update",
         "F = xp.astype(features, None, copy=True)",
@@ -2967,36 +2963,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "block (float32 spans 2**-149 to 2**128) gets there only when it is all zeros, whose "
         "products are zero in any dtype; numpy reads dtype None as float64",
     ),
-    (
-        "_LogMEStatistics.update",
-        "xp = get_backend(None, Y).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one "
-        "namespace: every caller builds Y in the features' namespace (the streamed path "
-        "converts it to a tensor for tensor features), and get_backend picks torch when any "
-        "argument is a tensor, so dropping one of them picks the same backend",
-    ),
-    (
-        "_LogMEStatistics.update",
-        "xp = get_backend(Y).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one "
-        "namespace: every caller builds Y in the features' namespace (the streamed path "
-        "converts it to a tensor for tensor features), and get_backend picks torch when any "
-        "argument is a tensor, so dropping one of them picks the same backend",
-    ),
-    (
-        "_LogMEStatistics.update",
-        "xp = get_backend(features, ).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one "
-        "namespace: every caller builds Y in the features' namespace (the streamed path "
-        "converts it to a tensor for tensor features), and get_backend picks torch when any "
-        "argument is a tensor, so dropping one of them picks the same backend",
-    ),
+    **{
+        ("_LogMEStatistics.update", new): (
+            "equivalent",
+            "features and Y (gram and cross, sigma and the projections) always share one "
+            "namespace: every caller builds Y in the features' namespace (the streamed path "
+            "converts it to a tensor for tensor features), and get_backend picks torch when any "
+            "argument is a tensor, so dropping one of them picks the same backend",
+        )
+        for new in (
+            "xp = get_backend(None, Y).xp",
+            "xp = get_backend(Y).xp",
+            "xp = get_backend(features, ).xp",
+        )
+    },
     (
         "_logme",
         "xp = get_backend(Y).xp",
@@ -3073,23 +3053,18 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "Y always has at least one row (check_array of y, or n >= 2 features rows) and one "
         "column, so both conditions are true",
     ),
-    (
-        "_target_exponents",
-        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(dtype=xp.float64)",
-    ): (
-        "equivalent",
-        "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
-        "have at least one row)",
-    ),
-    (
-        "_target_exponents",
-        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[2], "
-        "dtype=xp.float64)",
-    ): (
-        "equivalent",
-        "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
-        "have at least one row)",
-    ),
+    **{
+        ("_target_exponents", new): (
+            "equivalent",
+            "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
+            "have at least one row)",
+        )
+        for new in (
+            "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(dtype=xp.float64)",
+            "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[2], "
+            "dtype=xp.float64)",
+        )
+    },
     (
         "_logme_targets",
         'Y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="XXyXX")',
@@ -3127,33 +3102,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "cosmetic",
         "the candidate's name appears only in _finite_score's messages",
     ),
-    (
-        "_score_candidate",
-        "on_device = None",
-    ): (
-        "survived",
-        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
-        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
-        "the path is not exercised here (a gap, for the GPU tests)",
-    ),
-    (
-        "_score_candidate",
-        "block = nx.asarray(F, dtype=None) if (on_device) and False else F",
-    ): (
-        "survived",
-        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
-        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
-        "the path is not exercised here (a gap, for the GPU tests)",
-    ),
-    (
-        "_score_candidate",
-        "scored = nx.asarray(features, dtype=None) if (on_device) and False else features",
-    ): (
-        "survived",
-        "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
-        "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
-        "the path is not exercised here (a gap, for the GPU tests)",
-    ),
+    **{
+        ("_score_candidate", new): (
+            "survived",
+            "the on-device path runs only when uses_torch(device) is true: device='cuda', 'mps' or "
+            "a torch.device; this machine has no GPU and no test passes torch.device('cpu'), so "
+            "the path is not exercised here (a gap, for the GPU tests)",
+        )
+        for new in (
+            "on_device = None",
+            "block = nx.asarray(F, dtype=None) if (on_device) and False else F",
+            "scored = nx.asarray(features, dtype=None) if (on_device) and False else features",
+        )
+    },
     (
         "_score_candidate",
         "block = nx.asarray(F, ) if on_device else F",
@@ -3181,36 +3142,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "alpha and beta on all-zero features (n > D, n = D, n < D, numpy and torch) and on a "
         "stream with an all-zero block, and the same ValueError for target_gram 1e-320",
     ),
-    (
-        "_logme_from_statistics",
-        "xp = get_backend(None, cross).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
-    (
-        "_logme_from_statistics",
-        "xp = get_backend(cross).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
-    (
-        "_logme_from_statistics",
-        "xp = get_backend(gram, ).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
+    **{
+        ("_logme_from_statistics", new): (
+            "equivalent",
+            "features and Y (gram and cross, sigma and the projections) always share one "
+            "namespace: every caller builds Y in the features' namespace (the streamed path "
+            "converts it to a tensor for tensor features), and get_backend picks torch when any "
+            "argument is a tensor, so dropping one of them picks the same backend",
+        )
+        for new in (
+            "xp = get_backend(None, cross).xp",
+            "xp = get_backend(cross).xp",
+            "xp = get_backend(gram, ).xp",
+        )
+    },
     (
         "_logme_from_statistics",
         "safe = xp.where(root > 0, root, 2.0)",
@@ -3227,52 +3172,31 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "gram is the square D x D matrix F^T F (logme_score_from_stats checks it is square)",
     ),
-    (
-        "_logme_spectral",
-        "xp = get_backend(None, uty).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
-    (
-        "_logme_spectral",
-        "xp = get_backend(uty).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
-    (
-        "_logme_spectral",
-        "xp = get_backend(sigma, ).xp",
-    ): (
-        "equivalent",
-        "features and Y (gram and cross, sigma and the projections) always share one namespace: "
-        "every caller builds Y in the features' namespace (the streamed path converts it to a "
-        "tensor for tensor features), and get_backend picks torch when any argument is a tensor, "
-        "so dropping one of them picks the same backend",
-    ),
-    (
-        "_logme_spectral",
-        "sigma_max = float(xp.max(sigma)) if (sigma.shape[0]) or True else 0.0",
-    ): (
-        "equivalent",
-        "sigma always has min(n, D) >= 1 entries (features have at least one column and two "
-        "rows; logme_score_from_stats needs n_features >= 1), so the else branch never runs",
-    ),
-    (
-        "_logme_spectral",
-        "sigma_max = float(xp.max(sigma)) if sigma.shape[0] else 1.0",
-    ): (
-        "equivalent",
-        "sigma always has min(n, D) >= 1 entries (features have at least one column and two "
-        "rows; logme_score_from_stats needs n_features >= 1), so the else branch never runs",
-    ),
+    **{
+        ("_logme_spectral", new): (
+            "equivalent",
+            "features and Y (gram and cross, sigma and the projections) always share one "
+            "namespace: every caller builds Y in the features' namespace (the streamed path "
+            "converts it to a tensor for tensor features), and get_backend picks torch when any "
+            "argument is a tensor, so dropping one of them picks the same backend",
+        )
+        for new in (
+            "xp = get_backend(None, uty).xp",
+            "xp = get_backend(uty).xp",
+            "xp = get_backend(sigma, ).xp",
+        )
+    },
+    **{
+        ("_logme_spectral", new): (
+            "equivalent",
+            "sigma always has min(n, D) >= 1 entries (features have at least one column and two "
+            "rows; logme_score_from_stats needs n_features >= 1), so the else branch never runs",
+        )
+        for new in (
+            "sigma_max = float(xp.max(sigma)) if (sigma.shape[0]) or True else 0.0",
+            "sigma_max = float(xp.max(sigma)) if sigma.shape[0] else 1.0",
+        )
+    },
     (
         "_logme_spectral",
         "half = (_exponent(sigma_max) + 1) // 2 if (sigma_max > 0) or True else 0",
@@ -3325,17 +3249,16 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "survived",
         "only 2 * half is used, and the same half maps alpha, beta and coef back, so the unit "
         "scale just puts sigma_max in [1/8, 1/4) instead of [1/2, 1) for even exponents of "
-        "sigma_max (exact powers of two). Where the start alpha / beta = 1 in the features' "
-        "units is within 2**+-26 of the spectrum it is the same start (the textbook-iteration "
-        "test gives identical iterates); the mutant differs only where that start is clipped to "
-        "2**+-26, which then lands a factor 4 elsewhere relative to the spectrum. Checked on "
-        "LogME on features at 8 scales from 1e-300 to 1e300 (n > D, n < D, n = D; numpy and "
-        "torch), three target columns at 1e-150, 1 and 1e150, all-zero, duplicated and "
-        "orthogonal features, and logme_score_from_stats at 2**+-1000: n > D agrees to 5e-16 in "
-        "the evidence and 4e-9 in coef, alpha and beta (the solver's tolerance); n <= D agrees "
-        "to 1.2e-7 in the evidence, but coef and alpha of exactly fitted columns (the likelihood "
-        "flat toward beta -> inf) end up to 300 % elsewhere: the original itself depends on the "
-        "scale there (strict xfail "
+        "sigma_max (exact powers of two). Where the start alpha / beta = 1 in the features' units "
+        "is within 2**+-26 of the spectrum it is the same start (the textbook-iteration test gives "
+        "identical iterates); the mutant differs only where that start is clipped to 2**+-26, "
+        "which then lands a factor 4 elsewhere relative to the spectrum. Checked on LogME on "
+        "features at 8 scales from 1e-300 to 1e300 (n > D, n < D, n = D; numpy and torch), three "
+        "target columns at 1e-150, 1 and 1e150, all-zero, duplicated and orthogonal features, and "
+        "logme_score_from_stats at 2**+-1000: n > D agrees to 5e-16 in the evidence and 4e-9 in "
+        "coef, alpha and beta (the solver's tolerance); n <= D agrees to 1.2e-7 in the evidence, "
+        "but coef and alpha of exactly fitted columns (the likelihood flat toward beta -> inf) end "
+        "up to 300 % elsewhere: the original itself depends on the scale there (strict xfail "
         "test_logme_of_square_features_is_the_maximum_of_the_marginal_likelihood)",
     ),
     (
@@ -3377,28 +3300,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "reject zero columns, a one-hot column has a 1 (classes come from np.unique(y)), and "
         "scaled targets have a peak in [1/2, 1)",
     ),
-    (
-        "_logme_spectral",
-        "col_scale = xp.asarray([_pow2(-e) for e in col_exp], dtype=None, device=y2.device)",
-    ): (
-        "equivalent",
-        "numpy's asarray of Python floats is float64; for tensors (torch's default dtype is "
-        "float32) the targets were brought to a unit peak first, so 2**-col_exp lies in [1, 4 "
-        "sqrt(n)], exact in float32, and float64 times float32 tensors stay float64; "
-        "logme_score_from_stats runs on numpy; checked: identical results for torch features at "
-        "1, 1e+-30 and 1e+-100, n > D, n < D, n = D",
-    ),
-    (
-        "_logme_spectral",
-        "col_scale = xp.asarray([_pow2(-e) for e in col_exp], device=y2.device)",
-    ): (
-        "equivalent",
-        "numpy's asarray of Python floats is float64; for tensors (torch's default dtype is "
-        "float32) the targets were brought to a unit peak first, so 2**-col_exp lies in [1, 4 "
-        "sqrt(n)], exact in float32, and float64 times float32 tensors stay float64; "
-        "logme_score_from_stats runs on numpy; checked: identical results for torch features at "
-        "1, 1e+-30 and 1e+-100, n > D, n < D, n = D",
-    ),
+    **{
+        ("_logme_spectral", new): (
+            "equivalent",
+            "numpy's asarray of Python floats is float64; for tensors (torch's default dtype is "
+            "float32) the targets were brought to a unit peak first, so 2**-col_exp lies in [1, 4 "
+            "sqrt(n)], exact in float32, and float64 times float32 tensors stay float64; "
+            "logme_score_from_stats runs on numpy; checked: identical results for torch features "
+            "at 1, 1e+-30 and 1e+-100, n > D, n < D, n = D",
+        )
+        for new in (
+            "col_scale = xp.asarray([_pow2(-e) for e in col_exp], dtype=None, device=y2.device)",
+            "col_scale = xp.asarray([_pow2(-e) for e in col_exp], device=y2.device)",
+        )
+    },
     (
         "_logme_spectral",
         "keep = sigma >= sigma_max * min(n, D) * eps",
@@ -3412,27 +3327,17 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "columns at 1e-150, 1 and 1e150, all-zero, duplicated and orthogonal features, and "
         "logme_score_from_stats at 2**+-1000",
     ),
-    (
-        "_logme_spectral",
-        "alpha, beta = ones * t_start, xp.asarray(ones, copy=None)",
-    ): (
-        "equivalent",
-        "ones is not used after this line, so beta sharing its memory changes nothing",
-    ),
-    (
-        "_logme_spectral",
-        "alpha, beta = ones * t_start, xp.asarray(ones, )",
-    ): (
-        "equivalent",
-        "ones is not used after this line, so beta sharing its memory changes nothing",
-    ),
-    (
-        "_logme_spectral",
-        "alpha, beta = ones * t_start, xp.asarray(ones, copy=False)",
-    ): (
-        "equivalent",
-        "ones is not used after this line, so beta sharing its memory changes nothing",
-    ),
+    **{
+        ("_logme_spectral", new): (
+            "equivalent",
+            "ones is not used after this line, so beta sharing its memory changes nothing",
+        )
+        for new in (
+            "alpha, beta = ones * t_start, xp.asarray(ones, copy=None)",
+            "alpha, beta = ones * t_start, xp.asarray(ones, )",
+            "alpha, beta = ones * t_start, xp.asarray(ones, copy=False)",
+        )
+    },
     (
         "_logme_spectral",
         "t_low = (float(xp.min(sigma)) if r else 1.0) * eps",
@@ -3441,58 +3346,24 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "t_low is read only inside the loop, which runs only for informative columns; with r = 0 "
         "no direction is kept and no column is informative (a sum over no directions is 0)",
     ),
-    (
-        "_logme_spectral",
-        "n_iter[active] = 1.0",
-    ): (
-        "survived",
-        "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
-        "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
-        "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
-        "to close by exposing it or by deleting it",
-    ),
-    (
-        "_logme_spectral",
-        "n_iter[active] -= 1.0",
-    ): (
-        "survived",
-        "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
-        "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
-        "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
-        "to close by exposing it or by deleting it",
-    ),
-    (
-        "_logme_spectral",
-        "n_iter[active] += 2.0",
-    ): (
-        "survived",
-        "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
-        "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
-        "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
-        "to close by exposing it or by deleting it",
-    ),
-    (
-        "_logme_spectral",
-        'return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, '
-        '"XXn_iterXX": n_iter}',
-    ): (
-        "survived",
-        "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
-        "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
-        "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
-        "to close by exposing it or by deleting it",
-    ),
-    (
-        "_logme_spectral",
-        'return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, '
-        '"N_ITER": n_iter}',
-    ): (
-        "survived",
-        "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
-        "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
-        "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
-        "to close by exposing it or by deleting it",
-    ),
+    **{
+        ("_logme_spectral", new): (
+            "survived",
+            "n_iter, the per-column iteration count in _logme's result, is read by nothing: no "
+            "public function or attribute reports it (the LogMESelector head keeps coef, alpha and "
+            "beta; checked with grep over skreuse/), so a wrong count is invisible to users; a gap "
+            "to close by exposing it or by deleting it",
+        )
+        for new in (
+            "n_iter[active] = 1.0",
+            "n_iter[active] -= 1.0",
+            "n_iter[active] += 2.0",
+            'return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, '
+            '"XXn_iterXX": n_iter}',
+            'return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, '
+            '"N_ITER": n_iter}',
+        )
+    },
     (
         "_logme_spectral",
         "done = (xp.abs(t_new - t) < tol * t) | (t_new >= t_high) | (t_new <= t_low)",
@@ -3553,30 +3424,18 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "Y always has at least one row (check_array of y, or n >= 2 rows of features), so the "
         "condition is already true",
     ),
-    (
-        "_target_exponents",
-        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(None, dtype=xp.float64)",
-    ): (
-        "equivalent",
-        "the else branch needs a Y of zero rows, which never reaches here (y is checked to have "
-        "at least one row)",
-    ),
-    (
-        "_target_exponents",
-        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[1], dtype=None)",
-    ): (
-        "equivalent",
-        "the else branch needs a Y of zero rows, which never reaches here (y is checked to have "
-        "at least one row)",
-    ),
-    (
-        "_target_exponents",
-        "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[1], )",
-    ): (
-        "equivalent",
-        "the else branch needs a Y of zero rows, which never reaches here (y is checked to have "
-        "at least one row)",
-    ),
+    **{
+        ("_target_exponents", new): (
+            "equivalent",
+            "the else branch needs a Y of zero rows, which never reaches here (y is checked to "
+            "have at least one row)",
+        )
+        for new in (
+            "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(None, dtype=xp.float64)",
+            "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[1], dtype=None)",
+            "peaks = xp.max(xp.abs(Y), axis=0) if Y.shape[0] else xp.zeros(Y.shape[1], )",
+        )
+    },
     # transferability.py: inputs and streamed statistics (s16-tfrest)
     (
         "_check_features",
@@ -3635,24 +3494,19 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "numpy reads any negative dimension as the one to infer (checked: "
         "np.arange(6.0).reshape(-2, 1) has shape (6, 1))",
     ),
-    ("_logme", "xp = get_backend(None, Y).xp"): (
-        "equivalent",
-        "features and Y always share one namespace (_logme_fit builds Y with the features' "
-        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
-        "one of them picks the same backend",
-    ),
-    ("_logme", "xp = get_backend(features, None).xp"): (
-        "equivalent",
-        "features and Y always share one namespace (_logme_fit builds Y with the features' "
-        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
-        "one of them picks the same backend",
-    ),
-    ("_logme", "xp = get_backend(features, ).xp"): (
-        "equivalent",
-        "features and Y always share one namespace (_logme_fit builds Y with the features' "
-        "backend), and get_backend picks torch when any argument is a tensor, so dropping "
-        "one of them picks the same backend",
-    ),
+    **{
+        ("_logme", new): (
+            "equivalent",
+            "features and Y always share one namespace (_logme_fit builds Y with the features' "
+            "backend), and get_backend picks torch when any argument is a tensor, so dropping "
+            "one of them picks the same backend",
+        )
+        for new in (
+            "xp = get_backend(None, Y).xp",
+            "xp = get_backend(features, None).xp",
+            "xp = get_backend(features, ).xp",
+        )
+    },
     ("_logme", "if n > D:"): (
         "survived",
         "n == D then takes the n x n decomposition of F F^T instead of the statistics F^T F: "
@@ -3682,8 +3536,13 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "(_logme_fit) passes no max_iter, so it is _LOGME_MAX_ITER, also "
         "_logme_from_statistics' default",
     ),
-    ("_LogMEStatistics.merge", '"XXcolumns.XX"'): ("cosmetic", "message text only"),
-    ("_LogMEStatistics.merge", '"COLUMNS."'): ("cosmetic", "message text only"),
+    **{
+        ("_LogMEStatistics.merge", new): ("cosmetic", "message text only")
+        for new in (
+            '"XXcolumns.XX"',
+            '"COLUMNS."',
+        )
+    },
     ("_LogMEStatistics.update", "xp = get_backend(features, None).xp"): (
         "equivalent",
         "features and Y always share one namespace (the streamed path converts Y to a tensor "
@@ -3695,49 +3554,33 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "the block's name is never read: it is merged at once into self, whose own name the "
         "messages use",
     ),
-    ("_LogMEStatistics.update", "if _SAFE_PEAK[1] <= peak <= _SAFE_PEAK[1]:"): (
-        "equivalent",
-        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
-        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
-        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
-        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
-        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
-        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
-    ),
-    ("_LogMEStatistics.update", "if _SAFE_PEAK[0] < peak <= _SAFE_PEAK[1]:"): (
-        "equivalent",
-        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
-        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
-        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
-        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
-        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
-        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
-    ),
-    ("_LogMEStatistics.update", "if _SAFE_PEAK[0] <= peak < _SAFE_PEAK[1]:"): (
-        "equivalent",
-        "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
-        "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
-        "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
-        "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
-        "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
-        "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
-    ),
-    (
-        "_LogMEStatistics.merge",
-        'f"{self.name} changed width: a block has {other.gram.shape[1]} columns but "',
-    ): (
-        "equivalent",
-        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
-        "the same, character for character",
-    ),
-    (
-        "_LogMEStatistics.merge",
-        'f"the earlier rows had {self.gram.shape[1]}; every block must have the same "',
-    ): (
-        "equivalent",
-        "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
-        "the same, character for character",
-    ),
+    **{
+        ("_LogMEStatistics.update", new): (
+            "equivalent",
+            "more blocks take the scaling branch, which multiplies them by a power of two (exact) "
+            "whose exponent _logme_from_statistics takes out again (checked: 60 random inputs with "
+            "peaks exactly 2**+-200, 2**+-199, 2**+-201, 2**+-600, 2**+-1000 and ordinary ones, "
+            "positive and all-negative, numpy float64 and float32, torch, blocks of 1 row, 3 "
+            "entries and all rows, dask chunks; and 20 blocks of a 2**200 column next to one of "
+            "2**-870 to 2**-1070: all 3200 outputs bit-identical)",
+        )
+        for new in (
+            "if _SAFE_PEAK[1] <= peak <= _SAFE_PEAK[1]:",
+            "if _SAFE_PEAK[0] < peak <= _SAFE_PEAK[1]:",
+            "if _SAFE_PEAK[0] <= peak < _SAFE_PEAK[1]:",
+        )
+    },
+    **{
+        ("_LogMEStatistics.merge", new): (
+            "equivalent",
+            "gram is the D x D matrix F^T F: its shape[1] is its shape[0], so the message is "
+            "the same, character for character",
+        )
+        for new in (
+            'f"{self.name} changed width: a block has {other.gram.shape[1]} columns but "',
+            'f"the earlier rows had {self.gram.shape[1]}; every block must have the same "',
+        )
+    },
     (
         "_LogMEStatistics.update",
         'f"earlier rows had {self.gram.shape[1]}; every block must have the same columns."',
@@ -3788,21 +3631,18 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     ),
     # selection/_logme_selector.py (lead, s16): the two mutants first recorded without a
     # covering test, re-run with the tests of get_feature_names_out
-    ("LogMESelector.get_feature_names_out", 'own = ""'): (
-        "equivalent",
-        "'' is not None and has length 0, as has the name list of a candidate of width 0: "
-        "for width >= 1 the names fall back to x0, x1, ... as with None, for width 0 both "
-        "give no names",
-    ),
-    (
-        "LogMESelector.get_feature_names_out",
-        'own = ""  # e.g. a Pipeline whose last step has no names',
-    ): (
-        "equivalent",
-        "'' is not None and has length 0, as has the name list of a candidate of width 0: "
-        "for width >= 1 the names fall back to x0, x1, ... as with None, for width 0 both "
-        "give no names",
-    ),
+    **{
+        ("LogMESelector.get_feature_names_out", new): (
+            "equivalent",
+            "'' is not None and has length 0, as has the name list of a candidate of width 0: "
+            "for width >= 1 the names fall back to x0, x1, ... as with None, for width 0 both "
+            "give no names",
+        )
+        for new in (
+            'own = ""',
+            'own = ""  # e.g. a Pipeline whose last step has no names',
+        )
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
