@@ -104,13 +104,19 @@ def _logistic_objective(theta, X, y, k, W0, b0, lam, alpha, s, lam_b):
     return loss + lam * ((W - W0) ** 2).sum() + alpha * (W**2).sum() + lam_b * ((b - b0) ** 2).sum()
 
 
+def _random_logistic_problem(seed, n, d, n_classes):
+    """``(rng, X, y, k)``: Gaussian rows, random labels and the number of weight rows
+    (one for a binary problem); ``rng`` goes on to draw the rest of the problem."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d))
+    y = rng.randint(n_classes, size=n)
+    return rng, X, y, 1 if n_classes == 2 else n_classes
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("lam_b", [0.0, 0.5])
 def test_biased_logistic_first_order_optimality(n_classes, lam_b):
-    rng = np.random.RandomState(3)
-    X = rng.normal(size=(50, 4))
-    y = rng.randint(n_classes, size=50)
-    k = 1 if n_classes == 2 else n_classes
+    rng, X, y, k = _random_logistic_problem(3, 50, 4, n_classes)
     W0, b0 = rng.normal(size=(k, 4)), rng.normal(size=k)
     s = rng.uniform(0.5, 2.0, size=50)
     W, b = fit_biased_logistic(
@@ -132,10 +138,7 @@ def test_biased_logistic_first_order_optimality(n_classes, lam_b):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_biased_logistic_limits(n_classes):
-    rng = np.random.RandomState(4)
-    X = rng.normal(size=(60, 4))
-    y = rng.randint(n_classes, size=60)
-    k = 1 if n_classes == 2 else n_classes
+    rng, X, y, k = _random_logistic_problem(4, 60, 4, n_classes)
     W0 = rng.normal(size=(k, 4))
     C = 0.7
     W, b = fit_biased_logistic(X, y, n_classes, W0, lam=0.0, alpha=1 / (2 * C), tol=1e-10)
@@ -589,10 +592,7 @@ def _laplace_by_hand(X, y, n_classes, W0, b0, lam, alpha, lam_b):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_log_evidence_is_the_laplace_formula_with_a_numerical_hessian(n_classes):
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(15, 3))
-    y = rng.randint(n_classes, size=15)
-    k = 1 if n_classes == 2 else n_classes
+    rng, X, y, k = _random_logistic_problem(0, 15, 3, n_classes)
     W0, b0 = rng.normal(size=(k, 3)), rng.normal(size=k)
     got, expected = _laplace_by_hand(X, y, n_classes, W0, b0, lam=0.7, alpha=0.2, lam_b=0.4)
     assert got == pytest.approx(expected, rel=1e-4)
@@ -1699,10 +1699,7 @@ def _laplace_slow(X, y, n_classes, W, b, W0, b0, lam, alpha, lam_b, s, offset, f
 
 
 def _evidence_problem(seed, n_classes, n=25, d=3):
-    rng = np.random.RandomState(seed)
-    k = 1 if n_classes == 2 else n_classes
-    X = rng.normal(size=(n, d))
-    y = rng.randint(n_classes, size=n)
+    rng, X, y, k = _random_logistic_problem(seed, n, d, n_classes)
     y[:n_classes] = np.arange(n_classes)
     return (
         X,
@@ -1819,10 +1816,7 @@ def test_biased_logistic_starts_from_the_minimizer_of_the_penalty():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_biased_logistic_with_fixed_weights_fits_only_the_intercept_without_warnings(n_classes):
-    rng = np.random.RandomState(5)
-    X = rng.normal(size=(40, 3))
-    y = rng.randint(n_classes, size=40)
-    k = 1 if n_classes == 2 else n_classes
+    rng, X, y, k = _random_logistic_problem(5, 40, 3, n_classes)
     W0 = rng.normal(size=(k, 3))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no 0 * inf or inf / inf on the way
@@ -1949,10 +1943,7 @@ def test_biased_logistic_with_a_fixed_intercept_optimizes_the_weights(fixed):
     # fit_intercept=False fixes b = 0, lam_intercept=inf fixes b = b0: the weights are then
     # the minimizer over W alone (its gradient, written out, is zero), b the fixed value.
     for seed, n_classes in product(range(6), (2, 3)):
-        rng = np.random.RandomState(seed)
-        X = rng.normal(size=(40, 3))
-        y = rng.randint(n_classes, size=40)
-        k = 1 if n_classes == 2 else n_classes
+        rng, X, y, k = _random_logistic_problem(seed, 40, 3, n_classes)
         W0, b0 = rng.normal(size=(k, 3)), rng.normal(size=k)
         if fixed == "no intercept":
             kw, b_fixed = {"fit_intercept": False}, np.zeros(k)
@@ -1967,6 +1958,8 @@ def test_biased_logistic_with_a_fixed_intercept_optimizes_the_weights(fixed):
             dZ = np.exp(Z - np.logaddexp.reduce(Z, axis=1, keepdims=True)) - np.eye(k)[y]
         grad = dZ.T @ X + 2 * 0.5 * (W - W0) + 2 * 0.1 * W
         assert np.abs(grad).max() < 1e-6
+
+
 # -- issue 20, _hypothesis_transfer.py survivors (s15-reform): residual mode's units, learned
 # source weights with sample and intercept weights, classes no source knows, dtypes --------
 
