@@ -634,6 +634,19 @@ def test_class_span_only_for_logme_on_a_classification(digits):
     assert min(ranked.scores_, key=ranked.scores_.get) == "pca3"
 
 
+def _random_rankings(seed, count):
+    """``count`` random candidate sets for the ranking helpers: ``(rng, names, top_k, scores,
+    tie_breaks)`` with 2-6 candidates, scores and tie-breaks on a coarse grid (so that ties
+    occur); ``rng`` goes on to draw anything else the caller needs."""
+    rng = np.random.RandomState(seed)
+    for _ in range(count):
+        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
+        names = [f"c{i}" for i in range(n)]
+        scores = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
+        ties = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+        yield rng, names, top_k, scores, ties
+
+
 def test_payloads_dropped_while_scoring_are_never_needed_later():
     # While candidates are scored one after the other, the features of those that cannot be
     # in the best top_k any more are dropped. A wider candidate scored later moves the
@@ -641,12 +654,8 @@ def test_payloads_dropped_while_scoring_are_never_needed_later():
     # span at least as large. Checked against the final ranking of every completion.
     from skreuse.selection._logme_selector import _outranked, _rank
 
-    rng = np.random.RandomState(0)
-    for _ in range(500):
-        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
-        names = [f"c{i}" for i in range(n)]
-        score = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
-        tie = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+    for rng, names, top_k, score, tie in _random_rankings(seed=0, count=500):
+        n = len(names)
         span = dict(zip(names, rng.choice([2, 5, 9], n).tolist()))
         dropped = set()
         for m in range(1, n + 1):
@@ -809,12 +818,7 @@ def test_outranked_with_one_span_drops_every_candidate_beyond_top_k():
     # candidate beyond the best top_k so far, as without spans.
     from skreuse.selection._logme_selector import _outranked, _rank
 
-    rng = np.random.RandomState(1)
-    for _ in range(200):
-        n, top_k = rng.randint(2, 7), rng.randint(1, 4)
-        names = [f"c{i}" for i in range(n)]
-        scores = dict(zip(names, rng.choice([-0.3, -0.2, -0.1, 0.0], n)))
-        ties = dict(zip(names, rng.choice([-1.0, 0.0], n)))
+    for _, names, top_k, scores, ties in _random_rankings(seed=1, count=200):
         spans = {c: 4 for c in names}
         assert set(_outranked(scores, ties, spans, top_k)) == set(
             _rank(scores, ties, spans)[top_k:]
