@@ -813,3 +813,25 @@ def test_auto_span_of_float64_features_uses_the_float64_tolerance():
     clf = NCMClassifier(backbone=lambda Z: F[: len(Z)].copy()).fit(X, y)
     assert clf.features_ == "backbone"
     np.testing.assert_array_equal(clf.centroids_, F)
+
+
+def test_prediction_chunks_count_an_image_row_by_its_flattened_size(monkeypatch):
+    # Rows of more than one dimension (images for a backbone) bound the chunks by their
+    # flattened size, as 2-D rows do by their width: 2 x 5 entries per row here.
+    from skreuse.inference import _ncm
+
+    X, y = _task(10)  # 30 rows, 10 features, 3 classes
+    images = X.reshape(30, 2, 5)
+    sizes = []
+
+    def backbone(Z):
+        sizes.append(len(Z))
+        return Z.reshape(len(Z), -1)[:, :4] * 1.0
+
+    clf = NCMClassifier(backbone=backbone, features="backbone").fit(images, y)
+    whole = clf.predict_proba(images)
+    monkeypatch.setattr(_ncm, "_PREDICT_CHUNK_ENTRIES", 70)
+    sizes.clear()
+    np.testing.assert_allclose(clf.predict_proba(images), whole, rtol=1e-12)
+    assert max(sizes) == 7
+    assert sum(sizes) == 30

@@ -1,5 +1,6 @@
 """Nearest class mean classifier over pre-trained features."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -547,7 +548,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         """
         device = self._device(X)
         n_classes = len(self.classes_)
-        step = max(1, _PREDICT_CHUNK_ENTRIES // max(n_classes, X.shape[1] if X.ndim == 2 else 1))
+        # An input row of more than one dimension (images) counts by its flattened size.
+        width = math.prod(X.shape[1:])
+        step = max(1, _PREDICT_CHUNK_ENTRIES // max(n_classes, width))
         terms = {}
         for start in range(0, X.shape[0], step):
             stop = min(start + step, X.shape[0])
