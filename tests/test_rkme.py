@@ -755,3 +755,44 @@ def test_input_is_described_in_float64_and_infinity_refused_in_any_dtype(rng):
     for method in (ref.transform, ref.mmd, ref.score):
         with pytest.raises(ValueError, match="infinity"):
             method(objects)
+
+
+# -- rows far from the origin: the kernel sees only differences --------------------------------
+
+
+@pytest.mark.parametrize("offset", [1e7, 1e10])
+def test_specification_of_rows_far_from_the_origin_is_the_shifted_one(rng, offset):
+    # Rows around 1e7 with a spread of 1: the kernel's distance expansion cancelled (the MMD
+    # to the rows themselves came out 0, the reduced points 0.2 off), and around 1e8 the
+    # fit stopped with "not positive definite". Shifting rows, reduced points and the
+    # compared data by the same amount changes nothing but rounding at the offset's scale.
+    X, Y = rng.normal(size=(200, 3)), rng.normal(size=(150, 3)) + 0.3
+    near = RKMESpecification(20, random_state=0).fit(X)
+    near_y = RKMESpecification(20, random_state=0).fit(Y)
+    far = RKMESpecification(20, random_state=0).fit(X + offset)
+    far_y = RKMESpecification(20, random_state=0).fit(Y + offset)
+    # The data themselves resolve only offset * eps: 1e-9 at 1e7, 1e-6 at 1e10.
+    resolution = offset * np.finfo(np.float64).eps
+    assert far.gamma_ == pytest.approx(near.gamma_, rel=1e3 * resolution)
+    np.testing.assert_allclose(
+        far.reduced_points_ - offset, near.reduced_points_, atol=1e4 * resolution
+    )
+    np.testing.assert_allclose(far.weights_, near.weights_, rtol=1e4 * resolution)
+    expected = _brute_mmd2(near.reduced_points_, near.weights_, X, _uniform(200), near.gamma_)
+    assert far.mmd(X + offset) == pytest.approx(expected, rel=1e4 * resolution)
+    assert far.mmd(far_y) == pytest.approx(near.mmd(near_y), rel=1e4 * resolution)
+    assert far.mmd(far_y) > 0.01
+
+
+def test_kernel_distances_of_rows_far_from_the_origin(rng):
+    # The shared distance helper, on numpy and torch, against the differences squared.
+    from skreuse.utils._math import sq_dists
+
+    A, B = rng.normal(size=(6, 3)) + 1e8, rng.normal(size=(4, 3)) + 1e8
+    expected = ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(sq_dists(A, B), expected, rtol=1e-6)
+    np.testing.assert_allclose(sq_dists(A, A[:0]), np.zeros((6, 0)))
+    np.testing.assert_allclose(sq_dists(A[:0], B), np.zeros((0, 4)))
+    torch = pytest.importorskip("torch")
+    out = sq_dists(torch.as_tensor(A), torch.as_tensor(B))
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)

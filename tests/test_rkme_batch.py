@@ -106,8 +106,8 @@ def test_reuser_scales_to_many_specifications():
 
 def test_mmd2_to_many_uses_stored_self_terms_and_is_never_negative(monkeypatch):
     # A spec against itself: the three terms cancel to a rounding error that can fall
-    # below zero (-5.6e-17 here); the squared MMD is clipped at exactly 0.
-    rng = np.random.RandomState(0)
+    # below zero (-1.1e-16 here); the squared MMD is clipped at exactly 0.
+    rng = np.random.RandomState(1)
     Z, w = rng.normal(size=(5, 3)), rng.dirichlet(np.ones(5))
     raw = _batch.query_self(Z, w, 0.7) - 2 * _batch.cross_to_many(Z, w, [Z], [w], 0.7)
     raw += _batch.self_terms([Z], [w], 0.7)
@@ -125,3 +125,17 @@ def test_mmd2_to_many_uses_stored_self_terms_and_is_never_negative(monkeypatch):
     monkeypatch.setattr(_batch, "self_terms", no_recompute)
     got = _batch.mmd2_to_many(Z, w, points, weights, 0.7, spec_self=list(stored))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_mmd_to_many_of_points_far_from_the_origin():
+    # The market's search shifts every point by the query's first (and each spec's self
+    # term by its own first point): around 1e8 the expansion cancelled to nonsense.
+    rng = np.random.RandomState(0)
+    query = rng.normal(size=(30, 3))
+    sets = [rng.normal(size=(k, 3)) + shift for k, shift in [(5, 0.0), (8, 0.5), (12, 2.0)]]
+    weights = [rng.dirichlet(np.ones(len(Z))) for Z in sets]
+    vq = np.full(30, 1 / 30)
+    near = _batch.mmd2_to_many(query, vq, sets, weights, 0.4)
+    far = _batch.mmd2_to_many(query + 1e8, vq, [Z + 1e8 for Z in sets], weights, 0.4)
+    np.testing.assert_allclose(far, near, rtol=1e-5)
+    assert near.min() > 0.01

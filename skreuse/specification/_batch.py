@@ -58,7 +58,11 @@ def cross_to_many(query_points, query_weights, points, weights, gamma):
     The reduced sets are stacked a group at a time (as many specs as fit in a block of
     kernel rows), so neither the stacked points nor the kernel of all specs exist at once.
     """
+    # Every point is shifted by the query's first (distances are unchanged), so that the
+    # expansion's rounding scales with the spread of the points, not with their offset.
     Zq = np.asarray(query_points, dtype=np.float64)
+    origin = Zq[:1] if Zq.shape[0] else np.zeros((1, Zq.shape[1]))
+    Zq = Zq - origin
     wq = np.asarray(query_weights, dtype=np.float64)
     q_norms = _sq_norms(Zq)
     sizes = [len(w) for w in weights]
@@ -66,6 +70,7 @@ def cross_to_many(query_points, query_weights, points, weights, gamma):
     out = np.empty(len(sizes))
     for start, stop in _groups(sizes, max_rows):
         Z = np.vstack(points[start:stop]).astype(np.float64, copy=False)
+        Z -= origin  # a new array either way
         w = np.concatenate(weights[start:stop]).astype(np.float64, copy=False)
         owner = np.repeat(np.arange(stop - start), sizes[start:stop])
         # A group bigger than a block (one huge spec) is still cut into row blocks.
@@ -101,7 +106,9 @@ def self_terms(points, weights, gamma):
         Zb = np.zeros((len(idx), k_max, d))
         wb = np.zeros((len(idx), k_max))
         for row, j in enumerate(idx):
-            Zb[row, : sizes[j]] = points[j]
+            # Each set shifted by its first point (as in cross_to_many).
+            Zj = np.asarray(points[j], dtype=np.float64)
+            Zb[row, : sizes[j]] = Zj - Zj[:1]
             wb[row, : sizes[j]] = weights[j]
         norms = np.einsum("bkd,bkd->bk", Zb, Zb)
         # A contiguous transpose lets matmul call BLAS per spec (5x faster than strides).
@@ -155,6 +162,7 @@ def mmd2_to_many(query_points, query_weights, points, weights, gamma, *, spec_se
 def query_self(points, weights, gamma):
     """``w^T K(Z, Z) w`` for one point set, in blocks of rows (``O(block)`` memory)."""
     points = np.asarray(points, dtype=np.float64)
+    points = points - points[:1]  # as in cross_to_many
     weights = np.asarray(weights, dtype=np.float64)
     norms = _sq_norms(points)
     step = max(1, _BLOCK_ENTRIES // max(points.shape[0], 1))
