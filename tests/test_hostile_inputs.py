@@ -881,6 +881,23 @@ def _rkme_cases():
             lambda S: _check_finite_array(S, (50, _D)),
         ),
     ]
+    # Rows far from the origin (around 1e7 the MMD was 0): the specification of the
+    # shifted rows is the shifted one (the kernel sees only differences), same MMD.
+    for offset in (1e7, 1e12):
+
+        def far(offset=offset):
+            shifted = RKMESpecification(n_reduced=10, random_state=0).fit(X + offset)
+            return shifted.reduced_points_ - offset, shifted.mmd(X + offset)
+
+        def same_spec(result, offset=offset):
+            points, mmd = result
+            resolution = 1e4 * offset * np.finfo(np.float64).eps
+            if not np.allclose(points, spec.reduced_points_, rtol=0, atol=resolution):
+                raise Wrong("the reduced points are not the shifted ones")
+            if not math.isclose(mmd, spec.mmd(X), rel_tol=resolution):
+                raise Wrong(f"MMD {mmd!r} != {spec.mmd(X)!r} without the offset")
+
+        cases.append(Case("RKMESpecification", f"rows_at_{offset:g}", far, same_spec))
     return cases
 
 
