@@ -835,3 +835,27 @@ def test_prediction_chunks_count_an_image_row_by_its_flattened_size(monkeypatch)
     np.testing.assert_allclose(clf.predict_proba(images), whole, rtol=1e-12)
     assert max(sizes) == 7
     assert sum(sizes) == 30
+
+
+@pytest.mark.parametrize("offset", [1e8, 1e10])
+def test_rows_far_from_the_origin_give_the_shifted_classifier(offset):
+    # The distances are differences: rows and means around 1e8 give the predictions,
+    # distances and leave-one-out choice of the rows without the offset (half of the
+    # predictions changed before, from the rounding of ||f||^2 - 2 f.c + ||c||^2).
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    resolution = offset * np.finfo(np.float64).eps
+    near = NCMClassifier().fit(X, y)
+    far = NCMClassifier().fit(X + offset, y)
+    np.testing.assert_array_equal(far.predict(X + offset), near.predict(X))
+    np.testing.assert_allclose(
+        far.decision_function(X + offset), near.decision_function(X), atol=1e4 * resolution
+    )
+    # "auto" between the inputs and a backbone that only scales them: the same scores
+    near = NCMClassifier(backbone=lambda Z: 2 * Z, features="auto").fit(X, y)
+    far = NCMClassifier(backbone=lambda Z: 2 * Z, features="auto").fit(X + offset, y)
+    assert far.loo_accuracy_ == near.loo_accuracy_
+    assert min(near.loo_accuracy_.values()) > 0.9

@@ -539,7 +539,8 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     def _similarity(self, X, extracted=False):
         """Per chunk of validated rows: ``(start, stop, F, S)`` with the chunk's features ``F`` and
-        ``S = 2 F C^T - ||c||^2`` (euclidean) or ``F C^T / ||c||`` (cosine).
+        ``S = 2 F C^T - ||c||^2`` (euclidean: ``F`` and ``C`` shifted by the mean of the class
+        means) or ``F C^T / ||c||`` (cosine).
 
         Both order the classes like the distances do, without the per-row term, which
         is all :meth:`predict` needs. A chunk holds at most ``_PREDICT_CHUNK_ENTRIES``
@@ -557,13 +558,23 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X[start:stop], device, dtype=None, extracted=extracted)
             if F.dtype not in terms:
                 C = _as_backend(self.centroids_, device)
+                origin = None
+                if self.metric == "euclidean":
+                    # Rows and means shifted by the means' mean (distances unchanged): the
+                    # rounding of the expansion then scales with their spread, not with their
+                    # distance from the origin (around 1e8, half the predictions changed).
+                    origin = C.mean(axis=0)
+                    C = C - origin
+                    origin = _cast(origin, F.dtype)
                 c_norm2 = (C * C).sum(axis=1)
                 if self.metric == "euclidean":
-                    terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, F.dtype))
+                    terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, F.dtype), origin)
                 else:
                     scale = 1 / (c_norm2 + (c_norm2 == 0)) ** 0.5
-                    terms[F.dtype] = (_cast(C * scale[:, None], F.dtype).T, None)
-            CT, offset = terms[F.dtype]
+                    terms[F.dtype] = (_cast(C * scale[:, None], F.dtype).T, None, None)
+            CT, offset, origin = terms[F.dtype]
+            if origin is not None:
+                F = F - origin[None, :]
             S = F @ CT
             if offset is not None:
                 S -= offset[None, :]
@@ -675,6 +686,10 @@ def _loo_accuracy(F, codes, metric):
     sums = onehot @ F
     C = sums / counts[:, None]
     n = counts[codes]
+    if metric == "euclidean":
+        # Everything shifted by the class means' mean, as in ``_similarity``.
+        origin = C.mean(axis=0)
+        F, C, sums = F - origin, C - origin, sums - counts[:, None] * origin
     own = (sums[codes] - F) / np.maximum(n - 1, 1)[:, None]
     f2, c2 = _norm2(F), _norm2(C)
     if metric == "euclidean":
