@@ -1079,6 +1079,10 @@ def _prepare_classification(features, y, *, rescale=True):
     codes, n_classes = _encode_labels(y, features.shape[0])
     if rescale:
         features = features / _power_of_two_scale(features)
+        # Every score prepared here is invariant to a shift of the features. Centred, they
+        # keep scikit-learn's PCA (its covariance solver does not centre first) and SFDA's
+        # discriminant from cancelling: around 1e8, NLEEP and SFDA came out wrong.
+        features = features - features.mean(axis=0)
     return features, codes, n_classes
 
 
