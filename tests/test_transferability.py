@@ -424,7 +424,12 @@ def test_logme_keeps_a_near_collinear_direction_above_the_rank_cutoff():
     sigma = np.linalg.eigvalsh(F.T @ F)
     eps = np.finfo(np.float64).eps
     assert min(n, D) * eps < sigma[0] / sigma[-1] < max(n, D) * eps
-    y = U[:, :3] @ np.array([1.0, -0.5, 0.7]) + 1e-3 * U[:, 3]
+    # Noise off the span of F: an exact fit would have a second, higher maximum of the
+    # evidence at alpha / beta below the tiny eigenvalue, which the iteration from
+    # alpha = beta = 1 does not reach (see the tests at the end of this file).
+    noise = rng.normal(size=n)
+    noise -= U @ (U.T @ noise)
+    y = U[:, :3] @ np.array([1.0, -0.5, 0.7]) + 1e-3 * U[:, 3] + 3e-4 * noise
     score, result, _ = _logme_fit(F, y, task="regression")
     expected, coef = _slow_logme_column(F, y)
     assert score == pytest.approx(expected, rel=1e-9)
@@ -946,25 +951,11 @@ def _direct_logme_of_square_features():
     return F, y, _DIRECT_LOGME["score"]
 
 
-@pytest.mark.parametrize(
-    "scale",
-    [
-        pytest.param(
-            1e-2,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known gap (issue 20, s16-spectral): the marginal likelihood of one "
-                "column has two local maxima; MacKay's iteration from alpha = beta = 1 in the "
-                "features' units reaches the lower one at this scale (-0.5566 instead of "
-                "-0.4955), so the score depends on the scale of the features",
-            ),
-        ),
-        1.0,
-        1e2,
-    ],
-)
+@pytest.mark.parametrize("scale", [1e-8, 1e-2, 1.0, 1e2, 1e8])
 def test_logme_of_square_features_is_the_maximum_of_the_marginal_likelihood(scale):
-    # LogME is the maximum evidence, whatever the scale of the features (n = D = 12).
+    # LogME is the maximum evidence, whatever the scale of the features (n = D = 12): the
+    # evidence of one column has two local maxima, and MacKay's iteration from
+    # alpha = beta = 1 in the features' units reaches the lower one at scales up to 1e-2.
     F, y, expected = _direct_logme_of_square_features()
     assert logme_score(F * scale, y) == pytest.approx(expected, rel=1e-6)
 
