@@ -877,11 +877,11 @@ def logme_score(features, y, *, task="auto"):
     - \|z\|^2\big) + \text{const}` with :math:`z = U^\top y`, is also evaluated on a
     grid of four values of :math:`t` per octave over the spectrum, widened by :math:`2^8`
     on both sides (beyond, it has at most one maximum, and an edge point starts the
-    iteration towards it), for all columns at once; where a grid point
-    beats the maximum reached, the iteration runs again from it and the column keeps the
-    higher maximum. The score is thus the maximum evidence, the same at every scale of the
-    features, and equals the authors' result wherever their iteration converges to it (the
-    second run does not start then). A column that the
+    iteration towards it), for all columns at once. Where a grid point beats the maximum
+    reached, the iteration runs again from it and the column keeps the higher maximum.
+    The score is thus the maximum evidence, the same at every scale of the features (to
+    the solver's tolerance), and equals the authors' result wherever their iteration
+    converges to it (the second run does not start then). A column that the
     features cannot explain at all takes the :math:`\alpha \to \infty` limit; one that
     they reproduce exactly (zero residual with rank :math:`r < n`) has unbounded evidence,
     and the iteration stops once :math:`\alpha/\beta` falls below float64 resolution,
