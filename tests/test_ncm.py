@@ -859,3 +859,24 @@ def test_rows_far_from_the_origin_give_the_shifted_classifier(offset):
     far = NCMClassifier(backbone=lambda Z: 2 * Z, features="auto").fit(X + offset, y)
     assert far.loo_accuracy_ == near.loo_accuracy_
     assert min(near.loo_accuracy_.values()) > 0.9
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6])
+def test_leave_one_out_accuracy_is_that_of_refitting_without_each_row(offset):
+    # The closed form of "auto" against the rule refitted n times, with classes of 2 and 3
+    # rows (the left-out row's class keeps 1 or 2) and a class of 1 (always an error).
+    from skreuse.inference._ncm import _loo_accuracy
+
+    rng = np.random.RandomState(1)
+    for _ in range(20):
+        codes = np.r_[0, 0, 1, 1, 1, 2, 2, 3]
+        F = rng.normal(size=(len(codes), 3)) + offset
+        F[:, 0] += 1.5 * codes
+        hits = 0
+        for i in range(len(codes)):
+            keep = np.arange(len(codes)) != i
+            if np.sum(codes[keep] == codes[i]) == 0:
+                continue
+            means = np.array([F[keep][codes[keep] == c].mean(axis=0) for c in range(4)])
+            hits += np.argmin(((F[i] - means) ** 2).sum(axis=1)) == codes[i]
+        assert _loo_accuracy(F, codes, "euclidean") == hits / len(codes)

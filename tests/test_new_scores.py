@@ -223,3 +223,6 @@ def test_scores_of_features_far_from_the_origin_are_those_of_the_centred_ones(na
     score = getattr(tf, name)
     kwargs = {"n_dims": 4} if name == "parc_score" else {}
     assert score(F + 1e8, y, **kwargs) == pytest.approx(score(F, y, **kwargs), rel=1e-6)
+    # each column at its own offset: each is centred on its own mean
+    offsets = 1e8 * rng.uniform(-10.0, 10.0, size=12)
+    assert score(F + offsets, y, **kwargs) == pytest.approx(score(F, y, **kwargs), rel=1e-5)

@@ -139,3 +139,12 @@ def test_mmd_to_many_of_points_far_from_the_origin():
     far = _batch.mmd2_to_many(query + 1e8, vq, [Z + 1e8 for Z in sets], weights, 0.4)
     np.testing.assert_allclose(far, near, rtol=1e-5)
     assert near.min() > 0.01
+
+
+def test_cross_terms_of_an_empty_query_are_zero():
+    # No query point: its embedding is 0, and so is every cross term.
+    rng = np.random.RandomState(0)
+    sets = [rng.normal(size=(k, 3)) + 1e8 for k in (2, 5)]
+    weights = [np.full(len(Z), 1.0 / len(Z)) for Z in sets]
+    out = _batch.cross_to_many(np.zeros((0, 3)), np.zeros(0), sets, weights, 0.5)
+    np.testing.assert_array_equal(out, np.zeros(2))

@@ -1407,3 +1407,15 @@ def test_logme_selector_head_of_two_maxima_is_the_highest():
     selector = LogMESelector([("scaled", lambda Z: np.asarray(Z) * 1e-3)]).fit(F, Y)
     assert selector.scores_["scaled"] == pytest.approx(expected, rel=1e-8)
     assert selector.estimator_.logme_ == pytest.approx(expected, rel=1e-8)
+
+
+def test_logme_of_one_column_with_two_maxima_is_the_highest():
+    # A single target (a 1-D regression y) takes the second start as well as several do.
+    F, Y, brute = _two_maxima_with_brute_force(60, 8, 8, 0)
+    two = [j for j, (_, maxima) in enumerate(brute) if len(maxima) == 2]
+    assert two
+    for j in two:
+        for c in (1e-3, 1.0, 1e3):
+            assert logme_score(F * c, Y[:, j], task="regression") == pytest.approx(
+                brute[j][0], rel=1e-8
+            )
