@@ -1419,3 +1419,14 @@ def test_logme_of_one_column_with_two_maxima_is_the_highest():
             assert logme_score(F * c, Y[:, j], task="regression") == pytest.approx(
                 brute[j][0], rel=1e-8
             )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_logme_of_two_maxima_is_the_same_at_every_scale(seed):
+    # Barely more rows than features (16 x 12, rank 10): at large scales the second start
+    # must come from the top of the grid, near the largest eigenvalue.
+    F, Y = _two_maxima_problem(16, 12, 10, 3, seed)
+    _, unit, _ = _logme_fit(F, Y, task="regression")
+    for c in (1e-6, 1e-2, 1e2, 1e6):
+        _, result, _ = _logme_fit(F * c, Y, task="regression")
+        np.testing.assert_allclose(result["evidence"], unit["evidence"], rtol=1e-8)
