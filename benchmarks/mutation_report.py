@@ -3708,16 +3708,6 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for new in ("Zj = np.asarray(points[j], dtype=None)", "Zj = np.asarray(points[j], )")
     },
-    **{
-        ("self_terms", new): (
-            "survived",
-            "without the clip, a distance rounded below 0 (coinciding points) gives a kernel "
-            "value of 1 + O(eps): on 200 random specifications (1 to 29 points, offsets up to "
-            "1e8, a third of them with all points equal) the self terms differ by at most "
-            "1.7e-8 relative; a test would pin rounding error",
-        )
-        for new in ("np.maximum(D, 0.0, out=None)", "np.maximum(D, 0.0, )")
-    },
     ("NCMClassifier._similarity", 'origin = ""'): (
         "equivalent",
         "origin is read only for the euclidean metric, where it is set to the means' mean; "

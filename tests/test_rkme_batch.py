@@ -148,3 +148,14 @@ def test_cross_terms_of_an_empty_query_are_zero():
     weights = [np.full(len(Z), 1.0 / len(Z)) for Z in sets]
     out = _batch.cross_to_many(np.zeros((0, 3)), np.zeros(0), sets, weights, 0.5)
     np.testing.assert_array_equal(out, np.zeros(2))
+
+
+def test_self_terms_of_nearly_coinciding_points_are_at_most_one():
+    # Two points 1e-9 apart, far from the set's first point: the expansion of their distance
+    # rounds below zero, and an unclipped kernel value would exceed 1 (so would the term).
+    rng = np.random.RandomState(0)
+    w = np.array([0.0, 0.5, 0.5])
+    for _ in range(50):
+        a = 100.0 * rng.normal(size=3)
+        Z = np.array([np.zeros(3), a, a + 1e-9 * rng.normal(size=3)])
+        assert _batch.self_terms([Z], [w], 1.0)[0] <= 1.0
