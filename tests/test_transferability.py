@@ -27,6 +27,21 @@ from skreuse.transferability import (
 # -- an independent, slow LogME ---------------------------------------------------------------
 
 
+def _slow_logme_evidence(F, y, alpha, beta):
+    """The log evidence at (alpha, beta), the textbook formula (not divided by n)."""
+    n, D = F.shape
+    A = alpha * np.eye(D) + beta * F.T @ F
+    m = beta * np.linalg.solve(A, F.T @ y)
+    return (
+        D / 2 * np.log(alpha)
+        + n / 2 * np.log(beta)
+        - 0.5 * np.linalg.slogdet(A)[1]
+        - beta / 2 * np.sum((F @ m - y) ** 2)
+        - alpha / 2 * m @ m
+        - n / 2 * np.log(2 * np.pi)
+    )
+
+
 def _slow_logme_column(F, y, tol=1e-8, max_iter=1000):
     """MacKay's fixed point on the D x D system, evidence evaluated with slogdet.
 
@@ -50,17 +65,8 @@ def _slow_logme_hyperparameters(F, y, tol=1e-8, max_iter=1000):
         alpha, beta = gamma / (m @ m), (n - gamma) / np.sum((F @ m - y) ** 2)
         if abs(alpha / beta - t) <= tol * t:
             break
-    A = alpha * np.eye(D) + beta * FtF
-    m = beta * np.linalg.solve(A, Fty)
-    evidence = (
-        D / 2 * np.log(alpha)
-        + n / 2 * np.log(beta)
-        - 0.5 * np.linalg.slogdet(A)[1]
-        - beta / 2 * np.sum((F @ m - y) ** 2)
-        - alpha / 2 * m @ m
-        - n / 2 * np.log(2 * np.pi)
-    )
-    return evidence / n, m, alpha, beta
+    m = beta * np.linalg.solve(alpha * np.eye(D) + beta * FtF, Fty)
+    return _slow_logme_evidence(F, y, alpha, beta) / n, m, alpha, beta
 
 
 def _slow_logme(F, Y):
@@ -1227,21 +1233,6 @@ def test_logme_dask_chunk_with_rows_missing_is_refused(synchronous_dask):
 # textbook way on the D x D system and maximized by brute force.
 
 
-def _slow_logme_evidence(F, y, alpha, beta):
-    """The log evidence at (alpha, beta), the textbook formula (not divided by n)."""
-    n, D = F.shape
-    A = alpha * np.eye(D) + beta * F.T @ F
-    m = beta * np.linalg.solve(A, F.T @ y)
-    return (
-        D / 2 * np.log(alpha)
-        + n / 2 * np.log(beta)
-        - 0.5 * np.linalg.slogdet(A)[1]
-        - beta / 2 * np.sum((F @ m - y) ** 2)
-        - alpha / 2 * m @ m
-        - n / 2 * np.log(2 * np.pi)
-    )
-
-
 def _slow_logme_profile(F, y, t):
     """The evidence at alpha = t beta, maximized over beta: beta = n / (||Fm - y||^2 +
     t ||m||^2) with the posterior mean m = (t I + F^T F)^-1 F^T y (per sample)."""
@@ -1430,3 +1421,24 @@ def test_logme_of_two_maxima_is_the_same_at_every_scale(seed):
     for c in (1e-6, 1e-2, 1e2, 1e6):
         _, result, _ = _logme_fit(F * c, Y, task="regression")
         np.testing.assert_allclose(result["evidence"], unit["evidence"], rtol=1e-8)
+
+
+# Every score of _FEATURE_SCORES but LogME (a linear model without intercept) is invariant
+# to a shift of the features.
+@pytest.mark.parametrize("name", _FEATURE_SCORES[1:])
+def test_scores_of_features_far_from_the_origin_are_those_of_the_centred_ones(name):
+    # These scores do not change when the features are shifted. Around 1e8, SFDA's
+    # discriminant cancelled, and so did the PCA of NLEEP and of PARC (with fewer n_dims
+    # than columns): with many more rows than columns scikit-learn's PCA takes its
+    # covariance solver, which does not centre first.
+    import skreuse.transferability as tf
+
+    rng = np.random.RandomState(0)
+    y = np.repeat([0, 1, 2], 100)
+    F = rng.normal(size=(300, 12)) + 0.8 * y[:, None]
+    score = getattr(tf, name)
+    kwargs = {"n_dims": 4} if name == "parc_score" else {}
+    assert score(F + 1e8, y, **kwargs) == pytest.approx(score(F, y, **kwargs), rel=1e-6)
+    # each column at its own offset: each is centred on its own mean
+    offsets = 1e8 * rng.uniform(-10.0, 10.0, size=12)
+    assert score(F + offsets, y, **kwargs) == pytest.approx(score(F, y, **kwargs), rel=1e-5)
