@@ -539,8 +539,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     def _similarity(self, X, extracted=False):
         """Per chunk of validated rows: ``(start, stop, F, S)`` with the chunk's features ``F`` and
-        ``S = 2 F C^T - ||c||^2`` (euclidean: ``F`` and ``C`` shifted by the mean of the class
-        means) or ``F C^T / ||c||`` (cosine).
+        ``S = 2 F C^T - ||c||^2`` (euclidean; ``F`` and ``C`` shifted by the mean of the class
+        means when it lies farther from the origin than every mean from it) or
+        ``F C^T / ||c||`` (cosine).
 
         Both order the classes like the distances do, without the per-row term, which
         is all :meth:`predict` needs. A chunk holds at most ``_PREDICT_CHUNK_ENTRIES``
@@ -560,12 +561,14 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                 C = _as_backend(self.centroids_, device)
                 origin = None
                 if self.metric == "euclidean":
-                    # Rows and means shifted by the means' mean (distances unchanged): the
-                    # rounding of the expansion then scales with their spread, not with their
-                    # distance from the origin (around 1e8, half the predictions changed).
-                    origin = C.mean(axis=0)
-                    C = C - origin
-                    origin = _cast(origin, F.dtype)
+                    # Means far from the origin relative to their spread: rows and means are
+                    # shifted by the means' mean (distances unchanged), so that the rounding
+                    # of the expansion scales with the spread, not with the offset (around
+                    # 1e8, half the predictions changed). Nearer, the shift would cost a pass
+                    # over the rows for no accuracy.
+                    mean = C.mean(axis=0)
+                    if (mean * mean).sum() > ((C - mean) ** 2).sum(axis=1).max():
+                        C, origin = C - mean, _cast(mean, F.dtype)
                 c_norm2 = (C * C).sum(axis=1)
                 if self.metric == "euclidean":
                     terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, F.dtype), origin)
