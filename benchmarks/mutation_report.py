@@ -3708,6 +3708,36 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         )
         for new in ("Zj = np.asarray(points[j], dtype=None)", "Zj = np.asarray(points[j], )")
     },
+    (
+        "NCMClassifier._similarity",
+        "if (mean * mean).sum() >= ((C - mean) ** 2).sum(axis=1).max():",
+    ): (
+        "equivalent",
+        "differs only when the offset's squared norm equals the largest spread exactly, where "
+        "shifting or not gives the same distances to rounding",
+    ),
+    **{
+        ("NCMClassifier._similarity", new): (
+            "survived",
+            "only moves the threshold of the shift (the sum over all classes instead of the "
+            "largest, or sums of doubled or cubed deviations): the shift is exact either way, "
+            "and far from the origin (the test's 1e8 and 1e10, spreads 1 and 10) every variant "
+            "shifts; they differ only for offsets near the spread of the means, where the "
+            "unshifted expansion is accurate, or for spreads so wide that a cubed threshold "
+            "exceeds the squared offset",
+        )
+        for new in (
+            "if (mean * mean).sum() > ((C - mean) ** 2).sum(axis=None).max():",
+            "if (mean * mean).sum() > ((C - mean) * 2).sum(axis=1).max():",
+            "if (mean * mean).sum() > ((C - mean) ** 3).sum(axis=1).max():",
+        )
+    },
+    ("NCMClassifier._similarity", "C, origin = C - mean, _cast(mean, None)"): (
+        "survived",
+        "float32 features far from the origin: the shift is float64, so the shifted chunk "
+        "becomes float64 (twice the memory the Notes promise, and more precise); a test would "
+        "pin float32 rounding error",
+    ),
     ("NCMClassifier._similarity", 'origin = ""'): (
         "equivalent",
         "origin is read only for the euclidean metric, where it is set to the means' mean; "

@@ -848,12 +848,15 @@ def test_rows_far_from_the_origin_give_the_shifted_classifier(offset):
     X, y = load_wine(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     resolution = offset * np.finfo(np.float64).eps
-    near = NCMClassifier().fit(X, y)
-    far = NCMClassifier().fit(X + offset, y)
-    np.testing.assert_array_equal(far.predict(X + offset), near.predict(X))
-    np.testing.assert_allclose(
-        far.decision_function(X + offset), near.decision_function(X), atol=1e4 * resolution
-    )
+    for spread in (1.0, 10.0):  # class means spread wider than the features are many
+        near = NCMClassifier().fit(spread * X, y)
+        far = NCMClassifier().fit(spread * X + offset, y)
+        np.testing.assert_array_equal(far.predict(spread * X + offset), near.predict(spread * X))
+        np.testing.assert_allclose(
+            far.decision_function(spread * X + offset),
+            near.decision_function(spread * X),
+            atol=1e4 * spread**2 * resolution,
+        )
     # "auto" between the inputs and a backbone that only scales them: the same scores
     near = NCMClassifier(backbone=lambda Z: 2 * Z, features="auto").fit(X, y)
     far = NCMClassifier(backbone=lambda Z: 2 * Z, features="auto").fit(X + offset, y)
