@@ -226,6 +226,16 @@ def main(quick=False):
         "n_reduced=20): "
         f"add {t_add:.1f} s ({1000 * t_add / n_models:.0f} ms per model), search of the "
         f"full market {t_search:.2f} s, remove {t_remove:.1f} s; total {total:.1f} s.",
+        "",
+        "Goals: peak memory under 1 GB "
+        + ("met" if max(peak_large, rows[-1]["blocked"][1]) < 1024 else "**not met**")
+        + f" ({max(peak_large, rows[-1]['blocked'][1]):.0f} MiB); add, search and remove of "
+        f"{n_models} models in under a minute "
+        + ("met" if total < 60 else "**not met**")
+        + f" ({total:.1f} s); {m_large} specifications searched in under 2 s "
+        + ("met" if t_large < 2 else "**not met**")
+        + f" ({rows[-1]['blocked'][0]:.2f} s for the kernel, {t_large:.2f} s for "
+        "`ModelMarket.search`, which also reads the reduced sets from SQLite).",
     ]
     return "\n".join(lines) + "\n"
 
