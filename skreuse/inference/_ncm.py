@@ -146,7 +146,12 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     trained on other classes, or inputs too few to estimate means from). The choice is
     made once, on the rows of the first call (like the centre of ``"cl2n"``): later calls
     to :meth:`partial_fit` add to the means of that space, so they stay equal to those of
-    a single :meth:`fit`.
+    a single :meth:`fit`. In class-incremental use, when those first rows are the ones the
+    backbone was trained on, the backbone separates them better than it will separate new
+    classes, and ``"auto"`` favours it: first fitted on the source rows of the ``classes``
+    family of digits (the backbone an LDA fitted on them), then given 10 rows of each
+    class, "auto" reached 0.805 where ``"both"`` reached 0.898. Pass ``features`` there,
+    or make the first call on rows the backbone has not seen.
     The sums are kept in float64, so incremental and batch means agree to
     rounding error. ``"cl2n"`` fixes its centre at the first call (as SimpleShot
     centres with the base classes' mean), so later calls do not change it.
