@@ -2805,12 +2805,12 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
     **{
         ("_drop_copied_rows", line): (
             "equivalent",
-            "the rows are float64 (validated), or a dask array's chunks, which the subtraction "
-            "of the float64 centre promotes exactly to float64",
+            "the rows are float64 (validated), or a dask array's chunks, which _sq_dists' "
+            "subtraction of a float64 reduced point promotes exactly to float64",
         )
         for line in (
-            "block = np.asarray(rows[start : start + step], dtype=None) - centre",
-            "block = np.asarray(rows[start : start + step], ) - centre",
+            "block = np.asarray(rows[start : start + step], dtype=None)",
+            "block = np.asarray(rows[start : start + step], )",
         )
     },
     ("_fit_reduced_set", "if n >= _KMEANS_MAX_SAMPLES:"): (

@@ -168,15 +168,13 @@ def _drop_copied_rows(Z, beta, X, w, rows, gamma):
     scale = float(rows.var(axis=0).sum()) or 1.0
     nearest = np.full(Z.shape[0], np.inf)
     step = _block_rows(Z.shape[0])
-    # Distances between points centred on the reduced set: the rounding of the expansion
-    # |z|^2 - 2 z.x + |x|^2 then scales with the spread of the data, not with its offset
-    # (rows around 1e4 would leave a copied row at a rounded distance above the tolerance).
-    centre = Z.mean(axis=0)
-    Zc = Z - centre
+    # _sq_dists shifts both sets by the first reduced point, so the rounding of the
+    # expansion scales with the spread of the data, not with its offset (rows around 1e4
+    # would leave a copied row at a rounded distance above the tolerance).
     for start in range(0, rows.shape[0], step):
         # np.asarray computes one block of a dask array at a time (a no-op for numpy).
-        block = np.asarray(rows[start : start + step], dtype=np.float64) - centre
-        nearest = np.minimum(nearest, _sq_dists(Zc, block).min(axis=1))
+        block = np.asarray(rows[start : start + step], dtype=np.float64)
+        nearest = np.minimum(nearest, _sq_dists(Z, block).min(axis=1))
     copied = nearest <= 1e-10 * scale
     if not copied.any():
         return Z, beta
