@@ -678,7 +678,10 @@ def test_auto_is_the_evidence_weighted_average_of_the_candidates():
         # Every candidate refitted through the public API: prior mean ``share`` times the
         # source, intercept pulled as strongly toward the same share of the source's,
         # and its evidence computed on its own.
+        # The intercept pulled is the one at the centre of the rows, toward the prior's
+        # score there: the evidence is that of the centred inputs.
         coefs, intercepts, log_ev, n_iters = [], [], [], []
+        m = X[train].mean(axis=0)
         for share, strength in product((1.0, 0.5, 0.0), (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)):
             W0, b0 = share * source.coef_, share * source.intercept_
             fixed = HypothesisTransferClassifier((W0, b0), lam=strength, lam_intercept=strength)
@@ -688,13 +691,13 @@ def test_auto_is_the_evidence_weighted_average_of_the_candidates():
             n_iters.append(fixed.n_iter_)
             log_ev.append(
                 biased_logistic_log_evidence(
-                    X[train],
+                    X[train] - m,
                     y[train],
                     2,
                     fixed.coef_,
-                    fixed.intercept_,
+                    fixed.intercept_ + fixed.coef_ @ m,
                     W0,
-                    b0,
+                    b0 + W0 @ m,
                     lam=strength,
                     lam_intercept=strength,
                 )
@@ -859,8 +862,11 @@ def test_biased_intercept_pull_and_no_intercept_with_two_sources():
         np.testing.assert_allclose(both.coef_, averaged.coef_, rtol=1e-10)
         assert both.intercept_ == pytest.approx(averaged.intercept_, rel=1e-10, abs=1e-12)
     assert both.intercept_ == 0.0
+    # Pulled hard, the score at the centre of the rows is the averaged source's there.
     pulled = HypothesisTransferRegressor(sources, lam=2.0, lam_intercept=1e9).fit(Xt, yt)
-    assert pulled.intercept_ == pytest.approx(mean[1], rel=1e-5)
+    m = Xt.mean(axis=0)
+    assert pulled.intercept_ + pulled.coef_ @ m == pytest.approx(mean[1] + mean[0] @ m, rel=1e-5)
+    assert not np.allclose(pulled.coef_, mean[0])
 
 
 # -- source plumbing: what is taken from a source, and what is said about it ----------------
@@ -1090,19 +1096,22 @@ def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
         (2.0, 0.0, offset),
         (np.array([0.1, 1, 10, 0.5]), 0.1, None),
     ):
+        # The fit is centred (what the criterion scores); its predictions on X are
+        # those of the uncentred model.
         fit = reg._fit_candidate(X, Y, s, W0=W0, lam=lam, alpha=alpha, offset=off)
-        pred = X @ fit["coef"].T + fit["intercept"] + (0 if off is None else off)
+        u = reg._uncentred(fit)
+        pred = X @ u["coef"].T + u["intercept"] + (0 if off is None else off)
         expected = _gcv_the_slow_way(X, Y, s, pred, np.asarray(lam) + alpha, fit_intercept)
         assert reg._criterion(fit, Y) == pytest.approx(expected, rel=1e-8)
     # The source kept as it is: only the intercept is fitted (one degree of freedom).
     fit = reg._fit_candidate(X, Y, s, W0=W0, lam=np.inf, alpha=0.0)
-    pred = X @ W0.T + fit["intercept"]
+    pred = X @ W0.T + reg._uncentred(fit)["intercept"]
     rss = s @ ((pred - Y) ** 2).sum(axis=1)
     dof = float(fit_intercept)
     assert reg._criterion(fit, Y) == pytest.approx(-rss / s.sum() / (1 - dof / s.sum()) ** 2)
     # Nearly as many degrees of freedom as rows: still a (large) finite error.
     fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.05, alpha=0.0)
-    pred = X[:3] @ fit["coef"].T + fit["intercept"]
+    pred = X[:3] @ fit["coef"].T + reg._uncentred(fit)["intercept"]
     expected = _gcv_the_slow_way(X[:3], Y[:3], np.ones(3), pred, 0.05, fit_intercept)
     assert np.isfinite(expected)
     assert reg._criterion(fit, Y[:3]) == pytest.approx(expected, rel=1e-6)
@@ -1264,15 +1273,18 @@ def test_auto_caps_the_pull_on_a_class_no_source_knows():
     X, y, source, W0, b0 = _source_without_class_0()
     auto = HypothesisTransferClassifier(source).fit(X, y)
     log_ev = []
+    m = X.mean(axis=0)
     for share, strength in auto.candidates_:
         lam = np.full((3, 4), share * strength)
         alpha = (1 - share) * strength
         lam[0] = max(0.0, min(strength, 0.5) - alpha)
         kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
         # The pull share * strength toward the source plus the shrinkage: a prior centred
-        # on share times the source.
-        W, b = fit_biased_logistic(X, y, 3, W0, share * b0, tol=1e-8, **kw)
-        log_ev.append(biased_logistic_log_evidence(X, y, 3, W, b, W0, share * b0, **kw))
+        # on share times the source (class 0's row of W0 is zero), the intercept at the
+        # centre of the rows pulled toward that prior's score there.
+        prior_b = share * b0 + share * W0 @ m
+        W, b = fit_biased_logistic(X - m, y, 3, W0, prior_b, tol=1e-8, **kw)
+        log_ev.append(biased_logistic_log_evidence(X - m, y, 3, W, b, W0, prior_b, **kw))
     weights = np.exp(np.array(log_ev) - max(log_ev))
     np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
     # A fixed lam pulls every class alike.
@@ -2019,7 +2031,8 @@ def test_learned_source_weights_with_sample_and_intercept_weights_are_penalized_
     lam,
 ):
     # Minimize sum_i s_i (y_i - x_i delta - g_i beta - b)^2 + lam ||delta||^2
-    # + source_reg beta^2 + lam_intercept b^2, written out (lam=inf: delta = 0).
+    # + source_reg beta^2 + lam_intercept c^2, c = b + m_x delta + m_g beta being the
+    # score at the rows' weighted mean (lam=inf: delta = 0), written out on centred columns.
     rng = np.random.RandomState(4)
     X = rng.normal(size=(30, 3))
     y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.normal(size=30) + 4.0
@@ -2030,14 +2043,16 @@ def test_learned_source_weights_with_sample_and_intercept_weights_are_penalized_
     ).fit(X, y, sample_weight=s)
     g = source.predict(X)[:, None]
     if np.isinf(lam):
-        A, penalty = np.column_stack([g, np.ones(30)]), [2.0, 5.0]
+        F, penalty = g, [2.0, 5.0]
     else:
-        A, penalty = np.column_stack([X, g, np.ones(30)]), [lam] * 3 + [2.0, 5.0]
+        F, penalty = np.column_stack([X, g]), [lam] * 3 + [2.0, 5.0]
+    mean = s @ F / s.sum()
+    A = np.column_stack([F - mean, np.ones(30)])
     theta = np.linalg.solve(A.T @ (s[:, None] * A) + np.diag(penalty), A.T @ (s * y))
     coef = np.zeros(3) if np.isinf(lam) else theta[:3]
     np.testing.assert_allclose(reg.coef_, coef, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(reg.source_weights_.ravel(), theta[-2:-1], rtol=1e-8)
-    np.testing.assert_allclose(reg.intercept_, theta[-1], rtol=1e-8)
+    np.testing.assert_allclose(reg.intercept_, theta[-1] - theta[:-1] @ mean, rtol=1e-8)
     # Integer sample weights are repeated rows.
     rows = np.repeat(np.arange(30), s.astype(int))
     rep = clone(reg).fit(X[rows], y[rows])
@@ -2078,8 +2093,10 @@ def test_residual_auto_caps_the_pull_on_a_class_no_source_knows():
         lam = np.full((3, 4), unit * strength)
         lam[0] = unit * min(strength, 0.5)
         kw = dict(lam=lam, lam_intercept=strength, offset=share * G)
-        W, b = fit_biased_logistic(X, y, 3, None, tol=1e-8, **kw)
-        log_ev.append(biased_logistic_log_evidence(X, y, 3, W, b, None, None, **kw))
+        # The intercept at the centre of the rows is pulled toward zero.
+        Xc = X - X.mean(axis=0)
+        W, b = fit_biased_logistic(Xc, y, 3, None, tol=1e-8, **kw)
+        log_ev.append(biased_logistic_log_evidence(Xc, y, 3, W, b, None, None, **kw))
     weights = np.exp(np.array(log_ev) - max(log_ev))
     np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
 
@@ -2158,3 +2175,92 @@ def test_error_messages_in_full():
     for model, target, exc, message in cases:
         with pytest.raises(exc, match=f"^{re.escape(message)}$"):
             model.fit(X, target)
+
+
+def _shifted_source(source, c):
+    """A copy of a fitted linear ``source`` that scores ``x + c`` as ``source`` scores ``x``."""
+    shifted = copy.deepcopy(source)
+    shifted.intercept_ = source.intercept_ - source.coef_ @ c
+    return shifted
+
+
+class _ShiftedInput(BaseEstimator):
+    """A fitted ``model`` read on inputs shifted by ``c`` (residual-mode source)."""
+
+    def __init__(self, model, c):
+        self.model, self.c = model, c
+        for attr in ("classes_", "n_features_in_"):
+            if hasattr(model, attr):
+                setattr(self, attr, getattr(model, attr))
+
+    def fit(self, X, y=None):
+        return self
+
+    def predict(self, X):
+        return self.model.predict(X - self.c)
+
+    def predict_proba(self, X):
+        return self.model.predict_proba(X - self.c)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e8])
+def test_fit_does_not_depend_on_the_origin_of_the_inputs(offset):
+    # Inputs (and the source) shifted by a constant give the same model, its intercept
+    # shifted to match: the intercept pulled toward the source's is the one at the centre
+    # of the rows. Before, an intercept pulled toward the source's at the origin cost 3
+    # points at an offset of 1e3 and left uniform probabilities at 1e8.
+    X, y, source, _, _ = _source_without_class_0()
+    c = np.linspace(1.0, 2.0, X.shape[1]) * offset
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    s = np.random.RandomState(0).randint(1, 4, size=len(y)).astype(float)
+    cases = [
+        (HypothesisTransferClassifier(), HypothesisTransferClassifier()),
+        (
+            HypothesisTransferClassifier(source),
+            HypothesisTransferClassifier(_shifted_source(source, c)),
+        ),
+        (
+            HypothesisTransferClassifier(source, lam=2.0, lam_intercept=3.0),
+            HypothesisTransferClassifier(_shifted_source(source, c), lam=2.0, lam_intercept=3.0),
+        ),
+        (
+            HypothesisTransferClassifier(tree, mode="residual"),
+            HypothesisTransferClassifier(_ShiftedInput(tree, c), mode="residual"),
+        ),
+    ]
+    for plain, shifted in cases:
+        plain.fit(X, y, sample_weight=s)
+        shifted.fit(X + c, y, sample_weight=s)
+        np.testing.assert_allclose(shifted.coef_, plain.coef_, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            shifted.predict_proba(X + c), plain.predict_proba(X), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_allclose(
+            shifted.intercept_ + shifted.coef_ @ c, plain.intercept_, rtol=1e-6, atol=1e-4
+        )
+    # The regressor, with the intercept pulled and with learned source weights.
+    Xd, yd = load_diabetes(return_X_y=True)
+    Xd = StandardScaler().fit_transform(Xd)
+    c = np.linspace(1.0, 2.0, Xd.shape[1]) * offset
+    ridge = Ridge().fit(Xd[:200], yd[:200])
+    gbr = DecisionTreeRegressor(max_depth=3, random_state=0).fit(Xd[:200], yd[:200])
+    Xt, yt = Xd[200:240], yd[200:240]
+    cases = [
+        (
+            HypothesisTransferRegressor(ridge, lam_intercept=5.0),
+            HypothesisTransferRegressor(_shifted_source(ridge, c), lam_intercept=5.0),
+        ),
+        (
+            HypothesisTransferRegressor(
+                gbr, mode="residual", source_weights="learn", lam_intercept=5.0
+            ),
+            HypothesisTransferRegressor(
+                _ShiftedInput(gbr, c), mode="residual", source_weights="learn", lam_intercept=5.0
+            ),
+        ),
+    ]
+    for plain, shifted in cases:
+        plain.fit(Xt, yt)
+        shifted.fit(Xt + c, yt)
+        np.testing.assert_allclose(shifted.coef_, plain.coef_, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(shifted.predict(Xd + c), plain.predict(Xd), rtol=1e-6, atol=1e-4)
