@@ -901,6 +901,37 @@ def _rkme_cases():
     return cases
 
 
+def _hypothesis_transfer_cases():
+    """Rows far from the origin: the fit of the shifted rows is the shifted fit.
+
+    Around 1e7 the no-source candidates, with their intercept pulled toward zero at the
+    origin, gave uniform probabilities, so the fall-back from a useless source failed.
+    """
+    from skreuse.training import HypothesisTransferClassifier, HypothesisTransferRegressor
+
+    X = _X(3)
+    cases = []
+    for est in (HypothesisTransferClassifier(), HypothesisTransferRegressor()):
+        y = _y_for(est, X)
+        plain = _outputs(clone(est).fit(X, y), X)
+        for offset in (1e7, 1e12):
+            c = offset * np.linspace(1.0, 2.0, _D)
+
+            def far(est=est, y=y, c=c):
+                return _outputs(clone(est).fit(X + c, y), X + c)
+
+            def same(outs, plain=plain, offset=offset):
+                for meth, value in plain.items():
+                    # Scores carry the inputs' own resolution, offset * eps.
+                    atol = 1e2 * offset * np.finfo(np.float64).eps
+                    if not np.allclose(outs[meth], value, rtol=1e-6, atol=max(atol, 1e-6)):
+                        raise Wrong(f"{meth} differs from that of the unshifted rows")
+
+            name = type(est).__name__
+            cases.append(Case(name, f"rows_at_{offset:g}_no_source", far, same))
+    return cases
+
+
 def _rkme_keys(payload):
     """The JSON paths of the reduced points and weights (nested or flat payloads)."""
 
@@ -1119,6 +1150,7 @@ def all_cases():
         else:
             cases += _dataset_cases(name, func)
     cases += _selector_cases() + _rkme_cases() + _deep_cases() + _ncm_torch_cases()
+    cases += _hypothesis_transfer_cases()
     return cases
 
 
