@@ -2264,3 +2264,15 @@ def test_fit_does_not_depend_on_the_origin_of_the_inputs(offset):
         shifted.fit(Xt + c, yt)
         np.testing.assert_allclose(shifted.coef_, plain.coef_, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(shifted.predict(Xd + c), plain.predict(Xd), rtol=1e-6, atol=1e-4)
+
+
+def test_without_a_pull_on_the_weights_the_intercept_is_pulled_toward_the_sources():
+    # lam=0 puts no prior on the weights: the score at the centre of the rows is pulled
+    # toward the source's intercept alone (its weights are not the prior's).
+    X = np.random.RandomState(0).normal(size=(20, 3)) + 2.0
+    y = X @ [1.0, 2.0, 3.0] + 5.0
+    source = Ridge().fit(X - 2.0, y)
+    reg = HypothesisTransferRegressor(source, lam=0.0, lam_intercept=1e9).fit(X, y)
+    m = X.mean(axis=0)
+    assert reg.intercept_ + reg.coef_ @ m == pytest.approx(source.intercept_, rel=1e-6)
+    assert abs(source.intercept_ - (source.intercept_ + source.coef_ @ m)) > 1.0

@@ -430,9 +430,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         and ``b0`` are the centred ones (what the criterion scores); :meth:`_uncentred`
         gives the intercept at the origin.
         """
-        total = sample_weight.sum()
-        if self.fit_intercept and total > 0:
-            center = sample_weight @ X / total
+        # (Validation refuses weights that are all zero.)
+        if self.fit_intercept:
+            center = sample_weight @ X / sample_weight.sum()
             X = X - center
             b0 = 0.0 if b0 is None else b0
             if W0 is not None:
