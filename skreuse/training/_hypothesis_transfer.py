@@ -415,9 +415,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         of the weights under the two penalties, ``W0`` where ``lam`` is infinite and 0
         where there is no penalty). The prior's mean function is that of the
         uncentred fit; the prior is tight at the target rows rather than at the
-        origin. So the fit does not
-        depend on where the origin of the inputs lies: inputs and source shifted by a
-        constant give the same model, its intercept shifted to match. Pulled at the
+        origin. So the fit does not depend on where the origin of the inputs lies:
+        inputs and source shifted by a constant give the same model, its intercept
+        shifted to match. Pulled at the
         origin, an intercept cost 3 points of accuracy at an offset of 1e3 times the
         spread, and at 1e7-1e8 the no-source candidates (the fall-back) gave uniform
         probabilities. (In the reuse-gain benchmark, where the origin lies between the
