@@ -67,6 +67,20 @@ def _check_offset(offset, n, k):
     return offset
 
 
+def prior_mean(W0, lam, alpha):
+    """Mean of the Gaussian prior that the two weight penalties make together.
+
+    ``lam ||W - W0||^2 + alpha ||W||^2`` is ``(lam + alpha) ||W - m||^2`` plus a
+    constant, with ``m = lam W0 / (lam + alpha)``: ``W0`` itself where ``lam`` is
+    infinite, and zero where there is no penalty at all.
+    """
+    lam = np.asarray(lam, dtype=float)
+    if np.all(np.isinf(lam)):
+        return W0
+    r = lam + alpha
+    return W0 * np.divide(lam, r, out=np.zeros_like(r), where=r > 0)
+
+
 def _ridge_toward_zero(Xs, Rs, r):
     """Solve ``min ||Xs V^T - Rs||^2 + sum_j r_j ||V[:, j]||^2`` for V (k, d).
 
@@ -215,7 +229,7 @@ def fit_biased_ridge(
         return W, b
 
     r = lam + alpha
-    Wc = W0 * np.divide(lam, r, out=np.zeros_like(r), where=r > 0)
+    Wc = prior_mean(W0, lam, alpha)
 
     if fit_intercept and lam_intercept == 0:
         x_mean = s @ X / s.sum()
@@ -367,8 +381,7 @@ def fit_biased_logistic(
     if fix_W and fix_b:
         return (W0.copy(), b_fixed, 0) if return_n_iter else (W0.copy(), b_fixed)
 
-    r = lam + alpha
-    W_start = W0 * np.divide(lam, r, out=np.zeros_like(r), where=r > 0) if not fix_W else W0
+    W_start = prior_mean(W0, lam, alpha)
     # The objective is divided by the total weight so that ``tol`` means the same for
     # any sample size; the minimizer is unchanged.
     scale = max(s.sum(), 1.0)
@@ -515,8 +528,7 @@ offset
         # The two penalties as one normalized Gaussian: r ||W - m||^2 with
         # m = lam W0 / r. (Their sum differs from it by lam alpha / r ||W0||^2, a
         # constant of the objective but not of the prior's normalization.)
-        mean = W0 * np.divide(lam, r, out=np.zeros_like(r), where=r > 0)
-        energy += np.sum(r * (W - mean) ** 2)
+        energy += np.sum(r * (W - prior_mean(W0, lam, alpha)) ** 2)
     if free_b:
         energy += lam_intercept * np.sum((b - b0) ** 2)
 

@@ -33,6 +33,7 @@ from ._biased_regularization import (
     evidence_weights,
     fit_biased_logistic,
     fit_biased_ridge,
+    prior_mean,
 )
 
 __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]
@@ -436,10 +437,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             X = X - center
             b0 = 0.0 if b0 is None else b0
             if W0 is not None:
-                lam_ = np.broadcast_to(np.asarray(lam, dtype=float), W0.shape)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    ratio = np.where(lam_ + alpha > 0, lam_ / (lam_ + alpha), 0.0)
-                b0 = b0 + np.where(np.isinf(lam_), 1.0, ratio) * W0 @ center
+                b0 = b0 + prior_mean(W0, lam, alpha) @ center
         else:
             center = np.zeros(X.shape[1])
         coef, intercept = self._solve(
