@@ -1080,8 +1080,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
         dof = float(self.fit_intercept)
         if not np.all(np.isinf(penalty)):
-            Xc = X - s @ X / total if self.fit_intercept else X
-            gram = (Xc * s[:, None]).T @ Xc
+            # fit["X"] is already centred at the rows' weighted mean (_fit_candidate).
+            gram = (X * s[:, None]).T @ X
             dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
         if dof >= total - 1e-9:
             return -np.inf
