@@ -2099,14 +2099,6 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "b0 = np.zeros(k) if b0 is None else np.broadcast_to(np.asarray(b0, ), (k,))",
         )
     },
-    ("biased_logistic_log_evidence", "mean = W0 * np.divide(lam, r, out=None, where=r > 0)"): (
-        "survived",
-        "the prior means where r = lam + alpha = 0 become uninitialized memory instead of 0, "
-        "and enter the energy only as r * (W - mean)**2 = 0 * finite: a difference only if that "
-        "memory holds inf, NaN or a value above 1e154, which no test can arrange (the flat-weight "
-        "case itself is pinned by test_log_evidence_with_flat_weights_and_intercept_is_the_"
-        "laplace_formula)",
-    ),
     **{
         ("biased_logistic_log_evidence", line): (
             "equivalent",
@@ -2118,15 +2110,6 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             'A = np.einsum("i,ia,ab->iab", s, P, np.eye(k)) - np.einsum("I,IA,IB->IAB", s, P, P)',
         )
     },
-    (
-        "fit_biased_logistic",
-        "W_start = W0 * np.divide(lam, r, out=None, where=r > 0) if not fix_W else W0",
-    ): (
-        "survived",
-        "the starting weights where r = lam + alpha = 0 become uninitialized memory instead of "
-        "0; test_biased_logistic_starts_from_the_minimizer_of_the_penalty sees it when that "
-        "memory is not zero (killed when applied by hand), not when it happens to be",
-    ),
     (
         "fit_biased_logistic",
         "([] if fix_W else [W_start.ravel()]) + ([] if (fix_b) and False else [b0.astype(float)])",
@@ -3743,6 +3726,16 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "origin is read only for the euclidean metric, where it is set to the means' mean; "
         "for cosine the stored terms hold None",
     ),
+    # -- stop 18: the prior mean of the weights in one place, hypothesis transfer centred.
+    **{
+        ("prior_mean", new): (
+            "equivalent",
+            "lam always arrives as floats: the solvers validate it into a float array, and "
+            "hypothesis transfer passes share * strength or 1.0 * lam (share a float), so the "
+            "array is float64 with or without the dtype",
+        )
+        for new in ("lam = np.asarray(lam, dtype=None)", "lam = np.asarray(lam, )")
+    },
 }
 # Functions that run only at import time (decorator factories): the module is imported before
 # mutmut forks the test process, so their mutants are never active and always "survive".
