@@ -29,7 +29,6 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._validation import check_classification_targets
 from ._biased_regularization import (
-    biased_logistic_log_evidence,
     evidence_weights,
     fit_biased_logistic,
     fit_biased_ridge,
@@ -42,6 +41,9 @@ __all__ = ["HypothesisTransferClassifier", "HypothesisTransferRegressor"]
 # Penalty strengths tried by ``lam="auto"`` (per weight, against a data term summed
 # over the samples), each with the source as prior mean, half of it, and none of it.
 _STRENGTHS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# Folds of the held-out log-likelihood by which lam="auto" weighs a classifier's
+# candidates (leave-one-out with fewer rows).
+_N_FOLDS = 10
 # Largest penalty on the weights of a target class no source knows, with lam="auto":
 # 1 / (2 C) of scikit-learn's LogisticRegression(C=1).
 _NEW_CLASS_PENALTY = 0.5
@@ -267,7 +269,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 b0 += weights[i] * intercept
             self.source_coef_, self.source_intercept_ = W0, b0
 
-            def fit_one(share, strength, lam_intercept=0.0):
+            def fit_one(
+                share, strength, lam_intercept=0.0, sample_weight=sample_weight, start=None
+            ):
                 # Penalty strength * ||W - share * W0||^2 (+ alpha ||W||^2), written as
                 # the solver's pull toward W0 plus plain shrinkage.
                 lam, alpha = share * strength, (1 - share) * strength + self.alpha
@@ -284,6 +288,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     lam=lam,
                     alpha=alpha,
                     lam_intercept=lam_intercept,
+                    start=start,
                 )
 
             unknown = self._unknown_rows(known, n_rows)
@@ -314,7 +319,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 # its weight pulled toward zero, so a useless source gets weight ~0.
                 XG = np.hstack([X, G])
 
-                def fit_one(share, strength, lam_intercept=0.0):
+                def fit_one(
+                    share, strength, lam_intercept=0.0, sample_weight=sample_weight, start=None
+                ):
                     lam = np.r_[np.full(d, strength), np.full(H, self.source_reg)]
                     if np.isinf(strength):
                         # No correction (the solvers take an infinite penalty on all
@@ -327,7 +334,12 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         fit["lam"] = lam
                         return fit
                     return self._fit_candidate(
-                        XG, target, sample_weight, lam=lam, lam_intercept=lam_intercept
+                        XG,
+                        target,
+                        sample_weight,
+                        lam=lam,
+                        lam_intercept=lam_intercept,
+                        start=start,
                     )
 
                 # The learned source weights already shrink a useless source: only the
@@ -351,7 +363,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 # ~20 the strongest candidate was too weak to keep the source.)
                 unit = _mean_variance(X, sample_weight) if self.lam == "auto" else 1.0
 
-                def fit_one(share, strength, lam_intercept=0.0):
+                def fit_one(
+                    share, strength, lam_intercept=0.0, sample_weight=sample_weight, start=None
+                ):
                     lam = strength
                     if self.lam == "auto" and unknown.any():
                         lam = self._new_class_penalty(strength, 0.0, strength, unknown, d)
@@ -362,6 +376,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         lam=unit * lam,
                         offset=share * GB,
                         lam_intercept=lam_intercept,
+                        start=start,
                     )
                     fit["share"] = share
                     return fit
@@ -407,6 +422,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         alpha=0.0,
         offset=None,
         lam_intercept=0.0,
+        start=None,
     ):
         """Fit with these penalties; the fit and what it was fitted with.
 
@@ -429,7 +445,8 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         pixels with one or two rows per class it left the intercept all but free, and
         the residual fit lost 4 points to its source.) The fit's ``X``, ``intercept``
         and ``b0`` are the centred ones (what the criterion scores); :meth:`_uncentred`
-        gives the intercept at the origin.
+        gives the intercept at the origin. ``start``: a fit with the same penalties to
+        start the solver from (on nearly the same rows), moved to this centre.
         """
         # (Validation refuses weights that are all zero.)
         if self.fit_intercept:
@@ -440,6 +457,8 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 b0 = b0 + prior_mean(W0, lam, alpha) @ center
         else:
             center = np.zeros(X.shape[1])
+        if start is not None:
+            start = start["coef"], start["intercept"] + start["coef"] @ (center - start["center"])
         coef, intercept = self._solve(
             X,
             target,
@@ -450,6 +469,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             b0=b0,
             lam_intercept=lam_intercept,
             offset=offset,
+            start=start,
         )
         return dict(
             X=X,
@@ -464,6 +484,13 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam_intercept=lam_intercept,
             center=center,
         )
+
+    def _candidate_scores(self, fits, refit, target):
+        """Score of every candidate fit (higher is better): ``self._criterion`` of each.
+
+        ``refit(j, sample_weight)`` refits candidate ``j`` with other sample weights.
+        """
+        return np.array([self._criterion(fit, target) for fit in fits])
 
     @staticmethod
     def _uncentred(fit):
@@ -480,9 +507,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         are every strength of ``_STRENGTHS`` with the source kept (share 1), halved
         (share 0.5) or dropped (share 0: the target-only model), plus, for the
         regressor, the source itself (infinite strength); ``self._candidate_weights``
-        turns their ``self._criterion`` into weights, and the weights and intercepts
-        (and the share of the base scores) are averaged with them. The returned fit's
-        other entries are those of the candidate with the largest weight.
+        turns their ``self._candidate_scores`` into weights, and the weights and
+        intercepts (and the share of the base scores) are averaged with them. The
+        returned fit's other entries are those of the candidate with the largest weight.
         """
         if self.lam != "auto":
             self.candidates_ = np.array([[1.0, self.lam]])
@@ -502,7 +529,14 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             return max(strength, self.lam_intercept)
 
         fits = [fit_one(share, strength, lam_intercept=pull(strength)) for share, strength in grid]
-        weights = self._candidate_weights(np.array([self._criterion(f, target) for f in fits]))
+
+        def refit(j, sample_weight):
+            share, strength = grid[j]
+            return fit_one(
+                share, strength, pull(strength), sample_weight=sample_weight, start=fits[j]
+            )
+
+        weights = self._candidate_weights(self._candidate_scores(fits, refit, target))
         self.candidates_, self.candidate_weights_ = np.array(grid), weights
         fits = [self._uncentred(f) for f in fits]
         fit = fits[int(np.argmax(weights))]
@@ -557,6 +591,44 @@ def _mean_variance(X, sample_weight):
 
 def _num_rows(X):
     return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _folds(X, target, sample_weight):
+    """Fold of every row for the held-out scores of ``lam="auto"`` (-1: weight zero).
+
+    The rows of positive weight form groups, identical rows of a class together (so a
+    row of integer weight ``k`` is held out as its ``k`` copies would be, and weights act
+    as repeated rows). ``min(n, _N_FOLDS)`` folds over the ``n`` groups (none when
+    ``n < 2``), stratified: the groups sorted by class, then by their projection on a
+    fixed random direction, are dealt out in turn. The folds depend on the rows, not on
+    their order, so permuting the rows does not change the fit.
+    """
+    rows = np.flatnonzero(sample_weight > 0)
+    folds = np.full(len(target), -1)
+    _, first, inverse = np.unique(
+        np.column_stack([target[rows], X[rows]]), axis=0, return_index=True, return_inverse=True
+    )
+    n_folds = min(len(first), _N_FOLDS)
+    if n_folds < 2:
+        return folds
+    key = X[rows[first]] @ np.random.RandomState(0).standard_normal(X.shape[1])
+    group_fold = np.empty(len(first), dtype=int)
+    group_fold[np.lexsort((key, target[rows[first]]))] = np.arange(len(first)) % n_folds
+    folds[rows] = group_fold[inverse.ravel()]
+    return folds
+
+
+def _log_likelihood(fit, target, sample_weight, rows):
+    """Weighted log-likelihood of the labels ``target`` of ``rows`` under a classifier's
+    candidate ``fit`` (scores from its centred inputs, one column when binary)."""
+    Z = fit["X"][rows] @ fit["coef"].T + fit["intercept"]
+    if fit["offset"] is not None:
+        Z = Z + fit["offset"][rows]
+    if Z.shape[1] == 1:
+        z = Z[:, 0]
+        return float(-sample_weight @ np.logaddexp(0.0, np.where(target == 1, -z, z)))
+    log_p = log_softmax(Z, axis=1)
+    return float(sample_weight @ log_p[np.arange(len(target)), target])
 
 
 _COMMON_DOC = """
@@ -629,17 +701,22 @@ _COMMON_DOC = """
         "probabilities themselves with ``source_weights='learn'``), matched to the "
         "target classes by label,",
         plain="L2-regularized logistic regression",
-        criterion="the fitted model is their average, weighted by their posterior "
-        "probabilities: each candidate's marginal likelihood of the target labels "
-        "(Laplace approximation, the prior read from the penalty, the intercept "
-        "at the centre of the rows pulled toward the same share of the source's "
-        "score there at least as strongly as the weights), normalized over the "
-        "candidates. Averaging the weights approximates "
-        "the posterior mean under the mixture of the candidates' priors (MacKay, "
-        "1992; Bayesian model averaging, Hoeting et al., 1999). With one to a few "
-        "labelled rows per class this is steadier than cross-validation on held-out "
-        "folds of one or two rows, and than picking the single most probable "
-        "candidate, which stuck to the source when the evidence was nearly flat.",
+        criterion="the fitted model is their average, weighted by how well each "
+        "predicts target rows it was not fitted to: the rows are dealt into at most 10 "
+        "folds, stratified by class (one row each, i.e. leave-one-out, with fewer "
+        "rows; identical rows together, so integer weights act as repeated rows), and "
+        "each fold is held out in turn by zeroing its sample weights, so its classes "
+        "stay in the model, at the candidate's prior where no other row has them. The "
+        "weights are the exponentials of the summed log-probabilities of the held-out "
+        "labels, normalized over the candidates (pseudo-Bayesian model averaging, "
+        "Geisser and Eddy 1979; Yao et al. 2018). In the reuse-gain benchmark this "
+        "beat the candidates' Laplace evidence (MacKay 1992), which favoured strong "
+        "pulls: by 1.4-2.2 points on the shifted digits with 3-10 rows per class, "
+        "within noise elsewhere. Averaging keeps the no-source and the source-based "
+        "fits in the mix, where picking the single best candidate followed the noise "
+        "of a few held-out rows. The fits of a fold start from the candidate's fit on "
+        "all the rows; with ``k`` folds, ``lam='auto'`` costs ``k + 1`` fits per "
+        "candidate.",
     ).strip()
 )
 class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
@@ -658,7 +735,8 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
     tol : float, default=1e-8
         Tolerance of L-BFGS on the objective's gradient (per unit of sample weight).
         Tight by default: with ``lam="auto"`` the candidates' weights exponentiate
-        their log evidence, which moves with the fitted weights.
+        their held-out log-likelihoods, which move with the fitted weights. After
+        L-BFGS, Newton steps polish each fit to rounding error.
 
     Attributes
     ----------
@@ -680,7 +758,8 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         ``classes_``) in every decision row (``mode="residual"`` only; fixed weights
         give ``beta_i`` times the identity per source).
     n_iter_ : int
-        Largest number of L-BFGS iterations run by one fit (one fit per candidate).
+        Largest number of L-BFGS iterations run by one fit (with ``lam="auto"``, one fit
+        per candidate and held-out fold).
     lam_ : float
         The pull toward the source: ``lam``, or that of the candidate with the largest
         weight with ``lam="auto"`` (in ``mode="biased"``, ``share * strength``).
@@ -692,8 +771,8 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         ``(share, strength)`` of every candidate: the share of the source in the prior
         mean and the penalty; one row ``(1, lam)`` when ``lam`` is a number.
     candidate_weights_ : ndarray of shape (n_candidates,)
-        Weight of every candidate in the fitted model (posterior probabilities,
-        summing to 1).
+        Weight of every candidate in the fitted model (from the held-out
+        log-likelihoods, summing to 1).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -786,7 +865,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         n_rows = 1 if len(self.classes_) == 2 else len(self.classes_)
         return encoder.transform(y), n_rows
 
-    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset):
+    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start):
         coef, intercept, n_iter = fit_biased_logistic(
             X,
             target,
@@ -802,38 +881,40 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
             tol=self.tol,
             offset=offset,
             return_n_iter=True,
+            start=start,
         )
         self.n_iter_ = max(self.__dict__.get("n_iter_", 0), n_iter)
         return coef, intercept
 
-    def _criterion(self, fit, target):
-        # With a few rows per class, held-out folds of one or two rows make a noisy
-        # choice; the marginal likelihood of all the rows under the prior is smoother.
-        return biased_logistic_log_evidence(
-            fit["X"],
-            target,
-            len(self.classes_),
-            fit["coef"],
-            fit["intercept"],
-            fit["W0"],
-            fit["b0"],
-            lam=fit["lam"],
-            alpha=fit["alpha"],
-            sample_weight=fit["sample_weight"],
-            fit_intercept=self.fit_intercept,
-            lam_intercept=fit["lam_intercept"],
-            offset=fit["offset"],
-        )
+    def _candidate_scores(self, fits, refit, target):
+        """Log-likelihood of the target labels held out from each candidate's fit.
+
+        The rows are dealt into folds (:func:`_folds`, at most ``_N_FOLDS``: one row
+        each, i.e. leave-one-out, when there are fewer rows). A fold is held out by
+        zeroing its sample weights, so the classes stay those of all the rows: a class
+        whose every row is held out keeps the candidate's prior for it (the source's
+        weights, a share of them, or zero), and is scored on its rows. Even with one row
+        per class every candidate is thus judged on rows it was not fitted to.
+        """
+        sample_weight = fits[0]["sample_weight"]
+        folds = _folds(fits[0]["X"], target, sample_weight)
+        scores = np.zeros(len(fits))
+        for fold in range(folds.max() + 1):
+            held = folds == fold
+            kept = np.where(held, 0.0, sample_weight)
+            for j in range(len(fits)):
+                fit = refit(j, kept)
+                scores[j] += _log_likelihood(fit, target[held], sample_weight[held], held)
+        return scores
 
     @staticmethod
-    def _candidate_weights(log_evidence):
-        # Posterior probabilities of the candidates under a uniform prior over the
-        # grid: averaging the candidates' weights with them approximates the posterior
-        # mean of the weights under the mixture of their priors (each posterior
-        # Laplace-approximated by a Gaussian at its mode). With a few rows, averaging
-        # keeps the no-source and the source-based fits in the mix where picking one
-        # of them on nearly equal evidence lost to the better baseline.
-        return evidence_weights(log_evidence)
+    def _candidate_weights(log_likelihood):
+        # Held-out log-likelihoods exponentiated and normalized over the candidates
+        # (pseudo-Bayesian model averaging, Geisser and Eddy 1979; Yao et al. 2018):
+        # the weights and intercepts are averaged with them. With a few rows, averaging
+        # keeps the no-source and the source-based fits in the mix where picking the
+        # best on held-out rows followed the noise of a few rows.
+        return evidence_weights(log_likelihood)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -1048,7 +1129,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         self._single_output = y.ndim == 1
         return y, 1 if y.ndim == 1 else y.shape[1]
 
-    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset):
+    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start):
+        # Closed form: nothing to start from.
         return fit_biased_ridge(
             X,
             target,
