@@ -216,7 +216,7 @@ def _demo_main(*, output, quick, random_state):
         "winner's outputs.\n"
         f"HypothesisTransfer: the scores of {best_classifier} plus a linear correction "
         "(mode='residual'), the source's share and the penalty chosen on the labelled "
-        "rows by the evidence (lam='auto').\n"
+        "rows by held-out log-likelihood (lam='auto').\n"
         f"NCM: nearest class mean of the outputs of {best}; no training beyond the means."
     )
     table = "\n".join(out)
