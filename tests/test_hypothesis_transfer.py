@@ -116,7 +116,8 @@ def _random_logistic_problem(seed, n, d, n_classes):
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_biased_logistic_weighted_rows_equal_repeated_rows_to_rounding_error(n_classes):
+@pytest.mark.parametrize(("lam", "alpha"), [(0.05, 0.0), (0.0, 0.05)])
+def test_biased_logistic_weighted_rows_equal_repeated_rows_to_rounding_error(n_classes, lam, alpha):
     # A flat objective (60 features, 15 rows, weak penalty): L-BFGS alone stops where its
     # line search no longer lowers the objective, and the weighted and the repeated
     # problem came out 4e-7 apart; the Newton steps after it reach rounding error.
@@ -124,7 +125,7 @@ def test_biased_logistic_weighted_rows_equal_repeated_rows_to_rounding_error(n_c
     X, y = rng.rand(15, 60), rng.randint(0, n_classes, size=15)
     s = rng.randint(0, 5, size=15).astype(float)
     rep = np.repeat(np.arange(15), s.astype(int))
-    kw = dict(lam=0.05, lam_intercept=100.0, tol=1e-8)
+    kw = dict(lam=lam, alpha=alpha, lam_intercept=100.0, tol=1e-8)
     W, b = fit_biased_logistic(X, y, n_classes, None, sample_weight=s, **kw)
     W_rep, b_rep = fit_biased_logistic(X[rep], y[rep], n_classes, None, **kw)
     np.testing.assert_allclose(W, W_rep, rtol=0, atol=1e-10)
@@ -1352,34 +1353,38 @@ def test_auto_caps_the_pull_on_a_class_no_source_knows():
 
 
 def test_auto_skips_held_out_rows_of_a_class_nothing_left_knows():
-    # One row per class, class 0 unknown to the source: left out, its row has no other
-    # row of its class and no source weights, so it is not scored; the rows of classes
-    # 1 and 2 are, from the source's weights for their class.
-    X, y, source, W0, b0 = _source_without_class_0()
-    rows = [np.flatnonzero(y == c)[0] for c in range(3)]
-    X, y = X[rows], y[rows]
-    auto = HypothesisTransferClassifier(source).fit(X, y)
-    log_lik = []
-    for share, strength in auto.candidates_:
-        lam = np.full((3, 4), share * strength)
-        alpha = (1 - share) * strength
-        lam[0] = max(0.0, min(strength, 0.5) - alpha)
-        kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
-        total = 0.0
-        for i in (1, 2):
-            s = np.ones(3)
-            s[i] = 0.0
-            m = s @ X / s.sum()
-            W, b = fit_biased_logistic(
-                X - m, y, 3, W0, share * b0 + share * W0 @ m, sample_weight=s, tol=1e-8, **kw
-            )
-            total += log_softmax((X[i] - m) @ W.T + b)[y[i]]
-        log_lik.append(total)
-    weights = np.exp(np.array(log_lik) - max(log_lik))
-    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
-    # Without a source no class is known: no row can be scored, the candidates weigh
-    # the same.
-    alone = HypothesisTransferClassifier().fit(X, y)
+    # Class 0 is unknown to the source. With one row of it, that row left out has no
+    # other row of its class and no source weights: it is not scored; the rows of
+    # classes 1 and 2 are, from the source's weights for their class. With two rows of
+    # class 0, each left out has the other: every row is scored.
+    X_all, y_all, source, W0, b0 = _source_without_class_0()
+    first = [np.flatnonzero(y_all == c)[0] for c in range(3)]
+    second_of_0 = np.flatnonzero(y_all == 0)[1]
+    for rows, scored in ((first, (1, 2)), (first + [second_of_0], (0, 1, 2, 3))):
+        X, y = X_all[rows], y_all[rows]
+        auto = HypothesisTransferClassifier(source).fit(X, y)
+        log_lik = []
+        for share, strength in auto.candidates_:
+            lam = np.full((3, 4), share * strength)
+            alpha = (1 - share) * strength
+            lam[0] = max(0.0, min(strength, 0.5) - alpha)
+            kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
+            total = 0.0
+            for i in scored:
+                s = np.ones(len(y))
+                s[i] = 0.0
+                m = s @ X / s.sum()
+                prior_b = share * b0 + share * W0 @ m
+                W, b = fit_biased_logistic(
+                    X - m, y, 3, W0, prior_b, sample_weight=s, tol=1e-8, **kw
+                )
+                total += log_softmax((X[i] - m) @ W.T + b)[y[i]]
+            log_lik.append(total)
+        weights = np.exp(np.array(log_lik) - max(log_lik))
+        np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+    # Without a source no class is known: with one row per class no row can be scored,
+    # and the candidates weigh the same.
+    alone = HypothesisTransferClassifier().fit(X_all[first], y_all[first])
     np.testing.assert_allclose(alone.candidate_weights_, 1 / len(alone.candidates_))
 
 
