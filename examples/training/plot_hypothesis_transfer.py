@@ -67,11 +67,12 @@ def few_shot_split(y, shots, seed):
 # ``lam=0.5`` with ``alpha=0`` puts the same strength on the penalty as
 # ``LogisticRegression(C=1)`` (its ``1 / (2 C)``), only centred on the source.
 # The default ``lam="auto"`` chooses among the source, half of it and no source
-# as the centre, and among strengths from 0.1 to 100, by the marginal likelihood
-# of the labelled rows. On this task it keeps the source as it is up to 5 images
-# per class and then pulls strongly toward it (strength 10): with 64 pixels and 10
-# classes the evidence's Occam factor favours strong pulls, and the fixed
-# ``lam=0.5`` is 2-4 points more accurate here.
+# as the centre, and among strengths from 0.1 to 100, by how well each candidate
+# predicts labelled rows held out of its fit, and averages them. On this task it
+# matches the hand-picked ``lam=0.5`` (within 0.4 point at every size). Chosen
+# by the candidates' marginal likelihood instead, as before, it reached 0.857,
+# 0.862, 0.896 and 0.928: with 64 pixels and 10 classes the evidence's Occam
+# factor favoured strong pulls.
 SHOTS = [2, 5, 10, 20]
 SEEDS = range(5)
 methods = {
