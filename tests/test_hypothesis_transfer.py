@@ -1320,30 +1320,37 @@ def _source_without_class_0():
     return X[::3], y[::3], source, W0, b0
 
 
+def _capped_candidate(X, y, W0, b0, share, strength):
+    """``fit_on(sample_weight)`` for ``_held_out_log_likelihood``: the biased candidate
+    ``(share, strength)`` of ``lam="auto"`` on ``_source_without_class_0``'s classes, fitted
+    with ``fit_biased_logistic``. The pull share * strength toward the source plus the
+    shrinkage: a prior centred on share times the source (class 0's row of W0 is zero,
+    its pull capped at 0.5), the intercept at the centre of the rows fitted to pulled
+    toward that prior's score there."""
+    lam = np.full((3, 4), share * strength)
+    alpha = (1 - share) * strength
+    lam[0] = max(0.0, min(strength, 0.5) - alpha)
+
+    def fit_on(sample_weight):
+        m = sample_weight @ X / sample_weight.sum()
+        prior_b = share * b0 + share * W0 @ m
+        W, b = fit_biased_logistic(
+            X - m, y, 3, W0, prior_b, lam=lam, alpha=alpha, lam_intercept=strength,
+            sample_weight=sample_weight, tol=1e-8,
+        )  # fmt: skip
+        return lambda rows: log_softmax((X[rows] - m) @ W.T + b, axis=1)
+
+    return fit_on
+
+
 def test_auto_caps_the_pull_on_a_class_no_source_knows():
     X, y, source, W0, b0 = _source_without_class_0()
     auto = HypothesisTransferClassifier(source).fit(X, y)
     folds = _folds(X - X.mean(axis=0), y, np.ones(len(y)))
-    log_lik = []
-    for share, strength in auto.candidates_:
-        lam = np.full((3, 4), share * strength)
-        alpha = (1 - share) * strength
-        lam[0] = max(0.0, min(strength, 0.5) - alpha)
-        kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
-
-        def fit_on(sample_weight, share=share, kw=kw):
-            # The pull share * strength toward the source plus the shrinkage: a prior
-            # centred on share times the source (class 0's row of W0 is zero), the
-            # intercept at the centre of the rows fitted to pulled toward that prior's
-            # score there.
-            m = sample_weight @ X / sample_weight.sum()
-            prior_b = share * b0 + share * W0 @ m
-            W, b = fit_biased_logistic(
-                X - m, y, 3, W0, prior_b, sample_weight=sample_weight, tol=1e-8, **kw
-            )
-            return lambda rows: log_softmax((X[rows] - m) @ W.T + b, axis=1)
-
-        log_lik.append(_held_out_log_likelihood(fit_on, y, folds))
+    log_lik = [
+        _held_out_log_likelihood(_capped_candidate(X, y, W0, b0, share, strength), y, folds)
+        for share, strength in auto.candidates_
+    ]
     weights = np.exp(np.array(log_lik) - max(log_lik))
     np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
     # A fixed lam pulls every class alike.
@@ -1354,32 +1361,21 @@ def test_auto_caps_the_pull_on_a_class_no_source_knows():
 
 def test_auto_skips_held_out_rows_of_a_class_nothing_left_knows():
     # Class 0 is unknown to the source. With one row of it, that row left out has no
-    # other row of its class and no source weights: it is not scored; the rows of
-    # classes 1 and 2 are, from the source's weights for their class. With two rows of
-    # class 0, each left out has the other: every row is scored.
+    # other row of its class and no source weights, so it is not scored (never held
+    # out here); the rows of classes 1 and 2 are, from the source's weights for their
+    # class. With two rows of class 0, each left out has the other: every row is scored.
     X_all, y_all, source, W0, b0 = _source_without_class_0()
     first = [np.flatnonzero(y_all == c)[0] for c in range(3)]
     second_of_0 = np.flatnonzero(y_all == 0)[1]
-    for rows, scored in ((first, (1, 2)), (first + [second_of_0], (0, 1, 2, 3))):
+    for rows, folds in ((first, [-1, 0, 1]), (first + [second_of_0], [0, 1, 2, 3])):
         X, y = X_all[rows], y_all[rows]
         auto = HypothesisTransferClassifier(source).fit(X, y)
-        log_lik = []
-        for share, strength in auto.candidates_:
-            lam = np.full((3, 4), share * strength)
-            alpha = (1 - share) * strength
-            lam[0] = max(0.0, min(strength, 0.5) - alpha)
-            kw = dict(lam=lam, alpha=alpha, lam_intercept=strength)
-            total = 0.0
-            for i in scored:
-                s = np.ones(len(y))
-                s[i] = 0.0
-                m = s @ X / s.sum()
-                prior_b = share * b0 + share * W0 @ m
-                W, b = fit_biased_logistic(
-                    X - m, y, 3, W0, prior_b, sample_weight=s, tol=1e-8, **kw
-                )
-                total += log_softmax((X[i] - m) @ W.T + b)[y[i]]
-            log_lik.append(total)
+        log_lik = [
+            _held_out_log_likelihood(
+                _capped_candidate(X, y, W0, b0, share, strength), y, np.array(folds)
+            )
+            for share, strength in auto.candidates_
+        ]
         weights = np.exp(np.array(log_lik) - max(log_lik))
         np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
     # Without a source no class is known: with one row per class no row can be scored,

@@ -361,11 +361,11 @@ def fit_biased_logistic(
         hypothesis' decision values); ``None``: zeros.
     return_n_iter : bool, default=False
         Whether to also return the number of L-BFGS iterations.
-    start : tuple of (ndarray of shape (n_rows, n_features), ndarray of shape (n_rows,)), \
-default=None
-        Weights and intercept to start from (e.g. the solution on nearly the same
-        rows); ``None``: the minimizer of the penalty alone, ``(prior mean, b0)``.
-        Fixed parts (infinite penalties, no intercept) ignore it.
+    start : tuple of two ndarrays, default=None
+        Weights of shape (n_rows, n_features) and intercept of shape (n_rows,) to
+        start from (e.g. the solution on nearly the same rows); ``None``: the minimizer
+        of the penalty alone, ``(prior mean, b0)``. Fixed parts (infinite penalties, no
+        intercept) ignore it.
 
     Returns
     -------
