@@ -9,8 +9,6 @@ the first term pulling the weights toward the source weights ``W0`` and the
 second being plain L2 shrinkage (together the "L2-SP" form of Li et al., ICML'18).
 """
 
-from functools import partial
-
 import numpy as np
 from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, cg
@@ -268,7 +266,7 @@ def _logistic_loss_grad(Z, Yoh, y, s, binary):
     return loss, dZ
 
 
-def _newton_polish(fun, hessp, theta, max_steps=3):
+def _newton_polish(fun, hessian_at, theta, max_steps=2):
     """Newton steps from L-BFGS's solution ``theta`` while they shrink the gradient.
 
     L-BFGS stops where its line search can no longer lower the objective in floating
@@ -276,14 +274,14 @@ def _newton_polish(fun, hessp, theta, max_steps=3):
     (weighted and repeated rows then gave probabilities 1e-7 apart). A Newton step, by
     conjugate gradients on Hessian-vector products, needs the gradient only and brings
     the solution to rounding error. ``fun`` returns the objective and its gradient,
-    ``hessp(theta, v)`` the Hessian at ``theta`` times ``v``.
+    ``hessian_at(theta)`` the product ``v -> H(theta) v``.
     """
     grad = fun(theta)[1]
     for _ in range(max_steps):
         norm = np.max(np.abs(grad), initial=0.0)
         if norm == 0.0:
             break
-        hessian = LinearOperator((theta.size, theta.size), matvec=partial(hessp, theta))
+        hessian = LinearOperator((theta.size, theta.size), matvec=hessian_at(theta))
         step = cg(hessian, -grad, rtol=1e-4)[0]
         new_grad = fun(theta + step)[1]
         if not np.max(np.abs(new_grad)) < norm:
@@ -450,29 +448,38 @@ def fit_biased_logistic(
         options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
     )
 
-    def hessp(theta, v):
-        # The Hessian of the objective times v: the loss's through the scores' changes
-        # ``X V^T + v_b``, plus the penalties'.
+    def hessian_at(theta):
+        # v -> the Hessian of the objective at theta times v: the loss's through the
+        # scores' changes ``X V^T + v_b`` (the probabilities computed once), plus the
+        # penalties'.
         W, b = unpack(theta)
-        V = 0.0 if fix_W else v[: k * d].reshape(k, d)
-        v_b = 0.0 if fix_b else v[v.size - k :]
-        Z, dZ = X @ W.T + b + offset, v_b if fix_W else X @ V.T + v_b
+        Z = X @ W.T + b + offset
         if binary:
             p = expit(Z)
-            Q = s[:, None] * p * (1 - p) * dZ
+            curvature = s[:, None] * p * (1 - p)
         else:
             P = softmax(Z, axis=1)
-            PdZ = P * dZ
-            Q = s[:, None] * (PdZ - P * PdZ.sum(axis=1, keepdims=True))
-        out = []
-        if not fix_W:
-            out.append((Q.T @ X + 2 * (lam + alpha) * V).ravel())
-        if not fix_b:
-            out.append(Q.sum(axis=0) + 2 * lam_intercept * v_b)
-        return np.concatenate(out) / scale
+            sP = s[:, None] * P
+
+        def matvec(v):
+            V = 0.0 if fix_W else v[: k * d].reshape(k, d)
+            v_b = 0.0 if fix_b else v[v.size - k :]
+            dZ = v_b if fix_W else X @ V.T + v_b
+            if binary:
+                Q = curvature * dZ
+            else:
+                Q = sP * (dZ - (P * dZ).sum(axis=1, keepdims=True))
+            out = []
+            if not fix_W:
+                out.append((Q.T @ X + 2 * (lam + alpha) * V).ravel())
+            if not fix_b:
+                out.append(Q.sum(axis=0) + 2 * lam_intercept * v_b)
+            return np.concatenate(out) / scale
+
+        return matvec
 
     # (An infinite tolerance asks for the start itself: nothing to polish.)
-    W, b = unpack(_newton_polish(fun, hessp, res.x) if np.isfinite(tol) else res.x)
+    W, b = unpack(_newton_polish(fun, hessian_at, res.x) if np.isfinite(tol) else res.x)
     W, b = np.array(W, dtype=float), np.array(b, dtype=float)
     return (W, b, int(res.nit)) if return_n_iter else (W, b)
 
