@@ -737,7 +737,9 @@ _COMMON_DOC = """
         "mix, where picking the single best candidate followed the noise of a few "
         "held-out rows. The fits of a fold start from the candidate's fit on all the "
         "rows; with ``k`` folds, ``lam='auto'`` costs ``k + 1`` fits per candidate "
-        "(5-6 times the time of the evidence in that benchmark).",
+        "(3.5-4.3 times the time of the evidence in that benchmark; on 898 rows of "
+        "digits, 64 features and 10 classes, 79 s instead of 8 s). On a large target "
+        "a fixed ``lam``, or ``GridSearchCV`` over a few, is cheaper.",
     ).strip()
 )
 class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
