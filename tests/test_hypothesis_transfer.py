@@ -722,14 +722,17 @@ def test_held_out_folds_are_stratified_grouped_and_independent_of_the_row_order(
 
 
 def _held_out_log_likelihood(fit_on, y, folds):
-    """Sum over the folds of the log-likelihood of the held-out labels ``y`` (codes):
-    ``fit_on(sample_weight)`` fits with the fold's weights zeroed and returns the
+    """Sum over the folds of the log-likelihood of the held-out labels ``y`` (codes), each
+    class's rows weighted by the mean class size over its size (every class weighs
+    alike): ``fit_on(sample_weight)`` fits with the fold's weights zeroed and returns the
     log-probabilities of the rows of a boolean mask."""
+    counts = np.bincount(y)
+    balance = counts[counts > 0].mean() / np.maximum(counts, 1)
     total = 0.0
     for fold in range(folds.max() + 1):
         held = folds == fold
         log_proba = fit_on(np.where(held, 0.0, 1.0))(held)
-        total += log_proba[np.arange(held.sum()), y[held]].sum()
+        total += balance[y[held]] @ log_proba[np.arange(held.sum()), y[held]]
     return total
 
 

@@ -727,8 +727,9 @@ _COMMON_DOC = """
         "stay in the model, at the candidate's prior where no other row has them (a "
         "held-out row of a class that neither a source nor another row knows is not "
         "scored). The weights are the exponentials of the summed log-probabilities of "
-        "the held-out labels, normalized over the candidates (pseudo-Bayesian model "
-        "averaging, Geisser and Eddy 1979; Yao et al. 2018). In the reuse-gain "
+        "the held-out labels, each class's rows scaled to weigh as much as any other "
+        "class's, normalized over the candidates (pseudo-Bayesian model averaging, "
+        "Geisser and Eddy 1979; Yao et al. 2018). In the reuse-gain "
         "benchmark this beat the candidates' Laplace evidence (MacKay 1992), whose "
         "Occam factor favoured strong pulls in many dimensions: by 1.4-2.1 points on "
         "the shifted digits with 3-10 rows per class and 1.8-3.2 points on digits "
@@ -926,11 +927,24 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         0.887 instead of 0.894 on wine; in ``mode="residual"``, where they favoured
         a tempered source, 0.757 instead of 0.694 on digits but 0.909 instead of
         0.913 on wine.) When no row can be scored, the candidates weigh the same.
+
+        Each class's rows are scaled to weigh as much in the score as any other class's.
+        With one row of every other class and eight of the rest, the unscaled score
+        followed the well-labelled classes: 0.941 instead of 0.946 on shifted wine and
+        0.948 instead of 0.953 on shifted breast cancer (20 draws).
         """
         sample_weight = fits[0]["sample_weight"]
         folds = _folds(fits[0]["X"], target, sample_weight)
         n_classes = len(self.classes_)
         knows = np.zeros(n_classes, dtype=bool) if prior_knows is None else prior_knows
+        # Every class's rows weigh as much in the score as any other class's (their
+        # weights scaled to the mean class total), so the best-labelled classes do not
+        # decide alone; with as many rows of every class the scale is 1.
+        totals = np.bincount(target, weights=sample_weight, minlength=n_classes)
+        present = totals > 0
+        scale = np.zeros(n_classes)
+        scale[present] = totals[present].mean() / totals[present]
+        balanced = sample_weight * scale[target]
         scores = np.zeros(len(fits))
         for fold in range(folds.max() + 1):
             kept = np.where(folds == fold, 0.0, sample_weight)
@@ -940,7 +954,7 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
                 continue
             for j in range(len(fits)):
                 fit = refit(j, kept)
-                scores[j] += _log_likelihood(fit, target[scored], sample_weight[scored], scored)
+                scores[j] += _log_likelihood(fit, target[scored], balanced[scored], scored)
         return scores
 
     @staticmethod
