@@ -29,6 +29,7 @@ from ..utils._sklearn_compat import (
 )
 from ..utils._validation import check_classification_targets
 from ._biased_regularization import (
+    _logistic_loss_grad,
     evidence_weights,
     fit_biased_logistic,
     fit_biased_ridge,
@@ -498,14 +499,6 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             center=center,
         )
 
-    def _candidate_scores(self, fits, refit, target, prior_knows):
-        """Score of every candidate fit (higher is better): ``self._criterion`` of each.
-
-        ``refit(j, sample_weight)`` refits candidate ``j`` with other sample weights;
-        ``prior_knows`` says which classes the source's prior knows (None: none).
-        """
-        return np.array([self._criterion(fit, target) for fit in fits])
-
     @staticmethod
     def _uncentred(fit):
         """``fit`` with its intercept moved from the centre of its rows to the origin."""
@@ -521,7 +514,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         are every strength of ``_STRENGTHS`` with the source kept (share 1), halved
         (share 0.5) or dropped (share 0: the target-only model), plus, for the
         regressor, the source itself (infinite strength); ``self._candidate_weights``
-        turns their ``self._candidate_scores`` into weights, and the weights and
+        turns their ``self._candidate_scores(fits, refit, target, prior_knows)`` (higher
+        is better; ``refit(j, sample_weight)`` refits candidate ``j`` with other sample
+        weights) into weights, and the weights and
         intercepts (and the share of the base scores) are averaged with them. The
         returned fit's other entries are those of the candidate with the largest weight.
         ``prior_knows``: which classes the source's prior knows (a classifier's held-out
@@ -638,15 +633,14 @@ def _folds(X, target, sample_weight):
 
 def _log_likelihood(fit, target, sample_weight, rows):
     """Weighted log-likelihood of the labels ``target`` of ``rows`` under a classifier's
-    candidate ``fit`` (scores from its centred inputs, one column when binary)."""
+    candidate ``fit`` (scores from its centred inputs, one column when binary): minus
+    the solver's log-loss."""
     Z = fit["X"][rows] @ fit["coef"].T + fit["intercept"]
     if fit["offset"] is not None:
         Z = Z + fit["offset"][rows]
-    if Z.shape[1] == 1:
-        z = Z[:, 0]
-        return float(-sample_weight @ np.logaddexp(0.0, np.where(target == 1, -z, z)))
-    log_p = log_softmax(Z, axis=1)
-    return float(sample_weight @ log_p[np.arange(len(target)), target])
+    binary = Z.shape[1] == 1
+    one_hot = None if binary else np.eye(Z.shape[1])[target]
+    return -float(_logistic_loss_grad(Z, one_hot, target, sample_weight, binary)[0])
 
 
 _COMMON_DOC = """
@@ -947,9 +941,10 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         balanced = sample_weight * scale[target]
         scores = np.zeros(len(fits))
         for fold in range(folds.max() + 1):
-            kept = np.where(folds == fold, 0.0, sample_weight)
+            held = folds == fold
+            kept = np.where(held, 0.0, sample_weight)
             informed = knows | (np.bincount(target, weights=kept, minlength=n_classes) > 0)
-            scored = (folds == fold) & informed[target]
+            scored = held & informed[target]
             if not scored.any():
                 continue
             for j in range(len(fits)):
@@ -1193,6 +1188,10 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             lam_intercept=lam_intercept,
             offset=offset,
         )
+
+    def _candidate_scores(self, fits, refit, target, prior_knows):
+        """Minus the GCV error of every candidate fit, from the fit alone."""
+        return np.array([self._criterion(fit, target) for fit in fits])
 
     def _criterion(self, fit, target):
         # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
