@@ -170,3 +170,52 @@ def test_shared_models_mixin_shares_pretrained_models_only_when_prefit(data):
     assert twin.head.C == 3.0
     templates = clone(Reuser([fitted], prefit=False))
     assert templates.models[0] is not fitted
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return {lib["filepath"]: lib["num_threads"] for lib in blas}
+
+
+def test_one_blas_thread_if_small():
+    from threadpoolctl import threadpool_limits
+
+    from skreuse.utils._threads import _SMALL_PRODUCT, one_blas_thread_if_small
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        if set(before.values()) != {2}:
+            pytest.skip(f"the BLAS libraries here cannot be set to 2 threads: {before}")
+        with one_blas_thread_if_small(_SMALL_PRODUCT):
+            assert set(_blas_threads().values()) == {1}
+        assert _blas_threads() == before
+        with one_blas_thread_if_small(_SMALL_PRODUCT + 1):
+            assert _blas_threads() == before
+
+
+def test_biased_logistic_solves_small_problems_on_one_blas_thread(monkeypatch):
+    # The solver's many small products ran 13x slower with two BLAS thread pools
+    # (numpy's and scipy's OpenBLAS) taking turns.
+    from threadpoolctl import threadpool_limits
+
+    from skreuse.training import _biased_regularization as br
+
+    seen = []
+    loss_grad = br._logistic_loss_grad
+
+    def spy(*args):
+        seen.append(set(_blas_threads().values()))
+        return loss_grad(*args)
+
+    monkeypatch.setattr(br, "_logistic_loss_grad", spy)
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 3
+    with threadpool_limits(limits=2, user_api="blas"):
+        if set(_blas_threads().values()) != {2}:
+            pytest.skip("the BLAS libraries here cannot be set to 2 threads")
+        br.fit_biased_logistic(X, y, 3, np.ones((3, 3)), lam=1.0)
+        assert set(_blas_threads().values()) == {2}
+    assert seen
+    assert all(s == {1} for s in seen)

@@ -14,6 +14,8 @@ from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, cg
 from scipy.special import expit, log_softmax, softmax
 
+from ..utils._threads import one_blas_thread_if_small
+
 __all__ = ["biased_logistic_log_evidence", "fit_biased_logistic", "fit_biased_ridge"]
 
 
@@ -440,13 +442,6 @@ def fit_biased_logistic(
     theta0 = np.concatenate(
         ([] if fix_W else [np.ravel(W_start)]) + ([] if fix_b else [np.asarray(b_start, float)])
     )
-    res = minimize(
-        fun,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
-    )
 
     def hessian_at(theta):
         # v -> the Hessian of the objective at theta times v: the loss's through the
@@ -478,8 +473,17 @@ def fit_biased_logistic(
 
         return matvec
 
-    # (An infinite tolerance asks for the start itself: nothing to polish.)
-    W, b = unpack(_newton_polish(fun, hessian_at, res.x) if np.isfinite(tol) else res.x)
+    with one_blas_thread_if_small(n * d * k):
+        res = minimize(
+            fun,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
+        )
+        # (An infinite tolerance asks for the start itself: nothing to polish.)
+        theta = _newton_polish(fun, hessian_at, res.x) if np.isfinite(tol) else res.x
+    W, b = unpack(theta)
     W, b = np.array(W, dtype=float), np.array(b, dtype=float)
     return (W, b, int(res.nit)) if return_n_iter else (W, b)
 
