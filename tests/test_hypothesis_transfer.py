@@ -721,6 +721,42 @@ def test_held_out_folds_are_stratified_grouped_and_independent_of_the_row_order(
     np.testing.assert_array_equal(_folds(X[:2], y[:2], np.array([1.0, 0.0])), [-1, -1])
 
 
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+def test_auto_with_integer_weights_equals_repeated_rows(mode):
+    # The class totals that balance the held-out score are weight totals, not row counts:
+    # here each class's rows carry another weight (3, 1, 2), so counts would weigh the
+    # classes 1:1:1 where the repeated rows weigh them 3:1:2.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 3))
+    y = np.arange(15) % 3
+    source = LogisticRegression().fit(X + rng.normal(size=X.shape), y)
+    weights = np.array([3, 1, 2])[y]
+    rep = np.repeat(np.arange(15), weights)
+    weighted = HypothesisTransferClassifier(source, mode=mode).fit(X, y, sample_weight=weights)
+    repeated = HypothesisTransferClassifier(source, mode=mode).fit(X[rep], y[rep])
+    np.testing.assert_allclose(
+        weighted.candidate_weights_, repeated.candidate_weights_, rtol=1e-6, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-6, atol=1e-10
+    )
+
+
+def test_auto_with_a_class_of_zero_weight_raises_no_warning():
+    # A class whose rows all weigh 0 has no total to balance by: it is left out of the
+    # held-out score's scaling (no division by zero).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(15, 3))
+    y = np.arange(15) % 3
+    source = LogisticRegression().fit(X + rng.normal(size=X.shape), y)
+    weights = np.where(y == 2, 0.0, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = HypothesisTransferClassifier(source).fit(X, y, sample_weight=weights)
+    assert np.all(np.isfinite(clf.coef_))
+    np.testing.assert_allclose(clf.candidate_weights_.sum(), 1.0)
+
+
 def _held_out_log_likelihood(fit_on, y, folds):
     """Sum over the folds of the log-likelihood of the held-out labels ``y`` (codes), each
     class's rows weighted by the mean class size over its size (every class weighs
