@@ -718,6 +718,7 @@ def test_held_out_folds_are_stratified_grouped_and_independent_of_the_row_order(
     np.testing.assert_array_equal(_folds(X[order], y[order], weights[order]), folds[order])
     # Fewer groups than _N_FOLDS: leave-one-out; a single group: no folds at all.
     assert sorted(_folds(X[8:14], y[8:14], np.ones(6))) == list(range(6))
+    assert sorted(_folds(X[8:10], y[8:10], np.ones(2))) == [0, 1]
     np.testing.assert_array_equal(_folds(X[:2], y[:2], np.array([1.0, 0.0])), [-1, -1])
 
 
@@ -1420,6 +1421,11 @@ def test_auto_skips_held_out_rows_of_a_class_nothing_left_knows():
     # Without a source no class is known: with one row per class no row can be scored,
     # and the candidates weigh the same.
     alone = HypothesisTransferClassifier().fit(X_all[first], y_all[first])
+    np.testing.assert_allclose(alone.candidate_weights_, 1 / len(alone.candidates_))
+    # Nor in a binary task, where the one weight row would otherwise count as known to
+    # both classes.
+    pair = first[1:]
+    alone = HypothesisTransferClassifier().fit(X_all[pair], y_all[pair])
     np.testing.assert_allclose(alone.candidate_weights_, 1 / len(alone.candidates_))
 
 
