@@ -1197,25 +1197,29 @@ def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
     ):
         # The fit is centred (what the criterion scores); its predictions on X are
         # those of the uncentred model.
-        fit = reg._fit_candidate(X, Y, s, W0=W0, lam=lam, alpha=alpha, offset=off)
+        fit = reg._fit_candidate(
+            X, Y, s, W0=W0, lam=lam, alpha=alpha, offset=off, lam_intercept=0.0
+        )
         u = reg._uncentred(fit)
         pred = X @ u["coef"].T + u["intercept"] + (0 if off is None else off)
         expected = _gcv_the_slow_way(X, Y, s, pred, np.asarray(lam) + alpha, fit_intercept)
         assert reg._criterion(fit, Y) == pytest.approx(expected, rel=1e-8)
     # The source kept as it is: only the intercept is fitted (one degree of freedom).
-    fit = reg._fit_candidate(X, Y, s, W0=W0, lam=np.inf, alpha=0.0)
+    fit = reg._fit_candidate(X, Y, s, W0=W0, lam=np.inf, alpha=0.0, lam_intercept=0.0)
     pred = X @ W0.T + reg._uncentred(fit)["intercept"]
     rss = s @ ((pred - Y) ** 2).sum(axis=1)
     dof = float(fit_intercept)
     assert reg._criterion(fit, Y) == pytest.approx(-rss / s.sum() / (1 - dof / s.sum()) ** 2)
     # Nearly as many degrees of freedom as rows: still a (large) finite error.
-    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.05, alpha=0.0)
+    fit = reg._fit_candidate(
+        X[:3], Y[:3], np.ones(3), W0=W0, lam=0.05, alpha=0.0, lam_intercept=0.0
+    )
     pred = X[:3] @ fit["coef"].T + reg._uncentred(fit)["intercept"]
     expected = _gcv_the_slow_way(X[:3], Y[:3], np.ones(3), pred, 0.05, fit_intercept)
     assert np.isfinite(expected)
     assert reg._criterion(fit, Y[:3]) == pytest.approx(expected, rel=1e-6)
     # As many degrees of freedom as rows: no held-out error to speak of.
-    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0)
+    fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0, lam_intercept=0.0)
     assert reg._criterion(fit, Y[:3]) == -np.inf
 
 
@@ -1231,7 +1235,9 @@ def test_regressor_auto_picks_the_largest_criterion():
     scores = []
     for sh, st in reg.candidates_:
         lam, alpha = (np.inf, 0.0) if np.isinf(st) else (sh * st, (1 - sh) * st)
-        fit = reg._fit_candidate(X, y, s, W0=sh * source.coef_[None], lam=lam, alpha=alpha)
+        fit = reg._fit_candidate(
+            X, y, s, W0=sh * source.coef_[None], lam=lam, alpha=alpha, lam_intercept=0.0
+        )
         scores.append(reg._criterion(fit, y))
     assert (share, strength) == tuple(reg.candidates_[int(np.argmax(scores))])
 

@@ -280,13 +280,11 @@ def _newton_polish(fun, hessian_at, theta, max_steps=2):
     """
     grad = fun(theta)[1]
     for _ in range(max_steps):
-        norm = np.max(np.abs(grad), initial=0.0)
-        if norm == 0.0:
-            break
+        # (A zero gradient gives a zero step, which does not shrink it: the loop ends.)
         hessian = LinearOperator((theta.size, theta.size), matvec=hessian_at(theta))
         step = cg(hessian, -grad, rtol=1e-4)[0]
         new_grad = fun(theta + step)[1]
-        if not np.max(np.abs(new_grad)) < norm:
+        if not np.max(np.abs(new_grad)) < np.max(np.abs(grad)):
             break
         theta, grad = theta + step, new_grad
     return theta

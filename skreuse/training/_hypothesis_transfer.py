@@ -435,7 +435,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         lam,
         alpha=0.0,
         offset=None,
-        lam_intercept=0.0,
+        lam_intercept,
         start=None,
     ):
         """Fit with these penalties; the fit and what it was fitted with.
@@ -457,8 +457,8 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         looser prior that the pull at the origin gave the score at the centre,
         strength ``lam_intercept / (1 + m @ m)``, recovered the first, but on raw digit
         pixels with one or two rows per class it left the intercept all but free, and
-        the residual fit lost 4 points to its source.) The fit's ``X``, ``intercept``
-        and ``b0`` are the centred ones (what the criterion scores); :meth:`_uncentred`
+        the residual fit lost 4 points to its source.) The fit's ``X`` and
+        ``intercept`` are the centred ones (what the criterion scores); :meth:`_uncentred`
         gives the intercept at the origin. ``start``: a fit with the same penalties to
         start the solver from (on nearly the same rows), moved to this centre.
         """
@@ -490,12 +490,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             sample_weight=sample_weight,
             coef=coef,
             intercept=intercept,
-            W0=W0,
-            b0=b0,
             lam=lam,
             alpha=alpha,
             offset=offset,
-            lam_intercept=lam_intercept,
             center=center,
         )
 
