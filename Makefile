@@ -22,6 +22,7 @@ demo: $(STAMP)
 # line closes the output. One BLAS/torch thread per pytest worker: two workers, two cores.
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory docs
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
@@ -34,6 +35,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Mutation testing of the numerical core with mutmut (config: [tool.mutmut] in pyproject.toml),
 # then the report benchmarks/mutation.md. Slow (hours on two cores), so not in CI; results are

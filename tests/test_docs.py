@@ -18,9 +18,7 @@ _GENERATED = ("_build", "generated", "auto_examples", "_templates")
 
 
 def _doc_sources():
-    return [
-        p for p in DOCS.rglob("*.rst") if not any(part in _GENERATED for part in p.parts)
-    ]
+    return [p for p in DOCS.rglob("*.rst") if not any(part in _GENERATED for part in p.parts)]
 
 
 def _toctree_entries(text):

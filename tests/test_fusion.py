@@ -427,6 +427,8 @@ def test_ground_cost_is_squared_distance_scaled_to_one():
     # identical neurons: zero cost everywhere, not 0 / 0
     same = np.ones((3, 2))
     np.testing.assert_array_equal(_ground_cost(same, same), np.zeros((3, 3)))
+
+
 # --- sequential CNNs: channels aligned like neurons -------------------------------------
 
 

@@ -60,7 +60,6 @@ _SKLEARN_VALIDATION = (
 )
 
 
-
 class Wrong(AssertionError):
     """A case returned a result that is not the right one."""
 
@@ -693,7 +692,6 @@ def _score_cases(name, func):
         if torch is not None:
             add(
                 "torch_bfloat16_features",
-
                 run=lambda: func(torch.as_tensor(F).to(torch.bfloat16), y),
                 check=_close(
                     lambda: func(torch.as_tensor(F).to(torch.bfloat16).double(), y), rtol=1e-6
@@ -708,7 +706,6 @@ def _score_cases(name, func):
                 f"regression_target_scale_{scale:g}",
                 lambda scale=scale: func(A, t * scale, task="regression"),
                 _close(lambda scale=scale: t_base() - math.log(scale), rtol=1e-6),
-
             )
         add("continuous_y", lambda: func(A, F[:, 0]), finite)
     else:
@@ -824,6 +821,7 @@ def _selector_cases():
             return {"features": z, "extra": z.sum(dim=1)}
 
     for kind in ("bfloat16", "tuple", "dict"):
+
         def run(kind=kind):
             torch.manual_seed(0)
             module = _Out(kind)

@@ -351,6 +351,8 @@ def test_groups_out_of_range_are_refused(data, family, bad):
     groups[5] = bad
     with pytest.raises(ValueError, match=r"groups must take values in 0\.\.2 with"):
         WeightAveraging(tuned, method="regmean").fit(X, groups=groups)
+
+
 # --- any torch module: CNNs with BatchNorm, task arithmetic, TIES, DARE -----------------
 
 

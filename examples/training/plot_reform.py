@@ -120,8 +120,7 @@ reform = ReFormRectifier(source, source_meta=task.X_source).fit(X_fit, y_fit)
 vanished = [src_cols.index(c) for c in reform.vanished_features_]
 new = [tgt_cols.index(c) for c in reform.new_features_]
 block = reform.transport_[np.ix_(vanished, new)] * len(tgt_cols)
-print("share of each new column's mass on its own counterpart:",
-      np.round(np.diag(block), 2))
+print("share of each new column's mass on its own counterpart:", np.round(np.diag(block), 2))
 
 fig, ax = plt.subplots(figsize=(6.5, 5.5))
 im = ax.imshow(block, cmap="viridis", vmin=0, vmax=1)

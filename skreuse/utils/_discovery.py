@@ -68,9 +68,7 @@ def all_estimators(type_filter=None):
         unknown = set(kinds) - set(mixins)
         if unknown:
             raise ValueError(f"type_filter must be among {sorted(mixins)}, got {sorted(unknown)}.")
-        estimators = [
-            (n, c) for n, c in estimators if any(issubclass(c, mixins[k]) for k in kinds)
-        ]
+        estimators = [(n, c) for n, c in estimators if any(issubclass(c, mixins[k]) for k in kinds)]
     # Aliases (e.g. TwiceLearningTree) point to the same class: one entry per class.
     unique = {cls.__name__: cls for _, cls in estimators}
     return sorted(unique.items(), key=itemgetter(0))
