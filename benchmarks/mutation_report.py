@@ -430,10 +430,10 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         "equivalent",
         "None is false, like False",
     ),
-    ("_BaseHypothesisTransfer._fit", "def fit_one(share, strength, lam_intercept=1.0):"): (
-        "equivalent",
-        "every call passes lam_intercept",
-    ),
+    (
+        "_BaseHypothesisTransfer._fit",
+        "share, strength, lam_intercept=1.0, sample_weight=sample_weight, start=None",
+    ): ("equivalent", "every call passes lam_intercept"),
     # training/_hypothesis_transfer.py and _biased_regularization.py (stop 20: the held-out
     # choice of lam="auto" and the Newton polish)
     **{
@@ -453,6 +453,62 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                 "_BaseHypothesisTransfer._choose",
                 "share, strength, pull(strength), sample_weight=sample_weight, )",
             ),
+        )
+    },
+    **{
+        (function, line): (
+            "equivalent",
+            "the solver starts from the prior mean instead of the given fit: the same "
+            "minimizer of a strictly convex objective, reached more slowly",
+        )
+        for function, line in (
+            ("HypothesisTransferClassifier._solve", "start=None,"),
+            ("HypothesisTransferClassifier._solve", ")"),
+            ("_BaseHypothesisTransfer._fit", "start=None,"),
+            ("_BaseHypothesisTransfer._fit", ")"),
+        )
+    },
+    **{
+        ("HypothesisTransferClassifier._solve", line): (
+            "survived",
+            "n_iter_ then reports the last fit's iterations instead of the largest over "
+            "the fits; no test pins which fit's count it reports",
+        )
+        for line in (
+            "self.n_iter_ = max(self.__dict__.get(None, 0), n_iter)",
+            'self.n_iter_ = max(self.__dict__.get("XXn_iter_XX", 0), n_iter)',
+            'self.n_iter_ = max(self.__dict__.get("N_ITER_", 0), n_iter)',
+        )
+    },
+    ("fit_biased_logistic", "V = 1.0 if fix_W else v[: k * d].reshape(k, d)"): (
+        "equivalent",
+        "with the weights fixed the Hessian product reads only the intercept's block (V "
+        "is not used)",
+    ),
+    ("fit_biased_logistic", "scale = max(s.sum(), 2.0)"): (
+        "survived",
+        "rescales the objective for the stopping rule when the total weight is below 2; "
+        "the minimizer is the same and the Newton polish reaches it",
+    ),
+    **{
+        ("fit_biased_logistic", line): (
+            "equivalent",
+            "the start's intercept is already float64 (b0 converted at entry, or a fit's)",
+        )
+        for line in (
+            "([] if fix_W else [np.ravel(W_start)]) + ([] if fix_b else "
+            "[np.asarray(b_start, None)])",
+            "([] if fix_W else [np.ravel(W_start)]) + ([] if fix_b else [np.asarray(b_start, )])",
+        )
+    },
+    **{
+        ("fit_biased_logistic", line): (
+            "equivalent",
+            "only which problems run on one BLAS thread changes, not the result",
+        )
+        for line in (
+            "with one_blas_thread_if_small(n * d / k):",
+            "with one_blas_thread_if_small(n / d * k):",
         )
     },
     ("_newton_polish", "if not np.max(np.abs(new_grad)) <= np.max(np.abs(grad)):"): (

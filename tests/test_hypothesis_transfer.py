@@ -2425,3 +2425,92 @@ def test_without_a_pull_on_the_weights_the_intercept_is_pulled_toward_the_source
     m = X.mean(axis=0)
     assert reg.intercept_ + reg.coef_ @ m == pytest.approx(source.intercept_, rel=1e-6)
     assert abs(source.intercept_ - (source.intercept_ + source.coef_ @ m)) > 1.0
+
+
+# -- stop 20: mutmut survivors of the solver and the evidence --------------------------------
+
+
+def _biased_logistic_gradient(X, y, k, W, b, W0, b0, lam, alpha, s, lam_b, offset):
+    """Gradient of fit_biased_logistic's stated objective, written out (one weight row,
+    the score of class 1, when k == 2)."""
+    Z = X @ W.T + b + offset
+    if k == 2:
+        P = 1 / (1 + np.exp(-Z[:, 0]))
+        dZ = (s * (P - y))[:, None]
+    else:
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        dZ = s[:, None] * (P - np.eye(k)[y])
+    return dZ.T @ X + 2 * lam * (W - W0) + 2 * alpha * W, dZ.sum(axis=0) + 2 * lam_b * (b - b0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("case", ["offset", "no_intercept", "fixed_weights"])
+def test_biased_logistic_solution_is_stationary_to_rounding_error(n_classes, case):
+    # The Newton polish uses an analytic Hessian-vector product: a wrong product (the
+    # scores at the wrong point, the intercept's block summed over classes too, the
+    # fixed block not zero) still lowers the gradient a little, so only the size of the
+    # gradient left at the solution tells it from the right one.
+    rng = np.random.RandomState(1)
+    n, d = 40, 4
+    k = 1 if n_classes == 2 else n_classes
+    X = rng.normal(size=(n, d)) + 3.0
+    y = rng.randint(n_classes, size=n)
+    W0, b0 = rng.normal(size=(k, d)), rng.normal(size=k)
+    s = rng.uniform(0.5, 2.0, size=n)
+    offset = rng.normal(size=(n, k)) if case == "offset" else np.zeros((n, k))
+    lam = np.inf if case == "fixed_weights" else 0.3
+    fit_intercept = case != "no_intercept"
+    W, b = fit_biased_logistic(
+        X,
+        y,
+        n_classes,
+        W0,
+        b0,
+        lam=lam,
+        alpha=0.0 if case == "fixed_weights" else 0.2,
+        sample_weight=s,
+        fit_intercept=fit_intercept,
+        lam_intercept=0.5,
+        offset=offset if case == "offset" else None,
+    )
+    gW, gb = _biased_logistic_gradient(
+        X, y, n_classes, W, b, W0, b0 if fit_intercept else 0.0,
+        0.0 if case == "fixed_weights" else lam, 0.0 if case == "fixed_weights" else 0.2,
+        s, 0.5, offset,
+    )  # fmt: skip
+    if case != "fixed_weights":
+        assert np.max(np.abs(gW)) < 1e-10 * s.sum()
+    if fit_intercept:
+        assert np.max(np.abs(gb)) < 1e-10 * s.sum()
+
+
+def test_biased_logistic_infinite_tolerance_returns_the_start():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(20, 3)), np.arange(20) % 3
+    start = (rng.normal(size=(3, 3)), rng.normal(size=3))
+    W, b = fit_biased_logistic(X, y, 3, np.zeros((3, 3)), lam=1.0, tol=np.inf, start=start)
+    np.testing.assert_array_equal(W, start[0])
+    np.testing.assert_array_equal(b, start[1])
+
+
+def test_log_evidence_defaults_and_per_weight_penalties():
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(30, 3)), np.arange(30) % 3
+    W0 = rng.normal(size=(3, 3))
+    lam = rng.uniform(0.5, 2.0, size=(3, 3))  # one strength per weight
+    W, b = fit_biased_logistic(X, y, 3, W0, lam=lam, lam_intercept=0.7, tol=1e-10)
+    kw = dict(lam=lam, lam_intercept=0.7)
+    without_b0 = biased_logistic_log_evidence(X, y, 3, W, b, W0, **kw)
+    with_zeros = biased_logistic_log_evidence(X, y, 3, W, b, W0, np.zeros(3), **kw)
+    assert np.isfinite(without_b0)
+    assert without_b0 == pytest.approx(with_zeros, rel=1e-12)
+
+
+def test_classifier_passes_its_tolerance_to_the_solver():
+    # L-BFGS stops sooner with the looser tolerance.
+    X, y = _binary_data()
+    source = LogisticRegression().fit(X + 0.5, y)
+    loose = HypothesisTransferClassifier(source, lam=1.0, tol=1e-1).fit(X, y)
+    tight = HypothesisTransferClassifier(source, lam=1.0, tol=1e-10).fit(X, y)
+    assert loose.n_iter_ < tight.n_iter_
