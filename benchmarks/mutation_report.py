@@ -462,22 +462,8 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
             "minimizer of a strictly convex objective, reached more slowly",
         )
         for function, line in (
-            ("HypothesisTransferClassifier._solve", "start=None,"),
-            ("HypothesisTransferClassifier._solve", ")"),
             ("_BaseHypothesisTransfer._fit", "start=None,"),
             ("_BaseHypothesisTransfer._fit", ")"),
-        )
-    },
-    **{
-        ("HypothesisTransferClassifier._solve", line): (
-            "survived",
-            "n_iter_ then reports the last fit's iterations instead of the largest over "
-            "the fits; no test pins which fit's count it reports",
-        )
-        for line in (
-            "self.n_iter_ = max(self.__dict__.get(None, 0), n_iter)",
-            'self.n_iter_ = max(self.__dict__.get("XXn_iter_XX", 0), n_iter)',
-            'self.n_iter_ = max(self.__dict__.get("N_ITER_", 0), n_iter)',
         )
     },
     ("fit_biased_logistic", "V = 1.0 if fix_W else v[: k * d].reshape(k, d)"): (

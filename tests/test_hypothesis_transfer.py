@@ -2514,3 +2514,22 @@ def test_classifier_passes_its_tolerance_to_the_solver():
     loose = HypothesisTransferClassifier(source, lam=1.0, tol=1e-1).fit(X, y)
     tight = HypothesisTransferClassifier(source, lam=1.0, tol=1e-10).fit(X, y)
     assert loose.n_iter_ < tight.n_iter_
+
+
+def test_n_iter_is_the_largest_count_of_any_fit(monkeypatch):
+    from skreuse.training import _hypothesis_transfer as ht
+
+    counts = []
+    solve = ht.fit_biased_logistic
+
+    def spy(*args, **kwargs):
+        out = solve(*args, **kwargs)
+        counts.append(out[2])
+        return out
+
+    monkeypatch.setattr(ht, "fit_biased_logistic", spy)
+    X, y = _binary_data()
+    clf = HypothesisTransferClassifier(LogisticRegression().fit(X + 0.5, y)).fit(X, y)
+    assert len(counts) > len(clf.candidates_)  # the candidates and their fold refits
+    assert clf.n_iter_ == max(counts)
+    assert counts[-1] < max(counts)  # the last fit is not the longest here
