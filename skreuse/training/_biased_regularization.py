@@ -268,7 +268,7 @@ def _logistic_loss_grad(Z, Yoh, y, s, binary):
     return loss, dZ
 
 
-def _newton_polish(fun, hessian_at, theta, max_steps=2):
+def _newton_polish(fun, hessian_at, theta, grad, max_steps=2):
     """Newton steps from L-BFGS's solution ``theta`` while they shrink the gradient.
 
     L-BFGS stops where its line search can no longer lower the objective in floating
@@ -276,9 +276,9 @@ def _newton_polish(fun, hessian_at, theta, max_steps=2):
     (weighted and repeated rows then gave probabilities 1e-7 apart). A Newton step, by
     conjugate gradients on Hessian-vector products, needs the gradient only and brings
     the solution to rounding error. ``fun`` returns the objective and its gradient,
-    ``hessian_at(theta)`` the product ``v -> H(theta) v``.
+    ``grad`` is the gradient at ``theta`` (L-BFGS's last), ``hessian_at(theta)`` the
+    product ``v -> H(theta) v``.
     """
-    grad = fun(theta)[1]
     for _ in range(max_steps):
         # (A zero gradient gives a zero step, which does not shrink it: the loop ends.)
         hessian = LinearOperator((theta.size, theta.size), matvec=hessian_at(theta))
@@ -480,7 +480,7 @@ def fit_biased_logistic(
             options={"maxiter": max_iter, "gtol": tol, "ftol": 64 * np.finfo(float).eps},
         )
         # (An infinite tolerance asks for the start itself: nothing to polish.)
-        theta = _newton_polish(fun, hessian_at, res.x) if np.isfinite(tol) else res.x
+        theta = _newton_polish(fun, hessian_at, res.x, res.jac) if np.isfinite(tol) else res.x
     W, b = unpack(theta)
     W, b = np.array(W, dtype=float), np.array(b, dtype=float)
     return (W, b, int(res.nit)) if return_n_iter else (W, b)
