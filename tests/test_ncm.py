@@ -303,6 +303,35 @@ def _brute_force_loo(F, y, metric):
     return np.mean(hits)
 
 
+def _brute_force_loo_distances(F, y, metric):
+    """Distances of each row not alone in its class to the class means of the other rows
+    (squared Euclidean, or cosine distance), by refitting; and those rows' class codes."""
+    classes = np.unique(y)
+    D, codes = [], []
+    for i in range(len(y)):
+        rest = np.arange(len(y)) != i
+        if not np.any(y[rest] == y[i]):
+            continue
+        means = np.array([F[rest][y[rest] == c].mean(axis=0) for c in classes])
+        D.append(
+            cdist(F[i : i + 1], means, "sqeuclidean" if metric == "euclidean" else "cosine")[0]
+        )
+        codes.append(np.searchsorted(classes, y[i]))
+    return np.array(D), np.array(codes)
+
+
+def _grid_log_loss(F, y, metric):
+    """Least mean leave-one-out log loss of softmax(-beta D) over a fine grid of beta."""
+    D, codes = _brute_force_loo_distances(F, y, metric)
+    best = np.log(D.shape[1])  # beta = 0
+    for beta in np.logspace(-4, 4, 16001) / np.std(D):
+        Z = -beta * D
+        Z -= Z.max(axis=1, keepdims=True)
+        loss = np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(codes)), codes]
+        best = min(best, loss.mean())
+    return best
+
+
 def _task(n_per_class, seed=0, informative=2, noise_dims=8, spread=1.0):
     """Three classes apart in the first ``informative`` columns; the others are noise."""
     means = 3.0 * np.random.RandomState(42).normal(size=(3, informative))
@@ -323,11 +352,15 @@ def test_auto_leave_one_out_matches_refitting(metric):
     W = rng.normal(size=(5, 3))
     clf = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric).fit(X, y)
     spaces = {"backbone": X @ W, "inputs": X, "both": np.hstack([X @ W, X])}
-    assert set(clf.loo_accuracy_) == set(spaces)
+    assert set(clf.loo_accuracy_) == set(clf.loo_log_loss_) == set(spaces)
     for space, F in spaces.items():
         assert clf.loo_accuracy_[space] == pytest.approx(_brute_force_loo(F, y, metric))
-    best = max(clf.loo_accuracy_.values())
-    assert clf.loo_accuracy_[clf.features_] == best
+        # the least loss over a fine grid of temperatures, at least as low as any point
+        grid = _grid_log_loss(F, y, metric)
+        assert grid - 1e-6 <= clf.loo_log_loss_[space] <= grid + 1e-12
+    # The backbone (3 of 5 dimensions) does not collapse the 4 classes: the least loss wins.
+    assert _span(X @ W, y) == _span(X, y) == 3
+    assert clf.features_ == min(clf.loo_log_loss_, key=clf.loo_log_loss_.get)
     ref = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric, features=clf.features_)
     np.testing.assert_allclose(clf.centroids_, ref.fit(X, y).centroids_, rtol=1e-12)
 
@@ -388,15 +421,52 @@ def test_auto_with_two_rows_per_class_keeps_the_backbone():
 
 
 def test_auto_ties_go_to_both():
-    # Three rows per class, far apart in every space: every space is right, "both" wins.
-    y = np.repeat([0, 1, 2], 3)
-    X = 100.0 * y[:, None] + np.random.RandomState(0).normal(size=(9, 3))
-    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
-    assert set(clf.loo_accuracy_.values()) == {1.0}
+    # A backbone that is the inputs themselves: the three spaces are one geometry ("both"
+    # doubles the distances, which the temperature absorbs), so they tie and "both" wins.
+    X, y = _task(4)
+    clf = NCMClassifier(backbone=lambda Z: Z * 1.0).fit(X, y)
+    losses = list(clf.loo_log_loss_.values())
+    assert max(losses) - min(losses) < 1e-9
     assert clf.features_ == "both"
     np.testing.assert_allclose(
-        clf.centroids_, NearestCentroid().fit(np.hstack([X[:, :1], X]), y).centroids_
+        clf.centroids_, NearestCentroid().fit(np.hstack([X, X]), y).centroids_
     )
+
+
+def test_least_loss_breaks_ties_in_the_order_given():
+    from skreuse.inference._ncm import _least_loss
+
+    spaces = ["both", "backbone", "inputs"]
+    assert _least_loss({"both": 0.5, "backbone": 0.3, "inputs": 0.3}, spaces) == "backbone"
+    assert _least_loss({"both": 0.3 + 1e-12, "backbone": 0.3, "inputs": 0.2}, spaces) == "inputs"
+    assert _least_loss({"both": 0.3 + 1e-12, "backbone": 0.3, "inputs": 0.4}, spaces) == "both"
+    assert _least_loss({"both": 0.3 + 1e-6, "backbone": 0.3, "inputs": 0.4}, spaces) == "backbone"
+
+
+def test_leave_one_out_log_loss_is_scale_free_and_uninformative_spaces_score_log_k():
+    X, y = _task(4)
+    small = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0).fit(X, y)
+    large = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1e3).fit(X, y)
+    assert large.loo_log_loss_["backbone"] == pytest.approx(
+        small.loo_log_loss_["backbone"], rel=1e-6
+    )
+    # A backbone that maps every row to the same point: every class is as likely.
+    flat = NCMClassifier(backbone=lambda Z: np.ones((len(Z), 2))).fit(X, y)
+    assert flat.loo_log_loss_["backbone"] == pytest.approx(np.log(3), rel=1e-12)
+    # "both" adds a constant to the inputs, so it ties with them, and the tie goes to it.
+    assert flat.loo_log_loss_["both"] == pytest.approx(flat.loo_log_loss_["inputs"], rel=1e-9)
+    assert flat.features_ == "both"
+
+
+def test_clearly_lower_needs_a_lead_of_two_standard_errors():
+    from skreuse.inference._ncm import _clearly_lower
+
+    assert not _clearly_lower(np.array([0.0]), np.array([5.0]))  # one row: no error bar
+    assert _clearly_lower(np.zeros(3), np.ones(3))  # a lead without spread
+    assert not _clearly_lower(np.zeros(3), np.zeros(3))
+    b = np.array([1.0, 0.0, 0.0, 0.0])  # lead 0.25, standard error 0.25
+    assert not _clearly_lower(np.zeros(4), b)
+    assert _clearly_lower(np.zeros(4), b + 0.3)
 
 
 @pytest.mark.parametrize("normalize", [None, "cl2n"])
@@ -458,18 +528,6 @@ def test_loader_keeps_the_backbone():
     for features in ("inputs", "both"):
         with pytest.raises(ValueError, match=f"features='{features}' needs the inputs"):
             NCMClassifier(backbone=net, features=features).fit(ds)
-
-
-def test_auto_ties_between_backbone_and_inputs_go_to_the_backbone():
-    # Found by search: the backbone and the inputs tie, the concatenation is worse.
-    rng = np.random.RandomState(26)
-    X = rng.normal(size=(9, 2))
-    y = np.repeat([0, 1, 2], 3)
-    W = rng.normal(size=(2, 2))
-    clf = NCMClassifier(backbone=lambda Z: Z @ W).fit(X, y)
-    loo = clf.loo_accuracy_
-    assert loo["backbone"] == loo["inputs"] > loo["both"]
-    assert clf.features_ == "backbone"
 
 
 def test_auto_leave_one_out_cosine_with_a_zero_row_matches_refitting():
@@ -597,21 +655,60 @@ def test_auto_does_not_keep_a_backbone_that_collapses_classes_at_one_row_per_cla
     assert clf.score(X_test, y_test) > alone.score(X_test, y_test) + 0.1
 
 
-def test_auto_with_three_rows_per_class_leaves_a_collapsing_backbone_to_leave_one_out():
-    # Three rows per class: the one-dimensional backbone collapses the classes' means onto a
-    # line, but orders them along it and wins the leave-one-out: it is kept.
-    y = np.repeat([0, 1, 2], 3)
-    rng = np.random.RandomState(0)
-    X = np.hstack([10.0 * y[:, None] + rng.normal(size=(9, 1)), 5.0 * rng.normal(size=(9, 2))])
-    clf = NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X, y)
-    assert (_span(X[:, :1], y), _span(X, y)) == (1, 2)
-    assert clf.loo_accuracy_["backbone"] > max(
-        clf.loo_accuracy_["both"], clf.loo_accuracy_["inputs"]
-    )
+def test_auto_keeps_a_collapsing_backbone_only_where_it_is_clearly_better():
+    # The one-dimensional backbone collapses the three classes' means onto a line, but
+    # orders them along it, far apart; the inputs add two loud noise columns.
+    def task(n):
+        y = np.repeat([0, 1, 2], n)
+        rng = np.random.RandomState(0)
+        noise = 10.0 * rng.normal(size=(3 * n, 2))
+        return np.hstack([10.0 * y[:, None] + rng.normal(size=(3 * n, 1)), noise]), y
+
+    def backbone(Z):
+        return Z[:, :1] * 1.0
+
+    X, y = task(20)
+    assert (_span(backbone(X), y), _span(X, y)) == (1, 2)
+    clf = NCMClassifier(backbone=backbone).fit(X, y)
+    loss = clf.loo_log_loss_
+    assert loss["backbone"] < min(loss["both"], loss["inputs"])
     assert clf.features_ == "backbone"
-    # With two rows per class the same backbone is not kept alone.
+    # Three rows per class: the backbone's loss is still the least, but its lead rests on
+    # the two rows "both" gets wrong, within two standard errors: "both".
+    X, y = task(3)
+    few = NCMClassifier(backbone=backbone).fit(X, y)
+    loss = few.loo_log_loss_
+    assert loss["backbone"] < loss["both"] < loss["inputs"]
+    assert few.loo_accuracy_["both"] == pytest.approx(7 / 9)
+    assert few.features_ == "both"
+    # The same rows without the collapse (a second backbone column that separates the
+    # classes across the line): the least loss wins.
+    wide = NCMClassifier(backbone=lambda Z: np.c_[Z[:, :1], 3.0 * (y == 1)]).fit(X, y)
+    assert wide.features_ == "backbone"
+    # Two rows per class: the span alone decides, "both".
     two = np.r_[0:2, 3:5, 6:8]
-    assert NCMClassifier(backbone=lambda Z: Z[:, :1] * 1.0).fit(X[two], y[two]).features_ == "both"
+    assert NCMClassifier(backbone=backbone).fit(X[two], y[two]).features_ == "both"
+
+
+def test_auto_sets_aside_a_collapsing_backbone_on_the_classes_scenario():
+    # Digits, the source an LDA fitted on the rows of 6 of the 10 classes (5 components),
+    # 3 labelled rows of each class: the backbone's leave-one-out loss is the least, by
+    # less than two standard errors; "both" is chosen, and is better on the other rows.
+    from sklearn.feature_selection import VarianceThreshold
+
+    from skreuse.datasets._scenarios import class_subsets, draw_shots
+
+    s = class_subsets("digits", random_state=5)
+    lda = make_pipeline(VarianceThreshold(), LinearDiscriminantAnalysis())
+    lda.fit(s.X_source, s.y_source)
+    shots, test = draw_shots(s.y_target, 3, 5, 300)
+    X, y = s.X_target[shots], s.y_target[shots]
+    clf = NCMClassifier(backbone=lda).fit(X, y)
+    assert min(clf.loo_log_loss_, key=clf.loo_log_loss_.get) == "backbone"
+    assert clf.features_ == "both"
+    alone = NCMClassifier(backbone=lda, features="backbone").fit(X, y)
+    X_test, y_test = s.X_target[test], s.y_target[test]
+    assert clf.score(X_test, y_test) > alone.score(X_test, y_test) + 0.03
 
 
 def test_class_mean_span_of_float32_probabilities():
