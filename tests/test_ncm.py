@@ -350,7 +350,9 @@ def test_auto_leave_one_out_matches_refitting(metric):
     X = rng.normal(size=(14, 5)) + np.repeat(np.eye(5)[:4] * 2, [1, 2, 4, 7], axis=0)
     y = np.repeat([3, 5, 7, 9], [1, 2, 4, 7])  # one class with a single row
     W = rng.normal(size=(5, 3))
-    clf = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. an option the temperature search ignores
+        clf = NCMClassifier(backbone=lambda Z: Z @ W, metric=metric).fit(X, y)
     spaces = {"backbone": X @ W, "inputs": X, "both": np.hstack([X @ W, X])}
     assert set(clf.loo_accuracy_) == set(clf.loo_log_loss_) == set(spaces)
     for space, F in spaces.items():
@@ -365,8 +367,9 @@ def test_auto_leave_one_out_matches_refitting(metric):
     np.testing.assert_allclose(clf.centroids_, ref.fit(X, y).centroids_, rtol=1e-12)
 
 
-def test_auto_falls_back_to_the_inputs_with_an_irrelevant_backbone():
-    X, y = _task(5)
+@pytest.mark.parametrize("n_per_class", [3, 5])
+def test_auto_falls_back_to_the_inputs_with_an_irrelevant_backbone(n_per_class):
+    X, y = _task(n_per_class)
     X_test, y_test = _task(100, seed=1)
     # The backbone's features are loud pseudo-random numbers: its class means say nothing.
     W = np.random.RandomState(3).normal(size=(10, 6))
@@ -450,9 +453,18 @@ def test_leave_one_out_log_loss_is_scale_free_and_uninformative_spaces_score_log
     assert large.loo_log_loss_["backbone"] == pytest.approx(
         small.loo_log_loss_["backbone"], rel=1e-6
     )
-    # A backbone that maps every row to the same point: every class is as likely.
-    flat = NCMClassifier(backbone=lambda Z: np.ones((len(Z), 2))).fit(X, y)
+    # A backbone that maps every row to the same point: every class is as likely (and no
+    # division by its zero spread of distances warns).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flat = NCMClassifier(backbone=lambda Z: np.ones((len(Z), 2))).fit(X, y)
     assert flat.loo_log_loss_["backbone"] == pytest.approx(np.log(3), rel=1e-12)
+    # Classes interleaved so that every left-out row is nearer the other class's mean: no
+    # temperature beats uniform probabilities, and the loss is theirs, log 2, exactly.
+    X2, y2 = np.array([[0.0], [3.0], [1.0], [2.0]]), np.array([0, 0, 1, 1])
+    odd = NCMClassifier(backbone=lambda Z: Z * 1.0).fit(X2, y2)
+    assert odd.loo_accuracy_["inputs"] == 0.0
+    assert odd.loo_log_loss_ == {"both": np.log(2), "backbone": np.log(2), "inputs": np.log(2)}
     # "both" adds a constant to the inputs, so it ties with them, and the tie goes to it.
     assert flat.loo_log_loss_["both"] == pytest.approx(flat.loo_log_loss_["inputs"], rel=1e-9)
     assert flat.features_ == "both"
@@ -965,7 +977,7 @@ def test_rows_far_from_the_origin_give_the_shifted_classifier(offset):
 def test_leave_one_out_accuracy_is_that_of_refitting_without_each_row(offset):
     # The closed form of "auto" against the rule refitted n times, with classes of 2 and 3
     # rows (the left-out row's class keeps 1 or 2) and a class of 1 (always an error).
-    from skreuse.inference._ncm import _loo_accuracy
+    from skreuse.inference._ncm import _loo_accuracy, _loo_distances
 
     rng = np.random.RandomState(1)
     for _ in range(20):
@@ -979,4 +991,6 @@ def test_leave_one_out_accuracy_is_that_of_refitting_without_each_row(offset):
                 continue
             means = np.array([F[keep][codes[keep] == c].mean(axis=0) for c in range(4)])
             hits += np.argmin(((F[i] - means) ** 2).sum(axis=1)) == codes[i]
-        assert _loo_accuracy(F, codes, "euclidean") == hits / len(codes)
+        D, held = _loo_distances(F, codes, "euclidean")
+        np.testing.assert_array_equal(held, codes != 3)
+        assert _loo_accuracy(D, held, codes) == hits / len(codes)

@@ -408,7 +408,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             D, held = _loo_distances(to_numpy(F), codes, self.metric)
-            self.loo_accuracy_[space] = float(np.mean((D.argmin(axis=1) == codes) & held))
+            self.loo_accuracy_[space] = _loo_accuracy(D, held, codes)
             if held.any():
                 losses[space] = _loo_log_losses(D[held], codes[held])
                 self.loo_log_loss_[space] = float(losses[space].mean())
@@ -762,10 +762,9 @@ def _loo_distances(F, codes, metric):
     return D, n > 1
 
 
-def _loo_accuracy(F, codes, metric):
-    """Leave-one-out accuracy of the nearest class mean on the rows ``F`` (numpy); a row
-    alone in its class counts as an error."""
-    D, held = _loo_distances(F, codes, metric)
+def _loo_accuracy(D, held, codes):
+    """Leave-one-out accuracy from :func:`_loo_distances`' ``(D, held)``; a row alone in
+    its class counts as an error."""
     return float(np.mean((D.argmin(axis=1) == codes) & held))
 
 
