@@ -331,32 +331,58 @@ def ceiling_tables(results):
     return "\n".join(lines + _settled(results))
 
 
-def _settled(results):
-    """The goal's cells that the bounds above put out of reach (more than 1 point)."""
-    found = []
+# Methods whose model is linear in the target's inputs: a logistic regression given every
+# target label bounds what they reach.
+LINEAR = ("HT biased", "HT residual", "ReForm")
+
+
+def out_of_reach(results):
+    """``{(method, family, dataset, shots): goal}`` for the cells of the goal that the bounds
+    put out of reach: ``"loss"`` where even the bound is more than 1 point below the better
+    baseline, ``"gain"`` where it is less than 2 points above it (a cell out of reach
+    for the first is for the second too); and the lines that say why."""
+    cells, lines = {}, []
     for (family, name), accs in ALL_LABELS.items():
         logistic, _, tree, source, _ = np.mean(accs, axis=0)
         if ("TwiceLearning", family, name, SHOTS[0]) in results and tree < source - 0.01:
-            found.append(
+            cells.update({("TwiceLearning", family, name, k): "loss" for k in SHOTS})
+            lines.append(
                 f"- TwiceLearning, {family} / {name}: a depth-3 tree given every target label "
                 f"reaches {tree:.3f}, {100 * (source - tree):.1f} points below the teacher "
                 f"({source:.3f} on the same rows), so no tree of that size comes within 1 "
                 "point of source-only."
             )
         if logistic < source + 0.02:
-            found.append(
+            linear = [m for m in LINEAR if (m, family, name, SHOTS[0]) in results]
+            cells.update({(m, family, name, k): "gain" for m in linear for k in SHOTS})
+            lines.append(
                 f"- {family} / {name}: a logistic regression given every target label "
                 f"reaches {logistic:.3f}, less than 2 points above the source as it is "
-                f'({source:.3f}): "2 points above both" is out of reach of a linear model.'
+                f'({source:.3f}): "2 points above both" is out of reach of a linear model '
+                f"({', '.join(linear) or 'none here'})."
             )
     for method, oracle, _, _, reaches in _oracles():
         for family, name, k, _, perfect, better in _oracle_cells(results, method, oracle):
             if perfect < better - 0.01:
-                found.append(
+                cells[(method, family, name, k)] = "loss"
+                lines.append(
                     f"- {method}, {family} / {name}, {k} shot(s) per class: {reaches} "
                     f"{perfect:.3f}, {100 * (better - perfect):.1f} points below the better "
                     "baseline."
                 )
+            elif perfect < better + 0.02 and family in MADE_FOR[method]:
+                cells[(method, family, name, k)] = "gain"
+                lines.append(
+                    f"- {method}, {family} / {name}, {k} shot(s) per class: {reaches} "
+                    f"{perfect:.3f}, {100 * (perfect - better):+.1f} points over the better "
+                    f'baseline ({better:.3f}): "2 points above both" is out of reach.'
+                )
+    return cells, lines
+
+
+def _settled(results):
+    """The lines of :func:`out_of_reach`, under their heading."""
+    _, found = out_of_reach(results)
     if not found:
         return []
     return ["Cells of the goal that these bounds put out of reach:", "", *found]
@@ -532,7 +558,7 @@ def table(results, plan=PLAN):
                 accs = results[(method, family, name, k)]
                 m, t, s = accs.mean(axis=0)
                 gain = m - max(t, s)
-                summary.setdefault((method, family), []).append((gain, m - t, m - s))
+                summary.setdefault((method, family), []).append(((method, family, name, k), gain))
                 lines.append(
                     f"| {method} | {family} | {name} | {k} | {m:.3f} | {t:.3f} | {s:.3f} | "
                     f"{100 * gain:+.1f} | {100 * _standard_error(accs):.1f} |"
@@ -540,19 +566,30 @@ def table(results, plan=PLAN):
     verdict = [
         "",
         "Goal per method and family: no cell more than 1 point below the better baseline; "
-        "in the families the method is made for, every cell at least 2 points above both.",
+        "in the families the method is made for, every cell at least 2 points above both. "
+        "The last two columns read the goal where the bounds after the tables allow it: a "
+        "cell they put out of reach (listed there) does not count against it.",
         "",
         "| method | family | made for | worst gain (pts) | best gain (pts) | no loss > 1 pt | "
-        "≥ 2 pts above both everywhere |",
-        "|---|---|---|---:|---:|---|---|",
+        "≥ 2 pts above both everywhere | no loss > 1 pt where a bound allows | "
+        "≥ 2 pts above both where a bound allows |",
+        "|---|---|---|---:|---:|---|---|---|---|",
     ]
-    for (method, family), gains in summary.items():
-        g = np.array(gains)[:, 0]
+    reach, _ = out_of_reach(results)
+
+    def met(ok):
+        return "yes" if all(ok) else "no"
+
+    for (method, family), cells in summary.items():
+        g = np.array([gain for _, gain in cells])
         made = family in MADE_FOR[method]
+        loss_ok = [gain >= -0.01 or reach.get(cell) == "loss" for cell, gain in cells]
+        gain_ok = [gain >= 0.02 or cell in reach for cell, gain in cells]
         verdict.append(
             f"| {method} | {family} | {'yes' if made else 'no'} | {100 * g.min():+.1f} | "
-            f"{100 * g.max():+.1f} | {'yes' if g.min() >= -0.01 else 'no'} | "
-            f"{('yes' if g.min() >= 0.02 else 'no') if made else '-'} |"
+            f"{100 * g.max():+.1f} | {met(g >= -0.01)} | "
+            f"{met(g >= 0.02) if made else '-'} | {met(loss_ok)} | "
+            f"{met(gain_ok) if made else '-'} |"
         )
     return "\n".join(lines + verdict)
 
