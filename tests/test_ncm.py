@@ -444,6 +444,9 @@ def test_least_loss_breaks_ties_in_the_order_given():
     assert _least_loss({"both": 0.3 + 1e-12, "backbone": 0.3, "inputs": 0.2}, spaces) == "inputs"
     assert _least_loss({"both": 0.3 + 1e-12, "backbone": 0.3, "inputs": 0.4}, spaces) == "both"
     assert _least_loss({"both": 0.3 + 1e-6, "backbone": 0.3, "inputs": 0.4}, spaces) == "backbone"
+    # "to rounding": 1e-9 of the loss when it is above 1, 1e-9 below
+    assert _least_loss({"both": 0.3 + 1.5e-9, "backbone": 0.3, "inputs": 0.4}, spaces) == "backbone"
+    assert _least_loss({"both": 1e3 + 1e-8, "backbone": 1e3, "inputs": 2e3}, spaces) == "both"
 
 
 def test_leave_one_out_log_loss_is_scale_free_and_uninformative_spaces_score_log_k():
@@ -470,11 +473,26 @@ def test_leave_one_out_log_loss_is_scale_free_and_uninformative_spaces_score_log
     assert flat.features_ == "both"
 
 
+def test_leave_one_out_log_losses_ignore_an_offset_per_row():
+    # The softmax ignores a constant added to a row's distances (a row far from every mean
+    # has large distances to all of them), so the losses and their best temperature do too.
+    from skreuse.inference._ncm import _loo_log_losses
+
+    rng = np.random.RandomState(0)
+    codes = np.repeat([0, 1, 2], 4)
+    D = rng.uniform(size=(12, 3)) + 0.5 * (np.arange(3)[None, :] != codes[:, None])
+    base = _loo_log_losses(D, codes)
+    assert 0 < base.mean() < np.log(3)
+    for offset in (1e6 * np.ones(12), 1e3 * np.arange(12)):
+        np.testing.assert_allclose(_loo_log_losses(D + offset[:, None], codes), base, rtol=1e-6)
+
+
 def test_clearly_lower_needs_a_lead_of_two_standard_errors():
     from skreuse.inference._ncm import _clearly_lower
 
     assert not _clearly_lower(np.array([0.0]), np.array([5.0]))  # one row: no error bar
     assert _clearly_lower(np.zeros(3), np.ones(3))  # a lead without spread
+    assert _clearly_lower(np.zeros(2), np.ones(2))
     assert not _clearly_lower(np.zeros(3), np.zeros(3))
     b = np.array([1.0, 0.0, 0.0, 0.0])  # lead 0.25, standard error 0.25
     assert not _clearly_lower(np.zeros(4), b)

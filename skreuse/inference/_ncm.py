@@ -779,6 +779,9 @@ def _loo_log_losses(D, codes):
     searched on a log scale relative to the rows' spread of distances, and 0 gives
     ``log(n_classes)`` for every row)."""
     rows = np.arange(len(codes))
+    # The softmax ignores a constant per row: with each row's least distance at 0, a row
+    # far from every mean (large distances, close to one another) keeps its precision.
+    D = D - D.min(axis=1, keepdims=True)
     spread = np.mean(np.abs(D - D.mean(axis=1, keepdims=True)))
     uniform = np.full(len(codes), np.log(D.shape[1]))
     if not spread > 0:
