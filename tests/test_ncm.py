@@ -487,6 +487,29 @@ def test_leave_one_out_log_losses_ignore_an_offset_per_row():
         np.testing.assert_allclose(_loo_log_losses(D + offset[:, None], codes), base, rtol=1e-6)
 
 
+def test_leave_one_out_log_losses_of_separated_rows_stop_at_the_coldest_temperature():
+    # Every left-out row nearest its own class: the loss falls as the temperature does, and
+    # the search stops at an inverse temperature of 1e3 per unit of the rows' spread of
+    # distances (mean absolute deviation from the row's mean, after shifting each row's
+    # least distance to 0).
+    from skreuse.inference._ncm import _loo_log_losses
+
+    rng = np.random.RandomState(0)
+    codes = np.repeat([0, 1, 2], 4)
+    # own class at 0, the next class 0.1 to 0.11 away, the last one 10 or 20 away
+    far = 10.0 + 10.0 * (np.arange(12) % 2)
+    D = np.where(np.arange(3)[None, :] == codes[:, None], 0.0, far[:, None])
+    D[np.arange(12), (codes + 1) % 3] = 0.1 + 0.01 * rng.uniform(size=12)
+    D += rng.uniform(size=(12, 1))  # an offset per row
+    shifted = D - D.min(axis=1, keepdims=True)
+    spread = np.mean(np.abs(shifted - shifted.mean(axis=1, keepdims=True)))
+    Z = -1e3 / spread * shifted
+    Z -= Z.max(axis=1, keepdims=True)
+    expected = np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(12), codes]
+    assert 1e-12 < expected.mean() < 1e-6
+    np.testing.assert_allclose(_loo_log_losses(D, codes), expected, rtol=1e-3)
+
+
 def test_clearly_lower_needs_a_lead_of_two_standard_errors():
     from skreuse.inference._ncm import _clearly_lower
 
