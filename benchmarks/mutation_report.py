@@ -242,12 +242,49 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
         (function, line): ("equivalent", reason)
         for function, line, reason in (
             *(
-                ("_loo_accuracy", line, "the codes are 0..K-1 and the rows 0..n-1, all present")
+                ("_loo_distances", line, "the codes are 0..K-1 and the rows 0..n-1, all present")
                 for line in (
                     "counts = np.bincount(codes, )",
                     "onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), shape=None)",
                     "onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), )",
                 )
+            ),
+            *(
+                ("_loo_log_losses", line, reason)
+                for line, reason in (
+                    *(
+                        (
+                            line,
+                            "minimize_scalar picks 'bounded' when bounds are given and "
+                            "lower-cases the method's name",
+                        )
+                        for line in (
+                            "lambda t: losses(t).mean(), bounds=_LOG_BETA_BOUNDS, method=None,",
+                            "lambda t: losses(t).mean(), bounds=_LOG_BETA_BOUNDS, "
+                            'options={"xatol": 1e-6},',
+                            "lambda t: losses(t).mean(), bounds=_LOG_BETA_BOUNDS, "
+                            'method="BOUNDED",',
+                        )
+                    ),
+                    *(
+                        (
+                            line,
+                            "scipy's default xatol, 1e-5 instead of 1e-6 in log beta, moves the "
+                            "loss by less than 1e-9 (the grid test's tolerance is 1e-6)",
+                        )
+                        for line in ("options=None,", ")  # fmt: skip")
+                    ),
+                    (
+                        "return best if best.mean() <= uniform.mean() else uniform",
+                        "the two means are equal only where the search found uniform "
+                        "probabilities' loss to rounding, and then the per-row losses are too",
+                    ),
+                )
+            ),
+            (
+                "_least_loss",
+                "return next(s for s in spaces if loss[s] < least + 1e-9 * max(1.0, abs(least)))",
+                "the tolerance is positive, so the least loss itself always passes",
             ),
             (
                 "NCMClassifier._features",
@@ -362,6 +399,21 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                 "else (np.inf,),",
                 "tie_break has every finite-scored candidate, or none (then a constant)",
             ),
+        )
+    },
+    **{
+        ("_loo_log_losses", line): (
+            "survived",
+            "the spread's mean over all rows instead of each row's sets the unit of the "
+            "temperature search (a window of six decades) a little differently, which moves "
+            "the loss only of spaces whose left-out rows are all separated (the search then "
+            "stops at the window's cold end); with three classes per row the two means give "
+            "the same spread whenever every row's mean lies between its middle and largest "
+            "distance, as in the test that pins the window",
+        )
+        for line in (
+            "spread = np.mean(np.abs(D - D.mean(axis=None, keepdims=True)))",
+            "spread = np.mean(np.abs(D - D.mean(keepdims=True)))",
         )
     },
     # training/_hypothesis_transfer.py
