@@ -1035,3 +1035,34 @@ def test_leave_one_out_accuracy_is_that_of_refitting_without_each_row(offset):
         D, held = _loo_distances(F, codes, "euclidean")
         np.testing.assert_array_equal(held, codes != 3)
         assert _loo_accuracy(D, held, codes) == hits / len(codes)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_features_whose_squares_overflow_raise(metric):
+    # Features around 1e155 have squared distances beyond float64: every similarity came out
+    # infinite or zero, and every row went to the first class. Now a clear error.
+    X, y = _task(4)
+    big = X * 1e155
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="too large: .* overflow float64"):
+            NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0, metric=metric).fit(big, y)
+        clf = NCMClassifier(metric=metric).fit(big, y)  # the means themselves are finite
+        for method in ("predict", "predict_proba", "decision_function"):
+            with pytest.raises(ValueError, match="too large: .* overflow float64"):
+                getattr(clf, method)(big)
+    # At 1e150 the squares are finite: the rows' classes are those of the unscaled rows.
+    ref = NCMClassifier(metric=metric).fit(X, y).predict(X)
+    np.testing.assert_array_equal(
+        NCMClassifier(metric=metric).fit(X * 1e150, y).predict(X * 1e150), ref
+    )
+
+
+def test_float32_features_whose_squares_overflow_float32_raise():
+    X, y = _task(4)
+    clf = NCMClassifier(backbone=lambda Z: (np.asarray(Z) * 1e20).astype(np.float32))
+    clf.set_params(features="backbone").fit(X, y)  # means summed in float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(ValueError, match="overflow float32"):
+            clf.predict(X)

@@ -408,6 +408,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
             D, held = _loo_distances(to_numpy(F), codes, self.metric)
+            _check_finite(D, np.float64)
             self.loo_accuracy_[space] = _loo_accuracy(D, held, codes)
             if held.any():
                 losses[space] = _loo_log_losses(D[held], codes[held])
@@ -628,6 +629,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
                     if (mean * mean).sum() > ((C - mean) ** 2).sum(axis=1).max():
                         C, origin = C - mean, _cast(mean, F.dtype)
                 c_norm2 = (C * C).sum(axis=1)
+                _check_finite(c_norm2, F.dtype)
                 if self.metric == "euclidean":
                     terms[F.dtype] = (_cast(2 * C, F.dtype).T, _cast(c_norm2, F.dtype), origin)
                 else:
@@ -639,12 +641,14 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             S = F @ CT
             if offset is not None:
                 S -= offset[None, :]
+            _check_finite(S, F.dtype)
             yield start, stop, F, S
 
     def _distances(self, X, extracted=False):
         """Per chunk of rows: ``(start, stop, distances)``."""
         for start, stop, F, sim in self._similarity(X, extracted):
             f_norm2 = (F * F).sum(axis=1)[:, None]
+            _check_finite(f_norm2, F.dtype)
             if self.metric == "euclidean":
                 yield start, stop, (f_norm2 - sim).clip(min=0)
             else:
@@ -757,6 +761,7 @@ def _loo_distances(F, codes, metric):
         D[rows, codes] = _norm2(F - own)
     else:
         f2, c2 = _norm2(F), _norm2(C)
+        _check_finite(f2, np.float64)
         D = -(F @ C.T) / _safe(f2[:, None] * c2[None, :]) ** 0.5
         D[rows, codes] = -(F * own).sum(axis=1) / _safe(f2 * _norm2(own)) ** 0.5
     return D, n > 1
@@ -812,6 +817,18 @@ def _clearly_lower(a, b):
     if len(d) < 2:
         return False
     return bool(d.mean() > 2 * d.std(ddof=1) / np.sqrt(len(d)))
+
+
+def _check_finite(a, dtype):
+    """Raise if ``a`` (distances or similarities, numpy or torch) holds a non-finite value:
+    the features are too large for their squares in ``dtype``."""
+    finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else a.isfinite().all()
+    if not bool(finite):
+        name = str(dtype).replace("torch.", "") if "torch" in str(dtype) else np.dtype(dtype).name
+        raise ValueError(
+            "The features are too large: their squared distances to the class means overflow "
+            f"{name}. Rescale X (or the backbone's output)."
+        )
 
 
 def _is_float32(a):
