@@ -1058,6 +1058,18 @@ def test_features_whose_squares_overflow_raise(metric):
     )
 
 
+def test_rows_whose_squares_overflow_raise_on_every_backend(backend):
+    # Means of ordinary size, rows around 1e155: with cosine the similarities stay finite
+    # but the rows' norms do not (every probability came out uniform).
+    X, y = _task(4)
+    for metric in ("euclidean", "cosine"):
+        clf = NCMClassifier(metric=metric, device=backend).fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with pytest.raises(ValueError, match="too large: .* overflow float64"):
+                clf.predict_proba(X * 1e155)
+
+
 def test_float32_features_whose_squares_overflow_float32_raise():
     X, y = _task(4)
     clf = NCMClassifier(backbone=lambda Z: (np.asarray(Z) * 1e20).astype(np.float32))
@@ -1066,3 +1078,7 @@ def test_float32_features_whose_squares_overflow_float32_raise():
         warnings.simplefilter("ignore", RuntimeWarning)
         with pytest.raises(ValueError, match="overflow float32"):
             clf.predict(X)
+        # cosine: the similarities to unit-norm means stay finite, the rows' norms do not
+        clf.set_params(metric="cosine").fit(X, y)
+        with pytest.raises(ValueError, match="overflow float32"):
+            clf.predict_proba(X)
