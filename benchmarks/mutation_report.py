@@ -281,6 +281,20 @@ MARKED: dict[tuple[str, str], tuple[str, str]] = {
                     ),
                 )
             ),
+            *(
+                (function, line, "np.dtype(None) is float64, the dtype of these arrays")
+                for function, line in (
+                    ("_loo_distances", "_check_finite(f2, None)"),
+                    ("NCMClassifier._choose_features", "_check_finite(D, None)"),
+                )
+            ),
+            (
+                "NCMClassifier._similarity",
+                "_check_finite(c_norm2, None)",
+                "the means' squared norms are float64 and overflow only near 1e154, which "
+                "float32 features (up to 3e38) cannot reach: the message names float64 "
+                "either way",
+            ),
             (
                 "_least_loss",
                 "return next(s for s in spaces if loss[s] < least + 1e-9 * max(1.0, abs(least)))",
