@@ -194,7 +194,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     Prediction runs over chunks of rows (at most about two million row-class
     similarities at a time), so its memory does not grow with the number of rows
     beyond the output; float32 features stay float32 there (the means are summed in
-    float64). Data larger than memory is fitted chunk by chunk with :meth:`partial_fit`,
+    float64). Features whose squared distances overflow (around ``1e154`` in float64,
+    ``1e19`` in float32) raise a ``ValueError`` rather than tie every class. Data larger
+    than memory is fitted chunk by chunk with :meth:`partial_fit`,
     which gives the same means as one :meth:`fit`; with a dask array ``X`` (and a
     numpy ``y``) whose row chunks are ``X.chunks[0]``::
 
