@@ -2017,11 +2017,14 @@ def test_biased_logistic_refuses_class_codes_outside_the_range():
 
 
 def test_biased_solver_defaults_are_the_documented_ones():
-    # max_iter=1000: a fit that needs more (features on scales 1e-3..1e3, tol=0) stops after
-    # exactly 1000 L-BFGS iterations, where an explicit max_iter=1000 stops.
+    # max_iter=1000: a fit that needs more (directions on scales 1e-3..1e3, rotated so that
+    # no rescaling of the columns undoes it; tol=0) stops after exactly 1000 L-BFGS
+    # iterations, where an explicit max_iter=1000 stops.
+    from scipy.stats import ortho_group
+
     rng = np.random.RandomState(2)
-    X = rng.normal(size=(40, 8)) * np.logspace(-3, 3, 8)
-    y = rng.randint(2, size=40)
+    X = (rng.normal(size=(60, 16)) * np.logspace(-3, 3, 16)) @ ortho_group.rvs(16, random_state=3)
+    y = rng.randint(2, size=60)
     W, b, n_iter = fit_biased_logistic(X, y, 2, None, lam=1e-6, tol=0.0, return_n_iter=True)
     assert n_iter == 1000
     W_cap, b_cap = fit_biased_logistic(X, y, 2, None, lam=1e-6, tol=0.0, max_iter=1000)
@@ -2533,3 +2536,35 @@ def test_n_iter_is_the_largest_count_of_any_fit(monkeypatch):
     assert len(counts) > len(clf.candidates_)  # the candidates and their fold refits
     assert clf.n_iter_ == max(counts)
     assert counts[-1] < max(counts)  # the last fit is not the longest here
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("c", [1e-3, 1e6, 1e150])
+def test_biased_logistic_is_equivariant_to_the_features_scale(n_classes, c):
+    # Features times c with the penalties times c**2 (and the source weights over c) is the
+    # same problem in other units: the weights come out over c, the intercept the same.
+    # Before the solver rescaled its columns, iris times 1e6 stalled far from the minimizer.
+    X, y = load_iris(return_X_y=True)
+    if n_classes == 2:
+        y = (y == 2).astype(int)
+    k = 1 if n_classes == 2 else n_classes
+    W0 = np.random.RandomState(0).normal(size=(k, 4))
+    W, b = fit_biased_logistic(X, y, n_classes, W0, lam=0.3, alpha=0.1, tol=1e-10)
+    Wc, bc = fit_biased_logistic(
+        X * c, y, n_classes, W0 / c, lam=0.3 * c**2, alpha=0.1 * c**2, tol=1e-10
+    )
+    np.testing.assert_allclose(Wc * c, W, rtol=1e-6, atol=1e-8)
+    # (a free multinomial intercept is only defined up to a constant added to every class)
+    np.testing.assert_allclose(bc - bc.mean(), b - b.mean(), rtol=1e-6, atol=1e-8)
+
+
+def test_hypothesis_transfer_fits_features_in_large_units():
+    # Iris in units a million times smaller: lam=1 is then no penalty at all, and the fit
+    # is a plain logistic regression (0.847 training accuracy before the solver rescaled
+    # its columns; L-BFGS stopped with gradient entries of 442).
+    X, y = load_iris(return_X_y=True)
+    big = HypothesisTransferClassifier(lam=1.0).fit(X * 1e6, y)
+    plain = HypothesisTransferClassifier(lam=1e-12).fit(X, y)
+    np.testing.assert_allclose(big.coef_ * 1e6, plain.coef_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(big.predict(X * 1e6), plain.predict(X))
+    assert big.score(X * 1e6, y) > 0.98

@@ -321,7 +321,10 @@ def fit_biased_logistic(
     ``n_classes == 2`` and the multinomial log-loss (one row per class) otherwise.
     scipy's L-BFGS-B runs on the exact objective and its analytic gradient, starting
     from the minimizer of the penalty alone (or from ``start``); Newton steps on
-    Hessian-vector products then polish its solution to rounding error.
+    Hessian-vector products then polish its solution to rounding error. Both work on the
+    columns of ``X`` rescaled to unit root mean square (the weights and penalties
+    rescaled to match: the same objective in other coordinates), so that features in
+    large or small units converge like standardized ones.
 
     Parameters
     ----------
@@ -353,7 +356,8 @@ def fit_biased_logistic(
         Maximum number of L-BFGS iterations.
     tol : float, default=1e-6
         L-BFGS stops when the largest gradient entry of the objective divided by the
-        total sample weight (by 1 when the weights sum to less than 1) falls below ``tol``.
+        total sample weight (by 1 when the weights sum to less than 1) falls below ``tol``,
+        in the coordinates of the rescaled columns.
     offset : ndarray of shape (n_samples,) or (n_samples, n_rows), default=None
         Fixed scores :math:`o_i` added to the linear scores (e.g. a source
         hypothesis' decision values); ``None``: zeros.
@@ -417,6 +421,15 @@ def fit_biased_logistic(
     # The objective is divided by the total weight so that ``tol`` means the same for
     # any sample size; the minimizer is unchanged.
     scale = max(s.sum(), 1.0)
+    # The solver works on columns of unit root mean square, the weights and penalties
+    # rescaled to match (the same objective in other coordinates): features in large
+    # units left L-BFGS stalled far from the minimizer (iris times 1e6: its relative
+    # progress fell below ftol with gradient entries of 442, and 0.847 training
+    # accuracy instead of 0.967).
+    col = _column_scale(X, s)
+    X, W_given = X / col, W0
+    W0, W_start = W0 * col, np.asarray(W_start, dtype=float) * col
+    lam, alpha = lam / col**2, alpha / col**2
 
     def unpack(theta):
         W = W0 if fix_W else theta[: k * d].reshape(k, d)
@@ -429,7 +442,7 @@ def fit_biased_logistic(
         grads = []
         if not fix_W:
             diff = W - W0
-            loss += np.sum(lam * diff**2) + alpha * np.vdot(W, W)
+            loss += np.sum(lam * diff**2) + np.sum(alpha * W**2)
             grads.append((dZ.T @ X + 2 * lam * diff + 2 * alpha * W).ravel())
         if not fix_b:
             db = b - b0
@@ -482,8 +495,22 @@ def fit_biased_logistic(
         # (An infinite tolerance asks for the start itself: nothing to polish.)
         theta = _newton_polish(fun, hessian_at, res.x, res.jac) if np.isfinite(tol) else res.x
     W, b = unpack(theta)
+    W = W_given.copy() if fix_W else W / col
     W, b = np.array(W, dtype=float), np.array(b, dtype=float)
     return (W, b, int(res.nit)) if return_n_iter else (W, b)
+
+
+def _column_scale(X, s):
+    """Root mean square of each column of ``X`` under the weights ``s`` (plain when they
+    sum to 0); 1 for a column of zeros. Computed on the columns divided by their largest
+    magnitude, so that squares of large features do not overflow."""
+    if not len(X):
+        return np.ones(X.shape[1])
+    w = s if s.sum() > 0 else np.ones(len(X))
+    top = np.abs(X).max(axis=0)
+    top = np.where(top > 0, top, 1.0)
+    rms = top * np.sqrt((w @ (X / top) ** 2) / w.sum())
+    return np.where(rms > 0, rms, 1.0)
 
 
 def evidence_weights(log_evidence):
