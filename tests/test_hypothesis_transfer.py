@@ -2559,12 +2559,44 @@ def test_biased_logistic_is_equivariant_to_the_features_scale(n_classes, c):
 
 
 def test_hypothesis_transfer_fits_features_in_large_units():
-    # Iris in units a million times smaller: lam=1 is then no penalty at all, and the fit
-    # is a plain logistic regression (0.847 training accuracy before the solver rescaled
-    # its columns; L-BFGS stopped with gradient entries of 442).
+    # Iris in units a million times smaller: lam=1 is then next to no penalty, and the fit
+    # a nearly plain logistic regression (0.847 training accuracy before the solver
+    # rescaled its columns: L-BFGS stopped with gradient entries of 442).
     X, y = load_iris(return_X_y=True)
-    big = HypothesisTransferClassifier(lam=1.0).fit(X * 1e6, y)
-    plain = HypothesisTransferClassifier(lam=1e-12).fit(X, y)
-    np.testing.assert_allclose(big.coef_ * 1e6, plain.coef_, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(big.predict(X * 1e6), plain.predict(X))
-    assert big.score(X * 1e6, y) > 0.98
+    assert HypothesisTransferClassifier(lam=1.0).fit(X * 1e6, y).score(X * 1e6, y) > 0.98
+    # With the penalty in the same units, the fit is that of the original units.
+    big = HypothesisTransferClassifier(lam=0.1 * 1e12).fit(X * 1e6, y)
+    plain = HypothesisTransferClassifier(lam=0.1).fit(X, y)
+    np.testing.assert_allclose(big.coef_ * 1e6, plain.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(big.predict_proba(X * 1e6), plain.predict_proba(X), atol=1e-7)
+
+
+def test_biased_logistic_without_rows_or_weight_returns_the_prior_mean():
+    # No rows, or rows of zero weight: only the penalties are left, and their minimizer,
+    # lam W0 / (lam + alpha), comes back without a warning (the columns' scale has no
+    # weighted rows to be computed from).
+    W0 = np.array([[1.0, 2.0, 0.0]])
+    X = np.random.RandomState(0).normal(size=(5, 3))
+    y = np.array([0, 1, 0, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for args, weights in (((X[:0], y[:0]), None), ((X, y), np.zeros(5))):
+            W, b = fit_biased_logistic(*args, 2, W0, lam=1.0, alpha=1.0, sample_weight=weights)
+            np.testing.assert_allclose(W, 0.5 * W0, atol=1e-8)
+            np.testing.assert_allclose(b, [0.0], atol=1e-8)
+
+
+def test_biased_logistic_ignores_a_column_of_rounding_noise():
+    # A column constant in the rows, centred by the caller, holds rounding noise of about
+    # 1e-17: scaling it up to unit size made its penalty 1e33 times larger and stopped
+    # L-BFGS after one step (hypothesis transfer on digits lost up to 5 points).
+    X, y = load_iris(return_X_y=True)
+    X = X - X.mean(axis=0)
+    noise = 1e-17 * np.random.RandomState(0).normal(size=(len(X), 1))
+    W0 = np.random.RandomState(1).normal(size=(3, 5))
+    W, b = fit_biased_logistic(np.hstack([X, noise]), y, 3, W0, lam=0.3, tol=1e-10)
+    W_ref, b_ref = fit_biased_logistic(X, y, 3, W0[:, :4], lam=0.3, tol=1e-10)
+    np.testing.assert_allclose(W[:, :4], W_ref, rtol=1e-6, atol=1e-8)
+    # the noise column's weights stay at the prior mean
+    np.testing.assert_allclose(W[:, 4], W0[:, 4], rtol=1e-6)
+    np.testing.assert_allclose(b - b.mean(), b_ref - b_ref.mean(), rtol=1e-6, atol=1e-8)

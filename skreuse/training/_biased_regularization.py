@@ -322,9 +322,9 @@ def fit_biased_logistic(
     scipy's L-BFGS-B runs on the exact objective and its analytic gradient, starting
     from the minimizer of the penalty alone (or from ``start``); Newton steps on
     Hessian-vector products then polish its solution to rounding error. Both work on the
-    columns of ``X`` rescaled to unit root mean square (the weights and penalties
-    rescaled to match: the same objective in other coordinates), so that features in
-    large or small units converge like standardized ones.
+    columns of ``X`` whose root mean square is above 1 scaled down to 1 (the weights and
+    penalties rescaled to match: the same objective in other coordinates), so that
+    features in large units converge like standardized ones.
 
     Parameters
     ----------
@@ -357,7 +357,8 @@ def fit_biased_logistic(
     tol : float, default=1e-6
         L-BFGS stops when the largest gradient entry of the objective divided by the
         total sample weight (by 1 when the weights sum to less than 1) falls below ``tol``,
-        in the coordinates of the rescaled columns.
+        in the coordinates of the rescaled columns (those of ``X`` for columns of root
+        mean square at most 1).
     offset : ndarray of shape (n_samples,) or (n_samples, n_rows), default=None
         Fixed scores :math:`o_i` added to the linear scores (e.g. a source
         hypothesis' decision values); ``None``: zeros.
@@ -421,10 +422,10 @@ def fit_biased_logistic(
     # The objective is divided by the total weight so that ``tol`` means the same for
     # any sample size; the minimizer is unchanged.
     scale = max(s.sum(), 1.0)
-    # The solver works on columns of unit root mean square, the weights and penalties
-    # rescaled to match (the same objective in other coordinates): features in large
-    # units left L-BFGS stalled far from the minimizer (iris times 1e6: its relative
-    # progress fell below ftol with gradient entries of 442, and 0.847 training
+    # The solver works on columns of root mean square at most 1, the weights and
+    # penalties rescaled to match (the same objective in other coordinates): features in
+    # large units left L-BFGS stalled far from the minimizer (iris times 1e6: its
+    # relative progress fell below ftol with gradient entries of 442, and 0.847 training
     # accuracy instead of 0.967).
     col = _column_scale(X, s)
     X, W_given = X / col, W0
@@ -502,15 +503,21 @@ def fit_biased_logistic(
 
 def _column_scale(X, s):
     """Root mean square of each column of ``X`` under the weights ``s`` (plain when they
-    sum to 0); 1 for a column of zeros. Computed on the columns divided by their largest
-    magnitude, so that squares of large features do not overflow."""
+    sum to 0), where it is above 1; else 1. Computed on the columns divided by their
+    largest magnitude, so that squares of large features do not overflow.
+
+    Only large columns are scaled down: scaling small ones up would also blow up the
+    rounding noise of a column that is constant in the rows (centred by the caller to
+    about 1e-17: hypothesis transfer on digits, whose pixels are often constant in a few
+    rows, lost up to 5 points), and a small column needs no help where it is penalized.
+    """
     if not len(X):
         return np.ones(X.shape[1])
     w = s if s.sum() > 0 else np.ones(len(X))
     top = np.abs(X).max(axis=0)
     top = np.where(top > 0, top, 1.0)
     rms = top * np.sqrt((w @ (X / top) ** 2) / w.sum())
-    return np.where(rms > 0, rms, 1.0)
+    return np.maximum(rms, 1.0)
 
 
 def evidence_weights(log_evidence):
