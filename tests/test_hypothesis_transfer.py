@@ -2600,3 +2600,18 @@ def test_biased_logistic_ignores_a_column_of_rounding_noise():
     # the noise column's weights stay at the prior mean
     np.testing.assert_allclose(W[:, 4], W0[:, 4], rtol=1e-6)
     np.testing.assert_allclose(b - b.mean(), b_ref - b_ref.mean(), rtol=1e-6, atol=1e-8)
+
+
+def test_biased_logistic_with_some_columns_in_large_units():
+    # Two of iris' columns in units a million times smaller, the other two as they are:
+    # with the penalties of those two in the same units it is the original problem, and
+    # fixed weights come back exactly.
+    X, y = load_iris(return_X_y=True)
+    c = np.array([1e6, 1e6, 1.0, 1.0])
+    W0 = np.random.RandomState(0).normal(size=(3, 4))
+    W, b = fit_biased_logistic(X, y, 3, W0, lam=0.3, tol=1e-10)
+    Wc, bc = fit_biased_logistic(X * c, y, 3, W0 / c, lam=0.3 * c**2, tol=1e-10)
+    np.testing.assert_allclose(Wc * c, W, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(bc - bc.mean(), b - b.mean(), rtol=1e-6, atol=1e-8)
+    fixed, _ = fit_biased_logistic(X * c, y, 3, W0 / c, lam=np.inf, lam_intercept=1.0)
+    np.testing.assert_array_equal(fixed, W0 / c)
