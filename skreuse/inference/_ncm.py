@@ -751,8 +751,7 @@ def _loo_distances(F, codes, metric):
     n_classes = codes.max() + 1
     counts = np.bincount(codes, minlength=n_classes)
     rows = np.arange(len(codes))
-    onehot = sp.csr_matrix((np.ones(len(codes)), (codes, rows)), shape=(n_classes, len(codes)))
-    sums = onehot @ F
+    sums = class_sums(F, codes, n_classes)
     C = sums / counts[:, None]
     n = counts[codes]
     own = (sums[codes] - F) / np.maximum(n - 1, 1)[:, None]
