@@ -1605,6 +1605,32 @@ def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
     np.testing.assert_array_equal(b, 0.0)
 
 
+@pytest.mark.parametrize("lam", [0.7, 0.0])
+def test_biased_ridge_names_features_whose_products_overflow(lam):
+    # Entries above ~1e153 (for 20 rows) overflow the Gram matrix: LAPACK failed with
+    # "SVD did not converge" (a LinAlgError) or gave NaN weights, after numpy's overflow
+    # warnings. Now a ValueError says so; just under the limit the fit is finite and quiet.
+    rng = np.random.RandomState(0)
+    Z = rng.normal(size=(20, 3))
+    y = Z @ [1.0, -2.0, 0.5]
+    limit = np.sqrt(np.finfo(np.float64).max / 20) / 2
+    X = Z / np.abs(Z).max()
+    with pytest.raises(ValueError, match=r"products overflow float64 .*Rescale X"):
+        fit_biased_ridge(X * limit * 1.01, y, None, lam=lam)
+    with pytest.raises(ValueError, match="Rescale X"):
+        HypothesisTransferRegressor().fit(X * 1e300, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        W, b = fit_biased_ridge(X * limit * 0.99, y, None, lam=lam)
+    assert np.all(np.isfinite(W))
+    assert np.all(np.isfinite(b))
+    np.testing.assert_allclose((X * limit * 0.99) @ W[0] + b, y, rtol=1e-6, atol=1e-6)
+    # Fixed weights form no product.
+    W0 = np.array([[1.0, 2.0, 3.0]])
+    W, _ = fit_biased_ridge(X * 1e300, y, W0, lam=np.inf)
+    np.testing.assert_array_equal(W, W0)
+
+
 def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():
     # lam = alpha = 0 with fewer rows than features: the source plays no part, and of the
     # many exact fits the minimum-norm one is returned (as np.linalg.lstsq does).

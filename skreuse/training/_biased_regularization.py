@@ -70,6 +70,22 @@ def _check_offset(offset, n, k):
     return offset
 
 
+def _check_products(X):
+    """Raise when sums of products of ``X``'s entries (its Gram matrices) can overflow.
+
+    The closed form of :func:`fit_biased_ridge` forms ``X^T X`` or ``X X^T``: with entries
+    above about ``1e154`` these overflow float64 and the solvers fail deep in LAPACK.
+    """
+    top = float(np.max(np.abs(X), initial=0.0))
+    limit = np.sqrt(np.finfo(np.float64).max / max(X.shape[0], X.shape[1], 1)) / 2
+    if top > limit:
+        raise ValueError(
+            f"X has values up to {top:.3g} in absolute value: its products overflow "
+            f"float64 above {limit:.3g} for {X.shape[0]} rows and {X.shape[1]} columns. "
+            "Rescale X (e.g. with StandardScaler)."
+        )
+
+
 def prior_mean(W0, lam, alpha):
     """Mean of the Gaussian prior that the two weight penalties make together.
 
@@ -231,6 +247,7 @@ def fit_biased_ridge(
         b = (s @ resid + lam_intercept * b0) / total if total > 0 else b0.copy()
         return W, b
 
+    _check_products(X)
     r = lam + alpha
     Wc = prior_mean(W0, lam, alpha)
 
