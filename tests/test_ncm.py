@@ -1082,3 +1082,59 @@ def test_float32_features_whose_squares_overflow_float32_raise():
         clf.set_params(metric="cosine").fit(X, y)
         with pytest.raises(ValueError, match="overflow float32"):
             clf.predict_proba(X)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_leave_one_out_of_some_rows_is_that_of_all_rows_there(metric):
+    # Scoring a subset of the rows leaves the class means to every row: the distances of
+    # those rows are the rows of the full matrix.
+    from skreuse.inference._ncm import _loo_distances
+
+    X, y = _task(7, seed=3)
+    scored = np.array([0, 4, 7, 8, 15, 20])
+    D, held = _loo_distances(X, y, metric)
+    D_sub, held_sub = _loo_distances(X, y, metric, scored)
+    np.testing.assert_array_equal(D_sub, D[scored])
+    np.testing.assert_array_equal(held_sub, held[scored])
+
+
+def test_auto_on_many_rows_scores_evenly_spaced_ones(monkeypatch):
+    # Leave-one-out distances are n_rows x n_classes: on a first call of a million rows of
+    # a thousand classes they took 8 GB per space. Above _LOO_MAX_ENTRIES only evenly
+    # spaced rows are scored; the class means and the fitted model use every row.
+    from skreuse.inference import _ncm
+
+    X, y = _task(40, seed=1)  # 120 rows, 3 classes
+    backbone = PCA(2).fit(X)
+    full = NCMClassifier(backbone=backbone).fit(X, y)
+    assert _ncm._loo_rows(len(y), 3).tolist() == list(range(len(y)))
+
+    shapes = []
+    distances = _ncm._loo_distances
+
+    def spy(F, codes, metric, scored=None):
+        D, held = distances(F, codes, metric, scored)
+        shapes.append(D.shape)
+        return D, held
+
+    monkeypatch.setattr(_ncm, "_LOO_MAX_ENTRIES", 90)  # 30 rows of 3 classes
+    monkeypatch.setattr(_ncm, "_loo_distances", spy)
+    sub = NCMClassifier(backbone=backbone).fit(X, y)
+    scored = _ncm._loo_rows(len(y), 3)
+    assert len(scored) == 30
+    assert scored[0] == 0
+    assert scored[-1] == len(y) - 1
+    assert np.all(np.diff(scored) >= 3)
+    assert shapes == [(30, 3)] * 3  # one per space
+    # The accuracies are those of the full leave-one-out on the scored rows.
+    monkeypatch.setattr(_ncm, "_loo_distances", distances)
+    for space in ("backbone", "inputs", "both"):
+        F = NCMClassifier(backbone=backbone, features=space).fit(X, y)
+        D, held = distances(F._features(X, None), np.searchsorted(F.classes_, y), "euclidean")
+        codes = np.searchsorted(F.classes_, y)
+        expected = np.mean((D.argmin(axis=1) == codes)[scored] & held[scored])
+        assert sub.loo_accuracy_[space] == pytest.approx(expected)
+    # The model itself is fitted on every row.
+    chosen = NCMClassifier(backbone=backbone, features=sub.features_).fit(X, y)
+    np.testing.assert_array_equal(sub.centroids_, chosen.centroids_)
+    assert set(full.loo_accuracy_) == set(sub.loo_accuracy_)

@@ -30,6 +30,10 @@ from ..utils._validation import check_classification_targets
 # Entries (rows x classes) of the similarity matrix of one chunk of rows at prediction: 2**21
 # float32 values are 8 MiB, so memory stays bounded whatever the number of rows.
 _PREDICT_CHUNK_ENTRIES = 2**21
+# Entries (rows x classes) of the leave-one-out distances of one space with
+# features="auto": 2**22 float64 values are 32 MiB. A first call with more rows scores
+# evenly spaced rows among them (the class means still use every row).
+_LOO_MAX_ENTRIES = 2**22
 
 
 @fill_doc
@@ -105,14 +109,16 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
 
     loo_accuracy_ : dict of str to float
         With ``features="auto"`` and a choice to make: the leave-one-out accuracy of each
-        space on the rows of the first call. Empty otherwise.
+        space on the rows of the first call (on evenly spaced rows among them when there
+        are more than ``2**22 / n_classes``; the class means use every row). Empty
+        otherwise.
 
     loo_log_loss_ : dict of str to float
         With ``features="auto"`` and a choice to make: the leave-one-out log loss of each
-        space on the rows of the first call (mean over the rows not alone in their class,
-        of ``-log softmax(-distance / T)`` at the row's class, at the temperature ``T``
-        best for that space), by which ``"auto"`` chooses. Empty otherwise, and when every
-        row is alone in its class.
+        space on the rows of the first call (the rows of ``loo_accuracy_``; mean over
+        those not alone in their class, of ``-log softmax(-distance / T)`` at the row's
+        class, at the temperature ``T`` best for that space), by which ``"auto"``
+        chooses. Empty otherwise, and when every row is alone in its class.
 
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
@@ -404,16 +410,17 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         B = self._backbone_features(X, extracted)
         codes = np.unique(y, return_inverse=True)[1]
         counts = np.bincount(codes)
+        scored = _loo_rows(len(codes), len(counts))
         found, losses = {}, {}
         for space in spaces:
             self.center_ = None  # each space has its own "cl2n" centre
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
-            D, held = _loo_distances(to_numpy(F), codes, self.metric)
+            D, held = _loo_distances(to_numpy(F), codes, self.metric, scored)
             _check_finite(D, np.float64)
-            self.loo_accuracy_[space] = _loo_accuracy(D, held, codes)
+            self.loo_accuracy_[space] = _loo_accuracy(D, held, codes[scored])
             if held.any():
-                losses[space] = _loo_log_losses(D[held], codes[held])
+                losses[space] = _loo_log_losses(D[held], codes[scored][held])
                 self.loo_log_loss_[space] = float(losses[space].mean())
 
         def collapses():
@@ -742,17 +749,29 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _loo_distances(F, codes, metric):
-    """``(D, held)``: the distance of every row of ``F`` (numpy) to every class mean, its own
-    class's mean computed without it, in closed form (without row ``x`` its class mean is
-    ``(n c - x) / (n - 1)``, the other means do not move); ``held``: the rows not alone in
-    their class (a row alone has no class mean without it). Euclidean: squared distances;
-    cosine: ``-cos`` (the cosine distance less one)."""
+def _loo_rows(n_rows, n_classes):
+    """The rows whose leave-one-out distances are computed: all of them, or evenly spaced
+    ones so that at most ``_LOO_MAX_ENTRIES`` distances are formed (at least one row)."""
+    m = max(1, _LOO_MAX_ENTRIES // max(n_classes, 1))
+    if n_rows <= m:
+        return np.arange(n_rows)
+    return np.unique(np.linspace(0, n_rows - 1, m).round().astype(np.intp))
+
+
+def _loo_distances(F, codes, metric, scored=None):
+    """``(D, held)``: the distance of every row of ``F`` (numpy) whose index is in
+    ``scored`` (all rows when None) to every class mean, its own class's mean computed
+    without it, in closed form (without row ``x`` its class mean is ``(n c - x) / (n - 1)``,
+    the other means do not move; every row of ``F`` enters the means); ``held``: those rows
+    not alone in their class (a row alone has no class mean without it). Euclidean:
+    squared distances; cosine: ``-cos`` (the cosine distance less one)."""
     n_classes = codes.max() + 1
     counts = np.bincount(codes, minlength=n_classes)
-    rows = np.arange(len(codes))
     sums = class_sums(F, codes, n_classes)
     C = sums / counts[:, None]
+    if scored is not None:
+        F, codes = F[scored], codes[scored]
+    rows = np.arange(len(codes))
     n = counts[codes]
     own = (sums[codes] - F) / np.maximum(n - 1, 1)[:, None]
     if metric == "euclidean":
