@@ -1605,14 +1605,16 @@ def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
     np.testing.assert_array_equal(b, 0.0)
 
 
+@pytest.mark.parametrize("shape", [(20, 3), (3, 20)])  # primal and dual systems
 @pytest.mark.parametrize("lam", [0.7, 0.0])
-def test_biased_ridge_names_features_whose_products_overflow(lam):
-    # Entries above ~1e153 (for 20 rows) overflow the Gram matrix: LAPACK failed with
-    # "SVD did not converge" (a LinAlgError) or gave NaN weights, after numpy's overflow
-    # warnings. Now a ValueError says so; just under the limit the fit is finite and quiet.
+def test_biased_ridge_names_features_whose_products_overflow(lam, shape):
+    # Entries above ~1e153 (for 20 rows, or 20 columns) overflow the Gram matrix: LAPACK
+    # failed with "SVD did not converge" (a LinAlgError) or gave NaN weights, after numpy's
+    # overflow warnings. Now a ValueError says so; just under the limit the fit is finite
+    # and quiet.
     rng = np.random.RandomState(0)
-    Z = rng.normal(size=(20, 3))
-    y = Z @ [1.0, -2.0, 0.5]
+    Z = rng.normal(size=shape)
+    y = Z @ rng.normal(size=shape[1])
     limit = np.sqrt(np.finfo(np.float64).max / 20) / 2
     X = Z / np.abs(Z).max()
     with pytest.raises(ValueError, match=r"products overflow float64 .*Rescale X"):
@@ -1626,7 +1628,7 @@ def test_biased_ridge_names_features_whose_products_overflow(lam):
     assert np.all(np.isfinite(b))
     np.testing.assert_allclose((X * limit * 0.99) @ W[0] + b, y, rtol=1e-6, atol=1e-6)
     # Fixed weights form no product.
-    W0 = np.array([[1.0, 2.0, 3.0]])
+    W0 = rng.normal(size=(1, shape[1]))
     W, _ = fit_biased_ridge(X * 1e300, y, W0, lam=np.inf)
     np.testing.assert_array_equal(W, W0)
 

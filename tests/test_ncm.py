@@ -1134,7 +1134,22 @@ def test_auto_on_many_rows_scores_evenly_spaced_ones(monkeypatch):
         codes = np.searchsorted(F.classes_, y)
         expected = np.mean((D.argmin(axis=1) == codes)[scored] & held[scored])
         assert sub.loo_accuracy_[space] == pytest.approx(expected)
+        losses = _ncm._loo_log_losses(D[scored][held[scored]], codes[scored][held[scored]])
+        assert sub.loo_log_loss_[space] == pytest.approx(losses.mean())
     # The model itself is fitted on every row.
     chosen = NCMClassifier(backbone=backbone, features=sub.features_).fit(X, y)
     np.testing.assert_array_equal(sub.centroids_, chosen.centroids_)
     assert set(full.loo_accuracy_) == set(sub.loo_accuracy_)
+
+
+def test_leave_one_out_rows_keep_to_the_documented_budget():
+    # At most 2**22 distances per space (the attribute docs): all rows up to 2**22 /
+    # n_classes of them, that many evenly spaced rows above, and one row at least.
+    from skreuse.inference._ncm import _loo_rows
+
+    assert len(_loo_rows(2**20, 4)) == 2**20
+    assert len(_loo_rows(2**20 + 1, 4)) == 2**20
+    assert len(_loo_rows(2**22, 1)) == 2**22
+    assert len(_loo_rows(2**22 + 1, 1)) == 2**22
+    assert _loo_rows(5, 2**23).tolist() == [0]
+    assert _loo_rows(1, 1).tolist() == [0]
