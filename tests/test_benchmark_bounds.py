@@ -1,0 +1,98 @@
+"""The bounds of the reuse-gain benchmark (``benchmarks/bench_reuse_gain.py``) are right.
+
+Its perfect-candidate tables read every candidate of ``lam="auto"``'s grid out of one fit
+(hypothesis transfer: the stored candidate fits; ReForm: the candidates' weights stacked).
+Here each candidate is fitted alone, through the estimator's own averaging with all of
+the weight on it, and must predict exactly as the benchmark's reading of it.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from skreuse.datasets import _scenarios
+from skreuse.training import HypothesisTransferClassifier, ReFormRectifier
+
+if not (Path(__file__).resolve().parent.parent / "benchmarks" / "bench_reuse_gain.py").exists():
+    # The source distribution ships the tests without the benchmarks.
+    pytest.skip("benchmarks/ is not in this tree", allow_module_level=True)
+
+from benchmarks import bench_reuse_gain as bench
+
+
+class _OneHT(HypothesisTransferClassifier):
+    """Hypothesis transfer with all of ``lam="auto"``'s weight on candidate ``j``."""
+
+    j = 0
+
+    def _candidate_scores(self, fits, refit, target, prior_knows):
+        return np.zeros(len(fits))
+
+    def _candidate_weights(self, scores):
+        return np.eye(len(scores))[self.j]
+
+
+class _OneReForm(ReFormRectifier):
+    """ReForm with all of ``lam="auto"``'s weight on candidate ``j``."""
+
+    j = 0
+
+    def _combine_priors(self, Z, y_enc, priors):
+        fits, tune = [], self._fine_tune
+
+        def record(*args, **kwargs):
+            fits.append(tune(*args, **kwargs))
+            return fits[-1]
+
+        self._fine_tune = record
+        try:
+            super()._combine_priors(Z, y_enc, priors)
+        finally:
+            del self._fine_tune
+        return fits[self.j]
+
+
+@pytest.mark.parametrize(
+    ("family", "mode"), [("shift", "biased"), ("shift", "residual"), ("classes", "biased")]
+)
+def test_hypothesis_transfer_candidates_read_from_one_fit(family, mode):
+    s = bench._same_space(family, "wine", 0)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+    shots, test = _scenarios.draw_shots(s.y_target, 3, np.random.RandomState(3))
+    Xl, yl, Xt, yt = s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
+    read = bench._HTCandidates(source, mode=mode).fit(Xl, yl).accuracies(Xt, yt)
+    alone = []
+    for j in range(len(read)):
+        one = _OneHT(source, mode=mode)
+        one.j = j
+        alone.append(np.mean(one.fit(Xl, yl).predict(Xt) == yt))
+    np.testing.assert_array_equal(read, alone)
+    assert len(read) == 21
+    assert np.ptp(read) > 0  # the candidates differ on these rows
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer"])
+def test_reform_candidates_read_from_one_fit(name):
+    s = _scenarios.vanished_new_columns(name, random_state=0)
+    Xs = pd.DataFrame(s.X_source, columns=s.source_columns)
+    Xt = pd.DataFrame(s.X_target, columns=s.target_columns)
+    source = LogisticRegression(max_iter=1000).fit(Xs, s.y_source)
+    rng = np.random.RandomState(3)
+    shots, test = _scenarios.draw_shots(s.y_target, 3, rng)
+    rows = np.r_[shots, np.setdiff1d(np.arange(len(Xt)), np.r_[shots, test])[:60]]
+    y_fit = np.where(np.isin(rows, shots), s.y_target[rows], -1)
+    meta = Xs.iloc[:200]
+    read = bench._ReFormCandidates(source, source_meta=meta).fit(Xt.iloc[rows], y_fit)
+    read = read.accuracies(Xt.iloc[test], s.y_target[test])
+    alone = []
+    for j in range(len(read)):
+        one = _OneReForm(source, source_meta=meta)
+        one.j = j
+        one.fit(Xt.iloc[rows], y_fit)
+        alone.append(one.score(Xt.iloc[test], s.y_target[test]))
+    np.testing.assert_array_equal(read, alone)
+    assert len(read) == 47
+    assert np.ptp(read) > 0
