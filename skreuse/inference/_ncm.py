@@ -769,7 +769,8 @@ def _loo_distances(F, codes, metric, scored=None):
     counts = np.bincount(codes, minlength=n_classes)
     sums = class_sums(F, codes, n_classes)
     C = sums / counts[:, None]
-    if scored is not None:
+    if scored is not None and len(scored) < len(codes):
+        # (Every row scored: F as it is, without a copy.)
         F, codes = F[scored], codes[scored]
     rows = np.arange(len(codes))
     n = counts[codes]
