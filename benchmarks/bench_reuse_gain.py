@@ -275,6 +275,7 @@ class _ReFormCandidates(ReFormRectifier):
             super()._combine_priors(Z, y_enc, priors)
         finally:
             del self._fine_tune
+        self._fits = fits
         return np.vstack([W for W, _ in fits]), np.concatenate([b for _, b in fits])
 
     def accuracies(self, X, y):

@@ -2,8 +2,9 @@
 
 Its perfect-candidate tables read every candidate of ``lam="auto"``'s grid out of one fit
 (hypothesis transfer: the stored candidate fits; ReForm: the candidates' weights stacked).
-Here each candidate is fitted alone, through the estimator's own averaging with all of
-the weight on it, and must predict exactly as the benchmark's reading of it.
+Here each candidate is made the fitted model on its own (hypothesis transfer: all of the
+weight of its own averaging on it; ReForm: its fit returned in place of the average), and
+must predict exactly as the benchmark's reading of it.
 """
 
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from skreuse.datasets import _scenarios
-from skreuse.training import HypothesisTransferClassifier, ReFormRectifier
+from skreuse.training import HypothesisTransferClassifier
 
 if not (Path(__file__).resolve().parent.parent / "benchmarks" / "bench_reuse_gain.py").exists():
     # The source distribution ships the tests without the benchmarks.
@@ -35,24 +36,15 @@ class _OneHT(HypothesisTransferClassifier):
         return np.eye(len(scores))[self.j]
 
 
-class _OneReForm(ReFormRectifier):
-    """ReForm with all of ``lam="auto"``'s weight on candidate ``j``."""
+class _OneReForm(bench._ReFormCandidates):
+    """ReForm with all of ``lam="auto"``'s weight on candidate ``j`` (the candidates' fits
+    as the benchmark records them; from there on, the estimator's own code)."""
 
     j = 0
 
     def _combine_priors(self, Z, y_enc, priors):
-        fits, tune = [], self._fine_tune
-
-        def record(*args, **kwargs):
-            fits.append(tune(*args, **kwargs))
-            return fits[-1]
-
-        self._fine_tune = record
-        try:
-            super()._combine_priors(Z, y_enc, priors)
-        finally:
-            del self._fine_tune
-        return fits[self.j]
+        super()._combine_priors(Z, y_enc, priors)
+        return self._fits[self.j]
 
 
 @pytest.mark.parametrize(
