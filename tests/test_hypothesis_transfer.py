@@ -1606,27 +1606,32 @@ def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
 
 
 @pytest.mark.parametrize("shape", [(20, 3), (3, 20)])  # primal and dual systems
-@pytest.mark.parametrize("lam", [0.7, 0.0])
-def test_biased_ridge_names_features_whose_products_overflow(lam, shape):
-    # Entries above ~1e153 (for 20 rows, or 20 columns) overflow the Gram matrix: LAPACK
-    # failed with "SVD did not converge" (a LinAlgError) or gave NaN weights, after numpy's
-    # overflow warnings. Now a ValueError says so; just under the limit the fit is finite
-    # and quiet.
+def test_biased_ridge_names_features_whose_products_overflow(shape):
+    # Entries above ~1e153 (for 20 rows, or 20 columns) overflow the Gram matrix: the
+    # weights came back wrong (at 1.5e154) or NaN (1e200), or LAPACK failed with "SVD did
+    # not converge" (a LinAlgError, HypothesisTransferRegressor at 1e300). Now a
+    # ValueError says so; just under the limit the fit is finite and quiet. Least squares
+    # without a penalty forms no product: it still fits at any scale.
     rng = np.random.RandomState(0)
     Z = rng.normal(size=shape)
     y = Z @ rng.normal(size=shape[1])
     limit = np.sqrt(np.finfo(np.float64).max / 20) / 2
     X = Z / np.abs(Z).max()
-    with pytest.raises(ValueError, match=r"products overflow float64 .*Rescale X"):
-        fit_biased_ridge(X * limit * 1.01, y, None, lam=lam)
+    # (No intercept: the rows are not centred, so X's largest entry is the solver's.)
+    with pytest.raises(ValueError, match=r"products of X overflow float64.*Rescale X"):
+        fit_biased_ridge(X * limit * 1.01, y, None, lam=0.7, fit_intercept=False)
     with pytest.raises(ValueError, match="Rescale X"):
         HypothesisTransferRegressor().fit(X * 1e300, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        W, b = fit_biased_ridge(X * limit * 0.99, y, None, lam=lam)
-    assert np.all(np.isfinite(W))
-    assert np.all(np.isfinite(b))
-    np.testing.assert_allclose((X * limit * 0.99) @ W[0] + b, y, rtol=1e-6, atol=1e-6)
+        fits = {
+            limit * 0.99: fit_biased_ridge(X * limit * 0.99, y, None, lam=0.7, fit_intercept=False),
+            1e300: fit_biased_ridge(X * 1e300, y, None, lam=0.0),
+        }
+    for c, (W, b) in fits.items():
+        assert np.all(np.isfinite(W))
+        assert np.all(np.isfinite(b))
+        np.testing.assert_allclose((X * c) @ W[0] + b, y, rtol=1e-6, atol=1e-6)
     # Fixed weights form no product.
     W0 = rng.normal(size=(1, shape[1]))
     W, _ = fit_biased_ridge(X * 1e300, y, W0, lam=np.inf)

@@ -70,19 +70,21 @@ def _check_offset(offset, n, k):
     return offset
 
 
-def _check_products(X):
-    """Raise when sums of products of ``X``'s entries (its Gram matrices) can overflow.
+def _check_products(Xs):
+    """Raise when the Gram matrix ``Xs^T Xs`` or ``Xs Xs^T`` can overflow float64.
 
-    The closed form of :func:`fit_biased_ridge` forms ``X^T X`` or ``X X^T``: with entries
-    above about ``1e154`` these overflow float64 and the solvers fail deep in LAPACK.
+    With entries above about ``1e153`` these overflow and the solvers fail deep in LAPACK
+    (or return NaN). Least squares without a penalty forms no product and needs no check.
     """
-    top = float(np.max(np.abs(X), initial=0.0))
-    limit = np.sqrt(np.finfo(np.float64).max / max(X.shape[0], X.shape[1], 1)) / 2
+    n, d = Xs.shape
+    top = float(np.max(np.abs(Xs), initial=0.0))
+    limit = np.sqrt(np.finfo(np.float64).max / max(n, d, 1)) / 2
     if top > limit:
         raise ValueError(
-            f"X has values up to {top:.3g} in absolute value: its products overflow "
-            f"float64 above {limit:.3g} for {X.shape[0]} rows and {X.shape[1]} columns. "
-            "Rescale X (e.g. with StandardScaler)."
+            "The products of X overflow float64: centred and weighted (and, where the "
+            "penalties differ by column, each column divided by the square root of its "
+            f"penalty), X reaches {top:.3g}, above {limit:.3g} for {n} rows and {d} "
+            "columns. Rescale X (e.g. with StandardScaler)."
         )
 
 
@@ -122,6 +124,7 @@ def _ridge_toward_zero(Xs, Rs, r):
         return np.linalg.lstsq(A, B, rcond=None)[0].T
     if r == 0:
         return np.linalg.lstsq(Xs, Rs, rcond=None)[0].T
+    _check_products(Xs)
     if n < d:
         gram = Xs @ Xs.T
         gram.flat[:: n + 1] += r
@@ -247,7 +250,6 @@ def fit_biased_ridge(
         b = (s @ resid + lam_intercept * b0) / total if total > 0 else b0.copy()
         return W, b
 
-    _check_products(X)
     r = lam + alpha
     Wc = prior_mean(W0, lam, alpha)
 
