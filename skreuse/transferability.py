@@ -28,6 +28,7 @@ from sklearn.covariance import ledoit_wolf
 from sklearn.utils import check_array, column_or_1d
 
 from .utils._backend import get_backend, to_numpy
+from .utils._math import _SAFE_PEAK, _exponent, _pow2
 from .utils._optional import import_optional, is_dask_array, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
 from .utils._tasks import target_task as _resolve_task
@@ -281,21 +282,6 @@ def _logme_targets(y, n_samples, task):
 # A feature matrix is reduced to its statistics in blocks of rows of at most this many
 # float64 entries (32 MiB), so the float64 copy of a float32 block stays small.
 _LOGME_BLOCK_ENTRIES = 2**22
-
-
-# Blocks whose largest absolute value lies in this range are used without scaling: the
-# sums of their squared entries neither underflow nor overflow float64.
-_SAFE_PEAK = (2.0**-200, 2.0**200)
-
-
-def _pow2(exponent):
-    """``2.0**exponent``, saturating at inf (and underflowing to 0) like float arithmetic."""
-    return math.ldexp(1.0, int(exponent)) if exponent < 1024 else math.inf
-
-
-def _exponent(value):
-    """``k`` with ``2**(k - 1) <= value < 2**k`` (0 for 0): scaling by ``2**-k`` is exact."""
-    return math.frexp(value)[1] if value > 0 else 0
 
 
 class _LogMEStatistics:

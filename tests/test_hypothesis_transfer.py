@@ -19,7 +19,7 @@ from sklearn.datasets import (
 )
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
@@ -1606,36 +1606,69 @@ def test_biased_ridge_singular_gram_gives_the_minimum_norm_solution(n, copies):
 
 
 @pytest.mark.parametrize("shape", [(20, 3), (3, 20)])  # primal and dual systems
-def test_biased_ridge_names_features_whose_products_overflow(shape):
+def test_biased_ridge_fits_features_whose_products_overflow(shape):
     # Entries above ~1e153 (for 20 rows, or 20 columns) overflow the Gram matrix: the
-    # weights came back wrong (at 1.5e154) or NaN (1e200), or LAPACK failed with "SVD did
-    # not converge" (a LinAlgError, HypothesisTransferRegressor at 1e300). Now a
-    # ValueError says so; just under the limit the fit is finite and quiet. Least squares
-    # without a penalty forms no product: it still fits at any scale.
+    # weights came back wrong (at 1.5e154) or NaN (1e200), and LAPACK failed with "SVD did
+    # not converge" (a LinAlgError, HypothesisTransferRegressor at 1e300). The solver now
+    # divides such rows by a power of two (exact) and the penalty by its square: at these
+    # scales the penalty is next to nothing, and the fit is least squares (the minimum-norm
+    # one with more columns than rows), quietly.
     rng = np.random.RandomState(0)
     Z = rng.normal(size=shape)
     y = Z @ rng.normal(size=shape[1])
-    limit = np.sqrt(np.finfo(np.float64).max / 20) / 2
     X = Z / np.abs(Z).max()
-    # (No intercept: the rows are not centred, so X's largest entry is the solver's.)
-    with pytest.raises(ValueError, match=r"products of X overflow float64.*Rescale X"):
-        fit_biased_ridge(X * limit * 1.01, y, None, lam=0.7, fit_intercept=False)
-    with pytest.raises(ValueError, match="Rescale X"):
-        HypothesisTransferRegressor().fit(X * 1e300, y)
+    W_ls, b_ls = fit_biased_ridge(X, y, None, lam=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fits = {
-            limit * 0.99: fit_biased_ridge(X * limit * 0.99, y, None, lam=0.7, fit_intercept=False),
-            1e300: fit_biased_ridge(X * 1e300, y, None, lam=0.0),
-        }
-    for c, (W, b) in fits.items():
-        assert np.all(np.isfinite(W))
-        assert np.all(np.isfinite(b))
-        np.testing.assert_allclose((X * c) @ W[0] + b, y, rtol=1e-6, atol=1e-6)
+        for c in (1.5e154, 1e200, 1e300):
+            for lam in (0.7, 0.0):
+                W, b = fit_biased_ridge(X * c, y, None, lam=lam)
+                np.testing.assert_allclose(W * c, W_ls, rtol=1e-6, atol=1e-9)
+                np.testing.assert_allclose(b, b_ls, rtol=1e-6, atol=1e-9)
+        assert HypothesisTransferRegressor().fit(X * 1e300, y).score(X * 1e300, y) > 1 - 1e-9
+        # Entries up to 1.5e308 (no intercept: the mean itself would overflow), and
+        # entries large only below zero.
+        W_0, _ = fit_biased_ridge(X, y, None, lam=0.0, fit_intercept=False)
+        W, _ = fit_biased_ridge(X * 1.5e308, y, None, lam=0.7, fit_intercept=False)
+        np.testing.assert_allclose(W * 1.5e308, W_0, rtol=1e-6, atol=1e-9)
+        W_neg, _ = fit_biased_ridge(-np.abs(X), y, None, lam=0.0, fit_intercept=False)
+        W, _ = fit_biased_ridge(-np.abs(X) * 1e300, y, None, lam=0.7, fit_intercept=False)
+        np.testing.assert_allclose(W * 1e300, W_neg, rtol=1e-6, atol=1e-9)
+        # With the penalty in the same units the fit is that of the original units,
+        # exactly: the solver's scaling is by a power of two.
+        c = 2.0**300
+        W, b = fit_biased_ridge(X * c, y, None, lam=0.7 * c * c)
+        W1, b1 = fit_biased_ridge(X, y, None, lam=0.7)
+        np.testing.assert_allclose(W * c, W1, rtol=1e-12)
+        np.testing.assert_allclose(b, b1, rtol=1e-12)
     # Fixed weights form no product.
     W0 = rng.normal(size=(1, shape[1]))
     W, _ = fit_biased_ridge(X * 1e300, y, W0, lam=np.inf)
     np.testing.assert_array_equal(W, W0)
+
+
+def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_inputs():
+    # Diabetes times 1e150, 1e200, 1e300: the generalized cross-validation of lam="auto"
+    # forms the inputs' Gram matrix too (it overflowed from ~1e153). The penalties are
+    # then next to nothing, and every fit is least squares: R^2 0.5177 at each scale.
+    X, y = load_diabetes(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    plain = LinearRegression().fit(X, y).score(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for c in (1e150, 1e200, 1e300):
+            for lam in ("auto", 1.0, 0.0):
+                est = HypothesisTransferRegressor(lam=lam).fit(X * c, y)
+                assert est.score(X * c, y) == pytest.approx(plain, abs=1e-9)
+    # In residual mode the strengths are per unit of the inputs' variance: the penalties
+    # keep their meaning at any scale, and so does the choice of lam="auto".
+    c = 2.0**300
+    source_1 = LinearRegression().fit(X[:200], y[:200])
+    source_c = LinearRegression().fit(X[:200] * c, y[:200])
+    small = HypothesisTransferRegressor(source_1, mode="residual").fit(X[200:260], y[200:260])
+    large = HypothesisTransferRegressor(source_c, mode="residual").fit(X[200:260] * c, y[200:260])
+    np.testing.assert_array_equal(large.candidate_weights_, small.candidate_weights_)
+    np.testing.assert_allclose(large.predict(X[260:] * c), small.predict(X[260:]), rtol=1e-9)
 
 
 def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():

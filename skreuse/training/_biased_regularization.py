@@ -14,6 +14,7 @@ from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, cg
 from scipy.special import expit, log_softmax, softmax
 
+from ..utils._math import _SAFE_PEAK, _exponent, _pow2
 from ..utils._threads import one_blas_thread_if_small
 
 __all__ = ["biased_logistic_log_evidence", "fit_biased_logistic", "fit_biased_ridge"]
@@ -70,22 +71,12 @@ def _check_offset(offset, n, k):
     return offset
 
 
-def _check_products(Xs):
-    """Raise when the Gram matrix ``Xs^T Xs`` or ``Xs Xs^T`` can overflow float64.
-
-    With entries above about ``1e153`` these overflow and the solvers fail deep in LAPACK
-    (or return NaN). Least squares without a penalty forms no product and needs no check.
-    """
-    n, d = Xs.shape
-    top = float(np.max(np.abs(Xs), initial=0.0))
-    limit = np.sqrt(np.finfo(np.float64).max / max(n, d, 1)) / 2
-    if top > limit:
-        raise ValueError(
-            "The products of X overflow float64: centred and weighted (and, where the "
-            "penalties differ by column, each column divided by the square root of its "
-            f"penalty), X reaches {top:.3g}, above {limit:.3g} for {n} rows and {d} "
-            "columns. Rescale X (e.g. with StandardScaler)."
-        )
+def _power_of_two_scale(X):
+    """A power of two ``c`` such that the Gram matrices of ``X / c`` cannot overflow: 1
+    unless an entry of ``X`` exceeds ``2**200`` (from about ``1e153`` they overflow
+    float64), else ``X``'s largest entry lies in ``[c, 2c)``. Dividing by it is exact."""
+    peak = float(np.max(np.abs(X), initial=0.0))
+    return 1.0 if peak <= _SAFE_PEAK[1] else _pow2(_exponent(peak) - 1)
 
 
 def prior_mean(W0, lam, alpha):
@@ -124,7 +115,11 @@ def _ridge_toward_zero(Xs, Rs, r):
         return np.linalg.lstsq(A, B, rcond=None)[0].T
     if r == 0:
         return np.linalg.lstsq(Xs, Rs, rcond=None)[0].T
-    _check_products(Xs)
+    c = _power_of_two_scale(Xs)
+    if c != 1.0:
+        # The same problem on Xs / c (the penalty divided by c**2, in two steps that
+        # cannot overflow), the solution scaled back.
+        return _ridge_toward_zero(Xs / c, Rs, r / c / c) / c
     if n < d:
         gram = Xs @ Xs.T
         gram.flat[:: n + 1] += r

@@ -30,6 +30,7 @@ from ..utils._sklearn_compat import (
 from ..utils._validation import check_classification_targets
 from ._biased_regularization import (
     _logistic_loss_grad,
+    _power_of_two_scale,
     evidence_weights,
     fit_biased_logistic,
     fit_biased_ridge,
@@ -1202,13 +1203,19 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         pred = X @ fit["coef"].T + fit["intercept"]
         if fit["offset"] is not None:
             pred = pred + fit["offset"]
-        rss = s @ ((pred - target.reshape(pred.shape)) ** 2).sum(axis=1)
+        with np.errstate(over="ignore"):
+            # A candidate far off (a source's weights on inputs in other units) has an
+            # infinite error: the worst score, the right one.
+            rss = s @ ((pred - target.reshape(pred.shape)) ** 2).sum(axis=1)
         # Degrees of freedom: trace of the hat matrix of the ridge on centred inputs,
         # plus one for a free intercept.
         penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
         dof = float(self.fit_intercept)
         if not np.all(np.isinf(penalty)):
-            # fit["X"] is already centred at the rows' weighted mean (_fit_candidate).
+            # fit["X"] is already centred at the rows' weighted mean (_fit_candidate). The
+            # trace is the same for X / c with the penalty over c**2: exact, and no overflow.
+            c = _power_of_two_scale(X)
+            X, penalty = X / c, penalty / c / c
             gram = (X * s[:, None]).T @ X
             dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
         if dof >= total - 1e-9:

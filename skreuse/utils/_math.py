@@ -1,5 +1,21 @@
 """Small numeric kernels shared by several methods; numpy arrays or torch tensors alike."""
 
+import math
+
+# Arrays whose largest absolute value lies in this range are used without scaling: the
+# sums of their squared entries neither underflow nor overflow float64.
+_SAFE_PEAK = (2.0**-200, 2.0**200)
+
+
+def _pow2(exponent):
+    """``2.0**exponent``, saturating at inf (and underflowing to 0) like float arithmetic."""
+    return math.ldexp(1.0, int(exponent)) if exponent < 1024 else math.inf
+
+
+def _exponent(value):
+    """``k`` with ``2**(k - 1) <= value < 2**k`` (0 for 0): scaling by ``2**-k`` is exact."""
+    return math.frexp(value)[1] if value > 0 else 0
+
 
 def sq_dists(A, B):
     """Squared euclidean distances between the rows of ``A`` and of ``B``.
