@@ -1112,8 +1112,8 @@ def test_auto_on_many_rows_scores_evenly_spaced_ones(monkeypatch):
     shapes = []
     distances = _ncm._loo_distances
 
-    def spy(F, codes, metric, scored=None):
-        D, held = distances(F, codes, metric, scored)
+    def spy(F, codes, metric, scored=None, sums=None):
+        D, held = distances(F, codes, metric, scored, sums)
         shapes.append(D.shape)
         return D, held
 

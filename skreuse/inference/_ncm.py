@@ -411,12 +411,13 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
         codes = np.unique(y, return_inverse=True)[1]
         counts = np.bincount(codes)
         scored = _loo_rows(len(codes), len(counts))
-        found, losses = {}, {}
+        found, losses, sums = {}, {}, {}
         for space in spaces:
             self.center_ = None  # each space has its own "cl2n" centre
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
-            D, held = _loo_distances(to_numpy(F), codes, self.metric, scored)
+            sums[space] = class_sums(to_numpy(F), codes, len(counts))
+            D, held = _loo_distances(to_numpy(F), codes, self.metric, scored, sums[space])
             _check_finite(D, np.float64)
             self.loo_accuracy_[space] = _loo_accuracy(D, held, codes[scored])
             if held.any():
@@ -428,7 +429,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             # (Notes): some class lies where a mix of the other classes would be.
             span = {
                 space: class_mean_span(
-                    class_sums(to_numpy(found[space][0]), codes, len(counts)),
+                    sums[space],
                     counts.astype(np.float64),
                     np.float32 if _is_float32(B) else np.float64,
                 )
@@ -758,16 +759,18 @@ def _loo_rows(n_rows, n_classes):
     return np.unique(np.linspace(0, n_rows - 1, m).round().astype(np.intp))
 
 
-def _loo_distances(F, codes, metric, scored=None):
+def _loo_distances(F, codes, metric, scored=None, sums=None):
     """``(D, held)``: the distance of every row of ``F`` (numpy) whose index is in
     ``scored`` (all rows when None) to every class mean, its own class's mean computed
     without it, in closed form (without row ``x`` its class mean is ``(n c - x) / (n - 1)``,
     the other means do not move; every row of ``F`` enters the means); ``held``: those rows
     not alone in their class (a row alone has no class mean without it). Euclidean:
-    squared distances; cosine: ``-cos`` (the cosine distance less one)."""
+    squared distances; cosine: ``-cos`` (the cosine distance less one). ``sums``: the
+    class sums of ``F`` when the caller has them."""
     n_classes = codes.max() + 1
     counts = np.bincount(codes, minlength=n_classes)
-    sums = class_sums(F, codes, n_classes)
+    if sums is None:
+        sums = class_sums(F, codes, n_classes)
     C = sums / counts[:, None]
     if scored is not None and len(scored) < len(codes):
         # (Every row scored: F as it is, without a copy.)
