@@ -32,7 +32,7 @@ from .utils._math import _SAFE_PEAK, _exponent, _pow2
 from .utils._optional import import_optional, is_dask_array, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
 from .utils._tasks import target_task as _resolve_task
-from .utils._validation import check_classification_target
+from .utils._validation import all_finite, check_classification_target
 
 __all__ = [
     "gbc_score",
@@ -222,8 +222,7 @@ def _check_features(features, name="features", *, min_samples=2):
             raise ValueError(
                 f"{name} has {features.shape[0]} sample(s); at least {min_samples} are needed."
             )
-        torch = import_optional("torch")
-        if not bool(torch.isfinite(features).all()):
+        if not all_finite(features):
             raise ValueError(f"{name} contains NaN or infinity.")
         return features
     return check_array(

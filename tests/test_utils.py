@@ -16,6 +16,7 @@ from skreuse.utils import (
     uses_torch,
 )
 from skreuse.utils._docstrings import fill_doc
+from skreuse.utils._validation import all_finite
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +224,34 @@ def test_biased_logistic_solves_small_problems_on_one_blas_thread(monkeypatch):
         assert set(_blas_threads().values()) == {2}
     assert seen
     assert all(s == {1} for s in seen)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "complex128"])
+def test_all_finite_agrees_with_the_entrywise_check(dtype, backend):
+    """The sum's fast path never changes the answer: sums that overflow from finite
+    entries, NaN, either infinity or both (a NaN sum), on numpy and torch alike."""
+    big = float(np.finfo(np.complex128 if dtype == "complex128" else dtype).max)
+    cases = [
+        np.zeros((0, 3)),
+        np.arange(12.0).reshape(4, 3),
+        np.full((3, 5), big),  # finite entries whose sum overflows
+        np.array([[big, -big, big]]),
+        np.array([[1.0, np.nan]]),
+        np.array([[1.0, np.inf]]),
+        np.array([[-np.inf, 2.0]]),
+        np.array([[np.inf, -np.inf]]),
+        np.array([[big, big, np.nan]]),
+    ]
+    if dtype == "complex128":
+        cases.append(np.array([1.0 + 1j * np.nan]))
+    for a in cases:
+        a = a.astype(dtype)
+        expected = bool(np.isfinite(a).all())
+        if backend != "cpu":
+            torch = pytest.importorskip("torch")
+            a = torch.as_tensor(a, device=backend)
+        assert all_finite(a) is expected, (dtype, a)
+    for ints in (np.arange(6).reshape(2, 3), np.ones(3, dtype=bool)):
+        assert all_finite(ints) is True
+        if backend != "cpu":
+            assert all_finite(pytest.importorskip("torch").as_tensor(ints, device=backend))

@@ -15,7 +15,7 @@ from skorch.dataset import Dataset
 
 from ..utils._backend import get_torch_device
 from ..utils._docstrings import fill_doc
-from ..utils._validation import check_classification_target
+from ..utils._validation import all_finite, check_classification_target
 
 __all__ = ["HypothesisTransferNet", "HypothesisTransferNetRegressor"]
 
@@ -83,12 +83,12 @@ def _check_net_input(X, net):
     if torch.is_tensor(X):
         if X.is_floating_point():
             X = X.to(dtype)
-        finite = bool(torch.isfinite(X).all()) if X.is_floating_point() else True
+        finite = all_finite(X)
     else:
         X = np.asarray(X)
         if X.dtype.kind in "fiub":
             X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
-        finite = bool(np.all(np.isfinite(X))) if X.dtype.kind == "f" else True
+        finite = all_finite(X)
     if not finite:
         raise ValueError("X contains NaN or infinity.")
     expected = getattr(net, "n_features_in_", None)

@@ -25,7 +25,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ..utils._validation import check_classification_targets
+from ..utils._validation import all_finite, check_classification_targets
 
 # Entries (rows x classes) of the similarity matrix of one chunk of rows at prediction: 2**21
 # float32 values are 8 MiB, so memory stays bounded whatever the number of rows.
@@ -312,8 +312,7 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             F = parts[0] if len(parts) == 1 else np.hstack([np.asarray(P) for P in parts])
             F = np.asarray(F)
             F = F.astype(dtype or (F.dtype if F.dtype == np.float32 else np.float64), copy=False)
-        finite = bool(nx.xp.all(nx.xp.isfinite(F)))
-        if not finite:
+        if not all_finite(F):
             raise ValueError("The backbone produced NaN or infinite features.")
         if self.normalize == "cl2n":
             if self.center_ is None:
@@ -846,8 +845,7 @@ def _clearly_lower(a, b):
 def _check_finite(a, dtype):
     """Raise if ``a`` (distances or similarities, numpy or torch) holds a non-finite value:
     the features are too large for their squares in ``dtype``."""
-    finite = np.isfinite(a).all() if isinstance(a, np.ndarray) else a.isfinite().all()
-    if not bool(finite):
+    if not all_finite(a):
         name = str(dtype).replace("torch.", "") if "torch" in str(dtype) else np.dtype(dtype).name
         raise ValueError(
             "The features are too large: their squared distances to the class means overflow "

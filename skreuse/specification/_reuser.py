@@ -25,6 +25,7 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tasks import model_task
+from ..utils._validation import all_finite
 from ._batch import cross_to_many, query_self, self_terms
 from ._labelled_reuse import (
     LABELLED_METHODS,
@@ -494,7 +495,7 @@ class RKMEReuser(MetaEstimatorMixin, SharedModelsMixin, BaseEstimator):
         fm = self.feature_map
         F = fm.transform(X) if hasattr(fm, "transform") else fm(X)
         F = np.asarray(F.toarray() if hasattr(F, "toarray") else F, dtype=np.float64)
-        if F.ndim != 2 or F.shape[0] != X.shape[0] or not np.all(np.isfinite(F)):
+        if F.ndim != 2 or F.shape[0] != X.shape[0] or not all_finite(F):
             raise ValueError(
                 "feature_map must return a finite 2-D array with one row per input row, got "
                 f"shape {F.shape}."

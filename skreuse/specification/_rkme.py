@@ -25,7 +25,7 @@ from ..utils._sklearn_compat import (
     validate_data,
     validate_parameter_constraints,
 )
-from ..utils._validation import check_allocation
+from ..utils._validation import all_finite, check_allocation
 
 __all__ = ["RKMESpecification"]
 
@@ -80,7 +80,7 @@ def _checked_chunk(X, n_rows, n_features):
             f"A chunk of X has shape {X.shape}, but ({n_rows}, {n_features}) was declared: "
             "every chunk must have the rows its dask array declares and all the features."
         )
-    if not np.all(np.isfinite(X)):
+    if not all_finite(X):
         raise ValueError("Input X contains NaN or infinity.")
     return X
 
