@@ -70,14 +70,40 @@ def _features(model, X):
     return model(X)
 
 
+def _near_tie_ranking(scores, spans, widths, n_rows):
+    """The ranking of LogMESelector's Notes, the slow way: ``scores`` maps each name to its
+    ``(capped, plain)`` LogME. Repeatedly, among the names left of the widest span (once none
+    is left, those of the smaller spans), those within 1 nat of total evidence (score times
+    rows) of the best left, and of them the best by (capped, plain) that is at most twice
+    as wide as the narrowest."""
+    widest = max(spans.values())
+    left, ranking = dict(scores), []
+    while left:
+        narrow_span = all(spans[n] < widest for n in left)
+        group = {n: v for n, v in left.items() if (spans[n] < widest) == narrow_span}
+        top = max(v[0] for v in group.values())
+        near = [n for n, v in group.items() if n_rows * (top - v[0]) < 1.0]
+        narrowest = min(widths[n] for n in near)
+        pick = max((n for n in near if widths[n] <= 2 * narrowest), key=group.get)
+        ranking.append(pick)
+        del left[pick]
+    return ranking
+
+
 def test_scores_ranking_selected_are_consistent(digits):
     X, y, candidates = digits
     selector = LogMESelector(candidates, top_k=2).fit(X, y)
-    expected = {name: _ranking_logme(_features(m, X), y) for name, m in candidates}
+    features = {name: _features(m, X) for name, m in candidates}
+    expected = {name: _ranking_logme(F, y) for name, F in features.items()}
     assert selector.scores_.keys() == expected.keys()
     for name in expected:
         assert selector.scores_[name] == pytest.approx(expected[name][0], rel=1e-9, abs=1e-12)
-    assert selector.ranking_ == sorted(expected, key=expected.get, reverse=True)
+    widths = {name: F.shape[1] for name, F in features.items()}
+    # knn (10 probabilities), pca20 and square (64) all reach the cap: a tie, where square,
+    # more than twice as wide as knn and as pca20, ranks after both.
+    assert [expected[n][0] for n in ("knn", "pca20", "square")] == [0.0, 0.0, 0.0]
+    assert selector.ranking_ == _near_tie_ranking(expected, selector.class_span_, widths, len(y))
+    assert selector.ranking_ == ["knn", "pca20", "square", "random10", "pca3"]
     assert selector.selected_ == selector.ranking_[:2]
     models = dict(candidates)
     stacked = np.hstack([_features(models[n], X) for n in selector.selected_])
@@ -467,7 +493,8 @@ def _class_subset_task(seed=0, shots=10):
         ("source LR", source),
         ("raw features", FunctionTransformer().fit(s.X_source)),
     ]
-    shots, test = sc.draw_shots(s.y_target, shots, np.random.RandomState(seed), 300)
+    rng = np.random.RandomState(1000 * seed + shots)  # the benchmark's draw
+    shots, test = sc.draw_shots(s.y_target, shots, rng, 300)
     return candidates, s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
 
 
@@ -981,3 +1008,77 @@ def test_labels_metric_on_a_torch_module_scores_the_argmax_of_its_outputs():
     with torch.no_grad():
         labels = net(torch.from_numpy(X)).argmax(dim=1).numpy()
     assert selector.scores_["net"] == pytest.approx(nce_score(labels, y), rel=1e-12)
+
+
+def test_near_ties_rank_like_the_notes_and_never_drop_a_needed_payload():
+    # With widths (LogME on a classification), _rank follows the Notes (checked the slow
+    # way), and a payload dropped while scoring is never in the final best top_k of any
+    # completion: only a lead of at least 1 nat of total evidence outranks for sure.
+    from skreuse.selection._logme_selector import _outranked, _rank
+
+    for rng, names, top_k, score, tie in _random_rankings(seed=2, count=500):
+        n = len(names)
+        span = dict(zip(names, rng.choice([2, 5, 9], n).tolist()))
+        width = dict(zip(names, rng.choice([3, 5, 10, 30], n).tolist()))
+        n_rows = int(rng.choice([3, 10, 30]))  # score steps of 0.1 are 0.3, 1 and 3 nats
+        pairs = {c: (score[c], tie[c]) for c in names}
+        assert _rank(score, tie, span, width, n_rows) == _near_tie_ranking(
+            pairs, span, width, n_rows
+        )
+        dropped = set()
+        for m in range(1, n + 1):
+            seen = names[:m]
+            scores = {c: score[c] if c in seen else np.nan for c in names}
+            ties, spans = {c: tie[c] for c in seen}, {c: span[c] for c in seen}
+            widths = {c: width[c] for c in seen}
+            dropped |= set(_outranked(scores, ties, spans, top_k, widths, n_rows))
+        assert not dropped & set(_rank(score, tie, span, width, n_rows)[:top_k])
+
+
+def _wine_shift_candidates(seed, shots):
+    """The reuse-gain benchmark's ``shift`` wine scenario: the selector's three candidates
+    (the source's LDA embedding, its logistic regression, the raw inputs) and the labelled
+    and test target rows."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.preprocessing import FunctionTransformer
+
+    from skreuse.datasets import _scenarios as sc
+
+    s = sc.shifted_covariates("wine", random_state=seed)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+    candidates = [
+        ("source LDA", LinearDiscriminantAnalysis().fit(s.X_source, s.y_source)),
+        ("source LR", source),
+        ("raw features", FunctionTransformer().fit(s.X_source)),
+    ]
+    rng = np.random.RandomState(1000 * seed + shots)  # the benchmark's draw
+    shots, test = sc.draw_shots(s.y_target, shots, rng, 300)
+    return candidates, s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
+
+
+def test_near_tie_on_one_row_per_class_prefers_the_narrow_features():
+    # One labelled row per class of wine (3 rows): the raw inputs (13 columns) score a hair
+    # above the source's LDA embedding (2), 0.09 nats of total evidence, which is no
+    # evidence; the embedding, not more than twice as wide as the narrowest, is chosen, and
+    # its head is far better on the test rows. The plain order by score is kept for the rest.
+    candidates, X, y, X_test, y_test = _wine_shift_candidates(seed=11, shots=1)
+    head = LogisticRegression(max_iter=1000)
+    selector = LogMESelector(candidates, estimator=head).fit(X, y)
+    scores = selector.scores_
+    assert scores["raw features"] > scores["source LDA"] > scores["source LR"]
+    assert len(y) * (scores["raw features"] - scores["source LDA"]) < 1.0
+    assert selector.ranking_ == ["source LDA", "source LR", "raw features"]
+    raw = LogMESelector(candidates[2:], estimator=head).fit(X, y)
+    assert selector.score(X_test, y_test) > raw.score(X_test, y_test) + 0.1
+
+
+def test_a_lead_of_more_than_one_nat_is_kept_whatever_the_width(digits):
+    # 400 rows: the squared inputs (64 columns) reach the cap, a random projection to 10
+    # columns (the same span) is 25 nats of total evidence under it: the wide one leads.
+    X, y, candidates = digits
+    models = dict(candidates)
+    pair = [("random10", models["random10"]), ("square", models["square"])]
+    selector = LogMESelector(pair).fit(X, y)
+    assert selector.class_span_ == {"random10": 9, "square": 9}
+    assert len(y) * (selector.scores_["square"] - selector.scores_["random10"]) > 20
+    assert selector.ranking_ == ["square", "random10"]
