@@ -1082,3 +1082,16 @@ def test_a_lead_of_more_than_one_nat_is_kept_whatever_the_width(digits):
     assert selector.class_span_ == {"random10": 9, "square": 9}
     assert len(y) * (selector.scores_["square"] - selector.scores_["random10"]) > 20
     assert selector.ranking_ == ["square", "random10"]
+
+
+def test_near_tie_ranking_puts_unscored_candidates_last():
+    # A candidate without a score (NaN, no width) ranks last, after the near-tie rule has
+    # ordered the scored ones.
+    from skreuse.selection._logme_selector import _rank
+
+    scores = {"skipped": np.nan, "wide": -0.10, "narrow": -0.15, "far": -2.0}
+    widths = {"wide": 30, "narrow": 3, "far": 3}
+    spans = dict.fromkeys(widths, 2)
+    ties = dict.fromkeys(widths, 0.0)
+    assert _rank(scores, ties, spans, widths, 3) == ["narrow", "wide", "far", "skipped"]
+    assert _rank(scores, ties, spans, widths, 100) == ["wide", "narrow", "far", "skipped"]

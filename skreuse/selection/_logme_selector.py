@@ -309,15 +309,14 @@ def _rank(scores, tie_break, spans, widths=None, n_samples=None):
     left = sorted(scores, key=key)
     if not widths:
         return left
+    # Only scored candidates have a width (their scores are finite); the others stay last.
     ranking = []
-    while left and left[0] in widths and np.isfinite(scores[left[0]]):
+    while left and left[0] in widths:
         best = left[0]
         near = [
             n
             for n in left
-            if n in widths
-            and np.isfinite(scores[n])
-            and key(n)[0] == key(best)[0]
+            if key(n)[0] == key(best)[0]  # the same span group; unscored names are not
             and n_samples * (scores[best] - scores[n]) < _NEAR_TIE_NATS
         ]
         narrowest = min(widths[n] for n in near)
