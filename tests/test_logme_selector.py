@@ -478,15 +478,17 @@ def test_tags_follow_the_head(digits):
 # -- LogME's ranking of a classification: intercept column, class evidences capped at 0 ------
 
 
-def _class_subset_task(seed=0, shots=10):
-    """The ``classes`` scenario of the reuse-gain benchmark: the source knows 60 % of the
-    digits; the candidates are its LDA, its classifier and the raw features."""
+def _benchmark_task(build="class_subsets", dataset="digits", seed=0, shots=10):
+    """A same-columns scenario of the reuse-gain benchmark (``class_subsets``: the source
+    knows 60 % of the classes; ``shifted_covariates``): the selector's candidates (the
+    source's LDA, its classifier and the raw features) and the labelled and test target
+    rows of the benchmark's draw."""
     from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
     from sklearn.preprocessing import FunctionTransformer
 
     from skreuse.datasets import _scenarios as sc
 
-    s = sc.class_subsets("digits", random_state=seed)
+    s = getattr(sc, build)(dataset, random_state=seed)
     source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
     candidates = [
         ("source LDA", LinearDiscriminantAnalysis().fit(s.X_source, s.y_source)),
@@ -499,7 +501,7 @@ def _class_subset_task(seed=0, shots=10):
 
 
 def test_source_that_knows_some_classes_does_not_outrank_raw_features():
-    candidates, X, y, X_test, y_test = _class_subset_task()
+    candidates, X, y, X_test, y_test = _benchmark_task()
     models = dict(candidates)
     # The paper's LogME prefers the source's probabilities: the classes it knows are
     # predicted almost exactly, and their unbounded evidence outweighs the others.
@@ -602,7 +604,7 @@ def _span(F, y):
 def test_source_that_knows_some_classes_ranks_after_raw_features_at_three_rows_per_class():
     # Three rows per class: the source's probabilities (over 6 of the 10 digits) win LogME,
     # but their class means span 5 dimensions where the raw features' span 9.
-    candidates, X, y, X_test, y_test = _class_subset_task(seed=2, shots=3)
+    candidates, X, y, X_test, y_test = _benchmark_task(seed=2, shots=3)
     models = dict(candidates)
     selector = LogMESelector(candidates, estimator=LogisticRegression(max_iter=1000)).fit(X, y)
     evidence = {n: _ranking_logme(_features(m, X), y)[0] for n, m in candidates}
@@ -1035,33 +1037,13 @@ def test_near_ties_rank_like_the_notes_and_never_drop_a_needed_payload():
         assert not dropped & set(_rank(score, tie, span, width, n_rows)[:top_k])
 
 
-def _wine_shift_candidates(seed, shots):
-    """The reuse-gain benchmark's ``shift`` wine scenario: the selector's three candidates
-    (the source's LDA embedding, its logistic regression, the raw inputs) and the labelled
-    and test target rows."""
-    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-    from sklearn.preprocessing import FunctionTransformer
-
-    from skreuse.datasets import _scenarios as sc
-
-    s = sc.shifted_covariates("wine", random_state=seed)
-    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
-    candidates = [
-        ("source LDA", LinearDiscriminantAnalysis().fit(s.X_source, s.y_source)),
-        ("source LR", source),
-        ("raw features", FunctionTransformer().fit(s.X_source)),
-    ]
-    rng = np.random.RandomState(1000 * seed + shots)  # the benchmark's draw
-    shots, test = sc.draw_shots(s.y_target, shots, rng, 300)
-    return candidates, s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
-
-
 def test_near_tie_on_one_row_per_class_prefers_the_narrow_features():
     # One labelled row per class of wine (3 rows): the raw inputs (13 columns) score a hair
     # above the source's LDA embedding (2), 0.09 nats of total evidence, which is no
     # evidence; the embedding, not more than twice as wide as the narrowest, is chosen, and
     # its head is far better on the test rows. The plain order by score is kept for the rest.
-    candidates, X, y, X_test, y_test = _wine_shift_candidates(seed=11, shots=1)
+    task = _benchmark_task("shifted_covariates", "wine", seed=11, shots=1)
+    candidates, X, y, X_test, y_test = task
     head = LogisticRegression(max_iter=1000)
     selector = LogMESelector(candidates, estimator=head).fit(X, y)
     scores = selector.scores_
