@@ -207,6 +207,31 @@ def test_head_needs_a_linear_layer():
         HypothesisTransferNet(torch.nn.ReLU(), head_outputs=2, verbose=0).initialize()
 
 
+def test_inputs_that_are_not_real_numbers_are_refused_or_read_as_numbers(digits_transfer):
+    # Strings, complex values and NaN hidden in an object array get a clear error (they
+    # reached torch's collate, or went through as complex); an object array of numbers (a
+    # DataFrame of mixed columns) fits like its float copy.
+    mlp, Xt, yt = digits_transfer
+    X, y = Xt[:40], yt[:40]
+    net = _net(mlp, max_epochs=2)
+    with pytest.raises(ValueError, match="X must be numeric, got an array of dtype <U"):
+        clone(net).fit(X.astype(str), y)
+    with pytest.raises(ValueError, match="X must be numeric, got an array of dtype object"):
+        clone(net).fit(np.where(X > 0.5, "a", X.astype(object)), y)
+    with pytest.raises(ValueError, match="X must be real, got a complex array"):
+        clone(net).fit(X.astype(np.complex64), y)
+    with pytest.raises(ValueError, match="X must be real, got a complex tensor"):
+        clone(net).fit(torch.as_tensor(X.astype(np.complex64)), y)
+    hidden_nan = X.astype(object)
+    hidden_nan[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        clone(net).fit(hidden_nan, y)
+    torch.manual_seed(0)
+    as_objects = clone(net).fit(X.astype(object), y).predict_proba(X)
+    torch.manual_seed(0)
+    np.testing.assert_array_equal(as_objects, clone(net).fit(X, y).predict_proba(X))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda(digits_transfer):
     mlp, Xt, yt = digits_transfer

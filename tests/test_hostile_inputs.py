@@ -1019,8 +1019,26 @@ def _deep_cases():
             if result[0] != result[1]:
                 raise Wrong("fit trained the user's pre-trained module in place")
 
+        def fit_object_nan(make=make, y=y):
+            Xb = X.astype(object)
+            Xb[3, 1] = np.nan
+            return make().fit(Xb, y)
+
         cases += [
             Case(name, "fit_nan_X", fit_nan, well_formed_net, expect_error=True),
+            Case(name, "fit_nan_in_object_X", fit_object_nan, expect_error=True),
+            Case(
+                name,
+                "string_X",
+                lambda make=make, y=y: make().fit(np.full(X.shape, "a"), y),
+                expect_error=True,
+            ),
+            Case(
+                name,
+                "complex_X",
+                lambda make=make, y=y: make().fit(X.astype(np.complex64), y),
+                expect_error=True,
+            ),
             Case(name, "predict_inf_X", predict_nan, expect_error=True),
             Case(name, "fit_float64_X", fit_float64, well_formed_net),
             Case(name, "wrong_width", wrong_width, expect_error=True),

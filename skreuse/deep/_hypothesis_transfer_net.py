@@ -81,13 +81,26 @@ def _check_net_input(X, net):
     if hasattr(X, "to_numpy"):
         X = X.to_numpy()
     if torch.is_tensor(X):
+        if X.is_complex():
+            raise ValueError("X must be real, got a complex tensor.")
         if X.is_floating_point():
             X = X.to(dtype)
         finite = all_finite(X)
     else:
         X = np.asarray(X)
-        if X.dtype.kind in "fiub":
-            X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
+        if X.dtype.kind == "c":
+            raise ValueError("X must be real, got a complex array.")
+        if X.dtype.kind not in "fiub":
+            # Object arrays of numbers (a DataFrame of mixed columns) are read as numbers, as
+            # scikit-learn does; strings are refused here rather than by torch's collate deep
+            # inside fit.
+            try:
+                if X.dtype.kind != "O":
+                    raise TypeError
+                X = X.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"X must be numeric, got an array of dtype {X.dtype}.") from None
+        X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
         finite = all_finite(X)
     if not finite:
         raise ValueError("X contains NaN or infinity.")
