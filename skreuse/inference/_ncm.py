@@ -415,8 +415,9 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
             self.center_ = None  # each space has its own "cl2n" centre
             F = self._features(X, device, extracted=extracted, space=space, B=B)
             found[space] = (F, self.center_)
-            sums[space] = class_sums(to_numpy(F), codes, len(counts))
-            D, held = _loo_distances(to_numpy(F), codes, self.metric, scored, sums[space])
+            F_host = to_numpy(F)  # a device tensor is copied to the host once per space
+            sums[space] = class_sums(F_host, codes, len(counts))
+            D, held = _loo_distances(F_host, codes, self.metric, scored, sums[space])
             _check_finite(D, np.float64)
             self.loo_accuracy_[space] = _loo_accuracy(D, held, codes[scored])
             if held.any():
