@@ -498,35 +498,30 @@ def run_columns(family, name, seed, methods):
     source = _lr().fit(Xs, s.y_source)
     shared = [c for c in s.source_columns if c in s.target_columns]
     meta_rows = np.random.RandomState(seed).permutation(len(Xs))[:N_SOURCE_META]
+    meta = Xs.iloc[meta_rows]
     X_target = pd.DataFrame(s.X_target, columns=s.target_columns)
     out = {}
     for k in SHOTS:
         rng = np.random.RandomState(1000 * seed + k)
         shots, test = sc.draw_shots(s.y_target, k, rng, MAX_TEST)
         yl, yt = s.y_target[shots], s.y_target[test]
+        Xt = X_target.iloc[test]
         # The source on the shared columns: vanished ones at their (zero) mean.
         Xt_src = pd.DataFrame(0.0, index=range(len(test)), columns=s.source_columns)
-        Xt_src[shared] = X_target.iloc[test][shared].to_numpy()
+        Xt_src[shared] = Xt[shared].to_numpy()
         base = {
-            "target": _accuracy(_lr().fit(X_target.iloc[shots], yl), X_target.iloc[test], yt),
+            "target": _accuracy(_lr().fit(X_target.iloc[shots], yl), Xt, yt),
             "source": _accuracy(source, Xt_src, yt),
         }
         extra = np.setdiff1d(np.arange(len(s.y_target)), np.r_[shots, test])
         extra = rng.permutation(extra)[:N_UNLABELED]
-        rows = np.r_[shots, extra]
+        Xf, yf = X_target.iloc[np.r_[shots, extra]], np.r_[yl, np.full(len(extra), -1)]
         with _timed("ReForm"):
-            model = ReFormRectifier(source, source_meta=Xs.iloc[meta_rows]).fit(
-                X_target.iloc[rows], np.r_[yl, np.full(len(extra), -1)]
-            )
-        out[("ReForm", k)] = (
-            _accuracy(model, X_target.iloc[test], yt),
-            base["target"],
-            base["source"],
-        )
-        perfect = _ReFormCandidates(source, source_meta=Xs.iloc[meta_rows])
-        perfect.fit(X_target.iloc[rows], np.r_[yl, np.full(len(extra), -1)])
+            model = ReFormRectifier(source, source_meta=meta).fit(Xf, yf)
+        out[("ReForm", k)] = (_accuracy(model, Xt, yt), base["target"], base["source"])
+        perfect = _ReFormCandidates(source, source_meta=meta).fit(Xf, yf)
         PERFECT_CANDIDATE["ReForm"][(family, name, k)].append(
-            (out[("ReForm", k)][0], perfect.accuracies(X_target.iloc[test], yt).max())
+            (out[("ReForm", k)][0], perfect.accuracies(Xt, yt).max())
         )
     return out
 
