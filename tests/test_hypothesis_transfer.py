@@ -16,6 +16,7 @@ from sklearn.datasets import (
     load_digits,
     load_iris,
     load_wine,
+    make_regression,
 )
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.exceptions import NotFittedError
@@ -30,7 +31,7 @@ from skreuse.training._biased_regularization import (
     fit_biased_logistic,
     fit_biased_ridge,
 )
-from skreuse.training._hypothesis_transfer import _N_FOLDS, _folds
+from skreuse.training._hypothesis_transfer import _N_FOLDS, _folds, _WeightedGram
 
 
 def _ridge_objective(W, b, X, Y, W0, lam, alpha, s, b0=None, lam_b=0.0):
@@ -1221,6 +1222,63 @@ def test_regressor_criterion_is_weighted_gcv(fit_intercept, n_outputs):
     # As many degrees of freedom as rows: no held-out error to speak of.
     fit = reg._fit_candidate(X[:3], Y[:3], np.ones(3), W0=W0, lam=0.0, alpha=0.0, lam_intercept=0.0)
     assert reg._criterion(fit, Y[:3]) == -np.inf
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e100])
+def test_weighted_gram_hat_trace_is_the_pseudo_inverse_trace(scale):
+    # The trace from the eigenvalues (one penalty for all weights) and from the solve
+    # (one per weight) against tr(pinv(G + diag(p)) G) written out: full rank, rank
+    # deficient (fewer rows than columns, a repeated column), no penalty, and inputs
+    # whose Gram matrix overflows unless scaled.
+    rng = np.random.RandomState(0)
+    for n, d in ((30, 5), (4, 9)):
+        X = rng.normal(size=(n, d))
+        X[:, -1] = X[:, 0]
+        s = rng.uniform(0.5, 2.0, size=n)
+        gram = _WeightedGram(X * scale, s)
+        G = (X * s[:, None]).T @ X
+        for p in (np.full(d, 0.7), np.zeros(d), np.full(d, 1e-3), rng.uniform(0.1, 3, size=d)):
+            expected = np.trace(np.linalg.pinv(G + np.diag(p)) @ G)
+            assert gram.hat_trace(p * scale**2) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        # With no penalty, the numerical rank: 4 of 5 columns, 4 of 4 rows.
+        assert gram.hat_trace(np.zeros(d)) == min(n, d - 1)
+        # Shared only by the same rows and weights (copies included).
+        assert gram.matches((X * scale).copy(), s.copy())
+        assert not gram.matches(X[::-1] * scale, s)
+        assert not gram.matches(X * scale, s[::-1])
+        assert not gram.matches(X[:, :-1] * scale, s)
+
+
+@pytest.mark.parametrize(
+    ("mode", "source_weights"), [("biased", None), ("residual", None), ("residual", "learn")]
+)
+def test_regressor_candidates_share_one_gram_matrix(mode, source_weights):
+    # Every candidate's GCV with the shared Gram matrix is the one it gets alone, and all
+    # candidates share one matrix (the source kept as it is has none: it fits no weight).
+    X, y = make_regression(n_samples=40, n_features=6, noise=5.0, random_state=0)
+    source = Ridge().fit(X + 0.3, y)
+    reg = HypothesisTransferRegressor(source, mode=mode, source_weights=source_weights)
+    seen = {}
+
+    def record(fits, refit, target, prior_knows):
+        grams = []
+        shared = np.array([reg._criterion(fit, target, grams) for fit in fits])
+        alone = np.array([reg._criterion(fit, target) for fit in fits])
+        # A matrix of other rows is not reused.
+        other = _WeightedGram(fits[-1]["X"] + 1.0, fits[-1]["sample_weight"])
+        np.testing.assert_array_equal([reg._criterion(fit, target, [other]) for fit in fits], alone)
+        seen.update(shared=shared, alone=alone, n_grams=len(grams))
+        return shared
+
+    reg._candidate_scores = record
+    reg.fit(X, y)
+    np.testing.assert_allclose(seen["shared"], seen["alone"], rtol=1e-10)
+    assert seen["n_grams"] == 1
+    del reg._candidate_scores
+    # The fitted model is the one the per-candidate criterion chooses.
+    np.testing.assert_array_equal(
+        reg.candidate_weights_, np.eye(len(seen["alone"]))[np.argmax(seen["alone"])]
+    )
 
 
 def test_regressor_auto_picks_the_largest_criterion():

@@ -590,6 +590,48 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         return tags
 
 
+class _WeightedGram:
+    """The weighted Gram matrix ``X' diag(s) X`` of some rows, for the trace of the hat
+    matrix of ridge fits on them, ``tr((G + diag(p))^+ G)``.
+
+    ``X`` is divided by a power of two (exact) so that the Gram matrix cannot overflow;
+    the trace is the same for ``X / c`` with the penalty over ``c**2``. With the same
+    penalty on every weight (every candidate of ``lam="auto"`` but those of learned source
+    weights) the trace is ``sum(e / (e + p))`` over the eigenvalues ``e`` of the Gram
+    matrix, computed once for all the candidates; a zero penalty gives its numerical
+    rank, at the tolerance of :func:`numpy.linalg.lstsq` (the pseudo-inverse's).
+    """
+
+    def __init__(self, X, s):
+        self.X, self.s = X, s
+        self.scale = _power_of_two_scale(X)
+        Xc = X / self.scale
+        self.gram = (Xc * s[:, None]).T @ Xc
+        self._eigenvalues = None
+
+    def matches(self, X, s):
+        """Whether ``X`` and ``s`` are the rows and weights of this matrix."""
+        if X is self.X and s is self.s:
+            return True
+        return X.shape == self.X.shape and np.array_equal(X, self.X) and np.array_equal(s, self.s)
+
+    def hat_trace(self, penalty):
+        """``tr((G + diag(penalty))^+ G)`` for a finite penalty per weight."""
+        p = np.asarray(penalty, dtype=float) / self.scale / self.scale
+        if p.size and np.all(p == p[0]):
+            if self._eigenvalues is None:
+                # A Gram matrix is positive semi-definite: negative eigenvalues are
+                # rounding errors around zero.
+                self._eigenvalues = np.clip(np.linalg.eigvalsh(self.gram), 0.0, None)
+            e = self._eigenvalues
+            if p[0] > 0:
+                return float(np.sum(e / (e + p[0])))
+            tol = np.max(e, initial=0.0) * len(e) * np.finfo(e.dtype).eps
+            return float(np.count_nonzero(e > tol))
+        matrix = self.gram + np.diag(p)
+        return float(np.trace(np.linalg.lstsq(matrix, self.gram, rcond=None)[0]))
+
+
 def _mean_variance(X, sample_weight):
     """Mean over the columns of their weighted variance (1 when it is 0 or undefined)."""
     total = sample_weight.sum()
@@ -1189,9 +1231,16 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
 
     def _candidate_scores(self, fits, refit, target, prior_knows):
         """Minus the GCV error of every candidate fit, from the fit alone."""
-        return np.array([self._criterion(fit, target) for fit in fits])
+        # The candidates are fitted on the same centred rows (all but the source kept as
+        # it is, in mode="residual" with learned weights): one weighted Gram matrix and
+        # its eigenvalues serve them all.
+        grams = []
+        return np.array([self._criterion(fit, target, grams) for fit in fits])
 
-    def _criterion(self, fit, target):
+    def _criterion(self, fit, target, grams=None):
+        """Minus the GCV error of one candidate fit. ``grams``: a list of the
+        :class:`_WeightedGram` of earlier candidates, reused when this fit's rows and
+        weights are theirs (and extended otherwise)."""
         # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
         # error of a linear smoother with every row's leverage replaced by the mean
         # leverage. Closed form, no folds to draw, and a weight of 2 counts as a row
@@ -1212,12 +1261,13 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
         dof = float(self.fit_intercept)
         if not np.all(np.isinf(penalty)):
-            # fit["X"] is already centred at the rows' weighted mean (_fit_candidate). The
-            # trace is the same for X / c with the penalty over c**2: exact, and no overflow.
-            c = _power_of_two_scale(X)
-            X, penalty = X / c, penalty / c / c
-            gram = (X * s[:, None]).T @ X
-            dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
+            # fit["X"] is already centred at the rows' weighted mean (_fit_candidate).
+            grams = [] if grams is None else grams
+            gram = next((g for g in grams if g.matches(X, s)), None)
+            if gram is None:
+                gram = _WeightedGram(X, s)
+                grams.append(gram)
+            dof += gram.hat_trace(penalty)
         if dof >= total - 1e-9:
             return -np.inf
         return -rss / total / (1 - dof / total) ** 2
