@@ -591,23 +591,23 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
 
 class _WeightedGram:
-    """The weighted Gram matrix ``X' diag(s) X`` of some rows, for the trace of the hat
-    matrix of ridge fits on them, ``tr((G + diag(p))^+ G)``.
+    """The weighted Gram matrix ``G = X' diag(s) X`` of some rows, for the trace of the
+    hat matrix of ridge fits on them, ``tr((G + diag(p))^+ G)``.
 
     ``X`` is divided by a power of two (exact) so that the Gram matrix cannot overflow;
     the trace is the same for ``X / c`` with the penalty over ``c**2``. With the same
     penalty on every weight (every candidate of ``lam="auto"`` but those of learned source
-    weights) the trace is ``sum(e / (e + p))`` over the eigenvalues ``e`` of the Gram
-    matrix, computed once for all the candidates; a zero penalty gives its numerical
-    rank, at the tolerance of :func:`numpy.linalg.lstsq` (the pseudo-inverse's).
+    weights) the trace is ``sum(e / (e + p))`` over the eigenvalues ``e`` of ``G``,
+    computed once for all the candidates, from the ``n x n`` matrix of the rows when
+    there are fewer rows than features (its eigenvalues are the non-zero ones of ``G``);
+    a zero penalty gives the numerical rank, at the tolerance of
+    :func:`numpy.linalg.lstsq` (the pseudo-inverse's).
     """
 
     def __init__(self, X, s):
         self.X, self.s = X, s
         self.scale = _power_of_two_scale(X)
-        Xc = X / self.scale
-        self.gram = (Xc * s[:, None]).T @ Xc
-        self._eigenvalues = None
+        self._eigenvalues = self._gram = None
 
     def matches(self, X, s):
         """Whether ``X`` and ``s`` are the rows and weights of this matrix."""
@@ -615,21 +615,29 @@ class _WeightedGram:
             return True
         return X.shape == self.X.shape and np.array_equal(X, self.X) and np.array_equal(s, self.s)
 
+    def _rows(self):
+        return self.X / self.scale * np.sqrt(self.s)[:, None]
+
     def hat_trace(self, penalty):
         """``tr((G + diag(penalty))^+ G)`` for a finite penalty per weight."""
         p = np.asarray(penalty, dtype=float) / self.scale / self.scale
         if p.size and np.all(p == p[0]):
             if self._eigenvalues is None:
+                A = self._rows()
+                small = A @ A.T if A.shape[0] < A.shape[1] else A.T @ A
                 # A Gram matrix is positive semi-definite: negative eigenvalues are
                 # rounding errors around zero.
-                self._eigenvalues = np.clip(np.linalg.eigvalsh(self.gram), 0.0, None)
+                self._eigenvalues = np.clip(np.linalg.eigvalsh(small), 0.0, None)
             e = self._eigenvalues
             if p[0] > 0:
                 return float(np.sum(e / (e + p[0])))
-            tol = np.max(e, initial=0.0) * len(e) * np.finfo(e.dtype).eps
+            tol = np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
             return float(np.count_nonzero(e > tol))
-        matrix = self.gram + np.diag(p)
-        return float(np.trace(np.linalg.lstsq(matrix, self.gram, rcond=None)[0]))
+        if self._gram is None:
+            A = self._rows()
+            self._gram = A.T @ A
+        matrix = self._gram + np.diag(p)
+        return float(np.trace(np.linalg.lstsq(matrix, self._gram, rcond=None)[0]))
 
 
 def _mean_variance(X, sample_weight):
