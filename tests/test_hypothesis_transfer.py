@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from skreuse.training import HypothesisTransferClassifier, HypothesisTransferRegressor
 from skreuse.training._biased_regularization import (
+    _log_softmax_rows,
     biased_logistic_log_evidence,
     fit_biased_logistic,
     fit_biased_ridge,
@@ -1169,6 +1170,19 @@ def test_prediction_checks_the_feature_count():
     clf = HypothesisTransferClassifier(lam=1.0).fit(X, y)
     with pytest.raises(ValueError, match="is expecting 3 features"):
         clf.predict(X[:, :2])
+
+
+def test_log_softmax_rows_is_scipys_to_the_bit():
+    # The log-loss's own log-softmax gives scipy's numbers exactly (the fits, which
+    # follow them step by step, are then those of scipy's), non-finite rows included.
+    rng = np.random.RandomState(0)
+    Z = rng.normal(scale=30.0, size=(50, 7))
+    Z[1, 2], Z[2, :] = -np.inf, -np.inf
+    Z[3, 0], Z[4, 4], Z[5, :] = np.inf, np.nan, 1e308
+    with np.errstate(invalid="ignore", over="ignore"):
+        ours, theirs = _log_softmax_rows(Z), log_softmax(Z, axis=1)
+    np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(_log_softmax_rows(Z[6:]), log_softmax(Z[6:], axis=1))
 
 
 def _gcv_the_slow_way(X, Y, s, pred, penalty, fit_intercept):
