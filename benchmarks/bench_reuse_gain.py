@@ -395,9 +395,9 @@ def _oracle_cells(results, method, oracle):
         yield family, name, k, own, perfect, max(target, source), above
 
 
-def ceiling_tables(results):
+def ceiling_tables(results, found):
     """What the losing kinds of model reach at best (``ALL_LABELS``, ``PERFECT_CHOICE``,
-    ``PERFECT_SPACE``)."""
+    ``PERFECT_SPACE``), and ``found``, the lines of :func:`out_of_reach`."""
     lines = []
     if ALL_LABELS:
         lines += [
@@ -431,7 +431,9 @@ def ceiling_tables(results):
                 f"| {family} | {name} | {k} | {own:.3f} | {perfect:.3f} | {better:.3f} | {above} |"
             )
         lines.append("")
-    return "\n".join(lines + _settled(results))
+    if found:
+        lines += ["Cells of the goal that these bounds put out of reach:", "", *found]
+    return "\n".join(lines)
 
 
 # Methods whose model is linear in the target's inputs: a logistic regression given every
@@ -481,14 +483,6 @@ def out_of_reach(results):
                     f'({better:.3f}): "2 points above both" is out of reach.'
                 )
     return cells, lines
-
-
-def _settled(results):
-    """The lines of :func:`out_of_reach`, under their heading."""
-    _, found = out_of_reach(results)
-    if not found:
-        return []
-    return ["Cells of the goal that these bounds put out of reach:", "", *found]
 
 
 def run_columns(family, name, seed, methods):
@@ -648,7 +642,9 @@ def _standard_error(accs):
     return d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
 
 
-def table(results, plan=PLAN):
+def table(results, plan, reach):
+    """The main table and the verdict per method and family; ``reach``: the cells of
+    :func:`out_of_reach`."""
     lines = [
         "| method | family | dataset | shots/class | method acc. | target-only | "
         "source-only | gain vs better | s.e. |",
@@ -678,7 +674,6 @@ def table(results, plan=PLAN):
         "≥ 2 pts above both where a bound allows |",
         "|---|---|---|---:|---:|---|---|---|---|",
     ]
-    reach, _ = out_of_reach(results)
 
     def met(ok):
         return "yes" if all(ok) else "no"
@@ -707,6 +702,7 @@ def main(plan=PLAN, seeds=SEEDS):
     with threadpool_limits(limits=1):
         results = collect(plan, seeds)
     elapsed = time.perf_counter() - start
+    reach, found = out_of_reach(results)
     return "\n".join(
         [
             "## Reuse gain: each method against target-only and source-only",
@@ -720,11 +716,11 @@ def main(plan=PLAN, seeds=SEEDS):
             "defaults except where noted. "
             f"Computed in {elapsed:.0f} s.",
             "",
-            table(results, plan),
+            table(results, plan, reach),
             "",
             readable_table(),
             "",
-            ceiling_tables(results),
+            ceiling_tables(results, found),
             "",
             "Fit time per method over the whole run (s): "
             + ", ".join(f"{m} {t:.1f}" for m, t in sorted(FIT_SECONDS.items())),
