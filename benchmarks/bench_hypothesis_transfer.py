@@ -4,7 +4,8 @@
 the source as it is) and scores each by generalized cross-validation (GCV), whose
 degrees of freedom are the trace of the ridge's hat matrix. skreuse takes the traces of
 all candidates from the eigenvalues of one Gram matrix (of the rows when there are fewer
-rows than features); the straightforward way solves ``(G + p I)^+ G`` for every
+rows than features; with learned source weights, whose two penalties differ, one smaller
+eigenvalue problem per candidate); the straightforward way solves ``(G + p I)^+ G`` for every
 candidate, as skreuse did before. Side by side: skreuse's fit, the same fit with the
 per-candidate solve, and scikit-learn's ``RidgeCV`` (efficient GCV over as many
 strengths; no source), on the same data.
@@ -19,6 +20,8 @@ from sklearn.linear_model import Ridge, RidgeCV
 from skreuse.training import HypothesisTransferRegressor
 
 SIZES = [(30, 800), (100, 1000), (2000, 300), (5000, 800)]
+# (mode, source_weights); learned source weights have 7 candidates, the others 22.
+MODES = [("biased", None), ("residual", None), ("residual", "learn")]
 
 
 class _PerCandidateSolve(HypothesisTransferRegressor):
@@ -63,7 +66,7 @@ def main():
         "",
         "Fit time in seconds (best of 2; one run for the per-candidate solve) of "
         '`HypothesisTransferRegressor(source)` with `lam="auto"` (22 candidates scored by '
-        "GCV), of the same estimator solving the "
+        "GCV; 7 with learned source weights), of the same estimator solving the "
         "hat matrix of every candidate (the straightforward way), and of scikit-learn's "
         "`RidgeCV` over 22 strengths (no source). `same choice`: both fits of skreuse "
         "give the same candidate weights; `max coef diff`: the largest difference of "
@@ -76,15 +79,17 @@ def main():
     for n, d in SIZES:
         X, y, source = _task(n, d)
         ridge_time, _ = best_time(RidgeCV(alphas=np.logspace(-2, 3, 22)).fit, X, y, repeat=2)
-        for mode in ("biased", "residual"):
+        for mode, learn in MODES:
+            params = dict(mode=mode, source_weights=learn)
             fast_time, fast = best_time(
-                HypothesisTransferRegressor(source, mode=mode).fit, X, y, repeat=2
+                HypothesisTransferRegressor(source, **params).fit, X, y, repeat=2
             )
-            slow_time, slow = best_time(_PerCandidateSolve(source, mode=mode).fit, X, y)
+            slow_time, slow = best_time(_PerCandidateSolve(source, **params).fit, X, y)
             same = np.array_equal(fast.candidate_weights_, slow.candidate_weights_)
             diff = float(np.max(np.abs(fast.coef_ - slow.coef_)))
+            label = f"{mode}, learned weights" if learn else mode
             lines.append(
-                f"| {n:,} | {d:,} | {mode} | {fast_time:.3f} | {slow_time:.2f} "
+                f"| {n:,} | {d:,} | {label} | {fast_time:.3f} | {slow_time:.2f} "
                 f"| {slow_time / fast_time:.0f}x | {ridge_time:.3f} | {'yes' if same else 'no'} "
                 f"| {diff:.1e} |"
             )

@@ -1251,7 +1251,17 @@ def test_weighted_gram_hat_trace_is_the_pseudo_inverse_trace(scale):
         s = rng.uniform(0.5, 2.0, size=n)
         gram = _WeightedGram(X * scale, s)
         G = (X * s[:, None]).T @ X
-        for p in (np.full(d, 0.7), np.zeros(d), np.full(d, 1e-3), rng.uniform(0.1, 3, size=d)):
+        uneven = rng.uniform(0.1, 3, size=d)
+        penalties = (
+            np.full(d, 0.7),
+            np.zeros(d),
+            np.full(d, 1e-3),
+            uneven,
+            np.r_[0.0, uneven[1:]],
+            # A penalty so small that the rescaled columns overflow: solved instead.
+            np.r_[1e-320, uneven[1:]],
+        )
+        for p in penalties:
             expected = np.trace(np.linalg.pinv(G + np.diag(p)) @ G)
             assert gram.hat_trace(p * scale**2) == pytest.approx(expected, rel=1e-9, abs=1e-9)
         # With no penalty, the numerical rank: 4 of 5 columns, 4 of 4 rows.

@@ -601,13 +601,16 @@ class _WeightedGram:
     computed once for all the candidates, from the ``n x n`` matrix of the rows when
     there are fewer rows than features (its eigenvalues are the non-zero ones of ``G``);
     a zero penalty gives the numerical rank, at the tolerance of
-    :func:`numpy.linalg.lstsq` (the pseudo-inverse's).
+    :func:`numpy.linalg.lstsq` (the pseudo-inverse's). Positive penalties that differ
+    (learned source weights: one for the inputs' weights, one for the sources') are made
+    uniform by scaling the columns, one (smaller) eigenvalue problem per candidate; a mix
+    of zero and positive penalties is solved.
     """
 
     def __init__(self, X, s):
         self.X, self.s = X, s
         self.scale = _power_of_two_scale(X)
-        self._eigenvalues = self._gram = None
+        self._eigenvalues = None
 
     def matches(self, X, s):
         """Whether ``X`` and ``s`` are the rows and weights of this matrix."""
@@ -633,11 +636,19 @@ class _WeightedGram:
                 return float(np.sum(e / (e + p[0])))
             tol = np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
             return float(np.count_nonzero(e > tol))
-        if self._gram is None:
-            A = self._rows()
-            self._gram = A.T @ A
-        matrix = self._gram + np.diag(p)
-        return float(np.trace(np.linalg.lstsq(matrix, self._gram, rcond=None)[0]))
+        if np.all(p > 0):
+            # G + D = D^(1/2) (B' B + I) D^(1/2) with B = A D^(-1/2): the trace is
+            # sum(e / (e + 1)) over the eigenvalues of B' B, or of the smaller B B'.
+            B = self._rows() / np.sqrt(p)
+            with np.errstate(over="ignore", invalid="ignore"):
+                small = B @ B.T if B.shape[0] < B.shape[1] else B.T @ B
+            if np.all(np.isfinite(small)):
+                e = np.clip(np.linalg.eigvalsh(small), 0.0, None)
+                return float(np.sum(e / (e + 1.0)))
+        A = self._rows()
+        gram = A.T @ A
+        matrix = gram + np.diag(p)
+        return float(np.trace(np.linalg.lstsq(matrix, gram, rcond=None)[0]))
 
 
 def _mean_variance(X, sample_weight):
