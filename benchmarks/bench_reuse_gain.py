@@ -40,7 +40,17 @@ logistic regression given every target row labelled; the selector's head on the
 candidate that is best on the test rows (a perfect choice); NCM in the space that is
 best on the test rows; and hypothesis transfer and ReForm with the candidate of their
 own ``lam="auto"`` grid that is best on the test rows (added at stop 22). The cells of
-the goal they put out of reach are listed after them.
+the goal they put out of reach are listed after them. Beside each perfect choice, the
+best single one (added at stop 24): the candidate (or space) with the best test accuracy
+on average over the seeds, the same on every seed. A perfect choice also profits from
+the noise of the test rows (it is the largest of many noisy accuracies), so it bounds
+every rule from above; the best single one is what the best fixed choice reaches, and
+the gap between the two is what a rule could only gain by reading each seed's few
+labelled rows better than any fixed choice.
+
+``RKMEReuser`` runs with its defaults (specifications of 100 points, a router trained on
+2000 samples); until stop 24 it ran with 20 points and 500 samples, which was not noted
+and cost it 6.5 points on digits.
 """
 
 import time
@@ -96,14 +106,14 @@ READABLE = defaultdict(list)
 # accuracy of the source as it is on those rows, and their number.
 ALL_LABELS = defaultdict(list)
 # The selector against a perfect choice, per (family, dataset, shots): one row per seed
-# of (selector + head, the best candidate + the same head by test accuracy).
+# of (selector + head, test accuracies of the same head on each candidate).
 PERFECT_CHOICE = defaultdict(list)
 # NCM against a perfect choice of space, per (family, dataset, shots): one row per seed of
-# (NCM with ``features="auto"``, NCM in the space that is best on the test rows).
+# (NCM with ``features="auto"``, test accuracies of NCM in each space it chooses from).
 PERFECT_SPACE = defaultdict(list)
 # Hypothesis transfer and ReForm against a perfect candidate, per method, then per
-# (family, dataset, shots): one row per seed of (the method with ``lam="auto"``, the
-# candidate of its grid that is best on the test rows).
+# (family, dataset, shots): one row per seed of (the method with ``lam="auto"``, test
+# accuracies of every candidate of its grid).
 PERFECT_CANDIDATE = defaultdict(lambda: defaultdict(list))
 
 
@@ -189,19 +199,19 @@ def run_same_space(family, name, seed, methods):
                 )
             if m == "LogMESelector + head":
                 PERFECT_CHOICE[(family, name, k)].append(
-                    (out[(m, k)][0], _perfect_choice(candidates, Xl, yl, Xt, yt))
+                    (out[(m, k)][0], _choice_accuracies(candidates, Xl, yl, Xt, yt))
                 )
             if m == "NCM":
                 PERFECT_SPACE[(family, name, k)].append(
-                    (out[(m, k)][0], _perfect_space(embedding, Xl, yl, Xt, yt))
+                    (out[(m, k)][0], _space_accuracies(embedding, Xl, yl, Xt, yt))
                 )
             if m.startswith("HT"):
                 mode = "residual" if m == "HT residual" else "biased"
-                perfect = _HTCandidates(source, mode=mode).fit(Xl, yl).accuracies(Xt, yt).max()
-                PERFECT_CANDIDATE[m][(family, name, k)].append((out[(m, k)][0], perfect))
+                accs = _HTCandidates(source, mode=mode).fit(Xl, yl).accuracies(Xt, yt)
+                PERFECT_CANDIDATE[m][(family, name, k)].append((out[(m, k)][0], accs))
             if m == "ReForm":
-                perfect = _ReFormCandidates(source).fit(Xf, yf).accuracies(Xt, yt).max()
-                PERFECT_CANDIDATE[m][(family, name, k)].append((out[(m, k)][0], perfect))
+                accs = _ReFormCandidates(source).fit(Xf, yf).accuracies(Xt, yt)
+                PERFECT_CANDIDATE[m][(family, name, k)].append((out[(m, k)][0], accs))
     return out
 
 
@@ -217,22 +227,23 @@ def _all_labels(s, source, embedding, seed):
     return (*scores, _accuracy(source, s.X_target, s.y_target), len(s.y_target))
 
 
-def _perfect_choice(candidates, Xl, yl, Xt, yt):
-    """Test accuracy of the selector's head on the candidate that is best on the test rows."""
-    best = 0.0
+def _choice_accuracies(candidates, Xl, yl, Xt, yt):
+    """Test accuracy of the selector's head on each candidate."""
+    accs = []
     for _, model in candidates:
         features = model.transform if hasattr(model, "transform") else model.predict_proba
         head = _lr().fit(features(Xl), yl)
-        best = max(best, float(np.mean(head.predict(features(Xt)) == yt)))
-    return best
+        accs.append(float(np.mean(head.predict(features(Xt)) == yt)))
+    return np.array(accs)
 
 
-def _perfect_space(embedding, Xl, yl, Xt, yt):
-    """Test accuracy of NCM in the space (of those ``features="auto"`` chooses from) that
-    is best on the test rows."""
-    return max(
-        _accuracy(NCMClassifier(backbone=embedding, features=f).fit(Xl, yl), Xt, yt)
-        for f in ("backbone", "inputs", "both")
+def _space_accuracies(embedding, Xl, yl, Xt, yt):
+    """Test accuracy of NCM in each space ``features="auto"`` chooses from."""
+    return np.array(
+        [
+            _accuracy(NCMClassifier(backbone=embedding, features=f).fit(Xl, yl), Xt, yt)
+            for f in ("backbone", "inputs", "both")
+        ]
     )
 
 
@@ -385,14 +396,18 @@ def _oracles():
 
 
 def _oracle_cells(results, method, oracle):
-    """``(family, dataset, shots, method, perfect choice, better baseline, seeds where the
-    method beats the perfect choice)``, seed means."""
-    for (family, name, k), accs in oracle.items():
-        accs = np.asarray(accs)
-        own, perfect = accs.mean(axis=0)
+    """``(family, dataset, shots, method, perfect choice, best single choice, better
+    baseline, seeds where the method beats the perfect choice)``, seed means. The perfect
+    choice is the best on each seed's test rows; the best single choice, the one that is
+    best on average over the seeds."""
+    for (family, name, k), rows in oracle.items():
+        own = np.array([row[0] for row in rows])
+        accs = np.array([row[1] for row in rows])  # (seeds, candidates)
+        perfect = accs.max(axis=1)
         _, target, source = results[(method, family, name, k)].mean(axis=0)
-        above = int(np.sum(accs[:, 0] > accs[:, 1]))
-        yield family, name, k, own, perfect, max(target, source), above
+        above = int(np.sum(own > perfect))
+        single = accs.mean(axis=0).max()
+        yield family, name, k, own.mean(), perfect.mean(), single, max(target, source), above
 
 
 def ceiling_tables(results, found):
@@ -422,13 +437,16 @@ def ceiling_tables(results, found):
         lines += [
             intro,
             "",
-            f"| family | dataset | shots/class | {method} | {column} | better baseline | "
-            "own > perfect (seeds) |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            f"| family | dataset | shots/class | {method} | {column} | best single one | "
+            "better baseline | own > perfect (seeds) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
         ]
-        for family, name, k, own, perfect, better, above in _oracle_cells(results, method, oracle):
+        for family, name, k, own, perfect, single, better, above in _oracle_cells(
+            results, method, oracle
+        ):
             lines.append(
-                f"| {family} | {name} | {k} | {own:.3f} | {perfect:.3f} | {better:.3f} | {above} |"
+                f"| {family} | {name} | {k} | {own:.3f} | {perfect:.3f} | {single:.3f} | "
+                f"{better:.3f} | {above} |"
             )
         lines.append("")
     if found:
@@ -467,7 +485,7 @@ def out_of_reach(results):
                 f"({', '.join(linear) or 'none here'})."
             )
     for method, oracle, _, _, reaches in _oracles():
-        for family, name, k, _, perfect, better, _ in _oracle_cells(results, method, oracle):
+        for family, name, k, _, perfect, _, better, _ in _oracle_cells(results, method, oracle):
             if perfect < better - 0.01:
                 cells[(method, family, name, k)] = "loss"
                 lines.append(
@@ -515,7 +533,7 @@ def run_columns(family, name, seed, methods):
         out[("ReForm", k)] = (_accuracy(model, Xt, yt), base["target"], base["source"])
         perfect = _ReFormCandidates(source, source_meta=meta).fit(Xf, yf)
         PERFECT_CANDIDATE["ReForm"][(family, name, k)].append(
-            (out[("ReForm", k)][0], perfect.accuracies(Xt, yt).max())
+            (out[("ReForm", k)][0], perfect.accuracies(Xt, yt))
         )
     return out
 
@@ -570,12 +588,12 @@ def run_parties(family, name, seed, methods):
                 (
                     f"party{i}",
                     m,
-                    RKMESpecification(20, random_state=seed).fit(s.X_source[s.source_groups == i]),
+                    RKMESpecification(random_state=seed).fit(s.X_source[s.source_groups == i]),
                 )
                 for i, m in enumerate(party_models)
             ]
             with _timed("RKMEReuser"):
-                reuser = RKMEReuser(zoo, random_state=seed, n_samples=500).fit(Xt)
+                reuser = RKMEReuser(zoo, random_state=seed).fit(Xt)
             out[("RKMEReuser", k)] = (_accuracy(reuser, Xt, yt), target_acc, max_rule)
     return out
 
