@@ -1250,9 +1250,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
 
     def _candidate_scores(self, fits, refit, target, prior_knows):
         """Minus the GCV error of every candidate fit, from the fit alone."""
-        # The candidates are fitted on the same centred rows (all but the source kept as
-        # it is, in mode="residual" with learned weights): one weighted Gram matrix and
-        # its eigenvalues serve them all.
+        # The candidates are fitted on the same centred rows: one weighted Gram matrix
+        # and its eigenvalues serve them all (the source kept as it is fits no weight).
         grams = []
         return np.array([self._criterion(fit, target, grams) for fit in fits])
 
