@@ -515,7 +515,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     scores_ : dict of str to float
         Transferability score of every candidate (NaN for a skipped one). With
         ``metric="logme"`` on a classification task, the LogME of the features with a
-        constant column, each class's evidence capped at 0 (see Notes).
+        constant column, each class's evidence capped at 0 (see Notes): 0.0 when the
+        features predict every class's indicator almost exactly on the labelled rows
+        (e.g. a source classifier's probabilities on rows it classifies right, or any
+        features with many well-separated classes). Candidates tied at the cap are
+        ranked by the same LogME uncapped, which ``scores_`` does not show.
 
     class_span_ : dict of str to int
         With ``metric="logme"`` on a classification task: the number of dimensions the
