@@ -519,7 +519,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         features predict every class's indicator almost exactly on the labelled rows
         (e.g. a source classifier's probabilities on rows it classifies right, or any
         features with many well-separated classes). Candidates tied at the cap are
-        ranked by the same LogME uncapped, which ``scores_`` does not show.
+        ranked as the Notes say for near ties (much narrower features first), then by
+        the same LogME uncapped, which ``scores_`` does not show.
 
     class_span_ : dict of str to int
         With ``metric="logme"`` on a classification task: the number of dimensions the
