@@ -113,8 +113,17 @@ def _read_sections(path):
     return {m["name"]: m["body"] for m in _SECTION.finditer(path.read_text())}
 
 
-def write_results(path, sections, total_seconds):
-    """Write the header and the sections (``{name: markdown}``, sorted by name) to ``path``."""
+def write_results(path, sections, total_seconds, ran=None):
+    """Write the header and the sections (``{name: markdown}``, sorted by name) to ``path``;
+    ``ran``: the names of the sections this run wrote (all of them when None)."""
+    ran = sorted(sections if ran is None else ran)
+    kept = sorted(set(sections) - set(ran))
+    wall = f"- Wall time of the last run ({', '.join(ran)}): {total_seconds:.0f} s"
+    if kept:
+        wall += (
+            f"; kept from earlier runs: {', '.join(kept)} (each section's last line gives "
+            "its time, and the commit and date of its run where known)"
+        )
     lines = [
         "# skreuse benchmarks",
         "",
@@ -125,7 +134,7 @@ def write_results(path, sections, total_seconds):
         "## Machine",
         "",
         *machine_description(),
-        f"- Wall time of the last run: {total_seconds:.0f} s",
+        wall,
         "",
     ]
     for name in sorted(sections):
@@ -162,17 +171,19 @@ def main(argv=None):
         if path not in sys.path:
             sys.path.insert(0, path)
     sections = _read_sections(args.output) if args.only else {}
+    commit = _git_commit()
+    date = f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d} UTC"
     start = time.perf_counter()
     failed = []
     for name, path in selected.items():
         print(f"[{name}] running...", flush=True)
         text, seconds, ok = run_one(name, path)
-        sections[name] = f"{text}\n_{name}: {seconds:.1f} s_\n"
+        sections[name] = f"{text}\n_{name}: {seconds:.1f} s, commit `{commit}`, {date}_\n"
         print(text, flush=True)
         print(f"[{name}] {'done' if ok else 'FAILED'} in {seconds:.1f} s", flush=True)
         if not ok:
             failed.append(name)
-    write_results(args.output, sections, time.perf_counter() - start)
+    write_results(args.output, sections, time.perf_counter() - start, ran=list(selected))
     print(f"Wrote {args.output}" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
