@@ -27,7 +27,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ..utils._validation import check_classification_targets
+from ..utils._validation import all_finite, check_classification_targets
 from ._biased_regularization import (
     _logistic_loss_grad,
     _power_of_two_scale,
@@ -621,29 +621,36 @@ class _WeightedGram:
     def _rows(self):
         return self.X / self.scale * np.sqrt(self.s)[:, None]
 
+    @staticmethod
+    def _gram_eigenvalues(A):
+        """Eigenvalues of ``A' A``, from the smaller of ``A' A`` and ``A A'`` (their non-zero
+        ones are the same); None when that matrix overflows."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            small = A @ A.T if A.shape[0] < A.shape[1] else A.T @ A
+        if not all_finite(small):
+            return None
+        # A Gram matrix is positive semi-definite: negative eigenvalues are rounding errors
+        # around zero.
+        return np.clip(np.linalg.eigvalsh(small), 0.0, None)
+
     def hat_trace(self, penalty):
         """``tr((G + diag(penalty))^+ G)`` for a finite penalty per weight."""
         p = np.asarray(penalty, dtype=float) / self.scale / self.scale
         if p.size and np.all(p == p[0]):
             if self._eigenvalues is None:
-                A = self._rows()
-                small = A @ A.T if A.shape[0] < A.shape[1] else A.T @ A
-                # A Gram matrix is positive semi-definite: negative eigenvalues are
-                # rounding errors around zero.
-                self._eigenvalues = np.clip(np.linalg.eigvalsh(small), 0.0, None)
+                self._eigenvalues = self._gram_eigenvalues(self._rows())
             e = self._eigenvalues
-            if p[0] > 0:
+            if e is not None and p[0] > 0:
                 return float(np.sum(e / (e + p[0])))
-            tol = np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
-            return float(np.count_nonzero(e > tol))
-        if np.all(p > 0):
+            if e is not None:
+                # No penalty: the numerical rank, at lstsq's tolerance.
+                tol = np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
+                return float(np.count_nonzero(e > tol))
+        elif np.all(p > 0):
             # G + D = D^(1/2) (B' B + I) D^(1/2) with B = A D^(-1/2): the trace is
-            # sum(e / (e + 1)) over the eigenvalues of B' B, or of the smaller B B'.
-            B = self._rows() / np.sqrt(p)
-            with np.errstate(over="ignore", invalid="ignore"):
-                small = B @ B.T if B.shape[0] < B.shape[1] else B.T @ B
-            if np.all(np.isfinite(small)):
-                e = np.clip(np.linalg.eigvalsh(small), 0.0, None)
+            # sum(e / (e + 1)) over the eigenvalues of B' B.
+            e = self._gram_eigenvalues(self._rows() / np.sqrt(p))
+            if e is not None:
                 return float(np.sum(e / (e + 1.0)))
         A = self._rows()
         gram = A.T @ A
