@@ -18,33 +18,34 @@ from _timing import best_time
 from sklearn.linear_model import Ridge, RidgeCV
 
 from skreuse.training import HypothesisTransferRegressor
+from skreuse.training._hypothesis_transfer import _WeightedGram
 
 SIZES = [(30, 800), (100, 1000), (2000, 300), (5000, 800)]
 # (mode, source_weights); learned source weights have 7 candidates, the others 22.
 MODES = [("biased", None), ("residual", None), ("residual", "learn")]
 
 
+class _SolvedGram(_WeightedGram):
+    """The hat-matrix trace by forming the Gram matrix and solving the d x d system, for
+    every penalty (the straightforward way)."""
+
+    def hat_trace(self, penalty):
+        A = self._rows()
+        gram = A.T @ A
+        p = np.asarray(penalty, dtype=float) / self.scale / self.scale
+        return float(np.trace(np.linalg.lstsq(gram + np.diag(p), gram, rcond=None)[0]))
+
+
 class _PerCandidateSolve(HypothesisTransferRegressor):
     """The same estimator with the hat-matrix trace solved for every candidate."""
 
     def _candidate_scores(self, fits, refit, target, prior_knows):
-        return np.array([self._solved_criterion(fit, target) for fit in fits])
-
-    def _solved_criterion(self, fit, target):
-        X, s = fit["X"], fit["sample_weight"]
-        total = s.sum()
-        pred = X @ fit["coef"].T + fit["intercept"]
-        if fit["offset"] is not None:
-            pred = pred + fit["offset"]
-        rss = s @ ((pred - target.reshape(pred.shape)) ** 2).sum(axis=1)
-        penalty = np.broadcast_to(np.asarray(fit["lam"], dtype=float) + fit["alpha"], (X.shape[1],))
-        dof = float(self.fit_intercept)
-        if not np.all(np.isinf(penalty)):
-            gram = (X * s[:, None]).T @ X
-            dof += np.trace(np.linalg.lstsq(gram + np.diag(penalty), gram, rcond=None)[0])
-        if dof >= total - 1e-9:
-            return -np.inf
-        return -rss / total / (1 - dof / total) ** 2
+        return np.array(
+            [
+                self._criterion(fit, target, [_SolvedGram(fit["X"], fit["sample_weight"])])
+                for fit in fits
+            ]
+        )
 
 
 def _task(n, d, seed=0):
