@@ -90,16 +90,16 @@ def _check_net_input(X, net):
         X = np.asarray(X)
         if X.dtype.kind == "c":
             raise ValueError("X must be real, got a complex array.")
-        if X.dtype.kind not in "fiub":
+        if X.dtype.kind == "O":
             # Object arrays of numbers (a DataFrame of mixed columns) are read as numbers, as
-            # scikit-learn does; strings are refused here rather than by torch's collate deep
-            # inside fit.
+            # scikit-learn does; others stay objects and are refused below.
             try:
-                if X.dtype.kind != "O":
-                    raise TypeError
                 X = X.astype(np.float64)
             except (TypeError, ValueError):
-                raise ValueError(f"X must be numeric, got an array of dtype {X.dtype}.") from None
+                pass
+        if X.dtype.kind not in "fiub":
+            # Strings are refused here rather than by torch's collate deep inside fit.
+            raise ValueError(f"X must be numeric, got an array of dtype {X.dtype}.")
         X = X.astype(torch.empty((), dtype=dtype).numpy().dtype, copy=False)
         finite = all_finite(X)
     if not finite:
