@@ -25,7 +25,11 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-from skreuse.training import HypothesisTransferClassifier, HypothesisTransferRegressor
+from skreuse.training import (
+    HypothesisTransferClassifier,
+    HypothesisTransferRegressor,
+    _hypothesis_transfer,
+)
 from skreuse.training._biased_regularization import (
     _log_softmax_rows,
     biased_logistic_log_evidence,
@@ -1271,6 +1275,104 @@ def test_weighted_gram_hat_trace_is_the_pseudo_inverse_trace(scale):
         assert not gram.matches(X[::-1] * scale, s)
         assert not gram.matches(X * scale, s[::-1])
         assert not gram.matches(X[:, :-1] * scale, s)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e100])
+def test_weighted_gram_ridge_is_the_penalized_least_squares_solution(scale):
+    # The weights from the shared eigendecomposition against pinv(G + p I) X' S R written
+    # out: more rows than columns (primal) and fewer (dual), a repeated column, several
+    # outputs, inputs whose Gram matrix overflows unless scaled; a penalty that vanishes
+    # next to the data gives the minimum-norm least-squares solution.
+    rng = np.random.RandomState(1)
+    for n, d in ((30, 5), (4, 9)):
+        X = rng.normal(size=(n, d))
+        X[:, -1] = X[:, 0]
+        s = rng.uniform(0.5, 2.0, size=n)
+        R = rng.normal(size=(n, 2))
+        gram = _WeightedGram(X * scale, s)
+        G = (X * s[:, None]).T @ X
+        for p in (0.7, 1e-3, 100.0):
+            expected = np.linalg.pinv(G + p * np.eye(d)) @ X.T @ (s[:, None] * R)
+            np.testing.assert_allclose(
+                gram.ridge(R, p * scale**2) * scale, expected.T, rtol=1e-8, atol=1e-10
+            )
+        root = np.sqrt(s)[:, None]
+        least_squares = np.linalg.pinv(root * X) @ (root * R)
+        np.testing.assert_allclose(
+            gram.ridge(R, 1e-40 * scale**2) * scale, least_squares.T, rtol=1e-6, atol=1e-8
+        )
+    # A Gram matrix that overflows even scaled (no finite entry to scale by) has no
+    # decomposition: None, and the caller solves.
+    overflowing = _WeightedGram(np.array([[np.inf, 1.0], [1.0, 2.0]]), np.ones(2))
+    assert overflowing.ridge(R[:2], 1.0) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "source_weights", "lam_intercept", "fit_intercept"),
+    [
+        ("biased", None, 0.0, True),
+        ("residual", None, 0.0, True),
+        ("residual", "learn", 0.0, True),
+        ("biased", None, 5.0, True),
+        ("residual", None, 5.0, True),
+        ("biased", None, 0.0, False),
+        ("residual", None, 0.0, False),
+    ],
+)
+def test_regressor_candidates_share_one_decomposition(
+    mode, source_weights, lam_intercept, fit_intercept, monkeypatch
+):
+    # lam="auto" decomposes one Gram matrix for all its candidates with one penalty (not
+    # those of learned source weights, whose two penalties differ, nor those with a
+    # pulled intercept), and each candidate's fit is fit_biased_ridge's on the same rows.
+    X, y = make_regression(n_samples=40, n_features=6, noise=5.0, random_state=0)
+    source = Ridge().fit(X + 0.3, y)
+    reg = HypothesisTransferRegressor(
+        source,
+        mode=mode,
+        source_weights=source_weights,
+        lam_intercept=lam_intercept,
+        fit_intercept=fit_intercept,
+    )
+    calls = {"eigen": 0, "solve": []}
+    eigen = _WeightedGram._gram_eigenvalues
+    solve = _hypothesis_transfer.fit_biased_ridge
+
+    def count_eigen(A, vectors=False):
+        calls["eigen"] += vectors
+        return eigen(A, vectors)
+
+    def record_solve(X, Y, W0, **kwargs):
+        calls["solve"].append(kwargs["lam"])
+        return solve(X, Y, W0, **kwargs)
+
+    monkeypatch.setattr(_WeightedGram, "_gram_eigenvalues", staticmethod(count_eigen))
+    monkeypatch.setattr(_hypothesis_transfer, "fit_biased_ridge", record_solve)
+    fits = []
+    solve_one = reg._solve
+
+    def record_fit(*args, **kwargs):
+        fits.append((args, kwargs, solve_one(*args, **kwargs)))
+        return fits[-1][2]
+
+    reg._solve = record_fit
+    reg.fit(X, y)
+    del reg._solve
+    learn = source_weights == "learn"
+    # Learned weights: the candidate whose two penalties happen to be equal (strength 1 =
+    # source_reg) shares; biased and residual: every candidate but the source as it is.
+    # (The GCV takes its traces from the same decomposition.)
+    assert calls["eigen"] == 1
+    if lam_intercept:
+        assert len(calls["solve"]) == len(reg.candidates_)
+    else:
+        assert len(calls["solve"]) == (6 if learn else 1)
+    assert len(fits) == len(reg.candidates_)
+    for (Xc, target, s, W0), kwargs, (coef, intercept) in fits:
+        del kwargs["start"], kwargs["cache"]
+        expected = solve(Xc, target, W0, sample_weight=s, fit_intercept=fit_intercept, **kwargs)
+        np.testing.assert_allclose(coef, expected[0], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(intercept, expected[1], rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -242,6 +242,9 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         n_sources = len(sources)
         d = X.shape[1]
         classes = getattr(self, "classes_", None)
+        # What the candidates of one fit share (_fit_candidate): the centred rows, and
+        # for the regressor the decomposition of their Gram matrix.
+        cache = {}
 
         if self.mode == "biased":
             if isinstance(self.source_weights, str):
@@ -291,6 +294,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                     alpha=alpha,
                     lam_intercept=lam_intercept,
                     start=start,
+                    cache=cache,
                 )
 
             unknown = self._unknown_rows(known, n_rows)
@@ -330,7 +334,12 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         # No correction (the solvers take an infinite penalty on all
                         # weights or none): only the source weights are learned.
                         fit = self._fit_candidate(
-                            G, target, sample_weight, lam=lam[d:], lam_intercept=lam_intercept
+                            G,
+                            target,
+                            sample_weight,
+                            lam=lam[d:],
+                            lam_intercept=lam_intercept,
+                            cache=cache,
                         )
                         fit["coef"] = np.hstack([np.zeros((len(fit["coef"]), d)), fit["coef"]])
                         fit["center"] = np.r_[np.zeros(d), fit["center"]]
@@ -343,6 +352,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         lam=lam,
                         lam_intercept=lam_intercept,
                         start=start,
+                        cache=cache,
                     )
 
                 # The learned source weights already shrink a useless source: only the
@@ -382,6 +392,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                         offset=share * GB,
                         lam_intercept=lam_intercept,
                         start=start,
+                        cache=cache,
                     )
                     fit["share"] = share
                     return fit
@@ -438,6 +449,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         offset=None,
         lam_intercept,
         start=None,
+        cache=None,
     ):
         """Fit with these penalties; the fit and what it was fitted with.
 
@@ -462,11 +474,21 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         ``intercept`` are the centred ones (what the criterion scores); :meth:`_uncentred`
         gives the intercept at the origin. ``start``: a fit with the same penalties to
         start the solver from (on nearly the same rows), moved to this centre.
+        ``cache``: a dict that the candidates of one fit share; the rows centred for the
+        last ``X`` and ``sample_weight`` (the same arrays) are kept there, so that the
+        candidates fitted in a row on them share one copy, and the solver may keep
+        more (:meth:`_solve`). Each fit refers to it as ``fit["cache"]``.
         """
+        cache = {} if cache is None else cache
         # (Validation refuses weights that are all zero.)
         if self.fit_intercept:
-            center = sample_weight @ X / sample_weight.sum()
-            X = X - center
+            last = cache.get("centred")
+            if last is not None and last[0] is X and last[1] is sample_weight:
+                center, X = last[2], last[3]
+            else:
+                center = sample_weight @ X / sample_weight.sum()
+                cache["centred"] = (X, sample_weight, center, X - center)
+                X = cache["centred"][3]
             b0 = 0.0 if b0 is None else b0
             if W0 is not None:
                 b0 = b0 + prior_mean(W0, lam, alpha) @ center
@@ -485,6 +507,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             lam_intercept=lam_intercept,
             offset=offset,
             start=start,
+            cache=cache,
         )
         return dict(
             X=X,
@@ -495,6 +518,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             alpha=alpha,
             offset=offset,
             center=center,
+            cache=cache,
         )
 
     @staticmethod
@@ -591,16 +615,18 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
 
 
 class _WeightedGram:
-    """The weighted Gram matrix ``G = X' diag(s) X`` of some rows, for the trace of the
-    hat matrix of ridge fits on them, ``tr((G + diag(p))^+ G)``.
+    """The weighted Gram matrix ``G = X' diag(s) X`` of some rows, decomposed once for
+    the ridge fits on them with a penalty ``p``: their weights and the trace of their
+    hat matrix, ``tr((G + diag(p))^+ G)``.
 
     ``X`` is divided by a power of two (exact) so that the Gram matrix cannot overflow;
-    the trace is the same for ``X / c`` with the penalty over ``c**2``. With the same
-    penalty on every weight (every candidate of ``lam="auto"`` but those of learned source
-    weights) the trace is ``sum(e / (e + p))`` over the eigenvalues ``e`` of ``G``,
-    computed once for all the candidates, from the ``n x n`` matrix of the rows when
-    there are fewer rows than features (its eigenvalues are the non-zero ones of ``G``);
-    a zero penalty gives the numerical rank, at the tolerance of
+    the fit and trace are the same for ``X / c`` with the penalty over ``c**2``. With the
+    same penalty on every weight (every candidate of ``lam="auto"`` but those of learned
+    source weights) both come from the eigendecomposition of ``G``, computed once for all
+    the candidates, from the ``n x n`` matrix of the rows when there are fewer rows than
+    features (its non-zero eigenvalues are those of ``G``, and the weights are then
+    combinations of the rows): the trace is ``sum(e / (e + p))`` over the eigenvalues
+    ``e``, and a zero penalty gives the numerical rank, at the tolerance of
     :func:`numpy.linalg.lstsq` (the pseudo-inverse's). Positive penalties that differ
     (learned source weights: one for the inputs' weights, one for the sources') are made
     uniform by scaling the columns, one (smaller) eigenvalue problem per candidate; a mix
@@ -610,7 +636,7 @@ class _WeightedGram:
     def __init__(self, X, s):
         self.X, self.s = X, s
         self.scale = _power_of_two_scale(X)
-        self._eigenvalues = None
+        self._decomposition = None
 
     def matches(self, X, s):
         """Whether ``X`` and ``s`` are the rows and weights of this matrix."""
@@ -622,30 +648,43 @@ class _WeightedGram:
         return self.X / self.scale * np.sqrt(self.s)[:, None]
 
     @staticmethod
-    def _gram_eigenvalues(A):
-        """Eigenvalues of ``A' A``, from the smaller of ``A' A`` and ``A A'`` (their non-zero
-        ones are the same); None when that matrix overflows."""
+    def _gram_eigenvalues(A, vectors=False):
+        """Eigenvalues of ``A' A`` (and the eigenvectors of the matrix they come from),
+        from the smaller of ``A' A`` and ``A A'`` (their non-zero eigenvalues are the
+        same); None when that matrix overflows."""
         with np.errstate(over="ignore", invalid="ignore"):
             small = A @ A.T if A.shape[0] < A.shape[1] else A.T @ A
         if not all_finite(small):
             return None
         # A Gram matrix is positive semi-definite: negative eigenvalues are rounding errors
         # around zero.
-        return np.clip(np.linalg.eigvalsh(small), 0.0, None)
+        if not vectors:
+            return np.clip(np.linalg.eigvalsh(small), 0.0, None)
+        e, V = np.linalg.eigh(small)
+        return np.clip(e, 0.0, None), V
+
+    def _eigen(self):
+        """The eigenvalues and eigenvectors of the smaller side, once (None on overflow)."""
+        if self._decomposition is None:
+            self._decomposition = self._gram_eigenvalues(self._rows(), vectors=True) or False
+        return self._decomposition or None
+
+    def _tolerance(self, e):
+        # lstsq's on the d x d system: below it an eigenvalue is rounding error.
+        return np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
 
     def hat_trace(self, penalty):
         """``tr((G + diag(penalty))^+ G)`` for a finite penalty per weight."""
         p = np.asarray(penalty, dtype=float) / self.scale / self.scale
         if p.size and np.all(p == p[0]):
-            if self._eigenvalues is None:
-                self._eigenvalues = self._gram_eigenvalues(self._rows())
-            e = self._eigenvalues
-            if e is not None and p[0] > 0:
+            eigen = self._eigen()
+            if eigen is not None and p[0] > 0:
+                e = eigen[0]
                 return float(np.sum(e / (e + p[0])))
-            if e is not None:
+            if eigen is not None:
                 # No penalty: the numerical rank, at lstsq's tolerance.
-                tol = np.max(e, initial=0.0) * self.X.shape[1] * np.finfo(e.dtype).eps
-                return float(np.count_nonzero(e > tol))
+                e = eigen[0]
+                return float(np.count_nonzero(e > self._tolerance(e)))
         elif np.all(p > 0):
             # G + D = D^(1/2) (B' B + I) D^(1/2) with B = A D^(-1/2): the trace is
             # sum(e / (e + 1)) over the eigenvalues of B' B.
@@ -656,6 +695,48 @@ class _WeightedGram:
         gram = A.T @ A
         matrix = gram + np.diag(p)
         return float(np.trace(np.linalg.lstsq(matrix, gram, rcond=None)[0]))
+
+    def ridge(self, R, penalty):
+        """``V`` of shape ``(k, d)`` minimizing ``sum_i s_i ||V x_i - R_i||^2 + penalty
+        ||V||_F^2`` (one penalty), or None when the decomposition overflowed.
+
+        ``(G + p I)^+ X' S R`` through the eigenvectors, a product of the rows and ``d``
+        or ``n`` columns per candidate instead of a Gram matrix and a solve. Eigenvalues
+        that the penalty lifts by less than rounding error (no penalty, or one that
+        vanishes next to the data's scale, on collinear columns) are left out: the
+        minimum-norm solution, as ``lstsq`` gives.
+        """
+        eigen = self._eigen()
+        if eigen is None:
+            return None
+        e, V = eigen
+        p = penalty / self.scale / self.scale
+        lifted = e + p
+        inverse = np.divide(1.0, lifted, out=np.zeros_like(e), where=lifted > self._tolerance(e))
+        # The weighted rows A = S^(1/2) X / c are not formed: A' u = X' (S^(1/2) u) / c.
+        root = np.sqrt(self.s)[:, None]
+        n, d = self.X.shape
+        if n < d:
+            # Dual: V' = A' (A A' + p I)^+ S^(1/2) R.
+            coef = self.X.T @ (root * (V @ (inverse[:, None] * (V.T @ (root * R)))))
+        else:
+            coef = V @ (inverse[:, None] * (V.T @ (self.X.T @ (self.s[:, None] * R))))
+        return coef.T / self.scale / self.scale
+
+
+def _find_gram(grams, X, s):
+    """The :class:`_WeightedGram` of ``grams`` for rows ``X`` and weights ``s``; a new
+    one, appended to ``grams``, when there is none."""
+    gram = next((g for g in grams if g.matches(X, s)), None)
+    if gram is None:
+        gram = _WeightedGram(X, s)
+        grams.append(gram)
+    return gram
+
+
+def _shared_gram(cache, X, s):
+    """:func:`_find_gram` among the Gram matrices of the candidates of one fit."""
+    return _find_gram(cache.setdefault("grams", []), X, s)
 
 
 def _mean_variance(X, sample_weight):
@@ -949,7 +1030,9 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         n_rows = 1 if len(self.classes_) == 2 else len(self.classes_)
         return encoder.transform(y), n_rows
 
-    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start):
+    def _solve(
+        self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start, cache
+    ):
         coef, intercept, n_iter = fit_biased_logistic(
             X,
             target,
@@ -1240,8 +1323,33 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         self._single_output = y.ndim == 1
         return y, 1 if y.ndim == 1 else y.shape[1]
 
-    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start):
-        # Closed form: nothing to start from.
+    def _solve(
+        self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start, cache
+    ):
+        # Closed form: nothing to start from. The candidates of lam="auto" with one
+        # penalty on every weight and a free intercept share the decomposition of the
+        # Gram matrix of their rows (_WeightedGram.ridge), and their GCV its eigenvalues.
+        penalty = np.asarray(lam, dtype=float) + alpha
+        shared = (
+            self.lam == "auto"
+            and lam_intercept == 0
+            and penalty.size
+            and np.all(penalty == penalty.flat[0])
+            and np.isfinite(penalty.flat[0])
+        )
+        if shared:
+            fit = self._solve_shared(
+                _shared_gram(cache, X, sample_weight),
+                X,
+                target,
+                sample_weight,
+                W0,
+                lam=float(np.asarray(lam).flat[0]),
+                alpha=alpha,
+                offset=offset,
+            )
+            if fit is not None:
+                return fit
         return fit_biased_ridge(
             X,
             target,
@@ -1255,17 +1363,39 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             offset=offset,
         )
 
+    def _solve_shared(self, gram, X, target, s, W0, *, lam, alpha, offset):
+        """:func:`fit_biased_ridge` with a free intercept (or none) and one penalty
+        ``lam + alpha``, its ridge solved by ``gram``; None when ``gram`` cannot. With
+        an intercept ``X`` is centred at the weighted mean of its rows
+        (:meth:`_fit_candidate`), so ``gram`` is the Gram matrix of the centred rows."""
+        Y = np.asarray(target, dtype=float).reshape(X.shape[0], -1)
+        if offset is not None:
+            Y = Y - np.asarray(offset, dtype=float).reshape(Y.shape)
+        Wc = np.zeros((Y.shape[1], X.shape[1])) if W0 is None else prior_mean(W0, lam, alpha)
+        if self.fit_intercept:
+            x_mean, y_mean = s @ X / s.sum(), s @ Y / s.sum()
+            R = Y - y_mean - (X @ Wc.T - x_mean @ Wc.T)
+        else:
+            R = Y - X @ Wc.T
+        V = gram.ridge(R, lam + alpha)
+        if V is None:
+            return None
+        W = Wc + V
+        b = y_mean - W @ x_mean if self.fit_intercept else np.zeros(Y.shape[1])
+        return W, b
+
     def _candidate_scores(self, fits, refit, target, prior_knows):
         """Minus the GCV error of every candidate fit, from the fit alone."""
         # The candidates are fitted on the same centred rows: one weighted Gram matrix
-        # and its eigenvalues serve them all (the source kept as it is fits no weight).
-        grams = []
-        return np.array([self._criterion(fit, target, grams) for fit in fits])
+        # and its eigenvalues serve them all, those their solves used (the source kept
+        # as it is fits no weight).
+        return np.array([self._criterion(fit, target) for fit in fits])
 
     def _criterion(self, fit, target, grams=None):
         """Minus the GCV error of one candidate fit. ``grams``: a list of the
         :class:`_WeightedGram` of earlier candidates, reused when this fit's rows and
-        weights are theirs (and extended otherwise)."""
+        weights are theirs (and extended otherwise); by default that of the fit's
+        ``cache``, which its solve used."""
         # Generalized cross-validation (Golub, Heath & Wahba, 1979): the leave-one-out
         # error of a linear smoother with every row's leverage replaced by the mean
         # leverage. Closed form, no folds to draw, and a weight of 2 counts as a row
@@ -1287,12 +1417,9 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         dof = float(self.fit_intercept)
         if not np.all(np.isinf(penalty)):
             # fit["X"] is already centred at the rows' weighted mean (_fit_candidate).
-            grams = [] if grams is None else grams
-            gram = next((g for g in grams if g.matches(X, s)), None)
-            if gram is None:
-                gram = _WeightedGram(X, s)
-                grams.append(gram)
-            dof += gram.hat_trace(penalty)
+            if grams is None:
+                grams = fit.get("cache", {}).setdefault("grams", [])
+            dof += _find_gram(grams, X, s).hat_trace(penalty)
         if dof >= total - 1e-9:
             return -np.inf
         return -rss / total / (1 - dof / total) ** 2
