@@ -20,7 +20,6 @@ from _timing import best_time
 from sklearn.linear_model import Ridge, RidgeCV
 
 from skreuse.training import HypothesisTransferRegressor
-from skreuse.training._biased_regularization import fit_biased_ridge
 from skreuse.training._hypothesis_transfer import _WeightedGram
 
 SIZES = [(30, 800), (100, 1000), (2000, 300), (5000, 800)]
@@ -43,19 +42,8 @@ class _PerCandidateSolve(HypothesisTransferRegressor):
     """The same estimator with every candidate's weights and hat-matrix trace solved on
     their own."""
 
-    def _solve(self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, **kw):
-        return fit_biased_ridge(
-            X,
-            target,
-            W0,
-            lam=lam,
-            alpha=alpha,
-            sample_weight=sample_weight,
-            fit_intercept=self.fit_intercept,
-            b0=b0,
-            lam_intercept=lam_intercept,
-            offset=kw["offset"],
-        )
+    def _shares_decomposition(self, lam, alpha, lam_intercept):
+        return False
 
     def _candidate_scores(self, fits, refit, target, prior_knows):
         return np.array(

@@ -1326,18 +1326,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
     def _solve(
         self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start, cache
     ):
-        # Closed form: nothing to start from. The candidates of lam="auto" with one
-        # penalty on every weight and a free intercept share the decomposition of the
-        # Gram matrix of their rows (_WeightedGram.ridge), and their GCV its eigenvalues.
-        penalty = np.asarray(lam, dtype=float) + alpha
-        shared = (
-            self.lam == "auto"
-            and lam_intercept == 0
-            and penalty.size
-            and np.all(penalty == penalty.flat[0])
-            and np.isfinite(penalty.flat[0])
-        )
-        if shared:
+        # Closed form: nothing to start from.
+        if self._shares_decomposition(lam, alpha, lam_intercept):
             fit = self._solve_shared(
                 _shared_gram(cache, X, sample_weight),
                 X,
@@ -1361,6 +1351,19 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             b0=b0,
             lam_intercept=lam_intercept,
             offset=offset,
+        )
+
+    def _shares_decomposition(self, lam, alpha, lam_intercept):
+        """Whether a fit with these penalties takes its weights from the decomposition
+        that the candidates of ``lam="auto"`` share: one penalty on every weight and a
+        free intercept (or none). (Its GCV takes the trace from it in any case.)"""
+        penalty = np.asarray(lam, dtype=float) + alpha
+        return bool(
+            self.lam == "auto"
+            and lam_intercept == 0
+            and penalty.size
+            and np.all(penalty == penalty.flat[0])
+            and np.isfinite(penalty.flat[0])
         )
 
     def _solve_shared(self, gram, X, target, s, W0, *, lam, alpha, offset):
