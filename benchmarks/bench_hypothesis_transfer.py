@@ -42,7 +42,7 @@ class _PerCandidateSolve(HypothesisTransferRegressor):
     """The same estimator with every candidate's weights and hat-matrix trace solved on
     their own."""
 
-    def _shares_decomposition(self, lam, alpha, lam_intercept):
+    def _shares_decomposition(self):
         return False
 
     def _candidate_scores(self, fits, refit, target, prior_knows):

@@ -155,6 +155,7 @@ def fit_biased_ridge(
     b0=None,
     lam_intercept=0.0,
     offset=None,
+    ridge=None,
 ):
     r"""Least squares biased toward source weights, in closed form.
 
@@ -196,6 +197,13 @@ def fit_biased_ridge(
     offset : ndarray of shape (n_samples,) or (n_samples, n_outputs), default=None
         Fixed scores :math:`o_i` added to the linear model's (e.g. a source
         hypothesis' predictions); ``None``: zeros.
+    ridge : callable, default=None
+        ``ridge(Rs, r)``: the ``V`` minimizing ``||Xs V^T - Rs||^2 + sum_j r_j
+        ||V[:, j]||^2`` on the weighted rows ``Xs = S^(1/2) X`` (centred at their
+        weighted mean when the intercept is free), from a decomposition of their Gram
+        matrix that several fits on the same rows share, or None when it cannot (the fit
+        then solves its own system); not used when ``lam_intercept`` pulls the
+        intercept (a finite positive value). ``None``: every fit solves its own system.
 
     Returns
     -------
@@ -248,17 +256,20 @@ def fit_biased_ridge(
     r = lam + alpha
     Wc = prior_mean(W0, lam, alpha)
 
+    def solve(Rs, x_mean=0.0):
+        # The weighted (centred) rows are formed only when this fit solves its own system.
+        V = None if ridge is None else ridge(Rs, r)
+        return _ridge_toward_zero(sq * (X - x_mean), Rs, r) if V is None else V
+
     if fit_intercept and lam_intercept == 0:
         x_mean = s @ X / s.sum()
         y_mean = s @ Y / s.sum()
-        Xs = sq * (X - x_mean)
-        Rs = sq * ((Y - y_mean) - (X - x_mean) @ Wc.T)
-        W = Wc + _ridge_toward_zero(Xs, Rs, r)
+        W = Wc + solve(sq * ((Y - y_mean) - (X @ Wc.T - x_mean @ Wc.T)), x_mean)
         return W, y_mean - W @ x_mean
 
     if not fit_intercept or np.isinf(lam_intercept):
         b = b0.copy() if fit_intercept else np.zeros(k)
-        W = Wc + _ridge_toward_zero(sq * X, sq * (Y - X @ Wc.T - b), r)
+        W = Wc + solve(sq * (Y - X @ Wc.T - b))
         return W, b
 
     # The pulled intercept is the weight of a constant feature with penalty lam_intercept.

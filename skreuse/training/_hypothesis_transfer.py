@@ -696,31 +696,35 @@ class _WeightedGram:
         matrix = gram + np.diag(p)
         return float(np.trace(np.linalg.lstsq(matrix, gram, rcond=None)[0]))
 
-    def ridge(self, R, penalty):
-        """``V`` of shape ``(k, d)`` minimizing ``sum_i s_i ||V x_i - R_i||^2 + penalty
-        ||V||_F^2`` (one penalty), or None when the decomposition overflowed.
+    def ridge(self, Rs, penalty):
+        """``V`` of shape ``(k, d)`` minimizing ``||S^(1/2) X V' - Rs||^2 + penalty
+        ||V||_F^2`` (``Rs`` the weighted residuals ``S^(1/2) R``; ``penalty`` a float, or
+        one per weight), or None when the penalties differ or the decomposition
+        overflowed: the caller then solves.
 
-        ``(G + p I)^+ X' S R`` through the eigenvectors, a product of the rows and ``d``
-        or ``n`` columns per candidate instead of a Gram matrix and a solve. Eigenvalues
+        ``(G + p I)^+ X' S^(1/2) Rs`` through the eigenvectors, a product of the rows and
+        ``d`` or ``n`` columns per candidate instead of a Gram matrix and a solve. Eigenvalues
         that the penalty lifts by less than rounding error (no penalty, or one that
         vanishes next to the data's scale, on collinear columns) are left out: the
         minimum-norm solution, as ``lstsq`` gives.
         """
+        p = np.asarray(penalty, dtype=float) / self.scale / self.scale
+        if p.size != 1 and not np.all(p == p.flat[0]):
+            return None
         eigen = self._eigen()
         if eigen is None:
             return None
         e, V = eigen
-        p = penalty / self.scale / self.scale
-        lifted = e + p
+        lifted = e + p.flat[0]
         inverse = np.divide(1.0, lifted, out=np.zeros_like(e), where=lifted > self._tolerance(e))
         # The weighted rows A = S^(1/2) X / c are not formed: A' u = X' (S^(1/2) u) / c.
         root = np.sqrt(self.s)[:, None]
         n, d = self.X.shape
         if n < d:
-            # Dual: V' = A' (A A' + p I)^+ S^(1/2) R.
-            coef = self.X.T @ (root * (V @ (inverse[:, None] * (V.T @ (root * R)))))
+            # Dual: V' = A' (A A' + p I)^+ Rs.
+            coef = self.X.T @ (root * (V @ (inverse[:, None] * (V.T @ Rs))))
         else:
-            coef = V @ (inverse[:, None] * (V.T @ (self.X.T @ (self.s[:, None] * R))))
+            coef = V @ (inverse[:, None] * (V.T @ (self.X.T @ (root * Rs))))
         return coef.T / self.scale / self.scale
 
 
@@ -1326,20 +1330,10 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
     def _solve(
         self, X, target, sample_weight, W0, *, lam, alpha, b0, lam_intercept, offset, start, cache
     ):
-        # Closed form: nothing to start from.
-        if self._shares_decomposition(lam, alpha, lam_intercept):
-            fit = self._solve_shared(
-                _shared_gram(cache, X, sample_weight),
-                X,
-                target,
-                sample_weight,
-                W0,
-                lam=float(np.asarray(lam).flat[0]),
-                alpha=alpha,
-                offset=offset,
-            )
-            if fit is not None:
-                return fit
+        # Closed form: nothing to start from. With an intercept X is centred at the
+        # weighted mean of its rows (_fit_candidate), so the shared decomposition is that
+        # of the rows fit_biased_ridge solves on.
+        shared = _shared_gram(cache, X, sample_weight) if self._shares_decomposition() else None
         return fit_biased_ridge(
             X,
             target,
@@ -1351,41 +1345,15 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             b0=b0,
             lam_intercept=lam_intercept,
             offset=offset,
+            ridge=None if shared is None else shared.ridge,
         )
 
-    def _shares_decomposition(self, lam, alpha, lam_intercept):
-        """Whether a fit with these penalties takes its weights from the decomposition
-        that the candidates of ``lam="auto"`` share: one penalty on every weight and a
-        free intercept (or none). (Its GCV takes the trace from it in any case.)"""
-        penalty = np.asarray(lam, dtype=float) + alpha
-        return bool(
-            self.lam == "auto"
-            and lam_intercept == 0
-            and penalty.size
-            and np.all(penalty == penalty.flat[0])
-            and np.isfinite(penalty.flat[0])
-        )
-
-    def _solve_shared(self, gram, X, target, s, W0, *, lam, alpha, offset):
-        """:func:`fit_biased_ridge` with a free intercept (or none) and one penalty
-        ``lam + alpha``, its ridge solved by ``gram``; None when ``gram`` cannot. With
-        an intercept ``X`` is centred at the weighted mean of its rows
-        (:meth:`_fit_candidate`), so ``gram`` is the Gram matrix of the centred rows."""
-        Y = np.asarray(target, dtype=float).reshape(X.shape[0], -1)
-        if offset is not None:
-            Y = Y - np.asarray(offset, dtype=float).reshape(Y.shape)
-        Wc = np.zeros((Y.shape[1], X.shape[1])) if W0 is None else prior_mean(W0, lam, alpha)
-        if self.fit_intercept:
-            x_mean, y_mean = s @ X / s.sum(), s @ Y / s.sum()
-            R = Y - y_mean - (X @ Wc.T - x_mean @ Wc.T)
-        else:
-            R = Y - X @ Wc.T
-        V = gram.ridge(R, lam + alpha)
-        if V is None:
-            return None
-        W = Wc + V
-        b = y_mean - W @ x_mean if self.fit_intercept else np.zeros(Y.shape[1])
-        return W, b
+    def _shares_decomposition(self):
+        """Whether the fits take their weights from the decomposition that the
+        candidates of ``lam="auto"`` share (:meth:`_WeightedGram.ridge`, where it can:
+        one penalty on every weight, a free intercept or none); a single fit gains
+        nothing by it. (The GCV takes its traces from it in any case.)"""
+        return self.lam == "auto"
 
     def _candidate_scores(self, fits, refit, target, prior_knows):
         """Minus the GCV error of every candidate fit, from the fit alone."""
@@ -1421,8 +1389,10 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         if not np.all(np.isinf(penalty)):
             # fit["X"] is already centred at the rows' weighted mean (_fit_candidate).
             if grams is None:
-                grams = fit.get("cache", {}).setdefault("grams", [])
-            dof += _find_gram(grams, X, s).hat_trace(penalty)
+                gram = _shared_gram(fit.get("cache", {}), X, s)
+            else:
+                gram = _find_gram(grams, X, s)
+            dof += gram.hat_trace(penalty)
         if dof >= total - 1e-9:
             return -np.inf
         return -rss / total / (1 - dof / total) ** 2
