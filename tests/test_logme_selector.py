@@ -1077,3 +1077,22 @@ def test_near_tie_ranking_puts_unscored_candidates_last():
     ties = dict.fromkeys(widths, 0.0)
     assert _rank(scores, ties, spans, widths, 3) == ["narrow", "wide", "far", "skipped"]
     assert _rank(scores, ties, spans, widths, 100) == ["wide", "narrow", "far", "skipped"]
+
+
+def test_a_weak_binary_source_does_not_outrank_better_features_by_rounding():
+    # Two class means span one dimension. A weak classifier's probabilities (all near 0.5)
+    # have class means that differ by little next to their common part; the rounding left
+    # by centring them once counted as a second dimension, and the source ranked first
+    # whatever its score (13 of these 20 draws).
+    from sklearn.preprocessing import FunctionTransformer
+
+    for seed in range(20):
+        rng = np.random.RandomState(seed)
+        X = rng.normal(size=(300, 5))
+        y = (X[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(int)
+        weak = LogisticRegression().fit(X[100:], rng.randint(0, 2, 200))
+        candidates = [("weak", weak), ("raw", FunctionTransformer())]
+        sel = LogMESelector(candidates, estimator=LogisticRegression()).fit(X[:20], y[:20])
+        assert sel.class_span_ == {"weak": 1, "raw": 1}
+        if 20 * (sel.scores_["raw"] - sel.scores_["weak"]) > 1.0:  # not a near tie
+            assert sel.ranking_ == ["raw", "weak"], seed

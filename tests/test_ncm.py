@@ -784,6 +784,31 @@ def test_class_mean_span_of_float32_probabilities():
     assert class_mean_span(sums, np.array([2.0, 2.0, 0.0])) == 1
 
 
+def test_class_mean_span_of_a_weak_classifiers_probabilities():
+    # The probabilities of a weak classifier over k classes are all near 1 / k: the class
+    # means differ by little next to their common part, and centring them leaves rounding
+    # errors of the means' own size, which matrix_rank's tolerance (relative to the centred
+    # means) counts as a dimension. With k + 1 target classes they span k - 1 dimensions
+    # (the rows sum to one); rows that do not, k.
+    rng = np.random.RandomState(0)
+    spurious = 0
+    for k in (2, 3, 5):
+        for spread in (1e-1, 1e-3, 1e-6):
+            Z = spread * rng.normal(size=(60, k))
+            P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+            codes = np.arange(60) % (k + 1)
+            counts = np.bincount(codes).astype(np.float64)
+            assert class_mean_span(class_sums(P, codes, k + 1), counts) == k - 1
+            spurious += _span(P, codes) > k - 1
+            # A real dimension is still counted: one class's first column scaled up.
+            Q = P * (1 + spread * (codes == 0))[:, None] ** np.eye(k)[0]
+            assert class_mean_span(class_sums(Q, codes, k + 1), counts) == k
+            # Two classes (one dimension at most) of a weak binary classifier.
+            two = codes % 2
+            assert class_mean_span(class_sums(P[:, :2], two, 2), np.bincount(two) * 1.0) == 1
+    assert spurious >= 3  # the case this is about
+
+
 def test_span_rule_with_a_torch_backbone_of_float32_features(backend):
     # A torch backbone gives float32 features (a tensor on the torch path): one row per
     # class, a two-class softmax collapses the third class (its probabilities sum to one, up

@@ -600,7 +600,9 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     - candidates whose ``class_span_`` is below the largest rank after the others (each
       group by its score). ``class_span_`` is the number of dimensions the class means
       of a candidate's features span (a numerical rank of the centred means, with
-      the tolerance of :func:`numpy.linalg.matrix_rank` for the features' precision).
+      the tolerance of :func:`numpy.linalg.matrix_rank` for the features' precision,
+      relative to the means before centring: the rounding that centring leaves in the
+      probabilities of a weak classifier, all near ``1 / n_classes``, is not a dimension).
       ``n_classes`` means in general position span ``n_classes - 1``; fewer means that
       some class lies where a mix of the other classes would be. Features trained on a
       subset of the
