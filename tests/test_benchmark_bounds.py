@@ -32,7 +32,7 @@ class _OneHT(HypothesisTransferClassifier):
     def _candidate_scores(self, fits, refit, target, prior_knows):
         return np.zeros(len(fits))
 
-    def _candidate_weights(self, scores):
+    def _candidate_weights(self, scores, shares):
         return np.eye(len(scores))[self.j]
 
 

@@ -25,6 +25,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from skreuse.datasets._scenarios import draw_shots, shifted_covariates
 from skreuse.training import (
     HypothesisTransferClassifier,
     HypothesisTransferRegressor,
@@ -681,7 +682,7 @@ def test_auto_falls_back_to_target_only_with_an_irrelevant_source():
 def test_auto_keeps_a_perfect_source():
     no_source, shares = [], []
     for seed in range(4):
-        X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
+        X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 3)
         auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
         no_source.append(auto.candidate_weights_[auto.candidates_[:, 0] == 0].sum())
         assert auto.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
@@ -692,11 +693,42 @@ def test_auto_keeps_a_perfect_source():
         )
         shares.append(residual.source_weights_[0, 0])
         assert residual.score(X[test], y[test]) >= perfect.score(X[test], y[test]) - 0.01
-    # Most of the weight is on candidates that keep (some of) the source. Four rows leave
-    # one row out at a time, and one row near the boundary can favour the no-source
-    # fits (up to a third of the weight in one of these draws, at no loss of accuracy).
-    assert np.mean(no_source) < 0.2
+    # The source is kept: the odds are for reusing it, and the fits without it get no
+    # weight.
+    assert np.max(no_source) == 0.0
     assert np.mean(shares) > 0.5
+    # With two rows per class the held-out rows are four, and one of them near the
+    # boundary can favour the fits without the source: the source is dropped on 2 of the
+    # first 20 draws (28 points of accuracy lost on them) and kept on the others.
+    kept = 0
+    for seed in range(20):
+        X, y, train, test, perfect, _ = _irrelevant_and_perfect_sources(seed, 2)
+        auto = HypothesisTransferClassifier(perfect).fit(X[train], y[train])
+        kept += auto.candidate_weights_[auto.candidates_[:, 0] == 0].sum() == 0.0
+    assert kept >= 17
+
+
+def test_auto_drops_a_useless_source():
+    # A source fitted to shuffled labels: its probabilities are all near the class
+    # frequencies, in a random direction. Averaging its fits with the target's own, as
+    # the weights did before the odds decided between the two, gave a model worse than
+    # the target-only one (0.5 to 1.0 point on these draws, 13 points at one row per
+    # class of wine).
+    for name, shots in (("breast_cancer", 3), ("wine", 5)):
+        gaps, dropped = [], 0
+        for seed in range(200, 210):
+            s = shifted_covariates(name, random_state=seed)
+            rng = np.random.RandomState(seed)
+            useless = LogisticRegression(max_iter=1000).fit(s.X_source, rng.permutation(s.y_source))
+            train, test = draw_shots(s.y_target, shots, rng, 300)
+            X, y = s.X_target[train], s.y_target[train]
+            auto = HypothesisTransferClassifier(useless).fit(X, y)
+            target_only = LogisticRegression(max_iter=1000).fit(X, y)
+            X_test, y_test = s.X_target[test], s.y_target[test]
+            gaps.append(auto.score(X_test, y_test) - target_only.score(X_test, y_test))
+            dropped += auto.candidate_weights_[auto.candidates_[:, 0] > 0].sum() == 0.0
+        assert dropped >= 7, (name, dropped)
+        assert np.mean(gaps) > -0.01, (name, gaps)
 
 
 def test_held_out_folds_are_stratified_grouped_and_independent_of_the_row_order():
@@ -764,6 +796,25 @@ def test_auto_with_a_class_of_zero_weight_raises_no_warning():
     np.testing.assert_allclose(clf.candidate_weights_.sum(), 1.0)
 
 
+def _expected_weights(log_lik, shares):
+    """The weights of lam="auto" written out: the held-out likelihoods times even prior
+    odds on the source (half the mass on the candidates of share 0, half on the others,
+    evenly within each half), normalized; then the kind with the larger posterior mass
+    (the source's on a tie) keeps its weights, renormalized, and the other gets none."""
+    log_lik, shares = np.asarray(log_lik, dtype=float), np.asarray(shares, dtype=float)
+    none = shares == 0
+    if none.all() or not none.any():
+        prior = np.full(len(shares), 1.0 / len(shares))
+    else:
+        prior = np.where(none, 0.5 / none.sum(), 0.5 / (~none).sum())
+    post = prior * np.exp(log_lik - log_lik.max())
+    post /= post.sum()
+    if none.any() and not none.all():
+        keep = none if post[none].sum() > 0.5 else ~none
+        post = np.where(keep, post, 0.0) / post[keep].sum()
+    return post
+
+
 def _held_out_log_likelihood(fit_on, y, folds):
     """Sum over the folds of the log-likelihood of the held-out labels ``y`` (codes), each
     class's rows weighted by the mean class size over its size (every class weighs
@@ -806,8 +857,7 @@ def test_auto_is_the_held_out_likelihood_weighted_average_of_the_candidates():
             coefs.append(fixed.coef_)
             intercepts.append(fixed.intercept_)
             n_iters.append(fixed.n_iter_)
-        weights = np.exp(np.array(log_lik) - max(log_lik))
-        weights /= weights.sum()
+        weights = _expected_weights(log_lik, a.candidates_[:, 0])
         np.testing.assert_allclose(a.candidate_weights_, weights, atol=1e-6)
         np.testing.assert_allclose(a.candidate_weights_.sum(), 1.0)
         np.testing.assert_allclose(a.coef_, np.tensordot(weights, coefs, axes=1), atol=1e-5)
@@ -1463,16 +1513,41 @@ def test_learned_source_weights_with_free_input_weights_is_partly_penalized_leas
     np.testing.assert_allclose(reg.source_weights_.ravel(), theta[3:], rtol=1e-8)
 
 
-def test_candidate_weights_are_normalized_evidence():
-    weights = HypothesisTransferClassifier._candidate_weights
-    np.testing.assert_allclose(weights(np.array([0.0, np.log(3.0)])), [0.25, 0.75])
-    np.testing.assert_allclose(weights(np.array([-1e3, -1e3 + np.log(3.0)])), [0.25, 0.75])
-    np.testing.assert_allclose(weights(np.array([-np.inf, 0.0])), [0.0, 1.0])
+def test_candidate_weights_are_normalized_evidence_with_even_odds_on_the_source():
+    def weights(scores, shares=None):
+        shares = np.ones(len(scores)) if shares is None else np.asarray(shares)
+        return HypothesisTransferClassifier._candidate_weights(np.asarray(scores), shares)
+
+    # Candidates of one kind (e.g. without a source): the normalized evidence.
+    np.testing.assert_allclose(weights([0.0, np.log(3.0)]), [0.25, 0.75])
+    np.testing.assert_allclose(weights([-1e3, -1e3 + np.log(3.0)]), [0.25, 0.75])
+    np.testing.assert_allclose(weights([-np.inf, 0.0]), [0.0, 1.0])
+    np.testing.assert_allclose(weights([0.0, np.log(3.0)], [0.0, 0.0]), [0.25, 0.75])
     # No candidate with a finite evidence: nothing to prefer, equal weights.
     np.testing.assert_array_equal(weights(np.full(4, -np.inf)), np.full(4, 0.25))
+    # With and without the source: half the prior mass on each kind; the kind with the
+    # larger posterior mass keeps its candidates' weights, renormalized.
+    shares = [1.0, 1.0, 0.5, 0.5, 0.0, 0.0]
+    # Prior 1/8 each with the source, 1/4 without: the no-source kind has posterior mass
+    # (e^0.2 + e^1.0) / 4 = 0.98 against (e^0.3 + e^-1 + e^0.1 + e^0.5) / 8 = 0.56.
+    scores = [0.3, -1.0, 0.1, 0.5, 0.2, 1.0]
+    np.testing.assert_allclose(
+        weights(scores, shares), [0, 0, 0, 0, np.exp(0.2), np.exp(1.0)] / np.exp([0.2, 1.0]).sum()
+    )
+    scores = [0.3, -1.0, 2.0, 0.5, -0.2, 1.1]  # now the source's: 1.34 against 0.96
+    np.testing.assert_allclose(
+        weights(scores, shares),
+        np.r_[np.exp(scores[:4]) / np.exp(scores[:4]).sum(), 0, 0],
+    )
+    for scores in np.random.RandomState(0).normal(scale=2.0, size=(20, 6)):
+        np.testing.assert_allclose(weights(scores, shares), _expected_weights(scores, shares))
+    # An exact tie (nothing scored) keeps the source.
+    np.testing.assert_allclose(weights(np.zeros(6), shares), [0.25] * 4 + [0, 0])
+    np.testing.assert_allclose(weights(np.full(6, -np.inf), shares), [0.25] * 4 + [0, 0])
     # The regressor keeps the first of the best.
     np.testing.assert_array_equal(
-        HypothesisTransferRegressor._candidate_weights(np.array([-2.0, -1.0, -1.0])), [0, 1, 0]
+        HypothesisTransferRegressor._candidate_weights(np.array([-2.0, -1.0, -1.0]), shares[:3]),
+        [0, 1, 0],
     )
 
 
@@ -1490,8 +1565,8 @@ def test_auto_without_intercept_weighs_candidates_by_their_held_out_likelihood()
             return lambda rows: fixed.predict_log_proba(X[train][rows])
 
         log_lik.append(_held_out_log_likelihood(fit_on, y[train], np.arange(10)))
-    weights = np.exp(np.array(log_lik) - max(log_lik))
-    np.testing.assert_allclose(a.candidate_weights_, weights / weights.sum(), atol=1e-6)
+    weights = _expected_weights(log_lik, a.candidates_[:, 0])
+    np.testing.assert_allclose(a.candidate_weights_, weights, atol=1e-6)
 
 
 def test_binary_source_probabilities_give_one_base_score():
@@ -1590,8 +1665,8 @@ def test_auto_caps_the_pull_on_a_class_no_source_knows():
         _held_out_log_likelihood(_capped_candidate(X, y, W0, b0, share, strength), y, folds)
         for share, strength in auto.candidates_
     ]
-    weights = np.exp(np.array(log_lik) - max(log_lik))
-    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+    weights = _expected_weights(log_lik, auto.candidates_[:, 0])
+    np.testing.assert_allclose(auto.candidate_weights_, weights, atol=1e-5)
     # A fixed lam pulls every class alike.
     fixed = HypothesisTransferClassifier(source, lam=5.0).fit(X, y)
     W, b = fit_biased_logistic(X, y, 3, W0, b0, lam=5.0, tol=1e-8)
@@ -1615,8 +1690,8 @@ def test_auto_skips_held_out_rows_of_a_class_nothing_left_knows():
             )
             for share, strength in auto.candidates_
         ]
-        weights = np.exp(np.array(log_lik) - max(log_lik))
-        np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+        weights = _expected_weights(log_lik, auto.candidates_[:, 0])
+        np.testing.assert_allclose(auto.candidate_weights_, weights, atol=1e-5)
     # Without a source no class is known: with one row per class no row can be scored,
     # and the candidates weigh the same.
     alone = HypothesisTransferClassifier().fit(X_all[first], y_all[first])
@@ -2508,8 +2583,8 @@ def test_residual_auto_caps_the_pull_on_a_class_no_source_knows():
             return lambda rows: log_softmax((X[rows] - m) @ W.T + b + share * G[rows], axis=1)
 
         log_lik.append(_held_out_log_likelihood(fit_on, y, folds))
-    weights = np.exp(np.array(log_lik) - max(log_lik))
-    np.testing.assert_allclose(auto.candidate_weights_, weights / weights.sum(), atol=1e-5)
+    weights = _expected_weights(log_lik, auto.candidates_[:, 0])
+    np.testing.assert_allclose(auto.candidate_weights_, weights, atol=1e-5)
 
 
 def test_residual_auto_candidates_are_the_documented_grid():
