@@ -17,6 +17,17 @@ def test_shifted_covariates_same_columns_different_rows(name):
     assert np.sum(gap > 0.3) >= s.X_source.shape[1] // 4
 
 
+def test_useless_source_is_the_shift_split_with_shuffled_source_labels():
+    s = sc.useless_source("wine", random_state=3)
+    shift = sc.shifted_covariates("wine", random_state=3)
+    np.testing.assert_array_equal(s.X_source, shift.X_source)
+    np.testing.assert_array_equal(s.X_target, shift.X_target)
+    np.testing.assert_array_equal(s.y_target, shift.y_target)
+    # The same labels, shuffled: a model of the source rows learns nothing of the task.
+    np.testing.assert_array_equal(np.sort(s.y_source), np.sort(shift.y_source))
+    assert np.mean(s.y_source == shift.y_source) < 0.6
+
+
 def test_class_subsets_source_knows_only_some_classes():
     s = sc.class_subsets("digits", random_state=1)
     known = s.info["source_classes"]

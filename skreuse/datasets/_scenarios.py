@@ -2,10 +2,11 @@
 
 Each builder splits one dataset into a *source* part (what a pre-trained model was
 trained on) and a *target* part (the user's task), changed in one way: the covariates
-shift, the class set changes, columns vanish and new ones appear, or several parties
-each know some of the classes. ``draw_shots`` then picks the few labelled target rows.
-The reuse-gain benchmark (``benchmarks/bench_reuse_gain.py``) and the selection tests
-use them; they are private because their details serve those two.
+shift, the class set changes, columns vanish and new ones appear, several parties
+each know some of the classes, or the source learned nothing (shuffled labels).
+``draw_shots`` then picks the few labelled target rows. The reuse-gain benchmark
+(``benchmarks/bench_reuse_gain.py``) and the selection tests use them; they are
+private because their details serve those two.
 """
 
 from dataclasses import dataclass, field
@@ -59,6 +60,19 @@ def shifted_covariates(name, random_state=None, strength=1.5, drift=0.5):
     offset = np.where(drifted, rng.normal(scale=0.75, size=d), 0.0)
     X_target = X[~to_source] * scale + offset
     return Scenario(X[to_source], y[to_source], X_target, y[~to_source])
+
+
+def useless_source(name, random_state=None):
+    """The ``shifted_covariates`` split whose source rows carry shuffled labels.
+
+    A model trained on the source rows has learned nothing about the task: its
+    predictions are about as good as chance on the target, and reusing it can only
+    hurt. The target part is that of ``shifted_covariates`` with the same seed.
+    """
+    rng = check_random_state(random_state)
+    s = shifted_covariates(name, random_state=rng)
+    s.y_source = rng.permutation(s.y_source)
+    return s
 
 
 def class_subsets(name, random_state=None, known=0.6):
