@@ -27,11 +27,11 @@ def class_mean_span(sums, counts, dtype=np.float64):
     The rank is numerical, with the tolerance of :func:`numpy.linalg.matrix_rank` for the
     precision ``dtype`` of the features (float32 features are only exact to float32
     rounding, e.g. a float32 softmax sums to one to about ``1e-7``), relative to the
-    largest singular value of the means before centring when that is larger: centring
-    leaves rounding errors of the means' own size, so class means that differ by little
-    next to their common part (the probabilities of a weak classifier, all near
-    ``1 / n_classes``) would otherwise count that rounding as a dimension. Classes
-    without rows are left out.
+    largest singular value of the means before centring (never smaller than that of the
+    centred means, a projection of them): centring leaves rounding errors of the means'
+    own size, so class means that differ by little next to their common part (the
+    probabilities of a weak classifier, all near ``1 / n_classes``) would otherwise count
+    that rounding as a dimension. Classes without rows are left out.
     """
     seen = counts > 0
     means = sums[seen] / counts[seen, None]
@@ -39,6 +39,5 @@ def class_mean_span(sums, counts, dtype=np.float64):
     if centred.size == 0:
         return 0
     s = np.linalg.svd(centred, compute_uv=False)
-    scale = max(s.max(initial=0.0), np.linalg.norm(means, 2))
     eps = np.finfo(np.float32 if dtype == np.float32 else np.float64).eps
-    return int(np.sum(s > scale * max(centred.shape) * eps))
+    return int(np.sum(s > np.linalg.norm(means, 2) * max(centred.shape) * eps))
