@@ -320,7 +320,9 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     (seeds 100-109); averaging the candidates without a source there instead cut
     these to 11-23 and 7, and changed no cell of the benchmark's other families on
     those seeds (the sources there predict the shots better than a guess whenever the
-    evidence is flat).
+    evidence is flat). On the benchmark's own seeds the ``useless`` cells went from
+    29-37 points below to 9-15 at one shot per class and from 29 to 6 at three of
+    breast cancer; no other cell moved.
 
     Where it loses: with one labelled row per class and a transport that is wrong, the
     evidence of a few rows can rank the carried model level with the source on the
