@@ -968,7 +968,8 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         mean and the penalty; one row ``(1, lam)`` when ``lam`` is a number.
     candidate_weights_ : ndarray of shape (n_candidates,)
         Weight of every candidate in the fitted model (from the held-out
-        log-likelihoods, summing to 1).
+        log-likelihoods, summing to 1; zero for every candidate of the kind, with or
+        without the source, that the posterior odds dropped).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
