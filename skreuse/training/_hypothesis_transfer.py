@@ -783,17 +783,6 @@ def _folds(X, target, sample_weight):
     return folds
 
 
-def _log_prior(shares):
-    """Log prior probabilities of the candidates of a classifier's ``lam="auto"`` grid, from
-    the share of the source in their prior means: half the mass on those without the source
-    (share 0), half on the others, each half spread evenly (a flat prior when all are of one
-    kind)."""
-    none = shares == 0
-    if none.all() or not none.any():
-        return np.full(len(shares), -np.log(len(shares)))
-    return np.log(np.where(none, 0.5 / none.sum(), 0.5 / (~none).sum()))
-
-
 def _log_likelihood(fit, target, sample_weight, rows):
     """Weighted log-likelihood of the labels ``target`` of ``rows`` under a classifier's
     candidate ``fit`` (scores from its centred inputs, one column when binary): minus
@@ -1144,14 +1133,15 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         # (and shares) in the mix where picking the best on held-out rows followed the
         # noise of a few rows; averaging a fit pulled toward a useless source with the
         # target's own fits gave a model worse than either (Notes).
-        weights = evidence_weights(log_likelihood + _log_prior(shares))
         none = shares == 0
-        if none.any() and not none.all():
-            # On exact ties (nothing scored) the source is kept.
-            keep = none if weights[none].sum() > 0.5 else ~none
-            weights = np.where(keep, weights, 0.0)
-            weights /= weights.sum()
-        return weights
+        if none.all() or not none.any():
+            return evidence_weights(log_likelihood)
+        prior = np.where(none, 0.5 / none.sum(), 0.5 / (~none).sum())
+        weights = evidence_weights(log_likelihood + np.log(prior))
+        # On exact ties (nothing scored) the source is kept.
+        keep = none if weights[none].sum() > 0.5 else ~none
+        weights = np.where(keep, weights, 0.0)
+        return weights / weights.sum()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
