@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 from joblib import parallel_config
+from scipy.linalg import null_space
+from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import BayesianRidge, LogisticRegression
+from sklearn.linear_model import BayesianRidge, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
@@ -32,6 +34,62 @@ def _bayesian_ridge_coef(F, y):
         compute_score=True,
     ).fit(F, y)
     return br.coef_, br.scores_[-1] / F.shape[0]
+
+
+def _head_ratio(head):
+    """The default head's prior ratio alpha / beta, the same for every target column."""
+    ratio = head.alpha_ / head.beta_
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    return float(ratio[0])
+
+
+def _ridge(F, Y, ratio):
+    """The posterior mean at prior ratio ``ratio`` with a flat prior on the intercept: ridge
+    regression of every target column, scikit-learn's way."""
+    return Ridge(alpha=ratio, solver="svd").fit(F, Y)
+
+
+def _one_hot(y):
+    return (np.asarray(y)[:, None] == np.unique(y)[None, :]).astype(float)
+
+
+def _head_log_evidence(F, Y, ratio):
+    """The head's log evidence at prior ratio ``ratio``, the slow way: the intercept's flat
+    prior integrated out (the targets projected on the complement of the constant vector,
+    an orthonormal basis of n - 1 dimensions), each column Gaussian with covariance
+    ``(I + F F^T / ratio) / beta`` there, at its maximum-likelihood ``beta``, the columns'
+    log densities summed. Also returns those betas."""
+    Q = null_space(np.ones((1, F.shape[0])))
+    Fq, Yq = Q.T @ F, Q.T @ Y
+    K = np.eye(Q.shape[1]) + Fq @ Fq.T / ratio
+    total, betas = 0.0, []
+    for y in Yq.T:
+        beta = Q.shape[1] / (y @ np.linalg.solve(K, y))
+        total += multivariate_normal(np.zeros(Q.shape[1]), K / beta).logpdf(y)
+        betas.append(beta)
+    return total, np.array(betas)
+
+
+def _check_head_is_the_evidence_maximizing_ridge(head, F, Y):
+    """``head``'s posterior means are ridge regression at its ratio, the ratio is a maximum
+    of the log evidence written the slow way (above its neighbours and every point of a
+    coarse grid), and its betas are that evidence's."""
+    ratio = _head_ratio(head)
+    ridge = _ridge(F, Y, ratio)
+    np.testing.assert_allclose(head.coef_, np.atleast_2d(ridge.coef_), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        head.intercept_, np.atleast_1d(ridge.intercept_), rtol=1e-6, atol=1e-9
+    )
+    best, betas = _head_log_evidence(F, Y, ratio)
+    np.testing.assert_allclose(head.beta_, betas, rtol=1e-6)
+    # (Toward an exact fit, with as many features as rows, the evidence rises to a plateau
+    # as the ratio falls; the head stops at the bottom of its grid, within 1e-8 of it.)
+    slack = 1e-6 * abs(best)
+    for other in (ratio * 1.05, ratio / 1.05):
+        assert best >= _head_log_evidence(F, Y, other)[0] - slack
+    top = np.linalg.norm(F - F.mean(axis=0), 2) ** 2
+    for other in top * 2.0 ** np.arange(-20.0, 21.0, 4.0):
+        assert best >= _head_log_evidence(F, Y, other)[0] - slack
 
 
 def _ranking_logme(F, y):
@@ -111,27 +169,25 @@ def test_scores_ranking_selected_are_consistent(digits):
     np.testing.assert_array_equal(selector.classes_, np.arange(10))
 
 
-def test_bayesian_head_matches_bayesian_ridge(digits):
+def test_bayesian_head_is_ridge_at_the_evidence_maximizing_shared_ratio(digits):
     X, y, candidates = digits
-    # knn's probabilities reproduce class 0 exactly (zero residual, unbounded evidence),
-    # where BayesianRidge divides by zero: leave it out here.
+    # knn's probabilities reproduce class 0 exactly: the evidence rises without bound as
+    # the ratio falls, the head takes the least-squares fit, and scikit-learn's Ridge at a
+    # ratio of 1e-18 keeps a direction of rounding error: leave it out here.
     candidates = [c for c in candidates if c[0] != "knn"]
     selector = LogMESelector(candidates).fit(X, y)
     F = selector.transform(X)
-    coef = selector.estimator_.coef_
-    for c in (0, 4, 9):  # three classes keep the test fast
-        expected, _ = _bayesian_ridge_coef(F, (y == c).astype(float))
-        np.testing.assert_allclose(coef[c], expected, rtol=1e-5, atol=1e-8)
-    np.testing.assert_array_equal(selector.predict(X), np.argmax(F @ coef.T, axis=1))
+    head = selector.estimator_
+    _check_head_is_the_evidence_maximizing_ridge(head, F, _one_hot(y))
+    scores = F @ head.coef_.T + head.intercept_
+    np.testing.assert_array_equal(selector.predict(X), np.argmax(scores, axis=1))
     proba = selector.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(np.argmax(proba, axis=1), selector.predict(X))
-    np.testing.assert_allclose(selector.decision_function(X), F @ coef.T, rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(selector.decision_function(X), scores, rtol=1e-12)
     assert selector.score(X, y) == pytest.approx(np.mean(selector.predict(X) == y))
-    # the temperature is the maximum-likelihood one: the NLL is worse on both sides
-    head = selector.estimator_
-    scores = F @ head.coef_.T
 
+    # the temperature is the maximum-likelihood one: the NLL is worse on both sides
     def nll(temperature):
         z = scores / temperature
         z = z - z.max(axis=1, keepdims=True)
@@ -140,6 +196,30 @@ def test_bayesian_head_matches_bayesian_ridge(digits):
     best = nll(head.temperature_)
     assert best <= nll(head.temperature_ * 1.1)
     assert best <= nll(head.temperature_ / 1.1)
+
+
+def test_bayesian_head_is_invariant_to_shifting_and_scaling_the_features():
+    # The intercept's flat prior and one ratio for all classes: shifting the features
+    # (here far from the origin) or scaling them changes no prediction. Without an
+    # intercept (the paper's head) a shift of the features moved the predictions; with a
+    # ratio per class, the classes' scores were on different scales.
+    rng = np.random.RandomState(0)
+    y, y_test = np.repeat(np.arange(3), 4), np.arange(60) % 3
+    means = rng.normal(size=(3, 5))
+    F = means[y] + 0.8 * rng.normal(size=(12, 5))
+    test = means[y_test] + 0.8 * rng.normal(size=(60, 5))
+    base = LogMESelector([("f", _identity)]).fit(F, y)
+    for shift, scale in ((50.0, 1.0), (0.0, 1e4), (-3.0, 1e-3)):
+        moved = LogMESelector([("f", _identity)]).fit(F * scale + shift, y)
+        np.testing.assert_array_equal(moved.predict(test * scale + shift), base.predict(test))
+        np.testing.assert_allclose(
+            moved.predict_proba(test * scale + shift), base.predict_proba(test), atol=1e-6
+        )
+    assert np.mean(base.predict(test) == y_test) > 0.75
+
+
+def _identity(Z):
+    return np.asarray(Z, dtype=float)
 
 
 def test_string_labels(digits):
@@ -170,7 +250,7 @@ def test_other_metrics(digits, metric):
     assert selector.scores_ == pytest.approx(expected, rel=1e-12)
 
 
-def test_regression_head_matches_bayesian_ridge():
+def test_regression_head_is_the_evidence_maximizing_ridge_with_an_intercept():
     X, y = load_diabetes(return_X_y=True)
     candidates = [
         ("pca2", PCA(n_components=2).fit(X)),
@@ -179,17 +259,25 @@ def test_regression_head_matches_bayesian_ridge():
     ]
     selector = LogMESelector(candidates).fit(X, y)
     F = selector.transform(X)
-    coef, evidence = _bayesian_ridge_coef(F, y)
+    # The ranking is the paper's LogME (no intercept), the head has one.
+    evidence = _bayesian_ridge_coef(F, y)[1]
     assert selector.scores_[selector.selected_[0]] == pytest.approx(evidence, rel=1e-6)
-    np.testing.assert_allclose(selector.predict(X), F @ coef, rtol=1e-5)
+    head = selector.estimator_
+    _check_head_is_the_evidence_maximizing_ridge(head, F, y[:, None])
+    np.testing.assert_allclose(
+        selector.predict(X), F @ head.coef_[0] + head.intercept_[0], rtol=1e-12
+    )
     assert not hasattr(selector, "predict_proba")
     assert not hasattr(selector, "classes_")
     r2 = 1 - np.sum((y - selector.predict(X)) ** 2) / np.sum((y - y.mean()) ** 2)
     assert selector.score(X, y) == pytest.approx(r2)
-    # multi-output: the same head per output
-    Y = np.c_[y, -2 * y]
+    # Targets around 150: without an intercept the head's R^2 was -3.6 on these rows.
+    assert r2 > 0.45
+    # multi-output: the same ratio for both outputs, each its own intercept
+    Y = np.c_[y, -2 * y + 1000.0]
     multi = LogMESelector(candidates).fit(X, Y)
     assert multi.predict(X).shape == (len(y), 2)
+    _check_head_is_the_evidence_maximizing_ridge(multi.estimator_, multi.transform(X), Y)
 
 
 def test_external_head_and_pipeline(digits):
@@ -331,10 +419,8 @@ def test_binary_head_decision_function_sign_and_proba_temperature(digits):
     selector = LogMESelector(candidates).fit(X, labels)
     np.testing.assert_array_equal(selector.classes_, ["high", "low"])
     F = selector.transform(X)
-    coef = np.array(
-        [_bayesian_ridge_coef(F, (labels == c).astype(float))[0] for c in ["high", "low"]]
-    )
-    scores = F @ coef.T
+    ridge = _ridge(F, _one_hot(labels), _head_ratio(selector.estimator_))
+    scores = ridge.predict(F)
     decision = selector.decision_function(X)
     assert decision.shape == (X.shape[0],)
     np.testing.assert_allclose(decision, scores[:, 1] - scores[:, 0], rtol=1e-5, atol=1e-8)
@@ -355,7 +441,7 @@ def test_multiclass_predict_proba_uses_the_fitted_temperature(digits):
     candidates = [c for c in candidates if c[0] != "knn"]
     selector = LogMESelector(candidates).fit(X, y)
     head = selector.estimator_
-    scores = selector.transform(X) @ head.coef_.T
+    scores = selector.transform(X) @ head.coef_.T + head.intercept_
     z = scores / head.temperature_
     expected = np.exp(z - z.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
@@ -432,15 +518,18 @@ def test_default_head_fitted_attributes_and_weighted_score(digits):
     candidates = [c for c in candidates if c[0] in ("pca3", "pca20")]
     selector = LogMESelector(candidates).fit(X, y)
     head, F = selector.estimator_, selector.transform(X)
-    score, result, task = _logme_fit(F, y)
+    score, _, task = _logme_fit(F, y)
     assert task == head.task_ == "classification"
-    # The head is LogME's own (the paper's value, without the constant column of the ranking).
+    # logme_ is the paper's value (without the constant column of the ranking).
     assert head.logme_ == pytest.approx(score, rel=1e-12)
     assert selector.scores_[selector.selected_[0]] == pytest.approx(
         _ranking_logme(F, y)[0], rel=1e-9
     )
-    np.testing.assert_allclose(head.alpha_, result["alpha"], rtol=1e-12)
-    np.testing.assert_allclose(head.beta_, result["beta"], rtol=1e-12)
+    # alpha_ and beta_: per class, at the shared ratio (beta checked the slow way there).
+    ratio = _head_ratio(head)
+    np.testing.assert_allclose(head.beta_, _head_log_evidence(F, _one_hot(y), ratio)[1], rtol=1e-6)
+    assert head.coef_.shape == (10, F.shape[1])
+    assert head.intercept_.shape == (10,)
     assert head.n_features_in_ == F.shape[1]
     w = np.linspace(0.1, 2.0, len(y))
     expected = np.sum(w * (selector.predict(X) == y)) / np.sum(w)
@@ -565,13 +654,13 @@ def test_as_many_rows_as_features_scores_the_whole_matrix():
     selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
     assert selector.scores_["id"] == pytest.approx(_ranking_logme(X, y)[0], rel=1e-9)
     head = selector.estimator_
-    _, result, _ = _logme_fit(X, y)
-    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
+    assert head.logme_ == pytest.approx(_logme_fit(X, y)[0], rel=1e-12)
+    _check_head_is_the_evidence_maximizing_ridge(head, X, _one_hot(y))
 
 
 def test_fewer_rows_than_features_fits_the_head_on_the_features():
-    # n < D: the head is fitted on the whole feature matrix, with LogME's posterior and a
-    # maximum-likelihood temperature.
+    # n < D: the head is fitted on the whole feature matrix (its spectrum from the rows'
+    # side), with a maximum-likelihood temperature.
     from skreuse.transferability import _logme_fit
 
     rng = np.random.RandomState(1)
@@ -579,10 +668,9 @@ def test_fewer_rows_than_features_fits_the_head_on_the_features():
     y = np.arange(10) % 3
     selector = LogMESelector([("id", lambda Z: np.asarray(Z) * 1.0)]).fit(X, y)
     head = selector.estimator_
-    score, result, _ = _logme_fit(X, y)
-    assert head.logme_ == pytest.approx(score, rel=1e-12)
-    np.testing.assert_allclose(head.coef_, result["coef"], rtol=1e-9, atol=1e-12)
-    scores = X @ head.coef_.T
+    assert head.logme_ == pytest.approx(_logme_fit(X, y)[0], rel=1e-12)
+    _check_head_is_the_evidence_maximizing_ridge(head, X, _one_hot(y))
+    scores = X @ head.coef_.T + head.intercept_
 
     def nll(temperature):
         z = scores / temperature
@@ -895,7 +983,7 @@ def test_streamed_head_fits_its_temperature_on_evenly_spaced_rows():
     F[: n // 2] *= 3.0  # the first half is noisier: the temperature depends on the rows
     selector = LogMESelector([("f", _table_candidate(F))]).fit(np.zeros((n, 1)), y)
     head = selector.estimator_
-    scores = F @ head.coef_.T
+    scores = F @ head.coef_.T + head.intercept_
 
     def temperature(rows):
         def nll(log_t):
@@ -957,8 +1045,8 @@ def test_transformer_that_is_also_a_classifier_is_scored_on_its_probabilities():
         selector = LogMESelector([("lda", lda)], metric=metric).fit(X, y)
         assert selector.scores_["lda"] == pytest.approx(expected, rel=1e-12)
         np.testing.assert_allclose(selector.transform(X), lda.transform(X), rtol=1e-12)
-        head = _bayesian_ridge_coef(lda.transform(X), (y == 3).astype(float))[0]
-        np.testing.assert_allclose(selector.estimator_.coef_[3], head, rtol=1e-4, atol=1e-8)
+        ridge = _ridge(lda.transform(X), _one_hot(y), _head_ratio(selector.estimator_))
+        np.testing.assert_allclose(selector.estimator_.coef_, ridge.coef_, rtol=1e-6, atol=1e-9)
 
 
 def test_regressor_head_scores_integer_targets_as_a_regression_with_few_rows():

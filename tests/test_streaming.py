@@ -221,12 +221,53 @@ def test_streamed_selector_equals_full_matrix_head(task):
     best = dict(candidates)[selector.selected_[0]]
     full = _BayesianLinearHead().fit(best(X), y)
     np.testing.assert_allclose(selector.estimator_.coef_, full.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        selector.estimator_.intercept_, full.intercept_, rtol=1e-9, atol=1e-12
+    )
     if task == "classification":
         assert selector.estimator_.temperature_ == pytest.approx(full.temperature_, rel=1e-6)
     if task == "classification":
         np.testing.assert_array_equal(selector.predict(X), full.predict(best(X)))
     else:
         np.testing.assert_allclose(selector.predict(X), full.predict(best(X)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("offset", [10.0, 1e7])
+def test_streamed_head_of_features_far_from_the_origin(task, offset):
+    # The head's centred statistics come from the raw ones (a sum of squares less the
+    # square of the sum): a column of mean 1e7 and spread 1 loses 14 of 16 digits there,
+    # so the head is then fitted on the features (a second pass, centred exactly); at a
+    # mean of 10 the statistics serve. Either way the head is the one of the features.
+    from skreuse.selection import LogMESelector
+    from skreuse.selection._logme_selector import (
+        _BayesianLinearHead,
+        _posterior_from_statistics,
+    )
+
+    rng = np.random.RandomState(4)
+    X = rng.normal(size=(5000, 4))
+    y = (X[:, 0] - X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
+    if task == "regression":
+        y = X[:, :3] @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=5000)
+    shift = np.array([offset, 0.0, 0.0, -offset])
+    passes = []
+
+    def far(Z):
+        passes.append(len(Z))
+        return Z + shift
+
+    selector = LogMESelector([("far", far)], batch_size=1000).fit(X, y)
+    # One pass (in chunks) to score, and a second for the head only when centring is lossy.
+    assert sum(passes) == len(X) * (2 if offset > 1e3 else 1)
+    full = _BayesianLinearHead().fit(X + shift, y)
+    np.testing.assert_allclose(selector.estimator_.coef_, full.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(selector.predict(X), full.predict(X + shift), rtol=1e-9)
+    F = X + shift
+    Y = y[:, None] if task == "regression" else np.eye(3)[y]
+    stats = (F.T @ F, F.T @ Y, (Y**2).sum(axis=0), F.sum(axis=0), Y.sum(axis=0), len(F), 0)
+    posterior = _posterior_from_statistics(*stats, [0] * Y.shape[1])
+    assert (posterior is None) == (offset > 1e3)
 
 
 def test_bayesian_head_temperature_from_evenly_spaced_rows():

@@ -23,6 +23,8 @@ from ..transferability import (
     _encode_labels,
     _logme_fit,
     _logme_from_statistics,
+    _logme_profile,
+    _logme_targets,
     _LogMEStream,
     get_score_names,
     get_scorer,
@@ -42,6 +44,7 @@ from ..utils._features import (
     loader_features,
     model_kind,
 )
+from ..utils._math import _exponent, _pow2
 from ..utils._optional import import_optional, is_torch_tensor
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
@@ -157,6 +160,33 @@ class _ClassSums:
         return class_mean_span(self.sums, self.counts, self.dtype)
 
 
+def _streamed_head(stream, ranked, sum_x, score):
+    """``{"logme": the features' LogME, "head": the head's posterior}`` from the statistics
+    of a candidate's pass (``"head"`` is None when centring them loses too many digits: the
+    head is then fitted on the features). ``ranked``: the statistics have a constant last
+    column (a classification ranked by LogME), whose cross terms are the sums; otherwise
+    ``sum_x`` are the features' sums and ``score`` their LogME."""
+    stats, n = stream.stats, stream.n_samples
+    gram, cross, target_sq = (
+        np.asarray(to_numpy(a), dtype=np.float64)
+        for a in (stats.gram, stats.cross, stats.target_sq)
+    )
+    fe, te = stats.exponent, stream.target_exp
+    if ranked:
+        # The constant column is 2**-fe on every row: its products are the sums times it.
+        one = _pow2(-fe)
+        sum_x, sum_y = gram[-1, :-1] / one, cross[-1] / one
+        gram, cross = gram[:-1, :-1], cross[:-1]
+        # The features' own LogME (the paper's), from the same statistics without the column.
+        result = _logme_from_statistics(gram, cross, target_sq, n, feature_exp=fe, target_exp=te)
+        score = float(np.mean(to_numpy(result["evidence"])))
+    else:
+        sum_x = sum_x * _pow2(-fe)
+        sum_y = stream.Y.sum(axis=0)
+    posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
+    return {"logme": score, "head": posterior}
+
+
 def _score_candidate(
     name, model, X, y, *, scorer, task, batch_size, device, keep, layer=None, features=None
 ):
@@ -189,7 +219,7 @@ def _score_candidate(
             labels = proba if scorer.input == "proba" else np.argmax(proba, axis=1)
             return _finite_score(scorer(labels, y), name), None
     # LogME ranks the candidates of a classification with an intercept and bounded class
-    # evidences (Notes of LogMESelector); the head's posterior stays LogME's own.
+    # evidences (Notes of LogMESelector); the head has an intercept and one prior ratio.
     ranked = scorer.name == "logme" and task == "classification"
     sums = _ClassSums(y, n) if ranked else None
     on_device = scorer.on_device and uses_torch(device)
@@ -197,6 +227,9 @@ def _score_candidate(
     stream = stream_rows = None
     blocks = []
     rows = None
+    # The head's intercept needs the features' sums; a classification's ranking has them
+    # already (its constant column).
+    sum_x = None if ranked or keep != "stats" else 0.0
     batches = (
         [(0, n, features)]
         if features is not None
@@ -222,6 +255,8 @@ def _score_candidate(
         if stream is not None:
             block = nx.asarray(F, dtype=None) if on_device else F
             stream.update(start, _with_constant(block) if ranked else block)
+            if sum_x is not None:
+                sum_x = sum_x + np.sum(np.asarray(to_numpy(F), dtype=np.float64), axis=0)
             if keep == "features":
                 blocks.append(F)
             elif rows is not None:
@@ -233,22 +268,9 @@ def _score_candidate(
         score = _finite_score(head_score, name)
         if ranked:
             score = _class_evidence(result, name, sums.span(), F.shape[1])
-            if keep == "stats":
-                # The head has no intercept: its posterior is that of the features alone, from
-                # the same statistics without the constant column.
-                stats = stream.stats
-                result = _logme_from_statistics(
-                    stats.gram[:-1, :-1],
-                    stats.cross[:-1],
-                    stats.target_sq,
-                    n,
-                    feature_exp=stats.exponent,
-                    target_exp=stream.target_exp,
-                )
-                head_score = float(np.mean(to_numpy(result["evidence"])))
         if keep == "stats":
             kept = {
-                "logme": (head_score, result),
+                **_streamed_head(stream, ranked, sum_x, head_score),
                 "rows": np.concatenate(stream_rows),
                 "row_ids": rows,
             }
@@ -347,14 +369,144 @@ def _outranked(scores, tie_break, spans, top_k, widths=None, n_samples=None):
     return [b for b in scored if sum(beats(a, b) for a in scored) >= top_k]
 
 
-class _BayesianLinearHead(BaseEstimator):
-    """LogME's Bayesian linear model used as a predictor (``LogMESelector(estimator=None)``).
+# A feature column whose raw sum of squares exceeds its centred one by more than this factor
+# (its mean more than about 1000 times its spread) loses too many digits when the head's
+# centred statistics are formed from the raw ones: the head is then fitted on the features.
+_CENTRING_LOSS = 1e6
+# Grid of the shared prior ratio, in octaves of the largest eigenvalue (then refined). At
+# the top the features' weights are about 1e-6 of the least-squares ones: where the evidence
+# rises further (the features explain nothing it can see, e.g. one row per class), the
+# prediction is the class frequencies, and the features still break the ties between
+# classes as frequent as each other (an infinite ratio would leave them all tied).
+_RATIO_OCTAVES = np.arange(-60.0, 21.0)
 
-    Each target column (one-hot class indicator or regression output) gets the posterior
-    mean ``m`` of the evidence-maximizing Bayesian linear regression, without bias.
-    Classification predicts the class of largest ``f @ m``; ``predict_proba`` is the softmax
-    of these scores divided by a temperature fitted by maximum likelihood on the training
-    data (temperature scaling), since the raw scores estimate indicator values, not logits.
+
+def _shared_ratio(sigma, z2, delta, n_eff):
+    """The prior ratio ``t = alpha / beta`` of :class:`_BayesianLinearHead`, shared by the
+    target columns, and every column's ``S(t) = ||y - F m||^2 + t ||m||^2``.
+
+    ``sigma`` are the kept eigenvalues of the centred features' Gram matrix, ``z2`` (r, C)
+    the squared coordinates of the centred targets on its eigenvectors (scaled by
+    ``sigma^-1/2``) and ``delta`` (C,) what lies outside them; ``n_eff = n - 1`` (the flat
+    prior on the intercept takes one degree of freedom). Maximizes the log evidence summed
+    over the columns, each column's ``beta`` at its best (``n_eff / S``): a grid of octaves
+    (``_RATIO_OCTAVES``), then a bounded search around its best point. ``t = inf`` (no
+    weight on the features) only when there is nothing to fit: no direction, no row beyond
+    the intercept's, or constant targets.
+    """
+    total = z2.sum(axis=0) + delta
+    cols = total > 0
+    if sigma.shape[0] == 0 or n_eff < 1 or not cols.any():
+        return np.inf, total
+    scale = float(sigma.max())
+    sig = sigma / scale
+    # Each column at unit total: a constant factor of S, so t does not change.
+    z2u, du = z2[:, cols] / total[cols], delta[cols] / total[cols]
+
+    def evidence(t):
+        return _logme_profile(np.atleast_1d(t), sig, z2u, du, n_eff, np)[0].sum(axis=0)
+
+    grid = 2.0**_RATIO_OCTAVES
+    values = evidence(grid)
+    best = int(np.argmax(values))
+    t = grid[best]
+    if 0 < best < grid.shape[0] - 1:
+        low, high = _RATIO_OCTAVES[best - 1], _RATIO_OCTAVES[best + 1]
+        opt = minimize_scalar(
+            lambda e: -float(evidence(2.0**e)[0]), bounds=(low, high), method="bounded"
+        )
+        if -opt.fun > values[best]:
+            t = 2.0**opt.x
+    t *= scale
+    return t, np.sum(z2 * (t / (sigma + t))[:, None], axis=0) + delta
+
+
+def _posterior_from_spectrum(sigma, basis, z, delta, n_eff, feature_exp, target_exp, means):
+    """Coefficients, intercept, ``alpha`` and ``beta`` of the head from the spectrum of the
+    centred, power-of-two-scaled features (eigenvalues ``sigma``, eigenvectors ``basis``
+    (D, r), targets' coordinates ``z`` (r, C)); ``means``: the unscaled features' and
+    targets' means."""
+    t, S = _shared_ratio(sigma, z**2, delta, n_eff)
+    if np.isinf(t):
+        coef = np.zeros((z.shape[1], basis.shape[0]))
+    else:
+        coef = (basis @ (z * (np.sqrt(sigma) / (sigma + t))[:, None])).T
+    # Back to the unscaled features (F * 2**-fe) and targets (column j * 2**-te_j).
+    target_scale = np.array([_pow2(e) for e in target_exp])
+    coef = coef * (target_scale[:, None] * _pow2(-feature_exp))
+    mean_x, mean_y = means
+    beta = n_eff / (S * target_scale**2) if n_eff >= 1 else np.full(S.shape, np.inf)
+    return {
+        "coef": coef,
+        "intercept": mean_y - coef @ mean_x,
+        "alpha": t * _pow2(2 * feature_exp) * beta,
+        "beta": beta,
+    }
+
+
+def _spectrum(gram, cross, n, D):
+    """Eigen-decomposition of a centred Gram matrix, truncated at rounding level (as LogME's),
+    and the targets' coordinates ``U^T y`` on its directions."""
+    sigma, V = np.linalg.eigh(gram)
+    keep = sigma > max(float(sigma.max(initial=0.0)), 0.0) * min(n, D) * np.finfo(float).eps
+    keep &= sigma > 0
+    sigma, V = sigma[keep], V[:, keep]
+    return sigma, V, (V.T @ cross) / np.sqrt(sigma)[:, None]
+
+
+def _posterior_from_features(F, Y):
+    """:class:`_BayesianLinearHead`'s posterior from the features ``F`` and the target
+    columns ``Y`` (float64 arrays), centred in two passes."""
+    n, D = F.shape
+    mean_x, mean_y = F.mean(axis=0), Y.mean(axis=0)
+    Fc, Yc = F - mean_x, Y - mean_y
+    feature_exp = _exponent(float(np.max(np.abs(Fc), initial=0.0)))
+    target_exp = [_exponent(float(np.max(np.abs(c), initial=0.0))) for c in Yc.T]
+    Fc *= _pow2(-feature_exp)
+    Yc *= np.array([_pow2(-e) for e in target_exp])[None, :]
+    y2 = np.sum(Yc * Yc, axis=0)
+    if n >= D:
+        sigma, basis, z = _spectrum(Fc.T @ Fc, Fc.T @ Yc, n, D)
+    else:
+        U, s, Vt = np.linalg.svd(Fc, full_matrices=False)
+        keep = s > 0
+        keep &= s**2 > float(np.max(s, initial=0.0)) ** 2 * min(n, D) * np.finfo(float).eps
+        sigma, basis, z = s[keep] ** 2, Vt[keep].T, U[:, keep].T @ Yc
+    delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
+    return _posterior_from_spectrum(
+        sigma, basis, z, delta, n - 1, feature_exp, target_exp, (mean_x, mean_y)
+    )
+
+
+def _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, feature_exp, target_exp):
+    """The same from streamed statistics of the scaled features (``F * 2**-fe``) and targets:
+    ``F^T F``, ``F^T Y``, the columns' ``y^T y``, the sums of both; ``None`` when centring
+    them loses too many digits (a column of mean far above its spread)."""
+    gram_c = gram - np.outer(sum_x, sum_x) / n
+    raw, centred = np.diag(gram), np.diag(gram_c)
+    if np.any((raw > 0) & (centred * _CENTRING_LOSS < raw)):
+        return None
+    cross_c = cross - np.outer(sum_x, sum_y) / n
+    y2 = target_sq - sum_y**2 / n
+    sigma, basis, z = _spectrum(gram_c, cross_c, n, gram.shape[0])
+    delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
+    target_scale = np.array([_pow2(e) for e in target_exp])
+    means = (sum_x * _pow2(feature_exp) / n, sum_y * target_scale / n)
+    return _posterior_from_spectrum(sigma, basis, z, delta, n - 1, feature_exp, target_exp, means)
+
+
+class _BayesianLinearHead(BaseEstimator):
+    """A Bayesian linear model as the head of ``LogMESelector(estimator=None)``.
+
+    LogME's Bayesian linear regression of every target column (one-hot class indicator
+    or regression output) on the features, with an intercept under a flat prior and one
+    prior ratio ``alpha / beta`` for all the columns, at the maximum of their summed
+    evidence (each column's ``beta`` at its own best); ``coef_`` and ``intercept_`` are
+    the posterior means. Classification predicts the class of largest
+    ``f @ coef_.T + intercept_``; ``predict_proba`` is the softmax of these scores divided
+    by a temperature fitted by maximum likelihood on the training data (temperature
+    scaling), since the raw scores estimate indicator values, not logits. ``logme_`` is
+    the paper's LogME of the features (:func:`~skreuse.transferability.logme_score`).
     """
 
     def __init__(self, task="auto"):
@@ -362,24 +514,29 @@ class _BayesianLinearHead(BaseEstimator):
 
     def fit(self, X, y):
         """Fit the posterior means (and the temperature, for classification)."""
-        score, result, task = _logme_fit(X, y, task=self.task)
-        return self._fit_posterior(score, result, task, y, X, np.arange(X.shape[0]))
+        score, _, task = _logme_fit(X, y, task=self.task)
+        F = np.asarray(to_numpy(X), dtype=np.float64)
+        Y, _ = _logme_targets(y, F.shape[0], task)
+        posterior = _posterior_from_features(F, Y)
+        return self._fit_posterior(score, posterior, task, y, F, np.arange(F.shape[0]))
 
-    def _fit_posterior(self, score, result, task, y, row_features, rows):
-        """Set the head from LogME's ``result`` on all rows of ``y``.
+    def _fit_posterior(self, score, posterior, task, y, row_features, rows):
+        """Set the head from its ``posterior`` (:func:`_posterior_from_features`) on all rows
+        of ``y``; ``score`` is the features' LogME.
 
         The temperature is fitted on ``row_features``, the features of the rows ``rows``.
         """
         self.task_ = task
         self.logme_ = score
-        self.coef_ = np.asarray(to_numpy(result["coef"]))
-        self.alpha_ = np.asarray(to_numpy(result["alpha"]))
-        self.beta_ = np.asarray(to_numpy(result["beta"]))
+        self.coef_ = posterior["coef"]
+        self.intercept_ = posterior["intercept"]
+        self.alpha_ = posterior["alpha"]
+        self.beta_ = posterior["beta"]
         self.n_features_in_ = self.coef_.shape[1]
         if task == "classification":
             self.classes_, codes = np.unique(y, return_inverse=True)
             codes = codes[rows]
-            scores = row_features @ self.coef_.T
+            scores = self._scores(row_features)
 
             def nll(log_t):
                 logp = log_softmax(scores / np.exp(log_t), axis=1)
@@ -396,11 +553,11 @@ class _BayesianLinearHead(BaseEstimator):
         return getattr(self, "task_", "classification") == "classification"
 
     def _scores(self, X):
-        return np.asarray(X, dtype=np.float64) @ self.coef_.T
+        return np.asarray(to_numpy(X), dtype=np.float64) @ self.coef_.T + self.intercept_
 
     @available_if(_is_classification)
     def decision_function(self, X):
-        """Class scores ``X @ coef_.T`` (binary: score of class 1 minus class 0)."""
+        """Class scores ``X @ coef_.T + intercept_`` (binary: class 1's minus class 0's)."""
         scores = self._scores(X)
         return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
 
@@ -545,7 +702,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         Deep copies of the selected candidate models, used by :meth:`transform`.
 
     estimator_ : estimator
-        The fitted head: a clone of ``estimator``, or LogME's Bayesian linear head.
+        The fitted head: a clone of ``estimator``, or LogME's Bayesian linear head (with
+        ``coef_``, ``intercept_``, ``alpha_``, ``beta_``, ``logme_``; see Notes).
 
     classes_ : ndarray of shape (n_classes,)
         Class labels (classification only).
@@ -633,19 +791,38 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     of the classes) the cap lets the raw features be selected over the source's
     probabilities once there are 5-10 labelled rows per class, and the span with 1-5 rows
     per class (three rows per class of wine: 0.900, the target-only accuracy, instead of
-    0.755). LogME's own head and the ``logme_`` it reports are the paper's, on the features
+    0.755). The ``logme_`` that LogME's own head reports is the paper's, on the features
     alone.
 
     The task follows ``estimator`` when it is a classifier or a regressor; otherwise ``y``
     of floating dtype (or continuous) is regression, and integer,
     boolean or string labels are classification.
 
-    With ``estimator=None`` the head is the posterior mean of LogME's Bayesian linear
-    regression of every target column (class indicator or output) at the maximum of the
-    evidence, without bias. Classification predicts the class of largest score; its
-    ``predict_proba`` is a softmax of those scores divided by a temperature fitted by
-    maximum likelihood on the training data (the raw scores estimate 0/1 indicators, so
-    an unscaled softmax would be nearly uniform). Regression predicts the outputs.
+    With ``estimator=None`` the head is LogME's Bayesian linear regression of every target
+    column (class indicator or output) on the selected features, with two changes to the
+    paper's, which fits each column alone and without bias: an intercept, under a flat
+    prior (the features and targets centred; the ranking's constant column, above, plays
+    its part there), and one prior ratio ``alpha / beta`` for all the columns, the one of
+    highest evidence summed over them (each column's ``beta`` at its own best). Its
+    coefficients are the posterior means, i.e. ridge regression at that ratio. The
+    paper's head put each class's scores on the scale of its own prior, so the largest
+    score compared classes on different scales, and without an intercept features far
+    from the origin, or targets far from 0, were fitted through the origin. On the
+    ``shift`` family of ``benchmarks/bench_reuse_gain.py`` (seeds 100-109, 1/3/5/10 rows per
+    class, the benchmark's three candidates) the default selector reached 0.768, 0.910,
+    0.878, 0.909 on wine and 0.578, 0.895, 0.914, 0.911 on digits; it now reaches 0.872,
+    0.919, 0.949, 0.947 and 0.807, 0.899, 0.916, 0.910 (the source as it is: 0.899 on both;
+    a logistic regression on the rows: 0.766-0.928 and 0.574-0.876). On the ``classes``
+    family of digits, one row per class: 0.298, now 0.594 (the logistic regression:
+    0.597). On diabetes (regression, targets around 150), 20 to 200 rows, the R^2 of
+    the paper's head was -3.8; it is now 0.36-0.47, that of ``RidgeCV`` 0.32-0.47.
+    Classification predicts the class of largest score; its ``predict_proba`` is a
+    softmax of those scores divided by a temperature fitted by maximum likelihood on the
+    training data (the raw scores estimate 0/1 indicators, so an unscaled softmax would
+    be nearly uniform). Regression predicts the outputs. In the streamed case the
+    centred statistics are formed from the raw ones; for a column whose mean exceeds its
+    spread by more than about 1000 that loses too many digits, and the head is fitted on
+    the selected candidate's features, from a second pass.
 
     References
     ----------
@@ -889,11 +1066,20 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         # With a shuffling loader each pass has its own row order, and its own labels.
         y = labels.get(selected[0], y)
         payload = kept.get(selected[0]) or {}
-        if keep == "stats" and "logme" in payload:
+        if keep == "stats" and payload.get("head") is not None:
             head = _BayesianLinearHead(task=task)._fit_posterior(
-                *payload["logme"], task, y, payload["rows"], payload["row_ids"]
+                payload["logme"], payload["head"], task, y, payload["rows"], payload["row_ids"]
             )
             widths = [payload["rows"].shape[1]]
+        elif keep == "stats" and "head" in payload:
+            # Centring the statistics lost too many digits: a second pass for the features.
+            name, model = selected_models[0]
+            if loader:
+                features, y = self._loader_pass(name, model, X, y_given)
+            else:
+                features = self._candidate_features(name, model, X)
+            head = _BayesianLinearHead(task=task).fit(features, y)
+            widths = [features.shape[1]]
         else:
             blocks = [
                 (kept.get(name) or {}).get("features")
