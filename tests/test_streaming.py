@@ -413,3 +413,13 @@ def test_ncm_prediction_memory_is_bounded():
     tracemalloc.stop()
     # The whole 40 000 x 200 float64 distance matrix would be 61 MiB.
     assert peak < 20 * 2**20
+
+
+def test_head_column_sums_of_a_tensor_are_summed_in_float64():
+    torch = pytest.importorskip("torch")
+    from skreuse.selection._logme_selector import _column_sums
+
+    F = np.random.RandomState(0).normal(size=(50, 3)).astype(np.float32) + 1e4
+    expected = F.astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(_column_sums(torch.from_numpy(F)), expected, rtol=1e-15)
+    np.testing.assert_allclose(_column_sums(F), expected, rtol=1e-15)

@@ -160,6 +160,15 @@ class _ClassSums:
         return class_mean_span(self.sums, self.counts, self.dtype)
 
 
+def _column_sums(F):
+    """Column sums of a block of features in float64, as a numpy array (a tensor is summed
+    on its device)."""
+    if is_torch_tensor(F):
+        torch = import_optional("torch")
+        return to_numpy(torch.sum(F, dim=0, dtype=torch.float64))
+    return np.sum(F, axis=0, dtype=np.float64)
+
+
 def _streamed_head(stream, ranked, sum_x, score):
     """``{"logme": the features' LogME, "head": the head's posterior}`` from the statistics
     of a candidate's pass (``"head"`` is None when centring them loses too many digits: the
@@ -256,7 +265,7 @@ def _score_candidate(
             block = nx.asarray(F, dtype=None) if on_device else F
             stream.update(start, _with_constant(block) if ranked else block)
             if sum_x is not None:
-                sum_x = sum_x + np.sum(np.asarray(to_numpy(F), dtype=np.float64), axis=0)
+                sum_x = sum_x + _column_sums(block)
             if keep == "features":
                 blocks.append(F)
             elif rows is not None:
