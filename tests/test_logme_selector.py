@@ -1184,3 +1184,32 @@ def test_a_weak_binary_source_does_not_outrank_better_features_by_rounding():
         assert sel.class_span_ == {"weak": 1, "raw": 1}
         if 20 * (sel.scores_["raw"] - sel.scores_["weak"]) > 1.0:  # not a near tie
             assert sel.ranking_ == ["raw", "weak"], seed
+
+
+@pytest.mark.parametrize("feature_scale", [1e-150, 1.0, 1e150, 1e300])
+@pytest.mark.parametrize("target_scale", [1.0, 1e300])
+def test_regression_head_follows_any_scale_of_features_and_targets(feature_scale, target_scale):
+    # The head works in power-of-two units: rescaling the features changes no prediction,
+    # rescaling the targets rescales them, near the ends of the float range too, and its
+    # hyperparameters saturate (at 0 or inf) rather than warn or turn NaN.
+    import warnings
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = X @ np.array([1.0, -0.5, 0.2]) + 0.1 * rng.normal(size=60) + 3.0
+    base = LogMESelector([("f", _identity)]).fit(X, y).predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        # (scikit-learn's type_of_target casts targets near 1e300 to int64 to test them.)
+        warnings.filterwarnings("ignore", "invalid value encountered in cast")
+        if target_scale / feature_scale > 1e308:
+            # Coefficients near 1e450 are no float64: a clear error.
+            with pytest.raises(ValueError, match="coefficients overflow float64"):
+                LogMESelector([("f", _identity)]).fit(X * feature_scale, y * target_scale)
+            return
+        selector = LogMESelector([("f", _identity)]).fit(X * feature_scale, y * target_scale)
+        pred = selector.predict(X * feature_scale)
+    np.testing.assert_allclose(pred / target_scale, base, rtol=1e-9)
+    head = selector.estimator_
+    assert not np.isnan(head.alpha_).any()
+    assert not np.isnan(head.beta_).any()

@@ -441,16 +441,23 @@ def _posterior_from_spectrum(sigma, basis, z, delta, n_eff, feature_exp, target_
     else:
         coef = (basis @ (z * (np.sqrt(sigma) / (sigma + t))[:, None])).T
     # Back to the unscaled features (F * 2**-fe) and targets (column j * 2**-te_j).
-    target_scale = np.array([_pow2(e) for e in target_exp])
-    coef = coef * (target_scale[:, None] * _pow2(-feature_exp))
+    te = np.asarray(target_exp, dtype=int)
+    with np.errstate(over="ignore"):
+        coef = np.ldexp(coef, (te - feature_exp)[:, None])
+    if not np.all(np.isfinite(coef)):
+        raise ValueError(
+            "The head's coefficients overflow float64: the targets are too large for the "
+            "scale of the features (e.g. targets near 1e300 on features near 1e-150); "
+            "rescale the features or the targets."
+        )
     mean_x, mean_y = means
-    beta = n_eff / (S * target_scale**2) if n_eff >= 1 else np.full(S.shape, np.inf)
-    return {
-        "coef": coef,
-        "intercept": mean_y - coef @ mean_x,
-        "alpha": t * _pow2(2 * feature_exp) * beta,
-        "beta": beta,
-    }
+    # beta in the scaled units, then both hyperparameters in the caller's (saturating at
+    # 0 or inf for features or targets near the ends of the float range).
+    with np.errstate(divide="ignore", over="ignore", under="ignore"):
+        precision = n_eff / S if n_eff >= 1 else np.full(S.shape, np.inf)
+        beta = np.ldexp(precision, -2 * te)
+        alpha = np.ldexp(t * precision, 2 * feature_exp - 2 * te)
+    return {"coef": coef, "intercept": mean_y - coef @ mean_x, "alpha": alpha, "beta": beta}
 
 
 def _spectrum(gram, cross, n, D):
@@ -499,8 +506,7 @@ def _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, feature_
     y2 = target_sq - sum_y**2 / n
     sigma, basis, z = _spectrum(gram_c, cross_c, n, gram.shape[0])
     delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
-    target_scale = np.array([_pow2(e) for e in target_exp])
-    means = (sum_x * _pow2(feature_exp) / n, sum_y * target_scale / n)
+    means = (np.ldexp(sum_x, feature_exp) / n, np.ldexp(sum_y, np.asarray(target_exp)) / n)
     return _posterior_from_spectrum(sigma, basis, z, delta, n - 1, feature_exp, target_exp, means)
 
 
