@@ -423,3 +423,23 @@ def test_head_column_sums_of_a_tensor_are_summed_in_float64():
     expected = F.astype(np.float64).sum(axis=0)
     np.testing.assert_allclose(_column_sums(torch.from_numpy(F)), expected, rtol=1e-15)
     np.testing.assert_allclose(_column_sums(F), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-100, 1e100, 1e200])
+def test_streamed_classification_head_at_any_scale_of_the_features(scale):
+    # Next to the ranking's column of ones tiny features are not rescaled and their
+    # products underflow in the statistics: the head then takes a second pass. At every
+    # scale it predicts as on features of unit scale.
+    import warnings
+
+    from skreuse.selection import LogMESelector
+
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(3000, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    base = LogMESelector([("f", lambda Z: Z * 1.0)], batch_size=1000).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the ranking's own, at such scales
+        scaled = LogMESelector([("f", lambda Z: Z * scale)], batch_size=1000).fit(X, y)
+    np.testing.assert_array_equal(scaled.predict(X), base.predict(X))
+    np.testing.assert_allclose(scaled.predict_proba(X), base.predict_proba(X), atol=1e-9)

@@ -44,7 +44,7 @@ from ..utils._features import (
     loader_features,
     model_kind,
 )
-from ..utils._math import _exponent, _pow2
+from ..utils._math import _SAFE_PEAK, _exponent, _pow2
 from ..utils._optional import import_optional, is_torch_tensor
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
@@ -169,12 +169,19 @@ def _column_sums(F):
     return np.sum(F, axis=0, dtype=np.float64)
 
 
-def _streamed_head(stream, ranked, sum_x, score):
+def _magnitude(F):
+    """Largest absolute value of a block of features (numpy array or tensor)."""
+    xp = get_backend(F).xp
+    return max(float(xp.max(F)), -float(xp.min(F))) if F.shape[0] else 0.0
+
+
+def _streamed_head(stream, ranked, sum_x, score, peak=None):
     """``{"logme": the features' LogME, "head": the head's posterior}`` from the statistics
-    of a candidate's pass (``"head"`` is None when centring them loses too many digits: the
-    head is then fitted on the features). ``ranked``: the statistics have a constant last
-    column (a classification ranked by LogME), whose cross terms are the sums; otherwise
-    ``sum_x`` are the features' sums and ``score`` their LogME."""
+    of a candidate's pass (``"head"`` is None when they cannot give it accurately: the head
+    is then fitted on the features). ``ranked``: the statistics have a constant last
+    column (a classification ranked by LogME), whose cross terms are the sums, and
+    ``peak`` is the features' largest magnitude; otherwise ``sum_x`` are the features'
+    sums and ``score`` their LogME."""
     stats, n = stream.stats, stream.n_samples
     gram, cross, target_sq = (
         np.asarray(to_numpy(a), dtype=np.float64)
@@ -192,7 +199,12 @@ def _streamed_head(stream, ranked, sum_x, score):
     else:
         sum_x = sum_x * _pow2(-fe)
         sum_y = stream.Y.sum(axis=0)
-    posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
+    if ranked and peak < _SAFE_PEAK[0]:
+        # Next to the column of ones the features were not rescaled: their products may
+        # have underflowed (below 1e-154 they do).
+        posterior = None
+    else:
+        posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
     return {"logme": score, "head": posterior}
 
 
@@ -237,8 +249,10 @@ def _score_candidate(
     blocks = []
     rows = None
     # The head's intercept needs the features' sums; a classification's ranking has them
-    # already (its constant column).
+    # already (its constant column), and then the features' largest magnitude: the column
+    # of ones keeps the statistics from being rescaled, so tiny features underflow there.
     sum_x = None if ranked or keep != "stats" else 0.0
+    peak = 0.0 if ranked and keep == "stats" else None
     batches = (
         [(0, n, features)]
         if features is not None
@@ -266,6 +280,8 @@ def _score_candidate(
             stream.update(start, _with_constant(block) if ranked else block)
             if sum_x is not None:
                 sum_x = sum_x + _column_sums(block)
+            if peak is not None:
+                peak = max(peak, _magnitude(block))
             if keep == "features":
                 blocks.append(F)
             elif rows is not None:
@@ -279,7 +295,7 @@ def _score_candidate(
             score = _class_evidence(result, name, sums.span(), F.shape[1])
         if keep == "stats":
             kept = {
-                **_streamed_head(stream, ranked, sum_x, head_score),
+                **_streamed_head(stream, ranked, sum_x, head_score, peak),
                 "rows": np.concatenate(stream_rows),
                 "row_ids": rows,
             }
@@ -836,8 +852,10 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     training data (the raw scores estimate 0/1 indicators, so an unscaled softmax would
     be nearly uniform). Regression predicts the outputs. In the streamed case the
     centred statistics are formed from the raw ones; for a column whose mean exceeds its
-    spread by more than about 1000 that loses too many digits, and the head is fitted on
-    the selected candidate's features, from a second pass.
+    spread by more than about 1000 that loses too many digits, and features below about
+    1e-60 (classification) are not rescaled next to the ranking's column of ones, so
+    their products may underflow: in both cases the head is fitted on the selected
+    candidate's features, from a second pass.
 
     References
     ----------
