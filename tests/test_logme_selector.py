@@ -94,9 +94,10 @@ def _check_head_is_the_evidence_maximizing_ridge(head, F, Y):
 
 def _ranking_logme(F, y):
     """The selector's LogME of a classification, the slow way: each class indicator scored
-    by the paper's LogME on the features with a column of ones, capped at 0, averaged;
-    and the plain average (the tie-break)."""
-    F1 = np.hstack([F, np.ones((len(F), 1))])
+    by the paper's LogME on the features with a constant column (the root mean square of
+    the features), capped at 0, averaged; and the plain average (the tie-break)."""
+    F = np.asarray(F, dtype=np.float64)
+    F1 = np.hstack([F, np.full((len(F), 1), np.sqrt(np.mean(F**2)))])
     per_class = [logme_score(F1, (y == c).astype(float), task="regression") for c in np.unique(y)]
     return np.mean(np.minimum(per_class, 0.0)), np.mean(per_class)
 
@@ -1127,10 +1128,10 @@ def test_near_ties_rank_like_the_notes_and_never_drop_a_needed_payload():
 
 def test_near_tie_on_one_row_per_class_prefers_the_narrow_features():
     # One labelled row per class of wine (3 rows): the raw inputs (13 columns) score a hair
-    # above the source's LDA embedding (2), 0.09 nats of total evidence, which is no
+    # above the source's LDA embedding (2), 0.11 nats of total evidence, which is no
     # evidence; the embedding, not more than twice as wide as the narrowest, is chosen, and
     # its head is far better on the test rows. The plain order by score is kept for the rest.
-    task = _benchmark_task("shifted_covariates", "wine", seed=11, shots=1)
+    task = _benchmark_task("shifted_covariates", "wine", seed=21, shots=1)
     candidates, X, y, X_test, y_test = task
     head = LogisticRegression(max_iter=1000)
     selector = LogMESelector(candidates, estimator=head).fit(X, y)
@@ -1213,3 +1214,21 @@ def test_regression_head_follows_any_scale_of_features_and_targets(feature_scale
     head = selector.estimator_
     assert not np.isnan(head.alpha_).any()
     assert not np.isnan(head.beta_).any()
+
+
+@pytest.mark.parametrize("n_rows", [6, 300])
+def test_ranking_does_not_depend_on_the_units_of_the_features(n_rows):
+    # The paper's LogME is the same for features in any units; the ranking's constant
+    # column is the features' root mean square, so rescaling them rescales it alike and
+    # the score stays (with a column of ones, on these 300 rows: -0.62, -0.61, -0.71 and
+    # -0.78 at scales 1e-6, 1, 1e3 and 1e6). Streamed (300 rows) and whole (6 rows, fewer
+    # than the features and the column) alike.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_rows, 5))
+    y = np.arange(n_rows) % 3
+    y[: n_rows // 2] = (X[: n_rows // 2, 0] > 0) + (X[: n_rows // 2, 1] > 0.5)
+    base = LogMESelector([("f", _identity)]).fit(X, y).scores_["f"]
+    assert base == pytest.approx(_ranking_logme(X, y)[0], rel=1e-9)
+    for scale in (1e-6, 1e-3, 1e3, 1e6):
+        scaled = LogMESelector([("f", lambda Z, s=scale: np.asarray(Z) * s)]).fit(X, y)
+        assert scaled.scores_["f"] == pytest.approx(base, rel=1e-9, abs=1e-12)

@@ -427,9 +427,10 @@ def test_head_column_sums_of_a_tensor_are_summed_in_float64():
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-100, 1e100, 1e200])
 def test_streamed_classification_head_at_any_scale_of_the_features(scale):
-    # Next to the ranking's column of ones tiny features are not rescaled and their
-    # products underflow in the statistics: the head then takes a second pass. At every
-    # scale it predicts as on features of unit scale.
+    # The ranking's constant column follows the features' scale, so the statistics are
+    # rescaled with them (next to a column of ones, features of 1e-200 were not, their
+    # products underflowed, and the head predicted one class). At every scale the head
+    # predicts as on features of unit scale.
     import warnings
 
     from skreuse.selection import LogMESelector
@@ -439,7 +440,8 @@ def test_streamed_classification_head_at_any_scale_of_the_features(scale):
     y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
     base = LogMESelector([("f", lambda Z: Z * 1.0)], batch_size=1000).fit(X, y)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # the ranking's own, at such scales
+        warnings.simplefilter("error", RuntimeWarning)
         scaled = LogMESelector([("f", lambda Z: Z * scale)], batch_size=1000).fit(X, y)
+    assert scaled.scores_["f"] == pytest.approx(base.scores_["f"], rel=1e-9)
     np.testing.assert_array_equal(scaled.predict(X), base.predict(X))
     np.testing.assert_allclose(scaled.predict_proba(X), base.predict_proba(X), atol=1e-9)

@@ -1,6 +1,7 @@
 """Rank pre-trained candidate models by a transferability score and reuse the best."""
 
 import copy
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -44,7 +45,7 @@ from ..utils._features import (
     loader_features,
     model_kind,
 )
-from ..utils._math import _SAFE_PEAK, _exponent, _pow2
+from ..utils._math import _exponent, _pow2
 from ..utils._optional import import_optional, is_torch_tensor
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
@@ -116,12 +117,35 @@ def _finite_score(score, name):
     return float(score)
 
 
-def _with_constant(F):
-    """``F`` with a column of ones appended (numpy array or torch tensor, same dtype)."""
+def _with_constant(F, value=1.0):
+    """``F`` with a constant column of ``value`` appended (numpy array or tensor, same
+    dtype)."""
     if is_torch_tensor(F):
         torch = import_optional("torch")
-        return torch.cat([F, F.new_ones((F.shape[0], 1))], dim=1)
-    return np.hstack([F, np.ones((F.shape[0], 1), dtype=F.dtype)])
+        return torch.cat([F, F.new_full((F.shape[0], 1), value)], dim=1)
+    return np.hstack([F, np.full((F.shape[0], 1), value, dtype=F.dtype)])
+
+
+def _root_mean_square(F):
+    """Root mean square of all the entries of ``F`` (1 when they are all zero): the value of
+    the ranking's constant column, so that rescaling the features rescales it alike."""
+    xp = get_backend(F).xp
+    rms = math.sqrt(float(xp.sum(xp.astype(F, xp.float64) ** 2)) / max(F.shape[0] * F.shape[1], 1))
+    return rms if rms > 0 else 1.0
+
+
+def _rescale_constant(stats, value, n):
+    """Statistics whose last column (a constant, ``value`` in their scaled units) is set to
+    the root mean square of the other columns, exactly (a scaling of the last row and
+    column of ``F^T F`` and of the last row of ``F^T Y``). Returns the new value."""
+    gram = stats.gram
+    trace = float(gram.diagonal()[:-1].sum())
+    target = math.sqrt(trace / (n * (gram.shape[0] - 1))) if trace > 0 else value
+    factor = target / value
+    gram[-1, :] = gram[-1, :] * factor
+    gram[:, -1] = gram[:, -1] * factor  # the corner twice: factor squared
+    stats.cross[-1] = stats.cross[-1] * factor
+    return target
 
 
 def _class_evidence(result, name, span, width):
@@ -175,13 +199,13 @@ def _magnitude(F):
     return max(float(xp.max(F)), -float(xp.min(F))) if F.shape[0] else 0.0
 
 
-def _streamed_head(stream, ranked, sum_x, score, peak=None):
+def _streamed_head(stream, ranked, sum_x, score, constant=None):
     """``{"logme": the features' LogME, "head": the head's posterior}`` from the statistics
-    of a candidate's pass (``"head"`` is None when they cannot give it accurately: the head
-    is then fitted on the features). ``ranked``: the statistics have a constant last
-    column (a classification ranked by LogME), whose cross terms are the sums, and
-    ``peak`` is the features' largest magnitude; otherwise ``sum_x`` are the features'
-    sums and ``score`` their LogME."""
+    of a candidate's pass (``"head"`` is None when centring them loses too many digits: the
+    head is then fitted on the features). ``ranked``: the statistics have a constant last
+    column (a classification ranked by LogME), ``constant`` in their scaled units, whose
+    cross terms are the sums; otherwise ``sum_x`` are the features' sums and ``score``
+    their LogME."""
     stats, n = stream.stats, stream.n_samples
     gram, cross, target_sq = (
         np.asarray(to_numpy(a), dtype=np.float64)
@@ -189,9 +213,8 @@ def _streamed_head(stream, ranked, sum_x, score, peak=None):
     )
     fe, te = stats.exponent, stream.target_exp
     if ranked:
-        # The constant column is 2**-fe on every row: its products are the sums times it.
-        one = _pow2(-fe)
-        sum_x, sum_y = gram[-1, :-1] / one, cross[-1] / one
+        # The constant column is ``constant`` on every row: its products are the sums times it.
+        sum_x, sum_y = gram[-1, :-1] / constant, cross[-1] / constant
         gram, cross = gram[:-1, :-1], cross[:-1]
         # The features' own LogME (the paper's), from the same statistics without the column.
         result = _logme_from_statistics(gram, cross, target_sq, n, feature_exp=fe, target_exp=te)
@@ -199,12 +222,7 @@ def _streamed_head(stream, ranked, sum_x, score, peak=None):
     else:
         sum_x = sum_x * _pow2(-fe)
         sum_y = stream.Y.sum(axis=0)
-    if ranked and peak < _SAFE_PEAK[0]:
-        # Next to the column of ones the features were not rescaled: their products may
-        # have underflowed (below 1e-154 they do).
-        posterior = None
-    else:
-        posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
+    posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
     return {"logme": score, "head": posterior}
 
 
@@ -249,10 +267,9 @@ def _score_candidate(
     blocks = []
     rows = None
     # The head's intercept needs the features' sums; a classification's ranking has them
-    # already (its constant column), and then the features' largest magnitude: the column
-    # of ones keeps the statistics from being rescaled, so tiny features underflow there.
+    # already (its constant column).
     sum_x = None if ranked or keep != "stats" else 0.0
-    peak = 0.0 if ranked and keep == "stats" else None
+    unit = 1.0
     batches = (
         [(0, n, features)]
         if features is not None
@@ -275,13 +292,15 @@ def _score_candidate(
             stream_rows = []
             if keep == "stats":
                 rows = _temperature_rows(n, F.shape[1])
+            # The ranking's constant column starts at a power of two of the features' scale
+            # (so that the statistics are rescaled with them), and is set to their root mean
+            # square once every row is in.
+            unit = _pow2(_exponent(_magnitude(F))) if ranked else 1.0
         if stream is not None:
             block = nx.asarray(F, dtype=None) if on_device else F
-            stream.update(start, _with_constant(block) if ranked else block)
+            stream.update(start, _with_constant(block, unit) if ranked else block)
             if sum_x is not None:
                 sum_x = sum_x + _column_sums(block)
-            if peak is not None:
-                peak = max(peak, _magnitude(block))
             if keep == "features":
                 blocks.append(F)
             elif rows is not None:
@@ -289,13 +308,16 @@ def _score_candidate(
         else:
             blocks.append(F)
     if stream is not None:
+        constant = None
+        if ranked:
+            constant = _rescale_constant(stream.stats, unit * _pow2(-stream.stats.exponent), n)
         head_score, result = stream.result()
         score = _finite_score(head_score, name)
         if ranked:
             score = _class_evidence(result, name, sums.span(), F.shape[1])
         if keep == "stats":
             kept = {
-                **_streamed_head(stream, ranked, sum_x, head_score, peak),
+                **_streamed_head(stream, ranked, sum_x, head_score, constant),
                 "rows": np.concatenate(stream_rows),
                 "row_ids": rows,
             }
@@ -311,7 +333,7 @@ def _score_candidate(
         return _finite_score(scorer(labels, y), name), kept
     scored = nx.asarray(features, dtype=None) if on_device else features
     if ranked:
-        result = _logme_fit(_with_constant(scored), y, task=task)[1]
+        result = _logme_fit(_with_constant(scored, _root_mean_square(scored)), y, task=task)[1]
         return _class_evidence(result, name, sums.span(), features.shape[1]), kept
     score = scorer(scored, y, task=task) if scorer.takes_task else scorer(scored, y)
     return _finite_score(score, name), kept
@@ -776,7 +798,12 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       constant direction and explain the mean, while centred features (standardized raw
       inputs, a PCA or LDA embedding) do not and pay for it in the evidence. With the
       column, every candidate explains the mean alike (and so does the head, when it
-      has an intercept).
+      has an intercept). The column's value is the root mean square of the candidate's
+      features, so that, like the paper's LogME, the score does not depend on the
+      features' units: with a column of ones it did (0.16 per row apart between the same
+      features at scales 1e-6 and 1e6, in ``tests/test_logme_selector.py``), since one
+      prior on the weights and the intercept favours the intercept of features in large
+      units and neglects features in small ones.
     - each class's evidence is capped at 0 before the mean over classes (ties, e.g.
       candidates whose classes are all at the cap, are broken by the plain mean, after the
       rule for near ties below). A 0/1 label
@@ -852,10 +879,8 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     training data (the raw scores estimate 0/1 indicators, so an unscaled softmax would
     be nearly uniform). Regression predicts the outputs. In the streamed case the
     centred statistics are formed from the raw ones; for a column whose mean exceeds its
-    spread by more than about 1000 that loses too many digits, and features below about
-    1e-60 (classification) are not rescaled next to the ranking's column of ones, so
-    their products may underflow: in both cases the head is fitted on the selected
-    candidate's features, from a second pass.
+    spread by more than about 1000 that loses too many digits, and the head is then
+    fitted on the selected candidate's features, from a second pass.
 
     References
     ----------
