@@ -1232,3 +1232,22 @@ def test_ranking_does_not_depend_on_the_units_of_the_features(n_rows):
     for scale in (1e-6, 1e-3, 1e3, 1e6):
         scaled = LogMESelector([("f", lambda Z, s=scale: np.asarray(Z) * s)]).fit(X, y)
         assert scaled.scores_["f"] == pytest.approx(base, rel=1e-9, abs=1e-12)
+
+
+def test_head_ratio_at_the_bottom_of_its_grid_for_features_that_give_the_classes():
+    # Features that hold the class indicators exactly (and a column of noise): the evidence
+    # grows without bound as the ratio falls toward the exact fit, so the head takes the
+    # bottom of its grid (2^-60 of the largest eigenvalue), not a ratio where the weights
+    # vanish.
+    rng = np.random.RandomState(0)
+    y = np.arange(60) % 3
+    F = np.c_[_one_hot(y), rng.normal(size=60)]
+    selector = LogMESelector([("f", _identity)]).fit(F, y)
+    ratio = _head_ratio(selector.estimator_)
+    top = np.linalg.norm(F - F.mean(axis=0), 2) ** 2
+    assert ratio < 1e-15 * top
+    # (the slow way: the evidence rises at every step down, 1e3 to 1e-6 of the top)
+    ratios = top * 10.0 ** np.arange(3.0, -7.0, -3.0)
+    evidence = [_head_log_evidence(F, _one_hot(y), r)[0] for r in ratios]
+    assert np.all(np.diff(evidence) > 0)
+    np.testing.assert_array_equal(selector.predict(F), y)
