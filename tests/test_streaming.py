@@ -445,3 +445,19 @@ def test_streamed_classification_head_at_any_scale_of_the_features(scale):
     assert scaled.scores_["f"] == pytest.approx(base.scores_["f"], rel=1e-9)
     np.testing.assert_array_equal(scaled.predict(X), base.predict(X))
     np.testing.assert_allclose(scaled.predict_proba(X), base.predict_proba(X), atol=1e-9)
+
+
+def test_ranking_constant_set_exactly_when_the_first_block_is_zero():
+    # The constant column starts at the scale of the first block; all zeros there and
+    # features of 1e200 after it, its square underflowed in the statistics: it is set,
+    # not scaled, and the score is that of the same rows at unit scale.
+    from skreuse.selection import LogMESelector
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(6000, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    X[:2048] = 0.0
+    unit = LogMESelector([("f", lambda Z: Z * 1.0)], batch_size=1000).fit(X, y)
+    huge = LogMESelector([("f", lambda Z: Z * 1e200)], batch_size=1000).fit(X, y)
+    assert huge.scores_["f"] == pytest.approx(unit.scores_["f"], rel=1e-9)
+    np.testing.assert_array_equal(huge.predict(X), unit.predict(X))

@@ -143,7 +143,10 @@ def _rescale_constant(stats, value, n):
     target = math.sqrt(trace / (n * (gram.shape[0] - 1))) if trace > 0 else value
     factor = target / value
     gram[-1, :] = gram[-1, :] * factor
-    gram[:, -1] = gram[:, -1] * factor  # the corner twice: factor squared
+    gram[:, -1] = gram[:, -1] * factor
+    # The corner is n times the square of the constant (set, not scaled: next to features
+    # far larger than the starting value, it may have underflowed).
+    gram[-1, -1] = n * target**2
     stats.cross[-1] = stats.cross[-1] * factor
     return target
 
