@@ -647,9 +647,12 @@ def _logme_spectral(sigma, uty, y2, n, D, coefficients, *, feature_exp, target_e
     # Back to the given scales: y = c y' and F = s F' with s = 2**(feature_exp + half), so
     # w = (c / s) w', alpha = (s / c)^2 alpha' and beta = beta' / c^2. ``coefficients`` maps
     # the unit-scale weights through features 2**half times larger than the unit-scale ones.
-    coef = coefficients(keep, weights) * column_factors(1, -(feature_exp + 2 * half))[:, None]
-    alpha = xp.where(vanished, math.inf, alpha * column_factors(-2, 2 * (feature_exp + half)))
-    beta = beta * column_factors(-2, 0)
+    # (Beyond float64, alpha and beta saturate at 0 or inf by design: no overflow warning.)
+    with np.errstate(over="ignore", under="ignore"):
+        coef = coefficients(keep, weights) * column_factors(1, -(feature_exp + 2 * half))[:, None]
+        factors = column_factors(-2, 2 * (feature_exp + half))
+        alpha = xp.where(vanished, math.inf, alpha * factors)
+        beta = beta * column_factors(-2, 0)
     return {"evidence": evidence, "coef": coef, "alpha": alpha, "beta": beta, "n_iter": n_iter}
 
 

@@ -896,6 +896,8 @@ def test_logme_treats_a_direction_below_the_rank_cutoff_as_a_zero_singular_value
     assert result["beta"][0] == pytest.approx(beta, rel=1e-12)
 
 
+# The saturation is by design: no overflow warning either.
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_logme_from_stats_at_the_ends_of_float64_equals_unit_scale():
     # Statistics are the user's sums, not rescaled by anyone: a Gram matrix whose largest
     # eigenvalue is 1.5 * 2**1022 (near float64's maximum; its alpha is 2**1024 times the
