@@ -323,7 +323,7 @@ class _LogMEStatistics:
             return self
         xp = get_backend(features, Y).xp
         # max and min propagate NaN, so these reductions are also the finiteness check.
-        peak = max(float(xp.max(features)), -float(xp.min(features)))
+        peak = _magnitude(features)
         if not math.isfinite(peak):
             raise ValueError(f"{self.name} contains NaN or infinity.")
         block = _LogMEStatistics(self.name)
@@ -361,6 +361,13 @@ class _LogMEStatistics:
         self.exponent = top
         self.n_samples += other.n_samples
         return self
+
+
+def _magnitude(F):
+    """Largest absolute value of a block of features (numpy array or tensor; NaN if it has
+    one, 0 for no rows)."""
+    xp = get_backend(F).xp
+    return max(float(xp.max(F)), -float(xp.min(F))) if F.shape[0] else 0.0
 
 
 def _target_exponents(Y, xp):

@@ -27,6 +27,7 @@ from ..transferability import (
     _logme_profile,
     _logme_targets,
     _LogMEStream,
+    _magnitude,
     get_score_names,
     get_scorer,
 )
@@ -196,37 +197,54 @@ def _column_sums(F):
     return np.sum(F, axis=0, dtype=np.float64)
 
 
-def _magnitude(F):
-    """Largest absolute value of a block of features (numpy array or tensor)."""
-    xp = get_backend(F).xp
-    return max(float(xp.max(F)), -float(xp.min(F))) if F.shape[0] else 0.0
-
-
-def _streamed_head(stream, ranked, sum_x, score, constant=None):
-    """``{"logme": the features' LogME, "head": the head's posterior}`` from the statistics
-    of a candidate's pass (``"head"`` is None when centring them loses too many digits: the
-    head is then fitted on the features). ``ranked``: the statistics have a constant last
-    column (a classification ranked by LogME), ``constant`` in their scaled units, whose
-    cross terms are the sums; otherwise ``sum_x`` are the features' sums and ``score``
-    their LogME."""
-    stats, n = stream.stats, stream.n_samples
+def _head_statistics(stream, ranked, sum_x, score, constant=None):
+    """What the head needs from the statistics of a candidate's pass, as numpy arrays:
+    ``F^T F``, ``F^T Y``, the targets' ``y^T y``, the sums of both, ``n``, the scaling
+    exponents and the features' LogME (``None``: not computed yet). Kept for every
+    candidate that may still be selected; :func:`_streamed_head` turns the selected one's
+    into the head. ``ranked``: the statistics have a constant last column (a
+    classification ranked by LogME), ``constant`` in their scaled units, whose cross
+    terms are the sums; otherwise ``sum_x`` are the features' sums and ``score`` their
+    LogME."""
+    stats = stream.stats
     gram, cross, target_sq = (
         np.asarray(to_numpy(a), dtype=np.float64)
         for a in (stats.gram, stats.cross, stats.target_sq)
     )
-    fe, te = stats.exponent, stream.target_exp
+    fe = stats.exponent
     if ranked:
         # The constant column is ``constant`` on every row: its products are the sums times it.
         sum_x, sum_y = gram[-1, :-1] / constant, cross[-1] / constant
-        gram, cross = gram[:-1, :-1], cross[:-1]
-        # The features' own LogME (the paper's), from the same statistics without the column.
-        result = _logme_from_statistics(gram, cross, target_sq, n, feature_exp=fe, target_exp=te)
-        score = float(np.mean(to_numpy(result["evidence"])))
+        gram, cross, score = gram[:-1, :-1], cross[:-1], None
     else:
-        sum_x = sum_x * _pow2(-fe)
-        sum_y = stream.Y.sum(axis=0)
-    posterior = _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, fe, te)
-    return {"logme": score, "head": posterior}
+        sum_x, sum_y = sum_x * _pow2(-fe), stream.Y.sum(axis=0)
+    return {
+        "gram": gram,
+        "cross": cross,
+        "target_sq": target_sq,
+        "sums": (sum_x, sum_y),
+        "n": stream.n_samples,
+        "exponents": (fe, stream.target_exp),
+        "logme": score,
+    }
+
+
+def _streamed_head(h):
+    """``(the features' LogME, the head's posterior)`` from :func:`_head_statistics`; the
+    posterior is None when centring the statistics loses too many digits (the head is then
+    fitted on the features)."""
+    (fe, te), n = h["exponents"], h["n"]
+    score = h["logme"]
+    if score is None:
+        # The features' own LogME (the paper's), from the statistics without the column.
+        result = _logme_from_statistics(
+            h["gram"], h["cross"], h["target_sq"], n, feature_exp=fe, target_exp=te
+        )
+        score = float(np.mean(to_numpy(result["evidence"])))
+    posterior = _posterior_from_statistics(
+        h["gram"], h["cross"], h["target_sq"], *h["sums"], n, fe, te
+    )
+    return score, posterior
 
 
 def _score_candidate(
@@ -320,7 +338,7 @@ def _score_candidate(
             score = _class_evidence(result, name, sums.span(), F.shape[1])
         if keep == "stats":
             kept = {
-                **_streamed_head(stream, ranked, sum_x, head_score, constant),
+                "head": _head_statistics(stream, ranked, sum_x, head_score, constant),
                 "rows": np.concatenate(stream_rows),
                 "row_ids": rows,
             }
@@ -501,12 +519,18 @@ def _posterior_from_spectrum(sigma, basis, z, delta, n_eff, feature_exp, target_
     return {"coef": coef, "intercept": mean_y - coef @ mean_x, "alpha": alpha, "beta": beta}
 
 
+def _above_rounding(sigma, n, D):
+    """The eigenvalues of a Gram matrix of ``n`` rows and ``D`` columns above its rounding
+    level (as LogME's): the directions the head keeps."""
+    top = max(float(sigma.max(initial=0.0)), 0.0)
+    return (sigma > 0) & (sigma > top * min(n, D) * np.finfo(float).eps)
+
+
 def _spectrum(gram, cross, n, D):
     """Eigen-decomposition of a centred Gram matrix, truncated at rounding level (as LogME's),
     and the targets' coordinates ``U^T y`` on its directions."""
     sigma, V = np.linalg.eigh(gram)
-    keep = sigma > max(float(sigma.max(initial=0.0)), 0.0) * min(n, D) * np.finfo(float).eps
-    keep &= sigma > 0
+    keep = _above_rounding(sigma, n, D)
     sigma, V = sigma[keep], V[:, keep]
     return sigma, V, (V.T @ cross) / np.sqrt(sigma)[:, None]
 
@@ -526,8 +550,7 @@ def _posterior_from_features(F, Y):
         sigma, basis, z = _spectrum(Fc.T @ Fc, Fc.T @ Yc, n, D)
     else:
         U, s, Vt = np.linalg.svd(Fc, full_matrices=False)
-        keep = s > 0
-        keep &= s**2 > float(np.max(s, initial=0.0)) ** 2 * min(n, D) * np.finfo(float).eps
+        keep = _above_rounding(s**2, n, D)
         sigma, basis, z = s[keep] ** 2, Vt[keep].T, U[:, keep].T @ Yc
     delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
     return _posterior_from_spectrum(
@@ -1129,12 +1152,14 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         # With a shuffling loader each pass has its own row order, and its own labels.
         y = labels.get(selected[0], y)
         payload = kept.get(selected[0]) or {}
-        if keep == "stats" and payload.get("head") is not None:
+        # The head of the selected candidate only: its posterior costs a decomposition.
+        logme, posterior = _streamed_head(payload["head"]) if "head" in payload else (0, None)
+        if posterior is not None:
             head = _BayesianLinearHead(task=task)._fit_posterior(
-                payload["logme"], payload["head"], task, y, payload["rows"], payload["row_ids"]
+                logme, posterior, task, y, payload["rows"], payload["row_ids"]
             )
             widths = [payload["rows"].shape[1]]
-        elif keep == "stats" and "head" in payload:
+        elif "head" in payload:
             # Centring the statistics lost too many digits: a second pass for the features.
             name, model = selected_models[0]
             if loader:
