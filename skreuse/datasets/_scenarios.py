@@ -12,10 +12,16 @@ private because their details serve those two.
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from sklearn.utils import check_random_state
 
-_LOADERS = {"wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits}
+_LOADERS = {
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "digits": load_digits,
+    # A regression (the shift and useless splits only; its targets are left as they are).
+    "diabetes": load_diabetes,
+}
 
 
 @dataclass
@@ -68,6 +74,7 @@ def useless_source(name, random_state=None):
     A model trained on the source rows has learned nothing about the task: its
     predictions are about as good as chance on the target, and reusing it can only
     hurt. The target part is that of ``shifted_covariates`` with the same seed.
+    (Regression targets are shuffled alike.)
     """
     rng = check_random_state(random_state)
     s = shifted_covariates(name, random_state=rng)
