@@ -1379,6 +1379,18 @@ def test_regressor_log_evidence_is_the_marginal_likelihood_of_repeated_rows(
     )
     again = reg._fit_candidate(X, Y, s, W0=W0, lam=0.3, alpha=0.2, lam_intercept=0.0)
     assert reg._log_evidence(fit, Y[rep]) == pytest.approx(reg._log_evidence(again, Y), rel=1e-10)
+    # Two rows and an intercept: one degree of freedom, still the evidence.
+    two = [
+        reg._fit_candidate(X[:2], Y[:2], np.ones(2), W0=W0, lam=lam, lam_intercept=0.0)
+        for lam in (0.3, np.inf)
+    ]
+    slow_two = [
+        _evidence_the_slow_way(X[:2], Y[:2], 1, W0, lam, None, fit_intercept)
+        for lam in (0.3, np.inf)
+    ]
+    ours_two = [reg._log_evidence(fit, Y[:2]) for fit in two]
+    assert ours_two[0] != ours_two[1]
+    assert np.diff(ours_two)[0] == pytest.approx(np.diff(slow_two)[0], rel=1e-8)
     # No degree of freedom left (one row and an intercept): every candidate scores the
     # same.
     if fit_intercept:
