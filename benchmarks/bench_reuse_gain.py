@@ -671,26 +671,16 @@ def regression_table(seeds=SEEDS, plan=REGRESSION_PLAN):
         "| gain vs better | s.e. |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    summary = {}
-    for method, family, names in plan:
-        for name in names:
-            for n in REGRESSION_ROWS:
-                scores = np.array(results[(method, family, name, n)])
-                m, t, s = scores.mean(axis=0)
-                gain = m - max(t, s)
-                summary.setdefault((method, family), []).append(gain)
-                lines.append(
-                    f"| {method} | {family} | {name} | {n} | {m:.3f} | {t:.3f} | {s:.3f} | "
-                    f"{100 * gain:+.1f} | {100 * _standard_error(scores):.1f} |"
-                )
+    rows, summary = _gain_rows(results, plan, REGRESSION_ROWS)
+    lines += rows
     lines += [
         "",
         "| method | family | made for | worst gain (pts) | best gain (pts) | no loss > 1 pt "
         "| ≥ 2 pts above both everywhere |",
         "|---|---|---|---:|---:|---|---|",
     ]
-    for (method, family), gains in summary.items():
-        g = np.array(gains)
+    for (method, family), cells in summary.items():
+        g = np.array([gain for _, gain in cells])
         made = family in MADE_FOR[method]
         lines.append(
             f"| {method} | {family} | {'yes' if made else 'no'} | {100 * g.min():+.1f} | "
@@ -775,6 +765,24 @@ def _standard_error(accs):
     return d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
 
 
+def _gain_rows(results, plan, counts):
+    """The rows of a gain table, for every cell of ``plan`` at every count of labelled
+    rows in ``counts``, and ``{(method, family): [(cell, gain), ...]}``."""
+    lines, summary = [], {}
+    for method, family, names in plan:
+        for name in names:
+            for k in counts:
+                scores = np.asarray(results[(method, family, name, k)])
+                m, t, s = scores.mean(axis=0)
+                gain = m - max(t, s)
+                summary.setdefault((method, family), []).append(((method, family, name, k), gain))
+                lines.append(
+                    f"| {method} | {family} | {name} | {k} | {m:.3f} | {t:.3f} | {s:.3f} | "
+                    f"{100 * gain:+.1f} | {100 * _standard_error(scores):.1f} |"
+                )
+    return lines, summary
+
+
 def table(results, plan, reach):
     """The main table and the verdict per method and family; ``reach``: the cells of
     :func:`out_of_reach`."""
@@ -783,18 +791,8 @@ def table(results, plan, reach):
         "source-only | gain vs better | s.e. |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    summary = {}
-    for method, family, names in plan:
-        for name in names:
-            for k in SHOTS:
-                accs = results[(method, family, name, k)]
-                m, t, s = accs.mean(axis=0)
-                gain = m - max(t, s)
-                summary.setdefault((method, family), []).append(((method, family, name, k), gain))
-                lines.append(
-                    f"| {method} | {family} | {name} | {k} | {m:.3f} | {t:.3f} | {s:.3f} | "
-                    f"{100 * gain:+.1f} | {100 * _standard_error(accs):.1f} |"
-                )
+    rows, summary = _gain_rows(results, plan, SHOTS)
+    lines += rows
     verdict = [
         "",
         "Goal per method and family: no cell more than 1 point below the better baseline; "

@@ -555,7 +555,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         grid = [(1.0, np.inf)] if has_source and not is_classifier(self) else []
         grid += [(share, strength) for share in shares for strength in _STRENGTHS[::-1]]
 
-        def pull(share, strength):
+        def pull(strength):
             # For a classifier a candidate is a prior over the whole model: the intercept
             # is pulled toward the same share of the source's as the weights, at least
             # as strongly (a free intercept fitted on one or two rows per class moves
@@ -568,15 +568,12 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 return max(strength, self.lam_intercept)
             return self.lam_intercept
 
-        fits = [
-            fit_one(share, strength, lam_intercept=pull(share, strength))
-            for share, strength in grid
-        ]
+        fits = [fit_one(share, strength, lam_intercept=pull(strength)) for share, strength in grid]
 
         def refit(j, sample_weight):
             share, strength = grid[j]
             return fit_one(
-                share, strength, pull(share, strength), sample_weight=sample_weight, start=fits[j]
+                share, strength, pull(strength), sample_weight=sample_weight, start=fits[j]
             )
 
         weights = self._candidate_weights(
@@ -1439,8 +1436,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         share of the source, ``fit["prior"]``; zero without one) and covariance
         ``sigma^2 / p`` per weight of penalty ``p``; the noise is Gaussian of variance
         ``sigma^2 / s_i`` on a row of weight ``s_i``; the intercept has a flat prior
-        (integrated out by centring; every candidate alike, so the ones that pull it
-        are not credited for it); ``sigma^2`` is set to its maximum (MacKay 1992, as
+        (integrated out by centring, for every candidate alike, whatever
+        ``lam_intercept``); ``sigma^2`` is set to its maximum (MacKay 1992, as
         LogME does). With ``n = sum(s) - 1`` (``sum(s)`` without an intercept), per
         output ``-(1/2) log det(I + G / p) - (n / 2) log(Q / n)``, where ``G`` is the
         weighted Gram matrix of the centred rows and ``Q = sum_i s_i e_i^2 + p ||W - M||^2``
