@@ -88,3 +88,40 @@ def test_reform_candidates_read_from_one_fit(name):
     np.testing.assert_array_equal(read, alone)
     assert len(read) == 47
     assert np.ptp(read) > 0
+
+
+@pytest.mark.parametrize("family", ["shift", "useless"])
+def test_regression_cells_are_the_scores_of_the_three_models_on_the_same_rows(family):
+    # The regression table's cell for one seed, recomputed independently: the scenario,
+    # the labelled and test rows, and the R^2 of the regressor, RidgeCV and the source.
+    from sklearn.linear_model import LinearRegression, RidgeCV
+    from sklearn.metrics import r2_score
+
+    from skreuse.training import HypothesisTransferRegressor
+
+    out = bench.run_regression(family, "diabetes", 3, ["HT residual"])
+    assert sorted(out) == [("HT residual", n) for n in bench.REGRESSION_ROWS]
+    builder = _scenarios.shifted_covariates if family == "shift" else _scenarios.useless_source
+    s = builder("diabetes", 3)
+    if family == "useless":
+        # The source rows carry shuffled targets (the same rows as the shift split's).
+        shift = _scenarios.shifted_covariates("diabetes", 3)
+        np.testing.assert_array_equal(s.X_target, shift.X_target)
+        assert not np.array_equal(s.y_source, shift.y_source)
+        np.testing.assert_array_equal(np.sort(s.y_source), np.sort(shift.y_source))
+    source = LinearRegression().fit(s.X_source, s.y_source)
+    n = 10
+    order = np.random.RandomState(3000 + n).permutation(len(s.y_target))
+    rows, test = order[:n], np.sort(order[n:][: bench.MAX_TEST])
+    reg = HypothesisTransferRegressor(source, mode="residual").fit(
+        s.X_target[rows], s.y_target[rows]
+    )
+    expected = [
+        r2_score(s.y_target[test], reg.predict(s.X_target[test])),
+        r2_score(
+            s.y_target[test],
+            RidgeCV().fit(s.X_target[rows], s.y_target[rows]).predict(s.X_target[test]),
+        ),
+        r2_score(s.y_target[test], source.predict(s.X_target[test])),
+    ]
+    np.testing.assert_allclose(out[("HT residual", n)], expected, rtol=1e-12)
