@@ -2057,8 +2057,8 @@ def test_biased_ridge_fits_features_whose_products_overflow(shape):
 
 
 def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_inputs():
-    # Diabetes times 1e150, 1e200, 1e300: the generalized cross-validation of lam="auto"
-    # forms the inputs' Gram matrix too (it overflowed from ~1e153). The penalties are
+    # Diabetes times 1e150, 1e200, 1e300: the evidence of lam="auto" decomposes the
+    # inputs' Gram matrix too (it overflowed from ~1e153). The penalties are
     # then next to nothing, and every fit is least squares: R^2 0.5177 at each scale.
     X, y = load_diabetes(return_X_y=True)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
@@ -2078,6 +2078,28 @@ def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_inputs():
     large = HypothesisTransferRegressor(source_c, mode="residual").fit(X[200:260] * c, y[200:260])
     np.testing.assert_array_equal(large.candidate_weights_, small.candidate_weights_)
     np.testing.assert_allclose(large.predict(X[260:] * c), small.predict(X[260:]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_targets(mode):
+    # Targets (and the source) times 1e-300 .. 1e300: the same candidate weights, the
+    # predictions scaled alike. The evidence's squared residuals underflowed to zero at
+    # 1e-300 before its scale was taken from the targets in both directions (weights off
+    # by 0.11, predictions by 31 on targets of about 150).
+    X, y = load_diabetes(return_X_y=True)
+    base = HypothesisTransferRegressor(Ridge().fit(X[:200], y[:200]), mode=mode)
+    base.fit(X[200:230], y[200:230])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for c in (1e-300, 1e-200, 1e200, 1e300):
+            source = Ridge().fit(X[:200], y[:200] * c)
+            est = HypothesisTransferRegressor(source, mode=mode).fit(X[200:230], y[200:230] * c)
+            np.testing.assert_allclose(
+                est.candidate_weights_, base.candidate_weights_, rtol=1e-9, atol=1e-12
+            )
+            np.testing.assert_allclose(
+                est.predict(X[230:260]) / c, base.predict(X[230:260]), rtol=1e-9
+            )
 
 
 def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():

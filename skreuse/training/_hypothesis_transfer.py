@@ -19,6 +19,7 @@ from sklearn.preprocessing import LabelEncoder
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import check_model_fitted
+from ..utils._math import _exponent, _pow2
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -1452,8 +1453,10 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             # Nothing to tell the candidates apart: they weigh the same.
             return 0.0
         # The evidence depends on the target's scale by a constant that every candidate
-        # shares: a power of two of it is divided out (exact) so that nothing overflows.
-        scale = _power_of_two_scale(target)
+        # shares: a power of two of it is divided out (exact) so that squares neither
+        # overflow nor underflow (targets of 1e-300 otherwise gave Q = 0 for every
+        # candidate, and weights off by 0.11).
+        scale = _pow2(_exponent(float(np.max(np.abs(target), initial=0.0)))) or 1.0
         pred = X @ fit["coef"].T + fit["intercept"]
         if fit["offset"] is not None:
             pred = pred + fit["offset"]
