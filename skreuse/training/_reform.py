@@ -335,7 +335,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     rule took the ``useless`` cells of breast cancer from -10.2 to -8.5 points at one
     shot per class and from -6.8 to +0.2 at three; on the benchmark's seeds wine at one
     shot from -14.6 to -10.4, and breast cancer at one and three from -9.0 and -5.9 to
-    -8.6 and -1.4; no cell of the ``columns`` and ``shift`` families moved on either. A
+    -8.5 and -1.4; no cell of the ``columns`` and ``shift`` families moved on either. A
     margin of 0.35 nat per shot dropped good sources at one shot of breast cancer
     (seeds 100-109: ``columns`` -0.5 to -5.1 points, ``shift`` 0.0 to -2.8).
 
