@@ -482,6 +482,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
         more (:meth:`_solve`). Each fit refers to it as ``fit["cache"]``.
         """
         cache = {} if cache is None else cache
+        prior = None if W0 is None else prior_mean(W0, lam, alpha)
         # (Validation refuses weights that are all zero.)
         if self.fit_intercept:
             last = cache.get("centred")
@@ -492,8 +493,8 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 cache["centred"] = (X, sample_weight, center, X - center)
                 X = cache["centred"][3]
             b0 = 0.0 if b0 is None else b0
-            if W0 is not None:
-                b0 = b0 + prior_mean(W0, lam, alpha) @ center
+            if prior is not None:
+                b0 = b0 + prior @ center
         else:
             center = np.zeros(X.shape[1])
         if start is not None:
@@ -521,7 +522,7 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
             offset=offset,
             center=center,
             cache=cache,
-            prior=None if W0 is None else prior_mean(W0, lam, alpha),
+            prior=prior,
         )
 
     @staticmethod
@@ -1456,7 +1457,8 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         # shares: a power of two of it is divided out (exact) so that squares neither
         # overflow nor underflow (targets of 1e-300 otherwise gave Q = 0 for every
         # candidate, and weights off by 0.11).
-        scale = _pow2(_exponent(float(np.max(np.abs(target), initial=0.0)))) or 1.0
+        # (Its largest entry in [scale, 2 scale), as in _power_of_two_scale.)
+        scale = _pow2(_exponent(float(np.max(np.abs(target), initial=0.0))) - 1)
         pred = X @ fit["coef"].T + fit["intercept"]
         if fit["offset"] is not None:
             pred = pred + fit["offset"]
