@@ -874,12 +874,15 @@ def test_auto_is_the_held_out_likelihood_weighted_average_of_the_candidates():
         assert (a.candidate_weights_[a.candidates_[:, 0] == 0].sum() < 0.5) == kept
 
 
-def _evidence_the_slow_way(X, Y, counts, M, penalty, offset=None, fit_intercept=True):
+def _evidence_the_slow_way(
+    X, Y, counts, M, penalty, offset=None, fit_intercept=True, return_precisions=False
+):
     """Log marginal likelihood of the targets of the rows repeated ``counts`` times:
     every output a multivariate normal ``N(X M', sigma^2 (I + X diag(1 / penalty) X'))``
     (``scipy.stats``) at its maximum-likelihood ``sigma^2``, the flat intercept
     integrated out by projecting on the complement of the constant vector; up to a
-    constant that depends on the rows only."""
+    constant that depends on the rows only. ``return_precisions``: also the outputs'
+    ``1 / sigma^2``."""
     from scipy.linalg import null_space
     from scipy.stats import multivariate_normal
 
@@ -896,11 +899,12 @@ def _evidence_the_slow_way(X, Y, counts, M, penalty, offset=None, fit_intercept=
     if fit_intercept:
         Q = null_space(np.ones((1, n)))
         R, C = Q.T @ R, Q.T @ C @ Q
-    total = 0.0
+    total, precisions = 0.0, []
     for r in R.T:
         sigma2 = r @ np.linalg.solve(C, r) / len(r)
         total += multivariate_normal(np.zeros(len(r)), sigma2 * C).logpdf(r)
-    return total
+        precisions.append(1.0 / sigma2)
+    return (total, np.array(precisions)) if return_precisions else total
 
 
 def _candidate_model(source, share, strength):

@@ -3,8 +3,6 @@
 import numpy as np
 import pytest
 from joblib import parallel_config
-from scipy.linalg import null_space
-from scipy.stats import multivariate_normal
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_digits
 from sklearn.decomposition import PCA
@@ -14,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.random_projection import GaussianRandomProjection
+from test_hypothesis_transfer import _evidence_the_slow_way
 
 from skreuse.selection import LogMESelector
 from skreuse.transferability import hscore, leep_score, logme_score, nce_score
@@ -58,16 +57,9 @@ def _head_log_evidence(F, Y, ratio):
     prior integrated out (the targets projected on the complement of the constant vector,
     an orthonormal basis of n - 1 dimensions), each column Gaussian with covariance
     ``(I + F F^T / ratio) / beta`` there, at its maximum-likelihood ``beta``, the columns'
-    log densities summed. Also returns those betas."""
-    Q = null_space(np.ones((1, F.shape[0])))
-    Fq, Yq = Q.T @ F, Q.T @ Y
-    K = np.eye(Q.shape[1]) + Fq @ Fq.T / ratio
-    total, betas = 0.0, []
-    for y in Yq.T:
-        beta = Q.shape[1] / (y @ np.linalg.solve(K, y))
-        total += multivariate_normal(np.zeros(Q.shape[1]), K / beta).logpdf(y)
-        betas.append(beta)
-    return total, np.array(betas)
+    log densities summed (the hypothesis-transfer regressor's evidence, with the prior
+    mean at zero). Also returns those betas."""
+    return _evidence_the_slow_way(F, Y, 1, None, ratio, return_precisions=True)
 
 
 def _check_head_is_the_evidence_maximizing_ridge(head, F, Y):
