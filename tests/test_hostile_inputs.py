@@ -268,6 +268,13 @@ def _fitted_models(value):
     return []
 
 
+# Regressors whose predictions scale with the targets. The others train models that do
+# not: sklearn's trees (TwiceLearningTreeRegressor, its teacher forest) take a node whose
+# target variance is below float64's epsilon as pure (targets of 1e-20 give one leaf, as a
+# plain DecisionTreeRegressor does), and the MLPs that OTFusion and WeightAveraging train
+# with prefit=False start from outputs of order 1 and are not scaled either.
+TARGET_SCALE_EQUIVARIANT = {"HypothesisTransferRegressor"}
+
 # (class name, case name) -> the branch that fixes it (the LogME numerics are rewritten there).
 ESTIMATOR_XFAIL = {}
 
@@ -368,6 +375,26 @@ def _estimator_cases(est, est_id, *, held=False):
 
     for scale in (1e-150, 1e150):
         add(f"scale_{scale:g}", fit_then_outputs(X * scale, y_fit), well_formed)
+
+    if is_regressor(est) and not held:
+        # Targets from 1e-300 to 1e306 (up to 2e307): well-formed predictions, scaled
+        # alike where the model is linear in the targets. (The hypothesis-transfer
+        # regressor's solves summed targets of 1e305 to inf: NaN predictions without an
+        # error.)
+        def proportional(scale):
+            def check(result):
+                fitted, outs = result
+                _check_well_formed(fitted, outs)
+                ref = _outputs(_fit(est, X, y), X)["predict"]
+                if not np.allclose(outs["predict"] / scale, ref, rtol=1e-6, atol=1e-9):
+                    raise Wrong(f"targets times {scale:g}: predictions not scaled alike")
+
+            return check
+
+        linear = type(est).__name__ in TARGET_SCALE_EQUIVARIANT
+        for scale in (1e-300, 1e300, 1e306):
+            check = proportional(scale) if linear else well_formed
+            add(f"target_scale_{scale:g}", fit_then_outputs(X, y * scale), check)
 
     add(
         "zero_rows",

@@ -2089,14 +2089,24 @@ def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_targets(m
     # Targets (and the source) times 1e-300 .. 1e300: the same candidate weights, the
     # predictions scaled alike. The evidence's squared residuals underflowed to zero at
     # 1e-300 before its scale was taken from the targets in both directions (weights off
-    # by 0.11, predictions by 31 on targets of about 150).
+    # by 0.11, predictions by 31 on targets of about 150). At 1e305 (targets up to 3.5e307)
+    # the sums of the targets overflowed in the solves: NaN predictions, no error (the
+    # problem is now solved on the targets divided by a power of two of their size).
+    # A pulled intercept sums the targets apart (_solve).
     X, y = load_diabetes(return_X_y=True)
     base = HypothesisTransferRegressor(Ridge().fit(X[:200], y[:200]), mode=mode)
     base.fit(X[200:230], y[200:230])
+
+    def scaled_source(c):
+        # (Ridge's own fit overflows at 1e305: the source fitted once, its weights scaled.)
+        source = copy.deepcopy(base.source)
+        source.coef_, source.intercept_ = source.coef_ * c, source.intercept_ * c
+        return source
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for c in (1e-300, 1e-200, 1e200, 1e300):
-            source = Ridge().fit(X[:200], y[:200] * c)
+        for c in (1e-300, 1e-200, 1e200, 1e300, 1e305):
+            source = scaled_source(c)
             est = HypothesisTransferRegressor(source, mode=mode).fit(X[200:230], y[200:230] * c)
             np.testing.assert_allclose(
                 est.candidate_weights_, base.candidate_weights_, rtol=1e-9, atol=1e-12
@@ -2104,6 +2114,33 @@ def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_targets(m
             np.testing.assert_allclose(
                 est.predict(X[230:260]) / c, base.predict(X[230:260]), rtol=1e-9
             )
+    pulled = HypothesisTransferRegressor(base.source, mode=mode, lam_intercept=1.0)
+    expected = pulled.fit(X[200:230], y[200:230]).predict(X[230:260])
+    pulled = HypothesisTransferRegressor(scaled_source(1e305), mode=mode, lam_intercept=1.0)
+    got = pulled.fit(X[200:230], y[200:230] * 1e305).predict(X[230:260])
+    np.testing.assert_allclose(got / 1e305, expected, rtol=1e-9)
+    # Weights that cannot be represented (least squares of targets of 1e307 on inputs
+    # of 1e-5): a clear error, not infinite weights and NaN predictions.
+    with pytest.raises(ValueError, match="weights overflowed float64"):
+        HypothesisTransferRegressor((np.zeros(X.shape[1]), 0.0), lam=0.0, mode="biased").fit(
+            X[200:230] * 1e-5, y[200:230] * 1e305
+        )
+
+
+@pytest.mark.parametrize("Est", [HypothesisTransferClassifier, HypothesisTransferRegressor])
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+def test_hypothesis_transfer_refuses_a_source_with_infinite_weights_or_scores(Est, mode):
+    # Such a source made every candidate NaN: NaN predictions without an error.
+    X, y = load_iris(return_X_y=True)
+    source = (LogisticRegression if Est is HypothesisTransferClassifier else Ridge)().fit(X, y)
+    source.coef_ = source.coef_.copy()
+    source.coef_.flat[0] = np.inf
+    match = "weights or an intercept that are infinite" if mode == "biased" else "infinite or NaN"
+    with pytest.raises(ValueError, match=match):
+        Est(source, mode=mode).fit(X, y)
+    if mode == "biased":
+        with pytest.raises(ValueError, match=match):
+            Est((source.coef_, source.intercept_), mode=mode).fit(X, y)
 
 
 def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():

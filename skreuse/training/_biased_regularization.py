@@ -16,6 +16,7 @@ from scipy.special import expit, softmax
 
 from ..utils._math import _SAFE_PEAK, _exponent, _pow2
 from ..utils._threads import one_blas_thread_if_small
+from ..utils._validation import all_finite
 
 __all__ = ["biased_logistic_log_evidence", "fit_biased_logistic", "fit_biased_ridge"]
 
@@ -240,6 +241,25 @@ def fit_biased_ridge(
     s = _check_weights(sample_weight, n)
     lam = _check_penalties(lam, alpha, lam_intercept, d)
     Y = Y - _check_offset(offset, n, k)
+    # (Non-finite targets are left to the solver: its callers refuse them.)
+    t = _power_of_two_scale(Y) if all_finite(Y) else 1.0
+    if t != 1.0:
+        # The problem is linear in (Y, W0, b0): the same problem on them divided by a
+        # power of two of the targets' magnitude (exact), the solution scaled back, so
+        # that sums of targets near float64's top do not overflow.
+        W, b = fit_biased_ridge(
+            X,
+            Y / t,
+            W0 / t,
+            lam=lam,
+            alpha=alpha,
+            sample_weight=s,
+            fit_intercept=fit_intercept,
+            b0=b0 / t,
+            lam_intercept=lam_intercept,
+            ridge=ridge,
+        )
+        return W * t, b * t
     sq = np.sqrt(s)[:, None]
 
     if np.all(np.isinf(lam)):

@@ -118,6 +118,8 @@ def _linear_weights(source, name, n_features):
             f"{name} has weights of shape {coef.shape} but X has {n_features} features."
         )
     intercept = np.broadcast_to(np.asarray(intercept, dtype=float), (coef.shape[0],)).copy()
+    if not (all_finite(coef) and all_finite(intercept)):
+        raise ValueError(f"{name} has weights or an intercept that are infinite or NaN.")
     return coef, intercept, classes
 
 
@@ -185,7 +187,7 @@ def _source_scores(model, X, *, classes, n_rows, name, warn, log_proba):
             S = np.asarray(model.predict_proba(X), dtype=float)
             if log_proba:
                 S = np.log(np.maximum(S, _PROBA_FLOOR))
-        S = S.reshape(S.shape[0], -1)
+        S = _finite_scores(S.reshape(S.shape[0], -1), name)
         return _align_classes(S.T, model.classes_, classes, name, warn=warn).T
     if classes is not None and hasattr(model, "decision_function"):
         S = np.asarray(model.decision_function(X), dtype=float)
@@ -194,6 +196,14 @@ def _source_scores(model, X, *, classes, n_rows, name, warn, log_proba):
     S = S.reshape(S.shape[0], -1)
     if n_rows is not None and S.shape[1] != n_rows:
         raise ValueError(f"{name} gives {S.shape[1]} output(s) but the target needs {n_rows}.")
+    return _finite_scores(S, name)
+
+
+def _finite_scores(S, name):
+    """``S``, or a clear error when a source's scores are infinite or NaN (every fit and
+    prediction built on them would be NaN)."""
+    if not all_finite(S):
+        raise ValueError(f"{name} gives infinite or NaN scores on X.")
     return S
 
 
@@ -404,6 +414,13 @@ class _BaseHypothesisTransfer(SharedModelsMixin, BaseEstimator):
                 self.lam_ = float(np.max(fit["lam"]))
             intercept = fit["intercept"]
             self.source_weights_ = B
+        if not (all_finite(coef) and all_finite(intercept)):
+            # Finite data and sources, but weights beyond float64's range (targets near
+            # its top on inputs near zero, with little or no penalty).
+            raise ValueError(
+                "The fitted weights overflowed float64 (beyond about 1.8e308): y is too "
+                "large for inputs of this scale; rescale y or X."
+            )
         self.coef_, self.intercept_ = coef, intercept
         return self
 
@@ -1410,8 +1427,10 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
             resid = target.reshape(len(X), -1) - X @ coef.T
             if offset is not None:
                 resid = resid - offset.reshape(resid.shape)
+            # (Weights that sum to one: a weighted sum of targets near float64's top
+            # would overflow.)
             total = sample_weight.sum() + lam_intercept
-            intercept = (sample_weight @ resid + lam_intercept * intercept) / total
+            intercept = (sample_weight / total) @ resid + lam_intercept / total * intercept
         return coef, intercept
 
     def _shares_decomposition(self):
