@@ -435,6 +435,21 @@ def _estimator_cases(est, est_id, *, held=False):
             well_formed if held else string_labels,
         )
 
+        def extreme_int_labels(result):
+            fitted, outs = result
+            _check_well_formed(fitted, outs)
+            ref = _outputs(_fit(est, X, y), X)
+            if "predict" in outs:
+                expected = np.where(ref["predict"] == 1, 2**62, -(2**62))
+                if not np.array_equal(outs["predict"], expected):
+                    raise Wrong("labels +-2**62 give other predictions than 0/1")
+
+        add(
+            "extreme_int_labels",
+            fit_then_outputs(X, np.where(y == 1, 2**62, -(2**62))),
+            well_formed if held else extreme_int_labels,
+        )
+
     def wrong_width():
         return _outputs(_fit(est, X, y_fit), X[:, :-1])
 
@@ -444,6 +459,17 @@ def _estimator_cases(est, est_id, *, held=False):
     )
     add("one_dimensional_X", fit_then_outputs(X[:, 0], y_fit), expect_error=True)
     add("integer_X", fit_then_outputs(np.round(X * 10).astype(int), y_fit), well_formed)
+    # Shapes and scales a notebook meets (added at stop 38): more columns than rows, one
+    # column, columns of very different scales, every row the same.
+    rng = np.random.RandomState(7)
+    wide = np.hstack([X, rng.normal(size=(_N, 200))])
+    add("wide_X", fit_then_outputs(wide, y_fit), well_formed)
+    add("one_column_X", fit_then_outputs(X[:, :1], y_fit), well_formed)
+    mixed_scales = X * np.array([1e-150, 1.0, 1e150, 1e-5])[: X.shape[1]]
+    add("mixed_column_scales", fit_then_outputs(mixed_scales, y_fit), well_formed)
+    same_rows = np.repeat(X[:1], _N, axis=0)
+    add("identical_rows", fit_then_outputs(same_rows, y_fit, X), well_formed)
+    add("float32_X", fit_then_outputs(X.astype(np.float32), y_fit), well_formed)
 
     def predict_zero_rows():
         return _outputs(_fit(est, X, y_fit), X[:0])
