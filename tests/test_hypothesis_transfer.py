@@ -1485,24 +1485,28 @@ def test_weighted_gram_ridge_is_the_penalized_least_squares_solution(scale):
 
 
 @pytest.mark.parametrize(
-    ("mode", "source_weights", "lam_intercept", "fit_intercept"),
+    ("mode", "source_weights", "lam_intercept", "fit_intercept", "scale"),
     [
-        ("biased", None, 0.0, True),
-        ("residual", None, 0.0, True),
-        ("residual", "learn", 0.0, True),
-        ("biased", None, 5.0, True),
-        ("residual", None, 5.0, True),
-        ("biased", None, 0.0, False),
-        ("residual", None, 0.0, False),
+        ("biased", None, 0.0, True, 1.0),
+        ("residual", None, 0.0, True, 1.0),
+        ("residual", "learn", 0.0, True, 1.0),
+        ("biased", None, 5.0, True, 1.0),
+        ("residual", None, 5.0, True, 1.0),
+        ("biased", None, 0.0, False, 1.0),
+        ("residual", None, 0.0, False, 1.0),
+        ("biased", None, 0.0, True, 1e300),
+        ("residual", None, 5.0, True, 1e300),
     ],
 )
 def test_regressor_candidates_share_one_decomposition(
-    mode, source_weights, lam_intercept, fit_intercept, monkeypatch
+    mode, source_weights, lam_intercept, fit_intercept, scale, monkeypatch
 ):
     # lam="auto" decomposes one Gram matrix for all its candidates with one penalty (not
     # those of learned source weights, whose two penalties differ), and each candidate's
-    # fit is fit_biased_ridge's on the same rows (with a pulled intercept too).
+    # fit is fit_biased_ridge's on the same rows (with a pulled intercept too); also
+    # targets of 1e300, which fit_biased_ridge solves for divided by a power of two.
     X, y = make_regression(n_samples=40, n_features=6, noise=5.0, random_state=0)
+    y = y * scale
     source = Ridge().fit(X + 0.3, y)
     reg = HypothesisTransferRegressor(
         source,
@@ -1550,8 +1554,8 @@ def test_regressor_candidates_share_one_decomposition(
     for (Xc, target, s, W0), kwargs, (coef, intercept) in fits:
         del kwargs["start"], kwargs["cache"]
         expected = solve(Xc, target, W0, sample_weight=s, fit_intercept=fit_intercept, **kwargs)
-        np.testing.assert_allclose(coef, expected[0], rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(intercept, expected[1], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(coef, expected[0], rtol=1e-9, atol=1e-9 * scale)
+        np.testing.assert_allclose(intercept, expected[1], rtol=1e-9, atol=1e-9 * scale)
 
 
 @pytest.mark.parametrize(
@@ -2132,15 +2136,18 @@ def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_targets(m
 def test_hypothesis_transfer_refuses_a_source_with_infinite_weights_or_scores(Est, mode):
     # Such a source made every candidate NaN: NaN predictions without an error.
     X, y = load_iris(return_X_y=True)
-    source = (LogisticRegression if Est is HypothesisTransferClassifier else Ridge)().fit(X, y)
-    source.coef_ = source.coef_.copy()
-    source.coef_.flat[0] = np.inf
+    fitted = (LogisticRegression if Est is HypothesisTransferClassifier else Ridge)().fit(X, y)
     match = "weights or an intercept that are infinite" if mode == "biased" else "infinite or NaN"
-    with pytest.raises(ValueError, match=match):
-        Est(source, mode=mode).fit(X, y)
-    if mode == "biased":
+    for attr in ("coef_", "intercept_"):
+        source = copy.deepcopy(fitted)
+        value = np.array(getattr(source, attr), dtype=float)
+        value.flat[0] = np.inf
+        setattr(source, attr, value)
         with pytest.raises(ValueError, match=match):
-            Est((source.coef_, source.intercept_), mode=mode).fit(X, y)
+            Est(source, mode=mode).fit(X, y)
+        if mode == "biased":
+            with pytest.raises(ValueError, match=match):
+                Est((source.coef_, source.intercept_), mode=mode).fit(X, y)
 
 
 def test_biased_ridge_without_any_penalty_is_minimum_norm_least_squares():
