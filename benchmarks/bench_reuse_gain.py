@@ -406,7 +406,8 @@ def _oracles():
             "perfect candidate",
             'ReForm against a perfect choice: of the 47 candidates of its ``lam="auto"`` '
             "grid (the source on the shared columns or carried, each whole or halved, or no "
-            "source, at 9 finite strengths, and the shared and carried sources as they are), "
+            "source, at 9 finite strengths, and the shared and carried sources as they are; "
+            "29 where no column is new, the carried source then being the shared one), "
             "each fitted on all the labelled rows, the one best on the test rows. Like "
             'hypothesis transfer, ``lam="auto"`` averages the candidates (when their '
             "evidence differs).",

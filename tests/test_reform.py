@@ -577,6 +577,42 @@ def test_auto_averages_the_candidates_by_their_evidence(n_classes, monkeypatch):
     np.testing.assert_allclose(est.candidate_weights_, weights, atol=1e-6)
 
 
+def test_a_prior_equal_to_another_is_one_candidate():
+    # Where no column is new the carried model is the shared one: as two candidates each,
+    # the uniform prior over the candidates gave the source twice its mass. A source with
+    # zero weights is no source: "none", the fall-back, is the one kept.
+    from skreuse.training._reform import _distinct
+
+    W, b = np.array([[1.0, -2.0]]), np.array([0.5])
+    zero = (np.zeros_like(W), np.zeros_like(b))
+
+    def priors(carried, scale=1.0):
+        W_sh, W_c = W * scale, carried * scale
+        return {
+            "shared": (W_sh, b * scale),
+            "carried": (W_c, b * scale),
+            "shared/2": (W_sh / 2, b * scale / 2),
+            "carried/2": (W_c / 2, b * scale / 2),
+            "none": zero,
+        }
+
+    assert _distinct(priors(W)) == ["shared", "shared/2", "none"]
+    every = ["shared", "carried", "shared/2", "carried/2", "none"]
+    assert _distinct(priors(W + [[0.0, 1.0]])) == every
+    assert _distinct(priors(W, scale=0.0)) == ["none"]
+    # Zero weights with an intercept: still a source (the class frequencies it learned).
+    frequencies = {name: (W * 0.0, prior[1]) for name, prior in priors(W).items()}
+    assert _distinct(frequencies) == ["shared", "shared/2", "none"]
+    # The same columns on both sides: every finite candidate is the shared source's, its
+    # half or none, at every strength.
+    X, y = load_wine(return_X_y=True, as_frame=True)
+    source = _logreg(X.iloc[::2], y[::2])
+    est = ReFormRectifier(source).fit(X.iloc[1::9], y[1::9])
+    finite = [name for name, lam in est.candidates_ if np.isfinite(lam)]
+    assert sorted(set(finite)) == ["none", "shared", "shared/2"]
+    assert len(finite) == 3 * 9
+
+
 # -- mutation-testing survivors (issue 20): names, source forms, degenerate plans ------------
 
 
