@@ -186,7 +186,9 @@ def _demo_main(*, output, quick, random_state):
         f"1. Ranking the zoo with {n_rank_shots} labeled target rows per class "
         f"({len(rank_rows)} rows); 'probe acc.' is the accuracy on {len(test_rows)} "
         "held-out target rows of a new logistic-regression head trained on the model's "
-        "outputs (the model frozen)."
+        "outputs (the model frozen). 'LogME' is the selector's score: each class's evidence "
+        "capped at 0, so models that predict every class almost exactly on these rows tie "
+        "at 0.000 (LogMESelector's Notes say how ties are ranked)."
     )
     out.append(
         _format_table(
