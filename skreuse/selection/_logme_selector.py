@@ -858,7 +858,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
       whatever its quality: ``scores_`` still gives its LogME.
     - near ties go to the narrower features. The score times the number of rows ``n`` is a
       total log evidence, so two scores less than ``1 / (2 n)`` apart are a Bayes factor
-      below :math:`e^{1/2} \approx 1.6`, "not worth more than a bare mention" [3]_: the
+      below :math:`e^{1/2}`, about 1.6, "not worth more than a bare mention" [3]_: the
       rows do not tell the candidates apart. With nothing to choose between them, the head
       is safer on fewer features (its estimation error grows with their number), so of the
       candidates within ``1 / (2 n)`` of the best, those more than twice as wide as the
