@@ -49,6 +49,22 @@ def test_api_reference_lists_every_public_object():
     assert not missing, f"docs/api.rst does not list: {missing}"
 
 
+def test_no_docstring_holds_a_control_character():
+    # A backslash in a docstring that is not raw is an escape: "\\approx" in LaTeX became
+    # a BEL character and "pprox" (LogMESelector's Notes, stop 38), which renders without
+    # an error. Every public object's docstring and its members'.
+    import inspect
+
+    bad = []
+    for name, obj in all_estimators() + all_displays() + all_functions():
+        members = [m for _, m in inspect.getmembers(obj)] if inspect.isclass(obj) else []
+        for item in [obj, *members]:
+            doc = getattr(item, "__doc__", None)
+            if isinstance(doc, str) and re.search(r"[\x00-\x08\x0b-\x1f\x7f]", doc):
+                bad.append(f"{name}.{getattr(item, '__name__', '?')}")
+    assert not bad, f"control characters in the docstrings of {sorted(set(bad))}"
+
+
 @pytest.mark.parametrize("source", _doc_sources(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_every_referenced_page_exists(source):
     text = source.read_text()
