@@ -766,7 +766,8 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         """
         n_classes = len(self.classes_)
         grid = [("shared", np.inf), ("carried", np.inf)]
-        grid += [(name, lam) for lam in _LAM_GRID if np.isfinite(lam) for name in _distinct(priors)]
+        distinct = _distinct(priors)
+        grid += [(name, lam) for lam in _LAM_GRID if np.isfinite(lam) for name in distinct]
         fits, log_ev = [], []
         for name, lam in grid:
             W0, b0 = priors[name]
