@@ -577,6 +577,20 @@ def test_auto_averages_the_candidates_by_their_evidence(n_classes, monkeypatch):
     np.testing.assert_allclose(est.candidate_weights_, weights, atol=1e-6)
 
 
+@pytest.mark.parametrize("attr", ["coef_", "intercept_"])
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_a_source_with_a_weight_that_is_not_finite_is_refused(attr, value):
+    # Every candidate centred on it was NaN, and so were the predictions, with no error
+    # (the hypothesis-transfer estimators refuse such a source with the same check).
+    X, y = load_wine(return_X_y=True)
+    source = LogisticRegression(max_iter=5000).fit(X, y)
+    weights = np.array(getattr(source, attr), dtype=float)
+    weights.flat[0] = value
+    setattr(source, attr, weights)
+    with pytest.raises(ValueError, match="source has weights or an intercept that are"):
+        ReFormRectifier(source).fit(X[::5], y[::5])
+
+
 def test_a_prior_equal_to_another_is_one_candidate():
     # Where no column is new the carried model is the shared one: as two candidates each,
     # the uniform prior over the candidates gave the source twice its mass. A source with

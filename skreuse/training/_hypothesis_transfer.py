@@ -28,7 +28,11 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ..utils._validation import all_finite, check_classification_targets
+from ..utils._validation import (
+    all_finite,
+    check_classification_targets,
+    check_finite_weights,
+)
 from ._biased_regularization import (
     _logistic_loss_grad,
     _power_of_two_scale,
@@ -118,8 +122,7 @@ def _linear_weights(source, name, n_features):
             f"{name} has weights of shape {coef.shape} but X has {n_features} features."
         )
     intercept = np.broadcast_to(np.asarray(intercept, dtype=float), (coef.shape[0],)).copy()
-    if not (all_finite(coef) and all_finite(intercept)):
-        raise ValueError(f"{name} has weights or an intercept that are infinite or NaN.")
+    check_finite_weights(coef, intercept, name)
     return coef, intercept, classes
 
 

@@ -28,7 +28,7 @@ from ..utils._sklearn_compat import (
     check_is_fitted,
     validate_data,
 )
-from ..utils._validation import check_classification_targets
+from ..utils._validation import check_classification_targets, check_finite_weights
 from ._biased_regularization import (
     biased_logistic_log_evidence,
     evidence_weights,
@@ -78,6 +78,7 @@ def _unpack_source(source):
         )
     W = np.atleast_2d(np.asarray(model.coef_, dtype=float))
     b = np.broadcast_to(np.asarray(model.intercept_, dtype=float), (W.shape[0],)).copy()
+    check_finite_weights(W, b, "source")
     classes = np.asarray(model.classes_)
     if W.shape[0] == 1 and len(classes) == 2:
         W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])

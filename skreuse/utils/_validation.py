@@ -21,6 +21,7 @@ __all__ = [
     "check_allocation",
     "check_classification_target",
     "check_classification_targets",
+    "check_finite_weights",
     "check_label_types",
 ]
 
@@ -53,6 +54,14 @@ def all_finite(a):
     with np.errstate(over="ignore", invalid="ignore"):
         total = a.sum()
     return bool(np.isfinite(total)) or bool(np.isfinite(a).all())
+
+
+def check_finite_weights(coef, intercept, name):
+    """Raise a ``ValueError`` naming ``name`` unless a linear model's ``coef`` and
+    ``intercept`` are all finite: every fit built on an infinite or NaN weight (a prior
+    mean, carried weights) is NaN, with no error of its own."""
+    if not (all_finite(coef) and all_finite(intercept)):
+        raise ValueError(f"{name} has weights or an intercept that are infinite or NaN.")
 
 
 def check_label_types(y, input_name="y"):
