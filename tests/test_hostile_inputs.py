@@ -358,6 +358,9 @@ def _estimator_cases(est, est_id, *, held=False):
     def well_formed(result):
         _check_well_formed(*result)
 
+    # The outputs fitted on (X, y), which the checks below compare with: fitted once.
+    reference = functools.cache(lambda: _outputs(_fit(est, X, y), X))
+
     for bad, value in (("nan", np.nan), ("inf", np.inf)):
         Xb = X.copy()
         Xb[3, 1] = value
@@ -385,7 +388,7 @@ def _estimator_cases(est, est_id, *, held=False):
             def check(result):
                 fitted, outs = result
                 _check_well_formed(fitted, outs)
-                ref = _outputs(_fit(est, X, y), X)["predict"]
+                ref = reference()["predict"]
                 if not np.allclose(outs["predict"] / scale, ref, rtol=1e-6, atol=1e-9):
                     raise Wrong(f"targets times {scale:g}: predictions not scaled alike")
 
@@ -420,35 +423,37 @@ def _estimator_cases(est, est_id, *, held=False):
         mixed = np.array(["a", 1] * (_N // 2), dtype=object)
         add("mixed_type_labels", fit_then_outputs(X, mixed), expect_error=True)
 
-        def string_labels(result):
-            fitted, outs = result
-            _check_well_formed(fitted, outs)
-            ref = _outputs(_fit(est, X, y), X)
-            if "predict" in outs:
-                expected = np.where(ref["predict"] == 1, "yes", "no")
-                if not np.array_equal(outs["predict"], expected):
-                    raise Wrong("string labels give other predictions than integer labels")
+        def relabelled(positive, negative, problem):
+            # Labels 1 and 0 renamed: the predictions of the 0/1 fit, renamed alike.
+            def check(result):
+                fitted, outs = result
+                _check_well_formed(fitted, outs)
+                if "predict" in outs:
+                    expected = np.where(reference()["predict"] == 1, positive, negative)
+                    if not np.array_equal(outs["predict"], expected):
+                        raise Wrong(problem)
 
-        add(
-            "string_labels",
-            fit_then_outputs(X, np.where(y == 1, "yes", "no")),
-            well_formed if held else string_labels,
-        )
+            return check
 
-        def extreme_int_labels(result):
-            fitted, outs = result
-            _check_well_formed(fitted, outs)
-            ref = _outputs(_fit(est, X, y), X)
-            if "predict" in outs:
-                expected = np.where(ref["predict"] == 1, 2**62, -(2**62))
-                if not np.array_equal(outs["predict"], expected):
-                    raise Wrong("labels +-2**62 give other predictions than 0/1")
-
-        add(
-            "extreme_int_labels",
-            fit_then_outputs(X, np.where(y == 1, 2**62, -(2**62))),
-            well_formed if held else extreme_int_labels,
-        )
+        for case, positive, negative, problem in (
+            (
+                "string_labels",
+                "yes",
+                "no",
+                "string labels give other predictions than integer labels",
+            ),
+            (
+                "extreme_int_labels",
+                2**62,
+                -(2**62),
+                "labels +-2**62 give other predictions than 0/1",
+            ),
+        ):
+            add(
+                case,
+                fit_then_outputs(X, np.where(y == 1, positive, negative)),
+                well_formed if held else relabelled(positive, negative, problem),
+            )
 
     def wrong_width():
         return _outputs(_fit(est, X, y_fit), X[:, :-1])
