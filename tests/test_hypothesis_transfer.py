@@ -2123,8 +2123,12 @@ def test_hypothesis_transfer_regressor_is_the_same_at_any_scale_of_its_targets(m
     pulled = HypothesisTransferRegressor(scaled_source(1e305), mode=mode, lam_intercept=1.0)
     got = pulled.fit(X[200:230], y[200:230] * 1e305).predict(X[230:260])
     np.testing.assert_allclose(got / 1e305, expected, rtol=1e-9)
+
+
+def test_hypothesis_transfer_regressor_refuses_weights_beyond_float64():
     # Weights that cannot be represented (least squares of targets of 1e307 on inputs
     # of 1e-5): a clear error, not infinite weights and NaN predictions.
+    X, y = load_diabetes(return_X_y=True)
     with pytest.raises(ValueError, match="weights overflowed float64"):
         HypothesisTransferRegressor((np.zeros(X.shape[1]), 0.0), lam=0.0, mode="biased").fit(
             X[200:230] * 1e-5, y[200:230] * 1e305
