@@ -1259,3 +1259,40 @@ def test_head_ratio_at_the_bottom_of_its_grid_for_features_that_give_the_classes
     evidence = [_head_log_evidence(F, _one_hot(y), r)[0] for r in ratios]
     assert np.all(np.diff(evidence) > 0)
     np.testing.assert_array_equal(selector.predict(F), y)
+
+
+def test_head_ratio_with_one_row_per_class_is_the_largest_eigenvalue():
+    # With one row per class the summed evidence is the same whichever row carries which
+    # label (a relabelling only permutes the indicator columns): it cannot see whether the
+    # features predict the classes, so the head does not follow it (to the top of its grid
+    # here, where its weights vanish and it ranks classes by inner products): its ratio is
+    # the largest eigenvalue of the centred Gram matrix, in memory and streamed alike.
+    from skreuse.selection._logme_selector import _BayesianLinearHead
+
+    rng = np.random.RandomState(0)
+    F = rng.normal(size=(6, 4)) * np.array([3.0, 1.0, 0.5, 0.1])
+    y = np.array([4, 0, 5, 2, 1, 3])
+    top = np.linalg.norm(F - F.mean(axis=0), 2) ** 2
+    relabelled = rng.permutation(y)
+    for ratio in top * 2.0 ** np.arange(-6.0, 21.0, 3.0):
+        evidence = _head_log_evidence(F, _one_hot(y), ratio)[0]
+        assert _head_log_evidence(F, _one_hot(relabelled), ratio)[0] == pytest.approx(evidence)
+    streamed = LogMESelector([("f", _identity)]).fit(F, y)
+    in_memory = _BayesianLinearHead().fit(F, y)
+    for head in (streamed.estimator_, in_memory):
+        assert _head_ratio(head) == pytest.approx(top, rel=1e-9)
+        ridge = _ridge(F, _one_hot(y), top)
+        np.testing.assert_allclose(head.coef_, ridge.coef_, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(head.intercept_, ridge.intercept_, rtol=1e-9, atol=1e-12)
+        # each column's beta at its maximum-likelihood value for that ratio
+        np.testing.assert_allclose(head.beta_, _head_log_evidence(F, _one_hot(y), top)[1])
+    # (the evidence is higher at the top of the grid, where it would have put the ratio)
+    assert (
+        _head_log_evidence(F, _one_hot(y), top * 2.0**20)[0]
+        > _head_log_evidence(F, _one_hot(y), top)[0]
+    )
+    # A second row of one class: the evidence chooses again.
+    F2, y2 = np.r_[F, F[:1] + 0.1], np.r_[y, y[0]]
+    _check_head_is_the_evidence_maximizing_ridge(
+        LogMESelector([("f", _identity)]).fit(F2, y2).estimator_, F2, _one_hot(y2)
+    )

@@ -229,10 +229,16 @@ def _head_statistics(stream, ranked, sum_x, score, constant=None):
     }
 
 
-def _streamed_head(h):
+def _one_row_per_class(y, task):
+    """Whether ``y`` is a classification's labels with one row per class (the case where
+    the head's evidence says nothing about its prior ratio: :func:`_shared_ratio`)."""
+    return task == "classification" and np.unique(y).shape[0] == np.shape(y)[0]
+
+
+def _streamed_head(h, one_row_per_class=False):
     """``(the features' LogME, the head's posterior)`` from :func:`_head_statistics`; the
     posterior is None when centring the statistics loses too many digits (the head is then
-    fitted on the features)."""
+    fitted on the features). ``one_row_per_class`` as in :func:`_shared_ratio`."""
     (fe, te), n = h["exponents"], h["n"]
     score = h["logme"]
     if score is None:
@@ -242,7 +248,7 @@ def _streamed_head(h):
         )
         score = float(np.mean(to_numpy(result["evidence"])))
     posterior = _posterior_from_statistics(
-        h["gram"], h["cross"], h["target_sq"], *h["sums"], n, fe, te
+        h["gram"], h["cross"], h["target_sq"], *h["sums"], n, fe, te, one_row_per_class
     )
     return score, posterior
 
@@ -443,13 +449,13 @@ def _outranked(scores, tie_break, spans, top_k, widths=None, n_samples=None):
 _CENTRING_LOSS = 1e6
 # Grid of the shared prior ratio, in octaves of the largest eigenvalue (then refined). At
 # the top the features' weights are about 1e-6 of the least-squares ones: where the evidence
-# rises further (the features explain nothing it can see, e.g. one row per class), the
-# prediction is the class frequencies, and the features still break the ties between
+# rises further (the features explain nothing it can see), the prediction is the class
+# frequencies, and the features still break the ties between
 # classes as frequent as each other (an infinite ratio would leave them all tied).
 _RATIO_OCTAVES = np.arange(-60.0, 21.0)
 
 
-def _shared_ratio(sigma, z2, delta, n_eff):
+def _shared_ratio(sigma, z2, delta, n_eff, one_row_per_class=False):
     """The prior ratio ``t = alpha / beta`` of :class:`_BayesianLinearHead`, shared by the
     target columns, and every column's ``S(t) = ||y - F m||^2 + t ||m||^2``.
 
@@ -461,12 +467,20 @@ def _shared_ratio(sigma, z2, delta, n_eff):
     (``_RATIO_OCTAVES``), then a bounded search around its best point. ``t = inf`` (no
     weight on the features) only when there is nothing to fit: no direction, no row beyond
     the intercept's, or constant targets.
+
+    ``one_row_per_class``: the columns are the indicators of classes that have one row
+    each. Their summed evidence is then the same whichever row carries which label (a
+    relabelling only permutes the columns), so it cannot tell whether the features
+    predict the classes, and says nothing about ``t``: ``t`` is the largest eigenvalue
+    (the leading direction's weights shrunk by half; Notes of :class:`LogMESelector`).
     """
     total = z2.sum(axis=0) + delta
     cols = total > 0
     if sigma.shape[0] == 0 or n_eff < 1 or not cols.any():
         return np.inf, total
     scale = float(sigma.max())
+    if one_row_per_class:
+        return scale, np.sum(z2 * (scale / (sigma + scale))[:, None], axis=0) + delta
     sig = sigma / scale
     # Each column at unit total: a constant factor of S, so t does not change.
     z2u, du = z2[:, cols] / total[cols], delta[cols] / total[cols]
@@ -489,12 +503,14 @@ def _shared_ratio(sigma, z2, delta, n_eff):
     return t, np.sum(z2 * (t / (sigma + t))[:, None], axis=0) + delta
 
 
-def _posterior_from_spectrum(sigma, basis, z, delta, n_eff, feature_exp, target_exp, means):
+def _posterior_from_spectrum(
+    sigma, basis, z, delta, n_eff, feature_exp, target_exp, means, one_row_per_class=False
+):
     """Coefficients, intercept, ``alpha`` and ``beta`` of the head from the spectrum of the
     centred, power-of-two-scaled features (eigenvalues ``sigma``, eigenvectors ``basis``
     (D, r), targets' coordinates ``z`` (r, C)); ``means``: the unscaled features' and
-    targets' means."""
-    t, S = _shared_ratio(sigma, z**2, delta, n_eff)
+    targets' means; ``one_row_per_class`` as in :func:`_shared_ratio`."""
+    t, S = _shared_ratio(sigma, z**2, delta, n_eff, one_row_per_class)
     if np.isinf(t):
         coef = np.zeros((z.shape[1], basis.shape[0]))
     else:
@@ -535,9 +551,10 @@ def _spectrum(gram, cross, n, D):
     return sigma, V, (V.T @ cross) / np.sqrt(sigma)[:, None]
 
 
-def _posterior_from_features(F, Y):
+def _posterior_from_features(F, Y, one_row_per_class=False):
     """:class:`_BayesianLinearHead`'s posterior from the features ``F`` and the target
-    columns ``Y`` (float64 arrays), centred in two passes."""
+    columns ``Y`` (float64 arrays), centred in two passes; ``one_row_per_class`` as in
+    :func:`_shared_ratio`."""
     n, D = F.shape
     mean_x, mean_y = F.mean(axis=0), Y.mean(axis=0)
     Fc, Yc = F - mean_x, Y - mean_y
@@ -554,14 +571,17 @@ def _posterior_from_features(F, Y):
         sigma, basis, z = s[keep] ** 2, Vt[keep].T, U[:, keep].T @ Yc
     delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
     return _posterior_from_spectrum(
-        sigma, basis, z, delta, n - 1, feature_exp, target_exp, (mean_x, mean_y)
+        sigma, basis, z, delta, n - 1, feature_exp, target_exp, (mean_x, mean_y), one_row_per_class
     )
 
 
-def _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, feature_exp, target_exp):
+def _posterior_from_statistics(
+    gram, cross, target_sq, sum_x, sum_y, n, feature_exp, target_exp, one_row_per_class=False
+):
     """The same from streamed statistics of the scaled features (``F * 2**-fe``) and targets:
     ``F^T F``, ``F^T Y``, the columns' ``y^T y``, the sums of both; ``None`` when centring
-    them loses too many digits (a column of mean far above its spread)."""
+    them loses too many digits (a column of mean far above its spread);
+    ``one_row_per_class`` as in :func:`_shared_ratio`."""
     gram_c = gram - np.outer(sum_x, sum_x) / n
     raw, centred = np.diag(gram), np.diag(gram_c)
     if np.any((raw > 0) & (centred * _CENTRING_LOSS < raw)):
@@ -571,7 +591,9 @@ def _posterior_from_statistics(gram, cross, target_sq, sum_x, sum_y, n, feature_
     sigma, basis, z = _spectrum(gram_c, cross_c, n, gram.shape[0])
     delta = np.clip(y2 - np.sum(z * z, axis=0), 0.0, None)
     means = (np.ldexp(sum_x, feature_exp) / n, np.ldexp(sum_y, np.asarray(target_exp)) / n)
-    return _posterior_from_spectrum(sigma, basis, z, delta, n - 1, feature_exp, target_exp, means)
+    return _posterior_from_spectrum(
+        sigma, basis, z, delta, n - 1, feature_exp, target_exp, means, one_row_per_class
+    )
 
 
 class _BayesianLinearHead(BaseEstimator):
@@ -596,7 +618,7 @@ class _BayesianLinearHead(BaseEstimator):
         score, _, task = _logme_fit(X, y, task=self.task)
         F = np.asarray(to_numpy(X), dtype=np.float64)
         Y, _ = _logme_targets(y, F.shape[0], task)
-        posterior = _posterior_from_features(F, Y)
+        posterior = _posterior_from_features(F, Y, _one_row_per_class(y, task))
         return self._fit_posterior(score, posterior, task, y, F, np.arange(F.shape[0]))
 
     def _fit_posterior(self, score, posterior, task, y, row_features, rows):
@@ -920,6 +942,19 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     spread by more than about 1000 that loses too many digits, and the head is then
     fitted on the selected candidate's features, from a second pass.
 
+    With one row per class the head does not follow the evidence: the evidence summed over
+    the class indicators is then the same whichever row carries which label (relabelling
+    the rows only permutes the columns), so it cannot see whether the features predict the
+    classes, and it rose toward the top of the ratio grid, where the weights almost vanish
+    and the head ranked the classes by the inner product of the input with each class's
+    centred row (favouring rows far from the others). The ratio is then the largest
+    eigenvalue of the centred features' Gram matrix (the leading direction's weight shrunk
+    by half, the weaker ones more). Measured with the default selector on the benchmark's
+    families (seeds 100-119, one row per class, gain over the better of the two baselines,
+    before and after): ``shift``/wine -2.0, now -0.2 points; ``shift``/digits -6.1, now -4.2;
+    ``classes``/wine -2.9, now -1.5; ``classes``/digits -1.7, now -1.6; the ``useless``
+    source on wine -38.2, now -38.5. With two classes (two rows) every ratio predicts alike.
+
     References
     ----------
     .. [1] K. You, Y. Liu, J. Wang, M. Long, "LogME: Practical Assessment of Pre-trained
@@ -1163,7 +1198,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         y = labels.get(selected[0], y)
         payload = kept.get(selected[0]) or {}
         # The head of the selected candidate only: its posterior costs a decomposition.
-        logme, posterior = _streamed_head(payload["head"]) if "head" in payload else (0, None)
+        logme, posterior = (
+            _streamed_head(payload["head"], _one_row_per_class(y, task))
+            if "head" in payload
+            else (0, None)
+        )
         if posterior is not None:
             head = _BayesianLinearHead(task=task)._fit_posterior(
                 logme, posterior, task, y, payload["rows"], payload["row_ids"]
