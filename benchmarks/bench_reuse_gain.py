@@ -43,7 +43,9 @@ unlabeled. More tables bound what the methods could reach: NCM, a depth-3 tree a
 logistic regression given every target row labelled; the selector's head on the
 candidate that is best on the test rows (a perfect choice); NCM in the space that is
 best on the test rows; and hypothesis transfer and ReForm with the candidate of their
-own ``lam="auto"`` grid that is best on the test rows (added at stop 22). The cells of
+own ``lam="auto"`` grid that is best on the test rows (added at stop 22); the selector's
+own head on the candidate and at the prior ratio best on the test rows (added at stop
+39). The cells of
 the goal they put out of reach are listed after them. Beside each perfect choice, the
 best single one (added at stop 24): the candidate (or space) with the best test accuracy
 on average over the seeds, the same on every seed. A perfect choice also profits from
@@ -126,6 +128,13 @@ PERFECT_CHOICE = defaultdict(list)
 # NCM against a perfect choice of space, per (family, dataset, shots): one row per seed of
 # (NCM with ``features="auto"``, test accuracies of NCM in each space it chooses from).
 PERFECT_SPACE = defaultdict(list)
+# The selector with its own head against a perfect choice of candidate and prior ratio,
+# per (family, dataset, shots): one row per seed of (the selector with its defaults, test
+# accuracies of its head on each candidate at each ratio of ``_HEAD_OCTAVES``).
+PERFECT_HEAD = defaultdict(list)
+# The ratios of that bound, in octaves of the largest eigenvalue of the centred features'
+# Gram matrix (the range of the head's own grid).
+_HEAD_OCTAVES = np.arange(-60.0, 21.0)
 # Hypothesis transfer and ReForm against a perfect candidate, per method, then per
 # (family, dataset, shots): one row per seed of (the method with ``lam="auto"``, test
 # accuracies of every candidate of its grid).
@@ -221,6 +230,10 @@ def run_same_space(family, name, seed, methods):
                 PERFECT_CHOICE[(family, name, k)].append(
                     (out[(m, k)][0], _choice_accuracies(candidates, Xl, yl, Xt, yt))
                 )
+            if m == "LogMESelector (own head)":
+                PERFECT_HEAD[(family, name, k)].append(
+                    (out[(m, k)][0], _own_head_accuracies(candidates, Xl, yl, Xt, yt))
+                )
             if m == "NCM":
                 PERFECT_SPACE[(family, name, k)].append(
                     (out[(m, k)][0], _space_accuracies(embedding, Xl, yl, Xt, yt))
@@ -254,6 +267,28 @@ def _choice_accuracies(candidates, Xl, yl, Xt, yt):
         features = model.transform if hasattr(model, "transform") else model.predict_proba
         head = _lr().fit(features(Xl), yl)
         accs.append(float(np.mean(head.predict(features(Xt)) == yt)))
+    return np.array(accs)
+
+
+def _own_head_accuracies(candidates, Xl, yl, Xt, yt):
+    """Test accuracy of the selector's own head (ridge regression of the class indicators,
+    with an intercept) on each candidate at each prior ratio of ``_HEAD_OCTAVES``, computed
+    here from an SVD of the centred features: candidates times ratios."""
+    classes, codes = np.unique(yl, return_inverse=True)
+    Y = np.eye(len(classes))[codes]
+    accs = []
+    for _, model in candidates:
+        features = model.transform if hasattr(model, "transform") else model.predict_proba
+        F, Ft = features(Xl), features(Xt)
+        mean_x, mean_y = F.mean(axis=0), Y.mean(axis=0)
+        U, sv, Vt = np.linalg.svd(F - mean_x, full_matrices=False)
+        keep = sv**2 > sv[0] ** 2 * min(F.shape) * np.finfo(float).eps
+        U, sv, Vt = U[:, keep], sv[keep], Vt[keep]
+        Z = U.T @ (Y - mean_y)
+        for ratio in sv[0] ** 2 * 2.0**_HEAD_OCTAVES:
+            W = Vt.T @ ((sv / (sv**2 + ratio))[:, None] * Z)
+            scores = (Ft - mean_x) @ W + mean_y
+            accs.append(float(np.mean(classes[np.argmax(scores, axis=1)] == yt)))
     return np.array(accs)
 
 
@@ -371,6 +406,18 @@ def _oracles():
             "The selector against a perfect choice: the same logistic head on the "
             "candidate that is best on the test rows (an oracle no selector can beat).",
             "a perfect choice reaches",
+        ),
+        (
+            "LogMESelector (own head)",
+            PERFECT_HEAD,
+            "perfect choice + ratio",
+            "The selector with its own head against a perfect choice: the same head "
+            "(LogME's Bayesian linear regression of the class indicators, i.e. ridge "
+            "regression) on the candidate and at the prior ratio (81 octaves of the largest "
+            "eigenvalue, 2^-60 to 2^20) that are best on the test rows. It bounds any rule "
+            "choosing the candidate and the ratio of a least-squares head; the best single "
+            "one is a fixed candidate at a fixed octave.",
+            "its head on the candidate and at the ratio best on the test rows reaches",
         ),
         (
             "NCM",

@@ -125,3 +125,35 @@ def test_regression_cells_are_the_scores_of_the_three_models_on_the_same_rows(fa
         r2_score(s.y_target[test], source.predict(s.X_target[test])),
     ]
     np.testing.assert_allclose(out[("HT residual", n)], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shots", [1, 3])
+def test_own_head_bound_is_ridge_on_each_candidate_at_each_ratio(shots):
+    # The own head's perfect-choice table: each entry is scikit-learn's ridge regression of
+    # the class indicators (with an intercept) on one candidate at one ratio; with one row
+    # per class the selector's own prediction is one of them (its ratio is octave 0).
+    from sklearn.linear_model import Ridge
+
+    from skreuse.selection import LogMESelector
+
+    s = bench._same_space("shift", "wine", 0)
+    source = LogisticRegression(max_iter=1000).fit(s.X_source, s.y_source)
+    candidates = [("source LR", source), ("raw", bench.FunctionTransformer().fit(s.X_source))]
+    shots_, test = _scenarios.draw_shots(s.y_target, shots, np.random.RandomState(3))
+    Xl, yl, Xt, yt = s.X_target[shots_], s.y_target[shots_], s.X_target[test], s.y_target[test]
+    accs = bench._own_head_accuracies(candidates, Xl, yl, Xt, yt)
+    octaves = bench._HEAD_OCTAVES
+    accs = accs.reshape(len(candidates), len(octaves))
+    Y = np.eye(3)[yl]
+    for i, (_, model) in enumerate(candidates):
+        f = model.transform if hasattr(model, "transform") else model.predict_proba
+        F = f(Xl)
+        top = np.linalg.norm(F - F.mean(axis=0), 2) ** 2
+        for j in np.searchsorted(octaves, [-8.0, 0.0, 5.0]):
+            ridge = Ridge(alpha=top * 2.0 ** octaves[j], solver="svd").fit(F, Y)
+            assert accs[i, j] == np.mean(np.argmax(ridge.predict(f(Xt)), axis=1) == yt)
+    assert np.ptp(accs) > 0
+    if shots == 1:
+        selector = LogMESelector(candidates).fit(Xl, yl)
+        i = [n for n, _ in candidates].index(selector.selected_[0])
+        assert selector.score(Xt, yt) == accs[i, np.searchsorted(octaves, 0.0)]
