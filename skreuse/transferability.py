@@ -28,7 +28,7 @@ from sklearn.covariance import ledoit_wolf
 from sklearn.utils import check_array, column_or_1d
 
 from .utils._backend import get_backend, to_numpy
-from .utils._math import _SAFE_PEAK, _exponent, _pow2
+from .utils._math import _SAFE_PEAK, _exponent, _pow2, power_of_two_scale
 from .utils._optional import import_optional, is_dask_array, is_torch_tensor
 from .utils._sklearn_compat import Interval, StrOptions, validate_params
 from .utils._tasks import target_task as _resolve_task
@@ -1181,12 +1181,12 @@ def _power_of_two_scale(features):
     The H-scores and GBC do not depend on a global rescaling of the features, but their
     covariances square the features and Ledoit-Wolf's shrinkage their squares: at 1e150
     they overflow, at 1e-150 they underflow. Dividing by a power of two is exact, so
-    features of ordinary magnitude give bit-identical scores.
+    features of ordinary magnitude (1e-30 to 1e30) give bit-identical scores. The power
+    is the one just above the largest magnitude (features brought into ``[0.5, 1)``):
+    SFDA's regularization is not scale-free, so this is part of its result.
     """
-    largest = float(np.max(np.abs(features))) if features.size else 0.0
-    if largest == 0.0 or 1e-30 <= largest <= 1e30:
-        return 1.0
-    return float(2.0 ** np.frexp(largest)[1])
+    scale = power_of_two_scale(features, safe=(1e-30, 1e30))
+    return scale if scale == 1.0 else 2.0 * scale
 
 
 @_register_score("hscore", input="features", label="H-score")

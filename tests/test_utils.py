@@ -259,3 +259,24 @@ def test_all_finite_agrees_with_the_entrywise_check(dtype, backend):
         assert all_finite(ints) is True
         if backend != "cpu":
             assert all_finite(pytest.importorskip("torch").as_tensor(ints, device=backend))
+
+
+def test_power_of_two_scale():
+    # One helper for every method that divides its data by a power of two of its size
+    # (hypothesis transfer's ridge and evidence, the transferability scores).
+    from skreuse.utils._math import power_of_two_scale
+
+    for peak in (3e-310, 1e-200, 0.7, 1.0, 5.0, 1e200, 1.7e308):
+        X = np.array([[peak, -peak / 3], [0.0, peak / 1000]])
+        c = power_of_two_scale(X, safe=None)
+        assert np.frexp(c)[0] == 0.5  # a power of two
+        assert 1.0 <= np.max(np.abs(X / c)) < 2.0
+        np.testing.assert_array_equal(X / c * c, X)  # exact
+    X = np.array([1e-250, 1e250])
+    assert power_of_two_scale(X) == 2.0**830  # 1e250 lies above the default 2**200
+    assert power_of_two_scale(X, safe=(0.0, 1e300)) == 1.0
+    assert power_of_two_scale(X / 1e250 * 1e-30, safe=(1e-30, 1e30)) == 1.0
+    assert power_of_two_scale(np.array([1e-31]), safe=(1e-30, 1e30)) == 2.0**-103
+    # nothing to rescale: zeros, an empty array, a value that is not finite
+    for X in (np.zeros((2, 3)), np.empty((0, 4)), np.array([1e250, np.inf]), np.array([np.nan])):
+        assert power_of_two_scale(X, safe=None) == 1.0

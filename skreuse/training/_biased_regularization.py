@@ -14,7 +14,7 @@ from scipy.optimize import minimize
 from scipy.sparse.linalg import LinearOperator, cg
 from scipy.special import expit, softmax
 
-from ..utils._math import _SAFE_PEAK, _exponent, _pow2
+from ..utils._math import _SAFE_PEAK, power_of_two_scale
 from ..utils._threads import one_blas_thread_if_small
 from ..utils._validation import all_finite
 
@@ -76,8 +76,7 @@ def _power_of_two_scale(X):
     """A power of two ``c`` such that the Gram matrices of ``X / c`` cannot overflow: 1
     unless an entry of ``X`` exceeds ``2**200`` (from about ``1e153`` they overflow
     float64), else ``X``'s largest entry lies in ``[c, 2c)``. Dividing by it is exact."""
-    peak = float(np.max(np.abs(X), initial=0.0))
-    return 1.0 if peak <= _SAFE_PEAK[1] else _pow2(_exponent(peak) - 1)
+    return power_of_two_scale(X, safe=(0.0, _SAFE_PEAK[1]))
 
 
 def prior_mean(W0, lam, alpha):

@@ -19,7 +19,7 @@ from sklearn.preprocessing import LabelEncoder
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
 from ..utils._features import check_model_fitted
-from ..utils._math import _exponent, _pow2
+from ..utils._math import power_of_two_scale
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -1479,8 +1479,7 @@ class HypothesisTransferRegressor(RegressorMixin, _BaseHypothesisTransfer):
         # shares: a power of two of it is divided out (exact) so that squares neither
         # overflow nor underflow (targets of 1e-300 otherwise gave Q = 0 for every
         # candidate, and weights off by 0.11).
-        # (Its largest entry in [scale, 2 scale), as in _power_of_two_scale.)
-        scale = _pow2(_exponent(float(np.max(np.abs(target), initial=0.0))) - 1)
+        scale = power_of_two_scale(target, safe=None)
         pred = X @ fit["coef"].T + fit["intercept"]
         if fit["offset"] is not None:
             pred = pred + fit["offset"]

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 # Arrays whose largest absolute value lies in this range are used without scaling: the
 # sums of their squared entries neither underflow nor overflow float64.
 _SAFE_PEAK = (2.0**-200, 2.0**200)
@@ -15,6 +17,19 @@ def _pow2(exponent):
 def _exponent(value):
     """``k`` with ``2**(k - 1) <= value < 2**k`` (0 for 0): scaling by ``2**-k`` is exact."""
     return math.frexp(value)[1] if value > 0 else 0
+
+
+def power_of_two_scale(X, safe=_SAFE_PEAK):
+    """A power of two ``c`` such that ``X / c`` has its largest magnitude in ``[1, 2)``, or
+    1 where there is nothing to rescale: ``X``'s largest magnitude lies in ``safe``
+    (``(low, high)``; ``None``: always rescale), or is 0 or not finite (left to the
+    caller's checks). Dividing by ``c`` is exact, and a computation built of products and
+    sums gives the same digits on ``X / c`` as on ``X``, but for the under- and overflows
+    it avoids."""
+    peak = float(np.max(np.abs(X), initial=0.0))
+    if not (0.0 < peak < math.inf) or (safe is not None and safe[0] <= peak <= safe[1]):
+        return 1.0
+    return _pow2(_exponent(peak) - 1)
 
 
 def sq_dists(A, B):
