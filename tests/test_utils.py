@@ -272,6 +272,7 @@ def test_power_of_two_scale():
         assert np.frexp(c)[0] == 0.5  # a power of two
         assert 1.0 <= np.max(np.abs(X / c)) < 2.0
         np.testing.assert_array_equal(X / c * c, X)  # exact
+    assert power_of_two_scale(np.array([-5.0, 1.0]), safe=None) == 4.0  # magnitude
     X = np.array([1e-250, 1e250])
     assert power_of_two_scale(X) == 2.0**830  # 1e250 lies above the default 2**200
     assert power_of_two_scale(X, safe=(0.0, 1e300)) == 1.0
