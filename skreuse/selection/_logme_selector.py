@@ -450,8 +450,9 @@ _CENTRING_LOSS = 1e6
 # Grid of the shared prior ratio, in octaves of the largest eigenvalue (then refined). At
 # the top the features' weights are about 1e-6 of the least-squares ones: where the evidence
 # rises further (the features explain nothing it can see), the prediction is the class
-# frequencies, and the features still break the ties between
-# classes as frequent as each other (an infinite ratio would leave them all tied).
+# frequencies, and the features still break the ties between classes as frequent as each
+# other (an infinite ratio would leave them all tied). With one row per class the evidence
+# says nothing about the ratio: see _shared_ratio.
 _RATIO_OCTAVES = np.arange(-60.0, 21.0)
 
 

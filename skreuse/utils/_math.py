@@ -20,12 +20,12 @@ def _exponent(value):
 
 
 def power_of_two_scale(X, safe=_SAFE_PEAK):
-    """A power of two ``c`` such that ``X / c`` has its largest magnitude in ``[1, 2)``, or
-    1 where there is nothing to rescale: ``X``'s largest magnitude lies in ``safe``
-    (``(low, high)``; ``None``: always rescale), or is 0 or not finite (left to the
-    caller's checks). Dividing by ``c`` is exact, and a computation built of products and
-    sums gives the same digits on ``X / c`` as on ``X``, but for the under- and overflows
-    it avoids."""
+    """A power of two ``c`` such that ``X / c`` (a numpy array) has its largest magnitude
+    in ``[1, 2)``, or 1 where there is nothing to rescale: ``X``'s largest magnitude lies
+    in ``safe`` (``(low, high)``; ``None``: always rescale), or is 0 or not finite (left to
+    the caller's checks). Dividing by ``c`` is exact, and a computation built of products
+    and sums gives the same digits on ``X / c`` as on ``X``, but for the under- and
+    overflows it avoids."""
     peak = float(np.max(np.abs(X), initial=0.0))
     if not (0.0 < peak < math.inf) or (safe is not None and safe[0] <= peak <= safe[1]):
         return 1.0
