@@ -4,7 +4,8 @@ Its perfect-candidate tables read every candidate of ``lam="auto"``'s grid out o
 (hypothesis transfer: the stored candidate fits; ReForm: the candidates' weights stacked).
 Here each candidate is made the fitted model on its own (hypothesis transfer: all of the
 weight of its own averaging on it; ReForm: its fit returned in place of the average), and
-must predict exactly as the benchmark's reading of it.
+must predict exactly as the benchmark's reading of it. The selector's own head's table
+computes ridge regression from an SVD: its entries must be scikit-learn's ``Ridge``.
 """
 
 from pathlib import Path
