@@ -481,10 +481,19 @@ def _shared_ratio(sigma, z2, delta, n_eff, one_row_per_class=False):
         return np.inf, total
     scale = float(sigma.max())
     if one_row_per_class:
-        return scale, np.sum(z2 * (scale / (sigma + scale))[:, None], axis=0) + delta
-    sig = sigma / scale
-    # Each column at unit total: a constant factor of S, so t does not change.
-    z2u, du = z2[:, cols] / total[cols], delta[cols] / total[cols]
+        t = scale
+    else:
+        # Each column at unit total: a constant factor of S, so t does not change.
+        unit = total[cols]
+        t = scale * _evidence_ratio(sigma / scale, z2[:, cols] / unit, delta[cols] / unit, n_eff)
+    return t, np.sum(z2 * (t / (sigma + t))[:, None], axis=0) + delta
+
+
+def _evidence_ratio(sig, z2u, du, n_eff):
+    """The ratio of :func:`_shared_ratio` that maximizes the summed evidence, on the
+    spectrum scaled to a largest eigenvalue of 1 (``sig``) with every column at unit
+    total (``z2u``, ``du``): the best point of ``_RATIO_OCTAVES``, refined between its
+    neighbours."""
 
     def evidence(t):
         return _logme_profile(np.atleast_1d(t), sig, z2u, du, n_eff, np)[0].sum(axis=0)
@@ -500,8 +509,7 @@ def _shared_ratio(sigma, z2, delta, n_eff, one_row_per_class=False):
         )
         if -opt.fun > values[best]:
             t = 2.0**opt.x
-    t *= scale
-    return t, np.sum(z2 * (t / (sigma + t))[:, None], axis=0) + delta
+    return t
 
 
 def _posterior_from_spectrum(
