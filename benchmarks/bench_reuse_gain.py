@@ -261,11 +261,17 @@ def _all_labels(s, source, embedding, seed):
     return (*scores, _accuracy(source, s.X_target, s.y_target), len(s.y_target))
 
 
+def _features_of(model):
+    """What the selector reads from a candidate: a transformer's ``transform``, else a
+    classifier's ``predict_proba``."""
+    return model.transform if hasattr(model, "transform") else model.predict_proba
+
+
 def _choice_accuracies(candidates, Xl, yl, Xt, yt):
     """Test accuracy of the selector's head on each candidate."""
     accs = []
     for _, model in candidates:
-        features = model.transform if hasattr(model, "transform") else model.predict_proba
+        features = _features_of(model)
         head = _lr().fit(features(Xl), yl)
         accs.append(float(np.mean(head.predict(features(Xt)) == yt)))
     return np.array(accs)
@@ -279,7 +285,7 @@ def _own_head_accuracies(candidates, Xl, yl, Xt, yt):
     Y = np.eye(len(classes))[codes]
     accs = []
     for _, model in candidates:
-        features = model.transform if hasattr(model, "transform") else model.predict_proba
+        features = _features_of(model)
         F, Ft = features(Xl), features(Xt)
         mean_x, mean_y = F.mean(axis=0), Y.mean(axis=0)
         U, sv, Vt = np.linalg.svd(F - mean_x, full_matrices=False)

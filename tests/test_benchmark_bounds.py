@@ -147,7 +147,7 @@ def test_own_head_bound_is_ridge_on_each_candidate_at_each_ratio(shots):
     accs = accs.reshape(len(candidates), len(octaves))
     Y = np.eye(3)[yl]
     for i, (_, model) in enumerate(candidates):
-        f = model.transform if hasattr(model, "transform") else model.predict_proba
+        f = bench._features_of(model)
         F = f(Xl)
         top = np.linalg.norm(F - F.mean(axis=0), 2) ** 2
         for j in np.searchsorted(octaves, [-8.0, 0.0, 5.0]):
