@@ -1224,20 +1224,23 @@ def test_regression_head_follows_any_scale_of_features_and_targets(feature_scale
     assert not np.isnan(head.beta_).any()
 
 
-@pytest.mark.parametrize("n_rows", [6, 300])
+@pytest.mark.parametrize("n_rows", [5, 6, 300])
 def test_ranking_does_not_depend_on_the_units_of_the_features(n_rows):
     # The paper's LogME is the same for features in any units; the ranking's constant
     # column is the features' root mean square, so rescaling them rescales it alike and
     # the score stays (with a column of ones, on these 300 rows: -0.62, -0.61, -0.71 and
-    # -0.78 at scales 1e-6, 1, 1e3 and 1e6). Streamed (300 rows) and whole (6 rows, fewer
-    # than the features and the column) alike.
+    # -0.78 at scales 1e-6, 1, 1e3 and 1e6). Streamed (300 rows, and 6: as many as the
+    # features and the column) and whole (5 rows, fewer) alike, up to the ends of float64
+    # (whole, the root mean square's squares overflowed beyond about 1e154, an error
+    # saying the features held an infinity, and underflowed below 1e-162, a score that
+    # moved).
     rng = np.random.RandomState(0)
     X = rng.normal(size=(n_rows, 5))
     y = np.arange(n_rows) % 3
     y[: n_rows // 2] = (X[: n_rows // 2, 0] > 0) + (X[: n_rows // 2, 1] > 0.5)
     base = LogMESelector([("f", _identity)]).fit(X, y).scores_["f"]
     assert base == pytest.approx(_ranking_logme(X, y)[0], rel=1e-9)
-    for scale in (1e-6, 1e-3, 1e3, 1e6):
+    for scale in (1e-300, 1e-200, 1e-6, 1e-3, 1e3, 1e6, 1e160, 1e300):
         scaled = LogMESelector([("f", lambda Z, s=scale: np.asarray(Z) * s)]).fit(X, y)
         assert scaled.scores_["f"] == pytest.approx(base, rel=1e-9, abs=1e-12)
 

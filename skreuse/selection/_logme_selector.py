@@ -46,7 +46,7 @@ from ..utils._features import (
     loader_features,
     model_kind,
 )
-from ..utils._math import _exponent, _pow2
+from ..utils._math import _exponent, _pow2, power_of_two_of
 from ..utils._optional import import_optional, is_torch_tensor
 from ..utils._progress import progress
 from ..utils._sklearn_compat import (
@@ -131,7 +131,12 @@ def _root_mean_square(F):
     """Root mean square of all the entries of ``F`` (1 when they are all zero): the value of
     the ranking's constant column, so that rescaling the features rescales it alike."""
     xp = get_backend(F).xp
-    rms = math.sqrt(float(xp.sum(xp.astype(F, xp.float64) ** 2)) / max(F.shape[0] * F.shape[1], 1))
+    # Summed on the features divided by a power of two of their size (exact): beyond about
+    # 1e154 their squares overflowed (an infinite column, then an error saying the input
+    # held an infinity) and below 1e-162 they underflowed (a column of 1 beside them).
+    c = power_of_two_of(_magnitude(F))
+    squares = float(xp.sum((xp.astype(F, xp.float64) / c) ** 2))
+    rms = c * math.sqrt(squares / max(F.shape[0] * F.shape[1], 1))
     return rms if rms > 0 else 1.0
 
 

@@ -26,7 +26,12 @@ def power_of_two_scale(X, safe=_SAFE_PEAK):
     the caller's checks). Dividing by ``c`` is exact, and a computation built of products
     and sums gives the same digits on ``X / c`` as on ``X``, but for the under- and
     overflows it avoids."""
-    peak = float(np.max(np.abs(X), initial=0.0))
+    return power_of_two_of(float(np.max(np.abs(X), initial=0.0)), safe)
+
+
+def power_of_two_of(peak, safe=_SAFE_PEAK):
+    """:func:`power_of_two_scale` of an array (numpy or torch) whose largest magnitude is
+    ``peak``."""
     if not (0.0 < peak < math.inf) or (safe is not None and safe[0] <= peak <= safe[1]):
         return 1.0
     return _pow2(_exponent(peak) - 1)
