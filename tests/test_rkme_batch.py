@@ -159,3 +159,25 @@ def test_self_terms_of_nearly_coinciding_points_are_at_most_one():
         a = 100.0 * rng.normal(size=3)
         Z = np.array([np.zeros(3), a, a + 1e-9 * rng.normal(size=3)])
         assert _batch.self_terms([Z], [w], 1.0)[0] <= 1.0
+
+
+def test_kernel_values_of_points_in_large_units_are_at_most_one():
+    # Rows around 1e150 against specifications fitted on rows around 1 (gamma about 1):
+    # the expansion's rounding is relative to gamma * ||a||^2, a point's distance to itself
+    # came out at about -1e284 and its kernel value at infinity, so every distance of
+    # RKMEReuser was infinite (and best_ the first specification).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(6, 3)) * 1e150
+    w = np.full(6, 1 / 6)
+    with np.errstate(over="raise"):
+        K = _batch._kernel_block(X, X, 0.4)
+        self_term = _batch.query_self(X, w, 0.4)
+    assert np.all(K <= 1.0)
+    # The rows are far apart in the kernel's width: K is the identity, w^T K w = 1 / 6.
+    assert self_term == pytest.approx(1 / 6)
+    sets = [rng.normal(size=(k, 3)) for k in (4, 7)]
+    weights = [rng.dirichlet(np.ones(len(Z))) for Z in sets]
+    mmd2 = _batch.mmd2_to_many(X, w, sets, weights, 0.4)
+    # No cross term: each squared distance is the two self terms.
+    expected = 1 / 6 + _batch.self_terms(sets, weights, 0.4)
+    np.testing.assert_allclose(mmd2, expected, rtol=1e-12)

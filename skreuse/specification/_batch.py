@@ -26,9 +26,14 @@ def _sq_norms(A):
 def _kernel_block(A, B, gamma, A_norms=None, B_norms=None):
     """``exp(-gamma ||a - b||^2)`` for the rows of ``A`` and ``B``.
 
-    Three passes over the block (product, two shifts, exponential) instead of the
-    six of the textbook expansion: the search is bound by memory traffic. A distance
-    rounded slightly below zero gives a kernel value of ``1 + O(eps)``, harmless here.
+    Four passes over the block (product, two shifts, exponential; the clip is cheap
+    beside the exponential) instead of the six of the textbook expansion: the search is
+    bound by memory traffic. The exponent is clipped at 0, where a distance rounds below
+    zero: its rounding is relative to ``gamma ||a||^2``, so for points in large units
+    compared with the kernel's width (rows around 1e150 against specifications fitted on
+    rows around 1) a point's distance to itself came out at about ``-1e284`` and its kernel
+    value at infinity, which made every distance of ``RKMEReuser`` infinite (or at about
+    ``+1e284``, a kernel value of 0: :func:`query_self` sets the diagonal itself).
     """
     A_norms = _sq_norms(A) if A_norms is None else A_norms
     B_norms = _sq_norms(B) if B_norms is None else B_norms
@@ -36,6 +41,7 @@ def _kernel_block(A, B, gamma, A_norms=None, B_norms=None):
     D = A @ (2.0 * gamma * B).T if len(B) <= len(A) else (2.0 * gamma * A) @ B.T
     D -= gamma * A_norms[:, None]
     D -= gamma * B_norms[None, :]
+    np.minimum(D, 0.0, out=D)
     np.exp(D, out=D)
     return D
 
@@ -171,5 +177,9 @@ def query_self(points, weights, gamma):
         K = _kernel_block(
             points[start : start + step], points, gamma, norms[start : start + step], norms
         )
+        # A point's distance to itself is 0, which the expansion only approximates (by up
+        # to 1e284 for rows around 1e150 in a kernel of width 1: a kernel value of 0).
+        rows = np.arange(K.shape[0])
+        K[rows, start + rows] = 1.0
         total += float(weights[start : start + step] @ (K @ weights))
     return total
