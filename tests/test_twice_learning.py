@@ -1465,3 +1465,71 @@ def test_a_teacher_with_several_outputs_is_refused(regression_data):
     one = LinearRegression().fit(X, y[:, None])
     est = TwiceLearningTreeRegressor(one, prefit=True, cv=None, random_state=0).fit(X, y)
     assert est.predict(X).shape == (len(y),)
+
+
+@pytest.mark.parametrize("scale", [1e-9, 2.0**-600, 1e-300, 2.0**600, 1e300])
+def test_regressor_is_equivariant_to_the_units_of_y(regression_data, scale):
+    # scikit-learn's regression tree makes a leaf of a node of variance below 2.2e-16
+    # (targets in units of 1e-8 gave a few leaves, 1e-9 one) and its sums of squares
+    # overflow beyond 1e154; the validation's squared errors overflowed too (the plain
+    # tree was then always chosen and fidelity_ was NaN). y is learned divided by a power
+    # of two, which gives the same tree as y itself.
+    X, y = regression_data
+
+    def fit(y):
+        teacher = LinearRegression().fit(X, y)
+        return TwiceLearningTreeRegressor(teacher, prefit=True, max_depth=3, random_state=0).fit(
+            X, y
+        )
+
+    ref, est = fit(y), fit(y * scale)
+    assert ref.tree_.tree_.node_count == 15
+    for name in ("feature", "threshold", "children_left", "children_right"):
+        np.testing.assert_array_equal(
+            getattr(est.tree_.tree_, name), getattr(ref.tree_.tree_, name)
+        )
+    np.testing.assert_allclose(est.predict(X) / scale, ref.predict(X), rtol=1e-9)
+    np.testing.assert_allclose(est.tree_.predict(X) / scale, ref.tree_.predict(X), rtol=1e-9)
+    assert est.fidelity_ == pytest.approx(ref.fidelity_, rel=1e-9)
+    for key in ("keep_original_labels", "extra_ratio", "chosen"):
+        np.testing.assert_array_equal(est.cv_results_[key], ref.cv_results_[key])
+    mantissa, exponent = np.frexp(scale)
+    if mantissa == 0.5:
+        # A power of two: the squared errors and impurities are those of y times
+        # scale**2 exactly (saturating at 0 or infinity like float arithmetic).
+        with np.errstate(over="ignore", under="ignore"):
+            twice = 2 * (int(exponent) - 1)
+            np.testing.assert_array_equal(
+                est.tree_.tree_.impurity, np.ldexp(ref.tree_.tree_.impurity, twice)
+            )
+            np.testing.assert_array_equal(
+                est.cv_results_["score"], np.ldexp(ref.cv_results_["score"], twice)
+            )
+            assert est.teacher_cv_score_ == np.ldexp(ref.teacher_cv_score_, twice)
+
+
+def test_regressor_default_teacher_takes_targets_of_any_units(regression_data):
+    # Its target scaler's variance overflowed beyond about 1e154 ("Input y contains NaN"
+    # from the networks) and underflowed below about 1e-154 (networks that learned
+    # nothing: the plain tree was chosen and fidelity_ was NaN).
+    X, y = regression_data
+    X, y = X[:60], y[:60]
+    kwargs = {"max_depth": 2, "extra_ratio": 0.5, "cv": 2, "random_state": 0}
+    ref = TwiceLearningTreeRegressor(**kwargs).fit(X, y)
+    for scale in (2.0**-600, 2.0**600):
+        est = TwiceLearningTreeRegressor(**kwargs).fit(X, y * scale)
+        np.testing.assert_allclose(est.predict(X) / scale, ref.predict(X), rtol=1e-6)
+        assert est.fidelity_ == pytest.approx(ref.fidelity_, rel=1e-6)
+        np.testing.assert_allclose(
+            est.teacher_.predict(X) / scale, ref.teacher_.predict(X), rtol=1e-6
+        )
+
+
+def test_regressor_poisson_with_a_teacher_predicting_negative_values_says_so():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 3))
+    y = rng.poisson(np.exp(0.5 * X[:, 0]))
+    teacher = LinearRegression().fit(X, y - 1.0)  # predicts below zero on some rows
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, criterion="poisson", random_state=0)
+    with pytest.raises(ValueError, match=r"criterion='poisson' needs non-negative.*LinearReg"):
+        est.fit(X, y)

@@ -1,6 +1,7 @@
 """Twice learning: a readable decision tree learned from a strong teacher (NeC4.5)."""
 
 import copy
+import math
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -13,13 +14,14 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 from sklearn.utils import check_array, check_random_state
 
 from ..utils import check_model_fitted
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
+from ..utils._math import power_of_two_of
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -936,6 +938,15 @@ default="squared_error"
     of the same size limit from 0.14 to 0.40–0.42 (``min_samples_leaf=5``) and from
     0.26 to 0.38–0.42 (16 leaves).
 
+    The trees learn ``y`` (and the teacher's predictions) divided by a power of two
+    near the standard deviation of ``y``, and their leaves are multiplied back, which
+    is exact: on its own, scikit-learn's regression tree makes a leaf of any node whose
+    variance is below 2.2e-16, so it grows a single leaf from targets in units of 1e-9,
+    and its sums of squares overflow beyond about 1e154. ``teacher_cv_score_`` and
+    ``cv_results_["score"]`` are in the units of ``y`` squared. A teacher trained here
+    learns ``y`` as it is (the default one's target scaler divides it by that power
+    first when its spread is beyond ``2**+-200``).
+
     References
     ----------
     .. [1] Z.-H. Zhou and Y. Jiang, "NeC4.5: Neural ensemble based C4.5", IEEE
@@ -997,21 +1008,53 @@ default="squared_error"
         )
 
     def _default_teacher(self, seed):
+        targets = StandardScaler()
+        if getattr(self, "_teacher_unit", 1.0) != 1.0:
+            # Targets whose spread is beyond 2**+-200: divided by a power of two first,
+            # as the scaler's variance would overflow or underflow (see ``fit``).
+            unit = {"unit": self._teacher_unit}
+            divide = FunctionTransformer(
+                _divide, inverse_func=_multiply, kw_args=unit, inv_kw_args=unit
+            )
+            targets = make_pipeline(divide, targets)
         network = TransformedTargetRegressor(
             make_pipeline(StandardScaler(), MLPRegressor(hidden_layer_sizes=(32,), max_iter=300)),
-            transformer=StandardScaler(),
+            transformer=targets,
         )
         return BaggingRegressor(network, n_estimators=10, n_jobs=self.n_jobs, random_state=seed)
 
     def _make_tree(self, seed):
+        # The trees learn the targets divided by ``_unit`` (see ``fit``): the pruning
+        # strength, in units of the impurity, is divided alike.
         return DecisionTreeRegressor(
             criterion=self.criterion,
             max_depth=self.max_depth,
             min_samples_leaf=self.min_samples_leaf,
             max_leaf_nodes=self.max_leaf_nodes,
-            ccp_alpha=self.ccp_alpha,
+            ccp_alpha=_times_power_of_two(
+                self.ccp_alpha, -self._unit_exponent * _impurity_power(self.criterion)
+            ),
             random_state=seed,
         )
+
+    def _new_teacher(self, X, y, seed):
+        # The teacher learns the targets in the user's units (``y`` here is divided by
+        # ``_unit``, a power of two: multiplying back is exact).
+        return super()._new_teacher(X, y * self._unit, seed)
+
+    def _teacher_predict(self, X, teacher=None):
+        y = super()._teacher_predict(X, teacher)
+        if self.criterion == "poisson" and np.any(y < 0):
+            # scikit-learn's tree would say that "y" is negative: the user's y is not.
+            teacher = self.teacher_ if teacher is None else teacher
+            raise ValueError(
+                f"criterion='poisson' needs non-negative targets, but the teacher "
+                f"({type(teacher).__name__}) predicts negative values on {np.sum(y < 0)} of "
+                f"{y.size} rows (the training rows and the generated ones): pass a teacher "
+                "whose predictions are non-negative (e.g. PoissonRegressor), or another "
+                "criterion."
+            )
+        return y / self._unit
 
     def _agreement(self, teacher_pred, tree_pred):
         if len(tree_pred) < 2:
@@ -1042,7 +1085,51 @@ default="squared_error"
             The fitted estimator.
         """
         X, y = validate_data(self, X, y, y_numeric=True)
-        return self._fit(X, y)
+        y = np.asarray(y, dtype=np.float64)
+        # The trees and the validation work on y divided by a power of two near its spread
+        # (exact, and undone on the fitted tree): scikit-learn's regression tree makes a
+        # leaf of any node whose variance is below 2.2e-16, so targets in units of 1e-8
+        # gave a tree of a few leaves and 1e-9 a single one, and beyond about 1e154 its
+        # sums of squares overflowed (a tree of other splits); the validation's squared
+        # errors too, which then always chose the plain tree, and fidelity_ was NaN. The
+        # default teacher's target scaler divides by the same power where the spread is
+        # beyond 2**+-200 (its variance overflowed, or underflowed to a network that
+        # learned nothing); elsewhere it is the plain scaler it always was.
+        peak = float(np.max(np.abs(y), initial=0.0))
+        magnitude = power_of_two_of(peak, safe=None)
+        spread = float(np.std(y / magnitude)) * magnitude
+        spread = spread if spread > 0 else peak
+        self._unit = power_of_two_of(spread, safe=None)
+        self._teacher_unit = power_of_two_of(spread)
+        self._unit_exponent = math.frexp(self._unit)[1] - 1
+        self._fit(X, y / self._unit)
+        tree, k = self.tree_.tree_, self._unit_exponent
+        tree.value[...] *= self._unit
+        tree.impurity[...] = _times_power_of_two(tree.impurity, k * _impurity_power(self.criterion))
+        if self.cv_results_ is not None:
+            # Minus mean squared errors: back in the units of y squared.
+            self.teacher_cv_score_ = float(_times_power_of_two(self.teacher_cv_score_, 2 * k))
+            self.cv_results_["score"] = _times_power_of_two(self.cv_results_["score"], 2 * k)
+        return self
+
+
+def _divide(y, unit):
+    return y / unit
+
+
+def _multiply(y, unit):
+    return y * unit
+
+
+def _times_power_of_two(x, exponent):
+    """``x * 2**exponent``, exact, saturating at infinity or zero like float arithmetic."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(x, exponent)
+
+
+def _impurity_power(criterion):
+    """The power of the targets' unit in a regression tree's impurity of ``criterion``."""
+    return 1 if criterion in ("absolute_error", "poisson") else 2
 
 
 TwiceLearningTree = TwiceLearningTreeClassifier
