@@ -8,7 +8,7 @@ from itertools import product
 import numpy as np
 import pytest
 from scipy.optimize import approx_fprime, minimize
-from scipy.special import log_softmax
+from scipy.special import log_softmax, softmax
 from sklearn.base import BaseEstimator, clone
 from sklearn.datasets import (
     load_breast_cancer,
@@ -161,6 +161,27 @@ def test_biased_logistic_first_order_optimality(n_classes, lam_b):
     theta = np.r_[W.ravel(), b]
     grad = approx_fprime(theta, _logistic_objective, 1e-7, X, y, k, W0, b0, 0.8, 0.1, s, lam_b)
     assert np.abs(grad).max() < 1e-4
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_biased_logistic_prior_far_out_in_rescaled_columns(n_classes):
+    # Columns around 2**510 are rescaled inside the solver, and a prior mean of about 10
+    # becomes about 3e154 there: its squared pull overflowed (an infinite loss where it
+    # is finite, and L-BFGS stopped at its start), and lam / col**2 underflowed for
+    # larger columns (0 * inf, a NaN). In the rows' units the pull's gradient there is
+    # about 1e-153 of the data's, so the fit is the unpenalized logistic regression.
+    rng, X, y, k = _random_logistic_problem(5, 60, 3, n_classes)
+    W0 = 10.0 * rng.normal(size=(k, 3))
+    t = 2.0**510
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        W, b = fit_biased_logistic(X * t, y, n_classes, W0, lam=0.5, alpha=0.2, tol=1e-10)
+    ours = [w for w in caught if "_biased_regularization" in w.filename]
+    assert not ours, [str(w.message) for w in ours]
+    Z = X @ (W * t).T + b
+    proba = softmax(np.column_stack([np.zeros(len(Z)), Z]) if k == 1 else Z, axis=1)
+    ref = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(proba, ref.predict_proba(X), atol=1e-5)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

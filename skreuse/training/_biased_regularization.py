@@ -484,10 +484,17 @@ def fit_biased_logistic(
     # untouched.
     col = _column_scale(X, s)
     W_given = W0
+    # The penalties are squares of ``sqrt(lam) * (W - W0)`` and ``sqrt(alpha) * W``:
+    # ``lam * (W - W0)**2`` overflowed where a large column's weights in the rescaled
+    # coordinates exceed 1e154 (a source fitted on rows around 1, applied to rows around
+    # 1e150), an infinite loss where it is finite, and ``0 * inf``, a NaN, where ``lam /
+    # col**2`` underflowed.
+    root_lam, root_alpha = np.sqrt(lam), np.sqrt(alpha)
     if np.any(col != 1.0):
         X = X / col
         W0, W_start = W0 * col, np.asarray(W_start, dtype=float) * col
         lam, alpha = lam / col**2, alpha / col**2
+        root_lam, root_alpha = root_lam / col, root_alpha / col
 
     def unpack(theta):
         W = W0 if fix_W else theta[: k * d].reshape(k, d)
@@ -499,11 +506,10 @@ def fit_biased_logistic(
         loss, dZ = _logistic_loss_grad(X @ W.T + b + offset, Yoh, y, s, binary)
         grads = []
         if not fix_W:
-            diff = W - W0
-            # (alpha is an array only for rescaled columns)
-            penalty = alpha * np.vdot(W, W) if np.isscalar(alpha) else np.sum(alpha * W**2)
-            loss += np.sum(lam * diff**2) + penalty
-            grads.append((dZ.T @ X + 2 * lam * diff + 2 * alpha * W).ravel())
+            pull = np.broadcast_to(root_lam * (W - W0), W.shape)
+            shrink = np.broadcast_to(root_alpha * W, W.shape)
+            loss += np.vdot(pull, pull) + np.vdot(shrink, shrink)
+            grads.append((dZ.T @ X + 2 * root_lam * pull + 2 * root_alpha * shrink).ravel())
         if not fix_b:
             db = b - b0
             loss += lam_intercept * db @ db
@@ -513,6 +519,15 @@ def fit_biased_logistic(
     theta0 = np.concatenate(
         ([] if fix_W else [np.ravel(W_start)]) + ([] if fix_b else [np.asarray(b_start, float)])
     )
+    if start is None and not fix_W:
+        # The minimizer of the penalty alone, unless zero weights are better: a prior mean
+        # far out (a source fitted on rows around 1, applied to rows around 1e150) put the
+        # scores around 1e155 and L-BFGS never left it.
+        zero = theta0.copy()
+        zero[: k * d] = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            if not fun(theta0)[0] <= fun(zero)[0]:
+                theta0 = zero
 
     def hessian_at(theta):
         # v -> the Hessian of the objective at theta times v: the loss's through the
