@@ -501,6 +501,9 @@ def fit_biased_logistic(
         b = b_fixed if fix_b else theta[theta.size - k :]
         return W, b
 
+    # A trial point of the line search can lie far out (columns of very different scales):
+    # its scores or penalties overflow, the objective is not finite and L-BFGS steps back.
+    @np.errstate(over="ignore", invalid="ignore")
     def fun(theta):
         W, b = unpack(theta)
         loss, dZ = _logistic_loss_grad(X @ W.T + b + offset, Yoh, y, s, binary)
@@ -525,9 +528,8 @@ def fit_biased_logistic(
         # scores around 1e155 and L-BFGS never left it.
         zero = theta0.copy()
         zero[: k * d] = 0.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            if not fun(theta0)[0] <= fun(zero)[0]:
-                theta0 = zero
+        if not fun(theta0)[0] <= fun(zero)[0]:
+            theta0 = zero
 
     def hessian_at(theta):
         # v -> the Hessian of the objective at theta times v: the loss's through the
