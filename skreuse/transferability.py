@@ -1479,7 +1479,12 @@ def gbc_score(features, y):
     variances = np.maximum(variances, np.finfo(np.float64).eps * max(variances.max(), 1e-300))
     log_var = np.log(variances)
     avg = 0.5 * (variances[:, None, :] + variances[None, :, :])
-    distance = 0.125 * np.sum((means[:, None, :] - means[None, :, :]) ** 2 / avg, axis=2)
+    # Features that vary within no class (one row per class, or constant within each)
+    # leave only the floor (about 1e-316): classes at different means are then infinitely
+    # far apart (a coefficient of 0), the limit of the formula, without the overflow
+    # warning; classes at the same mean overlap fully (1).
+    with np.errstate(over="ignore"):
+        distance = 0.125 * np.sum((means[:, None, :] - means[None, :, :]) ** 2 / avg, axis=2)
     distance += 0.5 * np.sum(
         np.log(avg) - 0.5 * (log_var[:, None, :] + log_var[None, :, :]), axis=2
     )
@@ -1596,8 +1601,8 @@ def _shrunk_lda_proba(features, codes, n_classes, shrinkage):
     within = centred.T @ centred / n
     if not np.trace(within) > 0.0:
         raise ValueError(
-            "features do not vary within any class (e.g. constant features): SFDA's Fisher "
-            "discriminant needs a within-class scatter."
+            "features do not vary within any class (e.g. one row per class, or constant "
+            "features): SFDA's Fisher discriminant needs a within-class scatter."
         )
     if shrinkage is None:
         # exp(-5 lambda_max): the larger the scatter, the lighter the regularization.
