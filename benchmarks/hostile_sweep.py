@@ -5,7 +5,8 @@ Usage (from the repository root)::
     python benchmarks/hostile_sweep.py            # the tally and every failing case
     python benchmarks/hostile_sweep.py --all      # also list the passing cases
 
-Outcomes: "clear error" and "correct" pass; "silent wrong", "obscure error" and "memory"
+Outcomes: "clear error" and "correct" pass; "silent wrong", "obscure error", "memory"
+and "numpy warning" (numpy warned of an overflow or invalid value on a line of skreuse)
 fail. Cases marked as fixed on another branch are tallied apart ("excluded") so the
 numbers say what this branch does.
 """

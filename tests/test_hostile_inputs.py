@@ -2,7 +2,7 @@
 
 Estimators and functions are discovered like the common tests (``all_estimators``,
 ``all_functions``, the instance generator), so a new one is swept without editing this
-file. Every case ends in one of five outcomes:
+file. Every case ends in one of six outcomes:
 
 - ``"clear error"``: a ``ValueError``/``TypeError`` raised by skreuse or by
   scikit-learn's validation (never from inside numpy, scipy, torch or skorch);
@@ -12,7 +12,9 @@ file. Every case ends in one of five outcomes:
   mutated input, a fitted model turned into an unfitted one...);
 - ``"obscure error"``: any other exception, or a ``ValueError``/``TypeError`` raised
   from inside a dependency;
-- ``"memory"``: the case exceeded its address-space cap (``RLIMIT_AS``).
+- ``"memory"``: the case exceeded its address-space cap (``RLIMIT_AS``);
+- ``"numpy warning"``: a case that would pass, but numpy warned of an overflow, an
+  invalid value or a division by zero on a line of skreuse (added at stop 40).
 
 Only the first two pass. ``python benchmarks/hostile_sweep.py`` prints the tally.
 
@@ -33,6 +35,7 @@ import os
 import pickle
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,7 +49,7 @@ import skreuse
 from skreuse.utils import all_estimators, all_functions
 from skreuse.utils._test_common.instance_generator import _fit_params, _tested_estimators
 
-OUTCOMES = ("clear error", "correct", "silent wrong", "obscure error", "memory")
+OUTCOMES = ("clear error", "correct", "silent wrong", "obscure error", "memory", "numpy warning")
 _OK = ("clear error", "correct")
 
 # Address space a single case may add on top of what the process already holds.
@@ -135,8 +138,29 @@ def _is_clear(exc):
 
 def classify(case):
     """Run ``case`` under the memory cap: ``(outcome, detail)``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        outcome, detail = _classify(case)
+    # numpy's floating-point warnings raised on a line of skreuse (added at stop 40): an
+    # overflow or invalid value on the way, which the user sees without knowing why. Those
+    # recorded then had hidden infinite kernel values and distances (RKMEReuser), a
+    # validation that always chose the plain tree and a NaN fidelity (twice learning's
+    # regressor), and an infinite loss where it was finite (hypothesis transfer).
+    leaked = sorted(
+        {
+            f"{os.path.relpath(w.filename, _SKREUSE_DIR)}:{w.lineno}: {w.message}"
+            for w in caught
+            if issubclass(w.category, RuntimeWarning) and w.filename.startswith(_SKREUSE_DIR)
+        }
+    )
+    if leaked and outcome in _OK:
+        return "numpy warning", "; ".join(leaked)
+    return outcome, detail
+
+
+def _classify(case):
     try:
-        with _memory_cap(), np.errstate(all="ignore"):
+        with _memory_cap():
             result = case.run()
             if case.expect_error:
                 raise Wrong(f"returned {_short(result)} instead of raising")
@@ -778,6 +802,21 @@ def _score_cases(name, func):
     add("one_class", lambda: func(A, np.zeros_like(y)), finite)
     add("zero_rows", lambda: func(A[:0], y[:0]), expect_error=True)
     add("one_row", lambda: func(A[:1], y[:1]), finite)
+
+    # One row per class (added at stop 40): every assignment of the labels to the rows is
+    # a renaming of the classes, so a score that reads the labels only as names takes one
+    # value for all of them (GBC warned of an overflow on its way to its limit, 0).
+    def one_row_per_class():
+        rows = np.array([np.flatnonzero(y == c)[0] for c in np.unique(y)])
+        return [func(A[rows], y[rows][order]) for order in ([0, 1, 2], [1, 2, 0], [2, 0, 1])]
+
+    def one_value(result):
+        for value in result:
+            _finite_float(value)
+        if not np.allclose(result, result[0], rtol=1e-9, atol=1e-12):
+            raise Wrong(f"relabelled rows gave other values: {result}")
+
+    add("one_row_per_class", one_row_per_class, one_value)
     add("wrong_length_y", lambda: func(A, y[:-1]), expect_error=True)
     add("wrong_dimension", lambda: func(A[None], y), expect_error=True)
 
