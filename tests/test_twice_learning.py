@@ -1533,3 +1533,26 @@ def test_regressor_poisson_with_a_teacher_predicting_negative_values_says_so():
     est = TwiceLearningTreeRegressor(teacher, prefit=True, criterion="poisson", random_state=0)
     with pytest.raises(ValueError, match=r"criterion='poisson' needs non-negative.*LinearReg"):
         est.fit(X, y)
+
+
+@pytest.mark.parametrize("criterion", ["absolute_error", "squared_error"])
+def test_regressor_pruning_strength_and_impurity_follow_the_units_of_y(regression_data, criterion):
+    # ccp_alpha is in units of the impurity: y (absolute error) or y squared (squared
+    # errors). With y times 2**40 and ccp_alpha times the same power, the same pruned tree.
+    X, y = regression_data
+    power = 1 if criterion == "absolute_error" else 2
+
+    def fit(y, ccp_alpha):
+        teacher = LinearRegression().fit(X, y)
+        return TwiceLearningTreeRegressor(
+            teacher, prefit=True, criterion=criterion, ccp_alpha=ccp_alpha, random_state=0
+        ).fit(X, y)
+
+    ref = fit(y, 0.01)
+    est = fit(y * 2.0**40, 0.01 * 2.0 ** (40 * power))
+    assert 3 < ref.tree_.tree_.node_count < 200  # pruned, not to the root
+    np.testing.assert_array_equal(est.tree_.tree_.threshold, ref.tree_.tree_.threshold)
+    np.testing.assert_array_equal(
+        est.tree_.tree_.impurity, np.ldexp(ref.tree_.tree_.impurity, 40 * power)
+    )
+    np.testing.assert_array_equal(est.predict(X), np.ldexp(ref.predict(X), 40))
