@@ -522,14 +522,6 @@ def fit_biased_logistic(
     theta0 = np.concatenate(
         ([] if fix_W else [np.ravel(W_start)]) + ([] if fix_b else [np.asarray(b_start, float)])
     )
-    if start is None and not fix_W:
-        # The minimizer of the penalty alone, unless zero weights are better: a prior mean
-        # far out (a source fitted on rows around 1, applied to rows around 1e150) put the
-        # scores around 1e155 and L-BFGS never left it.
-        zero = theta0.copy()
-        zero[: k * d] = 0.0
-        if not fun(theta0)[0] <= fun(zero)[0]:
-            theta0 = zero
 
     def hessian_at(theta):
         # v -> the Hessian of the objective at theta times v: the loss's through the
@@ -562,6 +554,14 @@ def fit_biased_logistic(
         return matvec
 
     with one_blas_thread_if_small(n * d * k):
+        if start is None and not fix_W:
+            # The minimizer of the penalty alone, unless zero weights are better: a prior
+            # mean far out (a source fitted on rows around 1, applied to rows around 1e150)
+            # put the scores around 1e155 and L-BFGS never left it.
+            zero = theta0.copy()
+            zero[: k * d] = 0.0
+            if not fun(theta0)[0] <= fun(zero)[0]:
+                theta0 = zero
         res = minimize(
             fun,
             theta0,
