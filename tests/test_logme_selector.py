@@ -1,5 +1,7 @@
 """LogMESelector: ranking, head, delegation, meta-estimator behaviour, and its Display."""
 
+import warnings
+
 import numpy as np
 import pytest
 from joblib import parallel_config
@@ -1299,3 +1301,26 @@ def test_head_ratio_with_one_row_per_class_is_the_largest_eigenvalue():
     _check_head_is_the_evidence_maximizing_ridge(
         LogMESelector([("f", _identity)]).fit(F2, y2).estimator_, F2, _one_hot(y2)
     )
+
+
+def test_one_labelled_row_per_class_warns_that_the_ranking_cannot_read_the_labels():
+    # Every assignment of the labels to the rows is a renaming of the classes: the scores
+    # are the same for all of them, so the ranking cannot see whether features predict.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3, 5))
+    y = np.array([0, 1, 2])
+    pca = PCA(2).fit(rng.normal(size=(40, 5)))
+    candidates = [("raw", _identity), ("pca", pca)]
+    for metric in ("logme", "hscore"):
+        with pytest.warns(UserWarning, match=r"one labelled row.*renaming of the classes"):
+            first = LogMESelector(candidates, metric=metric).fit(X, y)
+        with pytest.warns(UserWarning, match="renaming"):
+            relabelled = LogMESelector(candidates, metric=metric).fit(X, y[[2, 0, 1]])
+        assert relabelled.scores_ == pytest.approx(first.scores_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        # nothing to choose; a callable metric may read the labels as more than names;
+        # a second row in one class
+        LogMESelector(candidates, top_k=2).fit(X, y)
+        LogMESelector(candidates, metric=lambda F, y: float(F[:, 0] @ y)).fit(X, y)
+        LogMESelector(candidates).fit(np.r_[X, X[:1] + 0.1], np.r_[y, 0])

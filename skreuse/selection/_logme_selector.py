@@ -969,6 +969,15 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
     ``classes``/wine -2.9, now -1.5; ``classes``/digits -1.7, now -1.6; the ``useless``
     source on wine -38.2, now -38.5. With two classes (two rows) every ratio predicts alike.
 
+    The ranking is no better off with one labelled row per class: every assignment of the
+    labels to the rows is then a renaming of the classes, and no registered score reads a
+    label as more than a name, so every candidate scores the same whichever row has which
+    label, and the ranking says nothing about whether its features predict them. ``fit``
+    then warns (a ``UserWarning``) when it has a choice to make (more candidates than
+    ``top_k``) and ``metric`` is a name. On the ``useless`` family of the reuse-gain
+    benchmark (a source fitted to shuffled labels), the features of that source come first
+    at one row per class as readily as those of a good one.
+
     References
     ----------
     .. [1] K. You, Y. Liu, J. Wang, M. Long, "LogME: Practical Assessment of Pre-trained
@@ -1205,6 +1214,18 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 kept.pop(dropped, None)
         ranking = _rank(scores, tie_break, spans, widths, n_rows)
         selected = ranking[: self.top_k]
+        if isinstance(self.metric, str) and len(to_score) > self.top_k:
+            if _one_row_per_class(labels.get(selected[0], y), task):
+                warnings.warn(
+                    "Each class has one labelled row: every assignment of the labels to the "
+                    "rows is then a renaming of the classes, which "
+                    f"metric={self.metric!r} does not see, so the ranking depends on the "
+                    "candidates' features only, not on whether they predict the labels (a "
+                    "source that learned nothing can come first). Label a second row of "
+                    "some class, or choose the candidate yourself.",
+                    UserWarning,
+                    stacklevel=2,
+                )
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
