@@ -881,7 +881,9 @@ def table(results, plan, reach):
     return "\n".join(lines + verdict)
 
 
-def main(plan=PLAN, seeds=SEEDS):
+def run(plan=PLAN, seeds=SEEDS):
+    """Every cell of ``plan`` and the regression table on ``seeds``: ``(results, regression
+    table, seconds, cells out of reach, lines saying why)``."""
     warnings.simplefilter("ignore", ConvergenceWarning)
     warnings.simplefilter("ignore", UserWarning)
     start = time.perf_counter()
@@ -893,6 +895,11 @@ def main(plan=PLAN, seeds=SEEDS):
         regression = regression_table(seeds)
     elapsed = time.perf_counter() - start
     reach, found = out_of_reach(results)
+    return results, regression, elapsed, reach, found
+
+
+def main(plan=PLAN, seeds=SEEDS):
+    results, regression, elapsed, reach, found = run(plan, seeds)
     return "\n".join(
         [
             "## Reuse gain: each method against target-only and source-only",

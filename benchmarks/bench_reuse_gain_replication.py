@@ -10,12 +10,7 @@ with fresh draws, show how much of the verdict holds beyond the seeds it was rea
 """
 
 import importlib.util
-import time
-import warnings
 from pathlib import Path
-
-from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
 SEEDS = range(200, 210)
 
@@ -32,17 +27,10 @@ def _fresh_reuse_gain():
 
 def main(seeds=SEEDS):
     bench = _fresh_reuse_gain()
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    warnings.simplefilter("ignore", UserWarning)
-    start = time.perf_counter()
-    with threadpool_limits(limits=1):  # as in bench_reuse_gain.main
-        results = bench.collect(bench.PLAN, seeds)
-        regression = bench.regression_table(seeds)
-    elapsed = time.perf_counter() - start
-    reach, _ = bench.out_of_reach(results)
+    results, regression, elapsed, reach, _ = bench.run(bench.PLAN, seeds)
     return "\n".join(
         [
-            "## Reuse gain on other seeds (200-209)",
+            f"## Reuse gain on other seeds ({seeds[0]}-{seeds[-1]})",
             "",
             __doc__.split("\n\n", 1)[1].strip(),
             "",
