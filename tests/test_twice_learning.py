@@ -1491,6 +1491,8 @@ def test_regressor_is_equivariant_to_the_units_of_y(regression_data, scale):
     np.testing.assert_allclose(est.predict(X) / scale, ref.predict(X), rtol=1e-9)
     np.testing.assert_allclose(est.tree_.predict(X) / scale, ref.tree_.predict(X), rtol=1e-9)
     assert est.fidelity_ == pytest.approx(ref.fidelity_, rel=1e-9)
+    # fidelity_score compares the teacher and the tree in y's units (R^2, unit-free)
+    assert est.fidelity_score(X) == pytest.approx(ref.fidelity_score(X), rel=1e-9)
     for key in ("keep_original_labels", "extra_ratio", "chosen"):
         np.testing.assert_array_equal(est.cv_results_[key], ref.cv_results_[key])
     mantissa, exponent = np.frexp(scale)
@@ -1556,3 +1558,16 @@ def test_regressor_pruning_strength_and_impurity_follow_the_units_of_y(regressio
         est.tree_.tree_.impurity, np.ldexp(ref.tree_.tree_.impurity, 40 * power)
     )
     np.testing.assert_array_equal(est.predict(X), np.ldexp(ref.predict(X), 40))
+
+
+def test_regressor_fidelity_score_is_the_r2_of_tree_against_teacher_in_y_units():
+    # Targets of spread about 77 (diabetes): the trees learn y / 64, the teacher predicts
+    # in y's units; fidelity_score compared the two (an R^2 far below 0) until stop 40.
+    from sklearn.metrics import r2_score
+
+    X, y = load_diabetes(return_X_y=True)
+    teacher = RidgeCV().fit(X, y)
+    est = TwiceLearningTreeRegressor(teacher, prefit=True, max_leaf_nodes=16, random_state=0)
+    est.fit(X, y)
+    assert est.fidelity_score(X) == pytest.approx(r2_score(teacher.predict(X), est.predict(X)))
+    assert est.fidelity_score(X) > 0.8

@@ -181,6 +181,10 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             )
         return y
 
+    def _teacher_targets(self, X, teacher=None):
+        """The teacher's predictions as the trees learn them (see the regressor's)."""
+        return self._teacher_predict(X, teacher)
+
     def _fit_teacher(self, X, y, seed):
         self.teacher_ = self._new_teacher(X, y, seed)
 
@@ -246,9 +250,9 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             n_extra = X_extra.shape[0]
         if keep_original_labels:
             y_rows = y
-            y_extra = self._teacher_predict(X_extra, teacher) if n_extra else y[:0]
+            y_extra = self._teacher_targets(X_extra, teacher) if n_extra else y[:0]
         else:
-            y_all = self._teacher_predict(np.vstack([X, X_extra]), teacher)
+            y_all = self._teacher_targets(np.vstack([X, X_extra]), teacher)
             y_rows, y_extra = y_all[: X.shape[0]], y_all[X.shape[0] :]
         X_tree = np.vstack([X, X_extra])
         y_tree = np.concatenate([y_rows, y_extra])
@@ -289,7 +293,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
                 )
             trained_on = None if self.prefit else y[train]
             teacher_scores[test] = self._row_scores(
-                self._teacher_predict(X[test], teacher), y[test], trained_on, y
+                self._teacher_targets(X[test], teacher), y[test], trained_on, y
             )
         return scores, teacher_scores
 
@@ -366,7 +370,7 @@ class _BaseTwiceLearningTree(SharedModelsMixin, BaseEstimator):
             # (not the plain tree, which learns the rows' own labels only).
             X_new = np.vstack([U, X_new])
             n_extra += U.shape[0]
-        y_all = self._teacher_predict(np.vstack([X, X_new]))
+        y_all = self._teacher_targets(np.vstack([X, X_new]))
         y_teacher, y_extra, y_held_out = np.split(y_all, [n_samples, n_samples + n_extra])
         X_extra, X_held_out = X_new[:n_extra], X_new[n_extra:]
 
@@ -1042,8 +1046,9 @@ default="squared_error"
         # ``_unit``, a power of two: multiplying back is exact).
         return super()._new_teacher(X, y * self._unit, seed)
 
-    def _teacher_predict(self, X, teacher=None):
-        y = super()._teacher_predict(X, teacher)
+    def _teacher_targets(self, X, teacher=None):
+        # In the units the trees learn (see ``fit``).
+        y = self._teacher_predict(X, teacher)
         if self.criterion == "poisson" and np.any(y < 0):
             # scikit-learn's tree would say that "y" is negative: the user's y is not.
             teacher = self.teacher_ if teacher is None else teacher
@@ -1057,6 +1062,13 @@ default="squared_error"
         return y / self._unit
 
     def _agreement(self, teacher_pred, tree_pred):
+        # R^2 does not change when both are divided by a power of two (exactly), which
+        # keeps the sums of squares finite for predictions beyond about 1e154.
+        peak = max(
+            np.max(np.abs(teacher_pred), initial=0.0), np.max(np.abs(tree_pred), initial=0.0)
+        )
+        unit = power_of_two_of(float(peak), safe=None)
+        teacher_pred, tree_pred = teacher_pred / unit, tree_pred / unit
         if len(tree_pred) < 2:
             return float(np.allclose(teacher_pred, tree_pred))
         return r2_score(teacher_pred, tree_pred)
