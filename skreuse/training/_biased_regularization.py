@@ -493,8 +493,9 @@ def fit_biased_logistic(
     if np.any(col != 1.0):
         X = X / col
         W0, W_start = W0 * col, np.asarray(W_start, dtype=float) * col
-        lam, alpha = lam / col**2, alpha / col**2
         root_lam, root_alpha = root_lam / col, root_alpha / col
+        # (squared from the roots: col**2 overflows for columns beyond about 1e154)
+        lam, alpha = root_lam**2, root_alpha**2
 
     def unpack(theta):
         W = W0 if fix_W else theta[: k * d].reshape(k, d)
