@@ -1214,8 +1214,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 kept.pop(dropped, None)
         ranking = _rank(scores, tie_break, spans, widths, n_rows)
         selected = ranking[: self.top_k]
+        # With a shuffling loader each pass has its own row order, and its own labels.
+        y = labels.get(selected[0], y)
+        one_row_per_class = _one_row_per_class(y, task)
         if isinstance(self.metric, str) and len(to_score) > self.top_k:
-            if _one_row_per_class(labels.get(selected[0], y), task):
+            if one_row_per_class:
                 warnings.warn(
                     "Each class has one labelled row: every assignment of the labels to the "
                     "rows is then a renaming of the classes, which "
@@ -1229,14 +1232,10 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
-        # With a shuffling loader each pass has its own row order, and its own labels.
-        y = labels.get(selected[0], y)
         payload = kept.get(selected[0]) or {}
         # The head of the selected candidate only: its posterior costs a decomposition.
         logme, posterior = (
-            _streamed_head(payload["head"], _one_row_per_class(y, task))
-            if "head" in payload
-            else (0, None)
+            _streamed_head(payload["head"], one_row_per_class) if "head" in payload else (0, None)
         )
         if posterior is not None:
             head = _BayesianLinearHead(task=task)._fit_posterior(
