@@ -1,7 +1,6 @@
 """Twice learning: a readable decision tree learned from a strong teacher (NeC4.5)."""
 
 import copy
-import math
 from abc import abstractmethod
 from numbers import Integral, Real
 
@@ -21,7 +20,7 @@ from sklearn.utils import check_array, check_random_state
 from ..utils import check_model_fitted
 from ..utils._clone import SharedModelsMixin
 from ..utils._docstrings import fill_doc
-from ..utils._math import power_of_two_of
+from ..utils._math import _exponent, power_of_two_of
 from ..utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -1036,7 +1035,7 @@ default="squared_error"
             min_samples_leaf=self.min_samples_leaf,
             max_leaf_nodes=self.max_leaf_nodes,
             ccp_alpha=_times_power_of_two(
-                self.ccp_alpha, -self._unit_exponent * _impurity_power(self.criterion)
+                self.ccp_alpha, -_unit_exponent(self._unit) * _impurity_power(self.criterion)
             ),
             random_state=seed,
         )
@@ -1113,9 +1112,8 @@ default="squared_error"
         spread = spread if spread > 0 else peak
         self._unit = power_of_two_of(spread, safe=None)
         self._teacher_unit = power_of_two_of(spread)
-        self._unit_exponent = math.frexp(self._unit)[1] - 1
         self._fit(X, y / self._unit)
-        tree, k = self.tree_.tree_, self._unit_exponent
+        tree, k = self.tree_.tree_, _unit_exponent(self._unit)
         tree.value[...] *= self._unit
         tree.impurity[...] = _times_power_of_two(tree.impurity, k * _impurity_power(self.criterion))
         if self.cv_results_ is not None:
@@ -1131,6 +1129,11 @@ def _divide(y, unit):
 
 def _multiply(y, unit):
     return y * unit
+
+
+def _unit_exponent(unit):
+    """``k`` with ``unit == 2**k`` (``unit`` a power of two)."""
+    return _exponent(unit) - 1
 
 
 def _times_power_of_two(x, exponent):
