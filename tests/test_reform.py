@@ -44,9 +44,13 @@ def test_renamed_permuted_columns_recover_the_permutation(wine, with_scaler):
     expected[perm, np.arange(X.shape[1])] = 1 / X.shape[1]
     np.testing.assert_allclose(exact.transport_, expected, atol=1e-12)
     assert exact.shared_features_.size == 0
-    # The rectified model is the source, column for column.
+    # The rectified model is the source, column for column, up to the target's spreads:
+    # estimates from 178 rows (unbiased in logs, shrunk toward their common level),
+    # within 1 % of the rows' standard deviations.
+    spread = _shrunk_spreads(X_t.to_numpy())
+    assert np.max(np.abs(spread / X_t.std(ddof=0).to_numpy() - 1)) < 0.01
     np.testing.assert_allclose(
-        exact.decision_function(X_t), source.decision_function(X), rtol=1e-8, atol=1e-8
+        exact.decision_function(X_t), source.decision_function(X), rtol=0.01, atol=0.05
     )
     np.testing.assert_array_equal(exact.predict(X_t), source.predict(X))
 
@@ -111,8 +115,9 @@ def test_feature_transport_and_mapping_match_a_direct_computation():
         b_std = source.intercept_[0] + source.coef_[0] @ mu_s
         w_t = np.r_[w_std[:2], (w_std[2:] @ block) / block.sum(axis=0)]
         # Shared columns stay in the source's units (statistics of source_meta), new
-        # columns are standardized on the target's rows.
-        sd_t = np.r_[sd_s[:2], X_t.std(ddof=0).to_numpy()[2:]]
+        # columns are standardized on the target's rows (their spreads shrunk toward
+        # the target columns' common one).
+        sd_t = np.r_[sd_s[:2], _shrunk_spreads(X_t.to_numpy())[2:]]
         mu_t = np.r_[mu_s[:2], X_t.mean().to_numpy()[2:]]
         np.testing.assert_allclose(est.coef_[0, :2], source.coef_[0, :2], rtol=1e-10)
         np.testing.assert_allclose(est.coef_[0], w_t / sd_t, rtol=1e-10)
@@ -135,8 +140,9 @@ def test_fine_tuning_is_the_biased_logistic_solution():
     y_t = y[:12]
     lam = 0.7
     est = ReFormRectifier(source, lam=lam).fit(X_t, y_t)
-    # Same columns by position, no source rows: shared columns take the target's scale.
-    mu, sd = X_t.mean(0), X_t.std(0)
+    # Same columns by position, no source rows: shared columns take the target's scale,
+    # each column's spread shrunk toward the columns' common one.
+    mu, sd = X_t.mean(0), _shrunk_spreads(X_t)
     Z = (X_t - mu) / sd
     W0 = source.coef_ * sd
     b0 = source.intercept_ + source.coef_ @ mu
@@ -150,6 +156,92 @@ def test_fine_tuning_is_the_biased_logistic_solution():
     W, b = res.x[:12].reshape(3, 4), res.x[12:]
     np.testing.assert_allclose(est.coef_, W / sd, atol=1e-4)
     np.testing.assert_allclose(est.intercept_, b - (W / sd) @ mu, atol=1e-4)
+
+
+def _shrunk_spreads(X):
+    """The moderated column spreads the slow way: unbiased log variances moved toward
+    their mean by the share of their spread that is not sampling noise."""
+    from scipy.special import digamma, polygamma
+
+    d = len(X) - 1
+    e = np.log(X.var(axis=0, ddof=1)) - digamma(d / 2) + np.log(d / 2)
+    noise = polygamma(1, d / 2)  # variance of the log of a chi-square over d
+    signal = max(e.var(ddof=1) - noise, 0.0)
+    return np.exp((e.mean() + signal / (signal + noise) * (e - e.mean())) / 2)
+
+
+def test_moderated_spreads_pool_a_few_rows_and_keep_many():
+    from skreuse.training._reform import _moderated_std
+
+    rng = np.random.RandomState(0)
+    scales = np.logspace(-2, 3, 12)
+    for n in (2, 3, 5, 40, 1000):
+        X = rng.normal(size=(n, 12)) * scales * 1e100
+        np.testing.assert_allclose(_moderated_std(X.std(axis=0), n), _shrunk_spreads(X), rtol=1e-9)
+    # Columns of one spread: two or three rows give (nearly) one common spread; with
+    # many rows in different units each column keeps its own.
+    X = rng.normal(size=(3, 30))
+    spread = _moderated_std(X.std(axis=0), 3)
+    assert np.ptp(np.log(spread)) < 0.1 * np.ptp(np.log(X.std(axis=0)))
+    X = rng.normal(size=(1000, 12)) * scales
+    np.testing.assert_allclose(_moderated_std(X.std(axis=0), 1000), X.std(axis=0), rtol=0.01)
+    # Constant columns stay at zero; one varying column is left as it is.
+    std = np.array([0.0, 2.0, 0.0])
+    np.testing.assert_array_equal(_moderated_std(std, 3), std)
+    # A few rows' estimates come closer to the true spreads than the rows' own (mean
+    # squared error of the log spreads over 300 draws of 3 rows).
+    true = np.exp(rng.normal(scale=0.3, size=20))
+    own, shrunk = [], []
+    for _ in range(300):
+        X = rng.normal(size=(3, 20)) * true
+        own.append(np.mean(np.log(X.std(axis=0, ddof=1) / true) ** 2))
+        shrunk.append(np.mean(np.log(_moderated_std(X.std(axis=0), 3) / true) ** 2))
+    assert np.mean(shrunk) < 0.5 * np.mean(own)
+
+
+def test_two_rows_are_not_standardized_by_their_own_spread():
+    # One row per class: standardizing each column by the two rows' spread maps every
+    # column to +-1 and gave the weights 1 / (x2 - x1) column by column; with the
+    # columns' common spread the weights follow the rows' difference, as a logistic
+    # regression's do.
+    rng = np.random.RandomState(0)
+    source = LogisticRegression().fit(rng.normal(size=(40, 6)), np.arange(40) % 2)
+    source.coef_[:], source.intercept_[:] = 0.0, 0.0
+    x1 = rng.normal(size=6)
+    x2 = x1 + rng.choice([-1, 1], size=6) * rng.uniform(0.5, 2.0, size=6)
+    est = ReFormRectifier(source, lam=1.0).fit(np.array([x1, x2]), [0, 1])
+    diff = x2 - x1
+    cosine = est.coef_[0] @ diff / np.linalg.norm(est.coef_[0]) / np.linalg.norm(diff)
+    assert cosine > 1 - 1e-9
+    plain = LogisticRegression(C=0.5).fit(np.array([x1, x2]), [0, 1])
+    np.testing.assert_array_equal(np.sign(est.coef_), np.sign(plain.coef_))
+
+
+def test_one_row_per_class_without_the_source_is_a_logistic_regression():
+    # Shuffled labels taught the source nothing. With one labelled row per class (no
+    # unlabeled rows) the candidates without a source were fitted on columns
+    # standardized by the shots' own spread: where the rectifier dropped the source it
+    # lost 7 (breast cancer) and 12 (wine) points on average to a logistic regression
+    # on the same rows, on these draws.
+    from skreuse.datasets._scenarios import draw_shots, useless_source
+
+    for name in ("breast_cancer", "wine"):
+        gaps = []
+        for seed in range(300, 316):
+            s = useless_source(name, random_state=seed)
+            useless = LogisticRegression().fit(s.X_source, s.y_source)
+            shots, test = draw_shots(s.y_target, 1, np.random.RandomState(seed), 300)
+            Xl, yl = s.X_target[shots], s.y_target[shots]
+            if np.any(np.ptp(Xl, axis=0) == 0):
+                continue  # a column constant on the shots is refused (another test)
+            est = ReFormRectifier(useless).fit(Xl, yl)
+            if est.prior_ != "none":
+                continue
+            target_only = LogisticRegression().fit(Xl, yl)
+            X_test, y_test = s.X_target[test], s.y_target[test]
+            gaps.append(est.score(X_test, y_test) - target_only.score(X_test, y_test))
+        assert len(gaps) >= 6, (name, gaps)
+        assert np.mean(gaps) > -0.05, (name, gaps)
 
 
 def test_class_transport_maps_new_classes_onto_unmatched_source_classes():
@@ -693,7 +785,7 @@ def test_named_source_meta_columns_are_reordered_by_name():
     np.testing.assert_allclose(shuffled.fit(X_t, y).coef_, in_order.coef_)
     # Shared columns are in the units of source_meta: carried weights stay the source's.
     np.testing.assert_allclose(in_order.coef_[0, :2], source.coef_[0, :2])
-    sd_meta, sd_t = meta["c"].std(ddof=0), X["c"].std(ddof=0)
+    sd_meta, sd_t = meta["c"].std(ddof=0), _shrunk_spreads(X_t.to_numpy())[2]
     np.testing.assert_allclose(in_order.coef_[0, 2], source.coef_[0, 2] * sd_meta / sd_t)
     with pytest.raises(ValueError, match=r"source_meta lacks the source columns \['c'\]"):
         ReFormRectifier(source, source_meta=meta[["a", "b"]]).fit(X_t, y)

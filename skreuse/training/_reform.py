@@ -10,7 +10,7 @@ target rows with a regularizer that pulls it toward the carried weights.
 from numbers import Real
 
 import numpy as np
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import digamma, expit, log_softmax, polygamma, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
@@ -110,6 +110,37 @@ def _standardize(X):
     mean = np.where(constant, X[0], X.mean(axis=0))
     std = np.where(constant, 0.0, X.std(axis=0))
     return mean, std, (X - mean) / np.where(std > 0, std, 1.0)
+
+
+def _moderated_std(std, n_rows):
+    """Column spreads shrunk toward their common level where a few rows cannot tell them
+    apart (empirical Bayes on the log-variances).
+
+    ``std`` holds the columns' standard deviations over ``n_rows`` rows (``n_rows`` in
+    the denominator). A column's log sample variance estimates its log variance with a
+    known bias and sampling variance ``v = trigamma((n_rows - 1) / 2)`` (the log of a
+    chi-square); the log variances themselves are taken to spread around their mean
+    with a variance ``tau^2``, estimated as the excess of the estimates' spread over
+    ``v``. Each estimate moves toward the mean by ``v / (tau^2 + v)`` (James and Stein;
+    a normal prior on the log variances, cf. Smyth 2004 for the conjugate one). Two
+    rows give ``v = 4.93``, so their noisy spreads give way to the common one; a
+    hundred give ``v = 0.02``, and columns in different units keep their own.
+    Constant columns (``std == 0``) stay at 0.
+    """
+    varying = std > 0
+    if n_rows < 2 or varying.sum() < 2:
+        return std
+    d = n_rows - 1.0
+    # Relative to the largest spread (the result scales with it), in logs, so that no
+    # square over- or underflows; unbiased for the log variance.
+    top = std[varying].max()
+    e = 2.0 * np.log(std[varying] / top) + np.log(n_rows / d) - digamma(d / 2) + np.log(d / 2)
+    v = polygamma(1, d / 2)
+    tau2 = max(np.var(e, ddof=1) - v, 0.0)
+    shrunk = e.mean() + tau2 / (tau2 + v) * (e - e.mean())
+    out = np.zeros_like(std)
+    out[varying] = np.exp(shrunk / 2) * top
+    return out
 
 
 def _transport(cost, reg):
@@ -302,8 +333,9 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
 
     Notes
     -----
-    With standardized target rows :math:`z`, the carried weights :math:`W_0` (one row per
-    target class) and intercept :math:`b_0`, the fine-tuning solves
+    With standardized target rows :math:`z` (their spreads: below), the carried weights
+    :math:`W_0` (one row per target class) and intercept :math:`b_0`, the fine-tuning
+    solves
 
     .. math::
 
@@ -386,6 +418,22 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     The source's scale per feature comes from its ``StandardScaler``, otherwise from
     ``source_meta``, otherwise from the target's rows for shared columns; without any of
     these a vanished feature's weight is taken to be in standardized units already.
+
+    The target's columns are standardized for the fit by their spreads over the rows of
+    ``X`` (labelled and unlabeled), each shrunk toward the columns' common spread as far
+    as a few rows cannot tell them apart (empirical Bayes on the log variances: with
+    two rows a column's log variance has a sampling variance of 4.9, with a hundred
+    0.02). Dividing each column by its own spread over the shots alone (until stop 41)
+    put every column of two rows at +-1: the weights of the candidates without a
+    source came out as ``1 / (x2 - x1)`` column by column, largest where the two rows
+    differ least, and the carried weights of new columns were rescaled by the noise of
+    two or three rows. On seeds 100-129 of the reuse-gain benchmark's families (no
+    unlabeled rows there), with one labelled row per class, this took ``useless``
+    breast cancer from -14.3 to -3.4 points against the better baseline and wine from
+    -14.1 to -7.3, ``columns`` from -3.8 to -2.0 and from -1.7 to +0.8, ``shift`` breast
+    cancer from -1.3 to -0.3 (wine +0.6 to +0.1); at three rows per class the cells
+    moved by -0.6 to +1.0 point, at five and ten by at most 0.4. The
+    meta-representations keep each domain's plain standardization.
 
     References
     ----------
@@ -615,6 +663,9 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
                 "information and have no meta-representation; drop them."
             )
 
+        # The target's column spreads for the fit (not for the meta-representations):
+        # shrunk toward their common level where a few rows cannot tell them apart.
+        spread = _moderated_std(std_t, X.shape[0])
         # Standardized source: its weights on source columns in units of their spread.
         rows = self._source_rows(source_names, positional)
         Zs = None
@@ -628,7 +679,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         else:
             mu_s, sd_s = np.zeros(d_s), np.ones(d_s)
             for i, j in shared_pairs:
-                mu_s[i], sd_s[i] = mean_t[j], std_t[j]
+                mu_s[i], sd_s[i] = mean_t[j], spread[j]
         if scaler_stats is not None:
             # The source's own StandardScaler already gives standardized units.
             mu_s, sd_s = scaler_stats
@@ -641,7 +692,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
         # has, and re-standardizing on the target's rows alone rescaled the carried
         # weights by the noise of a small sample), and in the target's own units for
         # new columns. Meta-representations keep per-domain standardization.
-        mean_fit, std_fit = mean_t.copy(), std_t.copy()
+        mean_fit, std_fit = mean_t.copy(), spread.copy()
         if rows is not None or scaler_stats is not None:
             for i, j in shared_pairs:
                 mean_fit[j], std_fit[j] = mu_s[i], sd_s[i]
