@@ -434,7 +434,7 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     breast cancer from -14.3 to -3.4 points against the better baseline and wine from
     -14.1 to -7.3, ``columns`` from -3.8 to -2.0 and from -1.7 to +0.8, ``shift`` breast
     cancer from -1.3 to -0.3 (wine +0.6 to +0.1); at three rows per class the cells
-    moved by -0.6 to +1.0 point, at five and ten by at most 0.4. On the benchmark's own
+    moved by -0.6 to +0.9 point, at five and ten by at most 0.4. On the benchmark's own
     seeds (0-9) the ``useless`` cells at one row per class went from -8.4 to -0.0
     (breast cancer) and from -10.4 to +0.5 (wine), and on seeds 200-209 from -14.0 to
     -2.0 and from -18.4 to -11.4 (``shift`` breast cancer -7.6 to -4.0). The
