@@ -437,7 +437,10 @@ class ReFormRectifier(LinearClassifierMixin, ClassifierMixin, SharedModelsMixin,
     moved by -0.6 to +0.9 point, at five and ten by at most 0.4. On the benchmark's own
     seeds (0-9) the ``useless`` cells at one row per class went from -8.4 to -0.0
     (breast cancer) and from -10.4 to +0.5 (wine), and on seeds 200-209 from -14.0 to
-    -2.0 and from -18.4 to -11.4 (``shift`` breast cancer -7.6 to -4.0). The
+    -2.0 and from -18.4 to -11.4 (``shift`` breast cancer -7.6 to -4.0). With the same
+    scenarios' columns put back in their raw units (each times the dataset's spread,
+    where the shrinkage keeps much of each column's own scale), the accuracy at one
+    and three rows per class rose by 0.1 to 6.3 points, none fell (seeds 100-129). The
     meta-representations keep each domain's plain standardization.
 
     References
