@@ -1217,18 +1217,17 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         # With a shuffling loader each pass has its own row order, and its own labels.
         y = labels.get(selected[0], y)
         one_row_per_class = _one_row_per_class(y, task)
-        if isinstance(self.metric, str) and len(to_score) > self.top_k:
-            if one_row_per_class:
-                warnings.warn(
-                    "Each class has one labelled row: every assignment of the labels to the "
-                    "rows is then a renaming of the classes, which "
-                    f"metric={self.metric!r} does not see, so the ranking depends on the "
-                    "candidates' features only, not on whether they predict the labels (a "
-                    "source that learned nothing can come first). Label a second row of "
-                    "some class, or choose the candidate yourself.",
-                    UserWarning,
-                    stacklevel=2,
-                )
+        if one_row_per_class and isinstance(self.metric, str) and len(to_score) > self.top_k:
+            warnings.warn(
+                "Each class has one labelled row: every assignment of the labels to the "
+                "rows is then a renaming of the classes, which "
+                f"metric={self.metric!r} does not see, so the ranking depends on the "
+                "candidates' features only, not on whether they predict the labels (a "
+                "source that learned nothing can come first). Label a second row of "
+                "some class, or choose the candidate yourself.",
+                UserWarning,
+                stacklevel=2,
+            )
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]
 
