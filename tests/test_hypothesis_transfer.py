@@ -1276,6 +1276,8 @@ def test_dropped_source_classes_warn_once_at_fit(mode):
     ) as rec:
         clf = HypothesisTransferClassifier(source, mode=mode, lam=1.0).fit(X[y < 2], y[y < 2])
     assert len([w for w in rec if issubclass(w.category, UserWarning)]) == 1
+    # At the user's line in both modes (the residual one warns from deeper down).
+    assert [w.filename for w in rec] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.predict(X)

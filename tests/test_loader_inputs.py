@@ -255,7 +255,8 @@ def test_labels_skipped_candidate_first(data):
     cands = [("f", first_columns), nets[1]]
     with pytest.warns(UserWarning, match="cannot be scored"):
         sel = LogMESelector(cands, metric="leep").fit(ds)
-    with pytest.warns(UserWarning, match="cannot be scored"):
+    with pytest.warns(UserWarning, match="cannot be scored") as rec:
         ref = LogMESelector(cands, metric="leep").fit(X, y)
+    assert [r.filename for r in rec] == [__file__]
     assert sel.ranking_ == ref.ranking_ == ["mlp48", "f"]
     np.testing.assert_allclose(sel.scores_["mlp48"], ref.scores_["mlp48"], rtol=1e-5)

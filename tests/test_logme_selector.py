@@ -1312,8 +1312,9 @@ def test_one_labelled_row_per_class_warns_that_the_ranking_cannot_read_the_label
     pca = PCA(2).fit(rng.normal(size=(40, 5)))
     candidates = [("raw", _identity), ("pca", pca)]
     for metric in ("logme", "hscore"):
-        with pytest.warns(UserWarning, match=r"one labelled row.*renaming of the classes"):
+        with pytest.warns(UserWarning, match=r"one labelled row.*renaming of the classes") as rec:
             first = LogMESelector(candidates, metric=metric).fit(X, y)
+        assert [r.filename for r in rec] == [__file__]  # the user's line, not sklearn's
         with pytest.warns(UserWarning, match="renaming"):
             relabelled = LogMESelector(candidates, metric=metric).fit(X, y[[2, 0, 1]])
         assert relabelled.scores_ == pytest.approx(first.scores_)

@@ -403,7 +403,10 @@ def test_auto_keeps_a_perfect_backbone():
 def test_auto_with_one_row_per_class_keeps_the_backbone():
     # Nothing can be left out: every space scores 0, and the backbone is kept.
     X, y = _task(1)
-    clf = NCMClassifier(backbone=lambda Z: Z[:, 2:] * 1.0).fit(X, y)
+    # It says so, at the user's line, and how to choose (the same fit as below).
+    with pytest.warns(UserWarning, match="without comparing them with the inputs") as record:
+        clf = NCMClassifier(backbone=lambda Z: Z[:, 2:] * 1.0).fit(X, y)
+    assert [r.filename for r in record] == [__file__]
     assert clf.loo_accuracy_ == {"both": 0.0, "backbone": 0.0, "inputs": 0.0}
     assert clf.features_ == "backbone"
     np.testing.assert_allclose(clf.centroids_, X[:, 2:])
@@ -417,10 +420,38 @@ def test_auto_with_two_rows_per_class_keeps_the_backbone():
     y = np.repeat([0, 1, 2], 2)
     rng = np.random.RandomState(0)
     X = np.hstack([rng.normal(size=(6, 2)), 100.0 * y[:, None] + rng.normal(size=(6, 2))])
-    clf = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0).fit(X, y)
+    with pytest.warns(UserWarning, match="at most two labelled rows per class"):
+        clf = NCMClassifier(backbone=lambda Z: Z[:, :2] * 1.0).fit(X, y)
     assert clf.loo_accuracy_["inputs"] > clf.loo_accuracy_["backbone"]
     assert clf.features_ == "backbone"
     np.testing.assert_allclose(clf.centroids_, NearestCentroid().fit(X[:, :2], y).centroids_)
+
+
+def test_the_unexamined_backbone_warning_is_raised_only_where_auto_kept_it_unexamined():
+    X, y = _task(1)
+    backbone = lambda Z: Z[:, 2:] * 1.0  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # A space the user chose, or no backbone: no choice was made for them.
+        for features in ("backbone", "both", "inputs"):
+            NCMClassifier(backbone=backbone, features=features).fit(X, y)
+        NCMClassifier().fit(X, y)
+        # Three rows per class: the spaces are compared (leave-one-out).
+        X3, y3 = _task(3)
+        NCMClassifier(backbone=backbone).fit(X3, y3)
+    # The first call of partial_fit makes the choice (and warns at the user's line);
+    # later calls add to the means of that space and do not.
+    clf = NCMClassifier(backbone=backbone)
+    with pytest.warns(UserWarning, match="without comparing") as record:
+        clf.partial_fit(X, y)
+    assert [r.filename for r in record] == [__file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(X, y)
+    # Inside a Pipeline, too, the warning names the user's line, not scikit-learn's.
+    with pytest.warns(UserWarning, match="without comparing") as record:
+        make_pipeline(NCMClassifier(backbone=backbone)).fit(X, y)
+    assert [r.filename for r in record] == [__file__]
 
 
 def test_auto_ties_go_to_both():
@@ -698,7 +729,9 @@ def test_auto_does_not_keep_a_backbone_that_collapses_classes_at_one_row_per_cla
     lda = LinearDiscriminantAnalysis().fit(centres[y_source] + rng.normal(size=(100, 2)), y_source)
     X, y = centres + 0.3 * rng.normal(size=(3, 2)), np.array([0, 1, 2])
     assert (_span(lda.transform(X), y), _span(X, y)) == (1, 2)
-    clf = NCMClassifier(backbone=lda).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "both" is no unexamined reuse: nothing to warn of
+        clf = NCMClassifier(backbone=lda).fit(X, y)
     assert clf.features_ == "both"
     # One row per class: the class means are the rows, side by side in both spaces.
     np.testing.assert_allclose(clf.centroids_, np.hstack([lda.transform(X), X]))

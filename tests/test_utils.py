@@ -281,3 +281,17 @@ def test_power_of_two_scale():
     # nothing to rescale: zeros, an empty array, a value that is not finite
     for X in (np.zeros((2, 3)), np.empty((0, 4)), np.array([1e250, np.inf]), np.array([np.nan])):
         assert power_of_two_scale(X, safe=None) == 1.0
+
+
+def test_warn_names_the_first_line_outside_skreuse_and_scikit_learn():
+    from skreuse.utils import _warnings
+
+    with pytest.warns(UserWarning, match="from the test") as rec:
+        _warnings.warn("from the test")
+    assert [r.filename for r in rec] == [__file__]
+    with pytest.warns(RuntimeWarning) as rec:
+        _warnings.warn("a category", RuntimeWarning)
+    assert [r.filename for r in rec] == [__file__]
+    # Frames of skreuse and scikit-learn are skipped, however many: the estimators' tests
+    # check the lines of their own warnings (fit, partial_fit, a Pipeline, helpers).
+    assert _warnings._INTERNAL[0].endswith(("skreuse/", "skreuse\\"))

@@ -2,7 +2,6 @@
 
 import copy
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -59,6 +58,7 @@ from ..utils._sklearn_compat import (
     validate_data,
 )
 from ..utils._tasks import infer_task
+from ..utils._warnings import warn
 
 __all__ = ["LogMESelector"]
 
@@ -1133,12 +1133,11 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 if reason is not None:
                     skipped[name] = f"metric={scorer.name!r} needs {scorer.input}: {reason}"
             if skipped:
-                warnings.warn(
+                warn(
                     f"{len(skipped)} of {len(candidates)} candidates cannot be scored "
                     f"by metric={scorer.name!r} and rank last (see skipped_): "
                     + "; ".join(f"{n}: {r}" for n, r in skipped.items()),
                     UserWarning,
-                    stacklevel=2,
                 )
             if len(skipped) == len(candidates):
                 raise ValueError(
@@ -1218,7 +1217,7 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
         y = labels.get(selected[0], y)
         one_row_per_class = _one_row_per_class(y, task)
         if one_row_per_class and isinstance(self.metric, str) and len(to_score) > self.top_k:
-            warnings.warn(
+            warn(
                 "Each class has one labelled row: every assignment of the labels to the "
                 "rows is then a renaming of the classes, which "
                 f"metric={self.metric!r} does not see, so the ranking depends on the "
@@ -1226,7 +1225,6 @@ class LogMESelector(TransformerMixin, MetaEstimatorMixin, SharedModelsMixin, Bas
                 "source that learned nothing can come first). Label a second row of "
                 "some class, or choose the candidate yourself.",
                 UserWarning,
-                stacklevel=2,
             )
         models = dict(candidates)
         selected_models = [(name, copy.deepcopy(models[name])) for name in selected]

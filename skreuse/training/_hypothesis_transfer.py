@@ -8,7 +8,6 @@ useless source away.
 """
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +32,7 @@ from ..utils._validation import (
     check_classification_targets,
     check_finite_weights,
 )
+from ..utils._warnings import warn as warn_user
 from ._biased_regularization import (
     _logistic_loss_grad,
     _power_of_two_scale,
@@ -163,10 +163,9 @@ def _align_classes(A, src_classes, classes, name, *, warn=True):
     position = {c: i for i, c in enumerate(src_classes.tolist())}
     dropped = sorted(set(position) - set(np.asarray(classes).tolist()), key=str)
     if dropped and warn:
-        warnings.warn(
+        warn_user(
             f"{name} classes {dropped} do not occur in the target and are dropped.",
             UserWarning,
-            stacklevel=4,
         )
     aligned = np.zeros((len(classes),) + A.shape[1:])
     for j, c in enumerate(np.asarray(classes).tolist()):
