@@ -23,6 +23,7 @@ if not (Path(__file__).resolve().parent.parent / "benchmarks" / "bench_reuse_gai
     pytest.skip("benchmarks/ is not in this tree", allow_module_level=True)
 
 from benchmarks import bench_reuse_gain as bench
+from benchmarks import bench_reuse_prior as prior_bench
 
 
 class _OneHT(HypothesisTransferClassifier):
@@ -65,6 +66,36 @@ def test_hypothesis_transfer_candidates_read_from_one_fit(family, mode):
     np.testing.assert_array_equal(read, alone)
     assert len(read) == 21
     assert np.ptp(read) > 0  # the candidates differ on these rows
+
+
+@pytest.mark.parametrize("mode", ["biased", "residual"])
+@pytest.mark.parametrize(
+    ("family", "name", "k"), [("useless", "wine", 1), ("shift", "breast_cancer", 3)]
+)
+def test_reuse_prior_table_reweighs_one_fit_as_a_fit_at_that_prior(family, name, k, mode):
+    # bench_reuse_prior weighs one fit's candidates again at each prior: it must predict
+    # as a fit with that prior does (its decision function to rounding), and at 0.5 as
+    # the estimator itself.
+    s = bench._same_space(family, name, 101)
+    source = bench._lr().fit(s.X_source, s.y_source)
+    shots, test = _scenarios.draw_shots(s.y_target, k, np.random.RandomState(1000 * 101 + k))
+    Xl, yl, Xt = s.X_target[shots], s.y_target[shots], s.X_target[test]
+    recorded = prior_bench.RecordingHT(source, mode=mode).fit(Xl, yl)
+    default = HypothesisTransferClassifier(source, mode=mode).fit(Xl, yl)
+    np.testing.assert_array_equal(recorded.decision_function(Xt), default.decision_function(Xt))
+    kinds = set()
+    for p in (0.05, 0.5, 0.95):
+        fitted = prior_bench.PriorHT(source, mode=mode)
+        fitted.reuse_prior = p
+        fitted.fit(Xl, yl)
+        kinds.add(bool(fitted.candidate_weights_ @ fitted.candidates_[:, 0] > 0))
+        read = prior_bench.at_prior(recorded, p)
+        np.testing.assert_allclose(
+            read.decision_function(Xt), fitted.decision_function(Xt), rtol=1e-9, atol=1e-9
+        )
+        np.testing.assert_array_equal(read.predict(Xt), fitted.predict(Xt))
+    # The prior decides on these draws: the source is kept at some prior and not at another.
+    assert kinds == {True, False}
 
 
 @pytest.mark.parametrize("name", ["wine", "breast_cancer"])

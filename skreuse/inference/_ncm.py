@@ -198,9 +198,10 @@ class NCMClassifier(SharedModelsMixin, ClassifierMixin, BaseEstimator):
     the useful backbone on digits. A backbone with fewer dimensions than the classes
     less one (e.g. 512 features for 1000 classes) spans fewer dimensions than wider
     inputs whatever its quality: with one or two rows per class, or a few more when its
-    lead is not clear, pass ``features="backbone"`` to keep it. The choice is made once, on the rows of the
-    first call (like the centre of ``"cl2n"``): later calls to :meth:`partial_fit` add
-    to the means of that space, so they stay equal to those of a single :meth:`fit`. In
+    lead is not clear, pass ``features="backbone"`` to keep it. The choice is made once,
+    on the rows of the first call (like the centre of ``"cl2n"``): later calls to
+    :meth:`partial_fit` add to the means of that space, so they stay equal to those of a
+    single :meth:`fit`. In
     class-incremental use, when those first rows are the ones the backbone was trained
     on, the backbone separates them better than it will separate new classes, and
     ``"auto"`` favours it: first fitted on the source rows of the ``classes`` family of
