@@ -3189,3 +3189,23 @@ def test_biased_logistic_with_some_columns_in_large_units():
     np.testing.assert_allclose(bc - bc.mean(), b - b.mean(), rtol=1e-6, atol=1e-8)
     fixed, _ = fit_biased_logistic(X * c, y, 3, W0 / c, lam=np.inf, lam_intercept=1.0)
     np.testing.assert_array_equal(fixed, W0 / c)
+
+
+def test_the_prior_on_reuse_is_the_with_source_candidates_mass():
+    # Candidates that predict the held-out rows equally well: the posterior is the prior,
+    # reuse_prior for those with the source (share > 0) together, the rest for those
+    # without; the kind of larger mass is kept (the source on a tie), evenly within it.
+    shares = np.array([0.0, 0.0, 1.0, 1.0, 0.5])
+    weigh = HypothesisTransferClassifier._candidate_weights
+    np.testing.assert_allclose(weigh(np.zeros(5), shares, 0.3), [0.5, 0.5, 0, 0, 0])
+    np.testing.assert_allclose(weigh(np.zeros(5), shares, 0.7), [0, 0, 1 / 3, 1 / 3, 1 / 3])
+    # Even odds, a tie: the source is kept (summed normalized weights gave 0.5 + 1e-16 to
+    # the two candidates without it, and dropped it).
+    np.testing.assert_allclose(weigh(np.zeros(5), shares), [0, 0, 1 / 3, 1 / 3, 1 / 3])
+    for n_none, n_with in [(1, 2), (2, 3), (3, 2), (7, 14), (7, 7), (5, 9)]:
+        tied = weigh(np.zeros(n_none + n_with), np.r_[np.zeros(n_none), np.ones(n_with)])
+        np.testing.assert_allclose(tied, np.r_[np.zeros(n_none), np.full(n_with, 1 / n_with)])
+    # A likelihood ratio of 4 for the no-source kind beats prior odds of 3 on reuse, not 5.
+    ll = np.log([4.0, 4.0, 1.0, 1.0, 1.0])
+    assert weigh(ll, shares, 0.75)[:2].sum() == pytest.approx(1.0)
+    assert weigh(ll, shares, 5 / 6 + 1e-9)[2:].sum() == pytest.approx(1.0)

@@ -1165,12 +1165,18 @@ class HypothesisTransferClassifier(ClassifierMixin, _BaseHypothesisTransfer):
         none = shares == 0
         if none.all() or not none.any():
             return evidence_weights(log_likelihood)
-        prior = np.where(none, (1 - reuse_prior) / none.sum(), reuse_prior / (~none).sum())
-        weights = evidence_weights(log_likelihood + np.log(prior))
-        # On exact ties (nothing scored) the source is kept.
-        keep = none if weights[none].sum() > 0.5 else ~none
-        weights = np.where(keep, weights, 0.0)
-        return weights / weights.sum()
+        # Each kind's posterior mass, up to a common factor: its prior mass times the mean
+        # likelihood of its candidates (a uniform prior within each kind). Means, not sums
+        # of normalized weights: on an exact tie (nothing scored) the two are then equal
+        # to the last bit, and the source is kept, whatever the number of candidates (the
+        # normalized weights of two without the source against three with it summed to
+        # 0.5 + 1e-16, and dropped it).
+        top = np.max(log_likelihood)
+        # (No finite score: every candidate as likely, as in evidence_weights.)
+        likelihood = np.exp(log_likelihood - top) if np.isfinite(top) else np.ones(len(shares))
+        drop = (1 - reuse_prior) * likelihood[none].mean() > reuse_prior * likelihood[~none].mean()
+        keep = none if drop else ~none
+        return np.where(keep, likelihood, 0.0) / likelihood[keep].sum()
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
