@@ -3205,6 +3205,8 @@ def test_the_prior_on_reuse_is_the_with_source_candidates_mass():
     for n_none, n_with in [(1, 2), (2, 3), (3, 2), (7, 14), (7, 7), (5, 9)]:
         tied = weigh(np.zeros(n_none + n_with), np.r_[np.zeros(n_none), np.ones(n_with)])
         np.testing.assert_allclose(tied, np.r_[np.zeros(n_none), np.full(n_with, 1 / n_with)])
+    # No finite score: every candidate as likely (a tie: the source kept).
+    np.testing.assert_allclose(weigh(np.full(5, -np.inf), shares), [0, 0, 1 / 3, 1 / 3, 1 / 3])
     # A likelihood ratio of 4 for the no-source kind beats prior odds of 3 on reuse, not 5.
     ll = np.log([4.0, 4.0, 1.0, 1.0, 1.0])
     assert weigh(ll, shares, 0.75)[:2].sum() == pytest.approx(1.0)

@@ -24,14 +24,15 @@ _INTERNAL = (
 
 def _user_stacklevel():
     """``stacklevel`` for a ``warnings.warn`` called by :func:`warn`: that of the first
-    frame outside skreuse and scikit-learn (1, :func:`warn` itself, if there is none)."""
+    frame outside skreuse and scikit-learn (there is one: every stack starts at a script,
+    an interpreter, ``runpy`` or ``threading``)."""
     frame = inspect.currentframe().f_back  # warn's frame: stacklevel 1
     level = 1
     try:
         while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_INTERNAL):
             frame = frame.f_back
             level += 1
-        return level if frame is not None else 1
+        return level
     finally:
         del frame
 
