@@ -149,6 +149,23 @@ def _timed(method):
     FIT_SECONDS[method] += time.perf_counter() - start
 
 
+def draw(y, seed, k):
+    """``(rng, shots, test)``: the labelled rows (``k`` per class) and the test rows of
+    seed ``seed``, the same in every table that reads that draw; ``rng`` goes on to draw
+    what else the cell needs (ReForm's unlabeled rows)."""
+    rng = np.random.RandomState(1000 * seed + k)
+    shots, test = sc.draw_shots(y, k, rng, MAX_TEST)
+    return rng, shots, test
+
+
+def fixed_source_weights(model):
+    """A fitted residual-mode hypothesis transfer's source weights at share 1: one block
+    of ``I`` per source, times its fixed weight (its ``source_weights_`` is the averaged
+    share times these)."""
+    n_rows = model.coef_.shape[0]
+    return np.hstack([v * np.eye(n_rows) for v in model._fixed_weights(len(model.sources_))])
+
+
 def _accuracy(model, X, y):
     return float(np.mean(model.predict(X) == y))
 
@@ -188,8 +205,7 @@ def run_same_space(family, name, seed, methods):
     ]
     out = {}
     for k in SHOTS:
-        rng = np.random.RandomState(1000 * seed + k)
-        shots, test = sc.draw_shots(s.y_target, k, rng, MAX_TEST)
+        rng, shots, test = draw(s.y_target, seed, k)
         Xl, yl, Xt, yt = s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
         base = {
             "target": _accuracy(_lr().fit(Xl, yl), Xt, yt),
@@ -319,15 +335,14 @@ class _HTCandidates(HypothesisTransferClassifier):
 
     def accuracies(self, X, y):
         """Accuracy of every candidate on ``(X, y)``, in the order of ``candidates_``."""
-        # The source weights of the average (residual mode): its share times the source's.
-        share = float(self.candidate_weights_ @ self.candidates_[:, 0])
-        B = getattr(self, "source_weights_", None)
+        # Residual mode: each candidate's share times the source's fixed weights.
+        B = fixed_source_weights(self) if self.mode == "residual" else None
         accs = []
         for fit in self._fits:
             fit = self._uncentred(fit)
             self.coef_, self.intercept_ = fit["coef"], fit["intercept"]
             if B is not None:
-                self.source_weights_ = fit["share"] * B / share
+                self.source_weights_ = fit["share"] * B
             accs.append(_accuracy(self, X, y))
         return np.array(accs)
 
@@ -593,8 +608,7 @@ def run_columns(family, name, seed, methods):
     X_target = pd.DataFrame(s.X_target, columns=s.target_columns)
     out = {}
     for k in SHOTS:
-        rng = np.random.RandomState(1000 * seed + k)
-        shots, test = sc.draw_shots(s.y_target, k, rng, MAX_TEST)
+        rng, shots, test = draw(s.y_target, seed, k)
         yl, yt = s.y_target[shots], s.y_target[test]
         Xt = X_target.iloc[test]
         # The source on the shared columns: vanished ones at their (zero) mean.
@@ -636,8 +650,7 @@ def run_parties(family, name, seed, methods):
             hmr_own.fit(s.X_source, s.y_source, groups=s.source_groups)
     out = {}
     for k in SHOTS:
-        rng = np.random.RandomState(1000 * seed + k)
-        shots, test = sc.draw_shots(s.y_target, k, rng, MAX_TEST)
+        rng, shots, test = draw(s.y_target, seed, k)
         Xl, yl, Xt, yt = s.X_target[shots], s.y_target[shots], s.X_target[test], s.y_target[test]
         target_acc = _accuracy(_lr().fit(Xl, yl), Xt, yt)
         # The parties' models as they are, by the max rule over their probabilities.

@@ -42,7 +42,6 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from benchmarks import bench_reuse_gain as gain  # noqa: E402
-from skreuse.datasets import _scenarios as sc  # noqa: E402
 from skreuse.training import HypothesisTransferClassifier  # noqa: E402
 
 SEEDS = range(100, 140)
@@ -87,11 +86,8 @@ def at_prior(model, prior):
     out.coef_ = sum(wj * f["coef"] for wj, f in zip(w, model.fits_))
     out.intercept_ = sum(wj * f["intercept"] for wj, f in zip(w, model.fits_))
     if model.mode == "residual":
-        # The source's share times its fixed weights (one block of ``I`` per source).
         share = sum(wj * f["share"] for wj, f in zip(w, model.fits_))
-        n_rows = model.coef_.shape[0]
-        fixed = model._fixed_weights(len(model.sources_))
-        out.source_weights_ = share * np.hstack([v * np.eye(n_rows) for v in fixed])
+        out.source_weights_ = share * gain.fixed_source_weights(model)
     return out
 
 
@@ -103,8 +99,7 @@ def run_cell(family, name, k, mode, seeds=SEEDS, priors=PRIORS):
     for seed in seeds:
         s = gain._same_space(family, name, seed)
         source = gain._lr().fit(s.X_source, s.y_source)
-        rng = np.random.RandomState(1000 * seed + k)
-        shots, test = sc.draw_shots(s.y_target, k, rng, gain.MAX_TEST)
+        _, shots, test = gain.draw(s.y_target, seed, k)
         Xl, yl = s.X_target[shots], s.y_target[shots]
         Xt, yt = s.X_target[test], s.y_target[test]
         base.append(

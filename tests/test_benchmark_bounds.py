@@ -78,7 +78,7 @@ def test_reuse_prior_table_reweighs_one_fit_as_a_fit_at_that_prior(family, name,
     # the estimator itself.
     s = bench._same_space(family, name, 101)
     source = bench._lr().fit(s.X_source, s.y_source)
-    shots, test = _scenarios.draw_shots(s.y_target, k, np.random.RandomState(1000 * 101 + k))
+    _, shots, test = bench.draw(s.y_target, 101, k)  # the benchmarks' draw
     Xl, yl, Xt = s.X_target[shots], s.y_target[shots], s.X_target[test]
     recorded = prior_bench.RecordingHT(source, mode=mode).fit(Xl, yl)
     default = HypothesisTransferClassifier(source, mode=mode).fit(Xl, yl)
